@@ -1,0 +1,102 @@
+"""One error vocabulary for the whole program.
+
+A service raises ``LoyaltyError`` subclasses; each carries the machine code of
+API.md, an HTTP status and a human detail that tells the customer or the
+integrator what to do. The API's exception handler turns them into
+``{"code", "detail", "fields"?}``; the admin shows ``detail``. Details are
+lazily translated, so they follow the request's language.
+"""
+
+from typing import Any, ClassVar
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyError(Exception):
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 422
+    message: ClassVar[str | Promise] = _("The request could not be processed.")
+
+    def __init__(self, detail: str | Promise | None = None, **params: Any) -> None:
+        self.params = params
+        template = detail if detail is not None else self.message
+        self._template = template
+        super().__init__(self.detail)
+
+    @property
+    def detail(self) -> str:
+        """The message in the active language, with its parameters filled in."""
+        return str(self._template) % self.params if self.params else str(self._template)
+
+
+class NotFound(LoyaltyError):
+    status = 404
+
+
+class Conflict(LoyaltyError):
+    status = 409
+
+
+class InvalidInput(LoyaltyError):
+    """Bad input found by a service (the serializers catch most of it earlier)."""
+
+    code = "validation_error"
+    status = 400
+
+    def __init__(self, fields: dict[str, list[str]], detail: str | Promise | None = None) -> None:
+        self.fields = fields
+        super().__init__(detail or _("Some fields are invalid; see 'fields'."))
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = _("No member with external id '%(external_id)s' in this program.")
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = _("No order with external id '%(external_id)s' in this program.")
+
+
+class OrderConflict(Conflict):
+    code = "order_conflict"
+    message = _(
+        "Order '%(external_id)s' was already recorded with different data. "
+        "Send the same body to read it again, or use a new external id."
+    )
+
+
+class RefundConflict(Conflict):
+    code = "refund_conflict"
+    message = _(
+        "Refund '%(external_id)s' of this order was already recorded with a different amount."
+    )
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    message = _(
+        "This Idempotency-Key was already used with a different request. "
+        "Use a new key for a new request."
+    )
+
+
+class CurrencyMismatch(LoyaltyError):
+    code = "currency_mismatch"
+    message = _("This program works in %(expected)s; the amount was sent in %(given)s.")
+
+
+class InsufficientPoints(LoyaltyError):
+    code = "insufficient_points"
+    message = _(
+        "The member has %(balance)s points; %(points)s cannot be taken without going below zero."
+    )
+
+
+class RefundExceedsOrder(LoyaltyError):
+    code = "refund_exceeds_order"
+    message = _(
+        "Only %(refundable)s %(currency)s of order '%(external_id)s' is left to refund; "
+        "%(amount)s %(currency)s was asked."
+    )

@@ -1,0 +1,40 @@
+"""Money and points arithmetic: Decimal amounts in a currency's minor unit, integer points."""
+
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+# ISO 4217 currencies whose minor unit is not 2 digits; every other code uses 2.
+_MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+# The largest amount anyone may send; keeps every product of amount x rate in range.
+MAX_AMOUNT = Decimal("1000000000")
+
+
+def minor_unit(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_unit(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Half-up to the currency's minor unit (the rounding shops and customers expect)."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def fits_currency(amount: Decimal, currency: str) -> bool:
+    """True when the amount has no more decimals than the currency's minor unit."""
+    return amount == amount.quantize(quantum(currency), rounding=ROUND_FLOOR)
+
+
+def floor_points(value: Decimal) -> int:
+    """Points are integers, always rounded down."""
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    return f"{round_money(amount, currency)} {currency}"

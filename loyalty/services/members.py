@@ -1,0 +1,62 @@
+"""Members: creating them (also on the fly from an order) and locking them for a write."""
+
+from django.db import transaction
+
+from loyalty.errors import MemberNotFound
+from loyalty.models import Member, Program
+
+
+def member_lock(*, program: Program, external_id: str, create: bool = False) -> Member:
+    """The member's row, locked until the end of the caller's transaction.
+
+    Every write to a member's points takes this lock first, so concurrent writes
+    for one member queue up instead of racing. With ``create`` an unknown member
+    is made on the fly; two requests creating the same member at once both end
+    up with the one row (the insert ignores the conflict).
+    """
+    locked = Member.objects.select_for_update().filter(program=program, external_id=external_id)
+    member = locked.first()
+    if member is None:
+        if not create:
+            raise MemberNotFound(external_id=external_id)
+        Member.objects.bulk_create(
+            [Member(program=program, external_id=external_id)], ignore_conflicts=True
+        )
+        member = locked.get()
+    member.program = program
+    return member
+
+
+def member_get(*, program: Program, external_id: str) -> Member:
+    member = Member.objects.filter(program=program, external_id=external_id).first()
+    if member is None:
+        raise MemberNotFound(external_id=external_id)
+    member.program = program
+    return member
+
+
+@transaction.atomic
+def member_upsert(
+    *,
+    program: Program,
+    external_id: str,
+    email: str = "",
+    name: str = "",
+    locale: str = "en",
+    consent_email: bool = False,
+    consent_push: bool = False,
+) -> tuple[Member, bool]:
+    """Create or update a member's profile. Returns the member and whether it was created."""
+    member, created = Member.objects.update_or_create(
+        program=program,
+        external_id=external_id,
+        defaults={
+            "email": email,
+            "name": name,
+            "locale": locale,
+            "consent_email": consent_email,
+            "consent_push": consent_push,
+        },
+    )
+    member.program = program
+    return member, created

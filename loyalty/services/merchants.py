@@ -1,0 +1,60 @@
+"""Merchants and their program settings."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.models import Merchant, Order, Program
+
+
+class CurrencyLocked(LoyaltyError):
+    code = "currency_locked"
+    message = _(
+        "The program already has orders in %(currency)s; its currency can no longer change."
+    )
+
+
+@transaction.atomic
+def merchant_create(*, slug: str, name: str, currency: str = "EUR") -> Merchant:
+    """A merchant with a default program: 10 points per 1.00, valid 365 days from the last order."""
+    if Merchant.objects.filter(slug=slug).exists():
+        raise InvalidInput({"slug": [str(_("A merchant with this slug exists already."))]})
+    merchant = Merchant.objects.create(slug=slug, name=name)
+    Program.objects.create(merchant=merchant, name=f"{name} Rewards", currency=currency.upper())
+    return merchant
+
+
+PROGRAM_FIELDS = (
+    "name",
+    "currency",
+    "earn_rate",
+    "points_validity_days",
+    "reset_validity_on_order",
+    "reminder_offsets_days",
+    "earn_on_discount",
+    "earn_on_shipping",
+    "earn_on_tax",
+    "earn_on_gift_card",
+)
+
+
+@transaction.atomic
+def program_update(*, program: Program, **changes: Any) -> Program:
+    """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here)."""
+    program = Program.objects.select_for_update().get(pk=program.pk)
+    unknown = set(changes) - set(PROGRAM_FIELDS)
+    if unknown:
+        raise InvalidInput({name: [str(_("Unknown setting."))] for name in sorted(unknown)})
+    currency = changes.get("currency", program.currency).upper()
+    if currency != program.currency and Order.objects.filter(program=program).exists():
+        raise CurrencyLocked(currency=program.currency)
+    offsets = changes.get("reminder_offsets_days")
+    if offsets is not None:
+        changes["reminder_offsets_days"] = sorted({int(day) for day in offsets}, reverse=True)
+    changes["currency"] = currency
+    for name, value in changes.items():
+        setattr(program, name, value)
+    program.save()
+    return program

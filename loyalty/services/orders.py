@@ -1,0 +1,347 @@
+"""Orders earn points; refunds take back their share. The whole effect of an order is here.
+
+Rules kept here:
+- An order earns ``floor(points base x earn rate)`` points once; the points base
+  is the part of the amount the program says earns (see ``points_base``).
+- The same external id with the same data is a replay (answered, earns nothing);
+  with other data it is a conflict. The database's unique constraint on
+  (program, external_id) is what makes a second earning impossible.
+- A refund takes back points in proportion to the refunded share of the order,
+  at the rate the order earned at, never more than the order earned in total.
+  It is the one write allowed to take a balance below zero (points already
+  spent); later earnings pay the debt back first, simply by adding to it.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty import money
+from loyalty.errors import (
+    CurrencyMismatch,
+    InvalidInput,
+    OrderConflict,
+    OrderNotFound,
+    RefundConflict,
+    RefundExceedsOrder,
+)
+from loyalty.models import LedgerEntry, Member, Order, Program, Refund
+from loyalty.services.ledger import ledger_append
+from loyalty.services.members import member_lock
+
+BREAKDOWN_PARTS = ("discount", "shipping", "tax", "paid_with_gift_card")
+# An order may be stamped a little ahead of our clock (clock skew), not more.
+PLACED_AT_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass
+class OrderResult:
+    order: Order
+    created: bool
+    balance: int
+    coupons_issued: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class RefundResult:
+    refund: Refund
+    created: bool
+    balance: int
+
+
+def points_base(*, program: Program, amount: Decimal, breakdown: dict[str, Decimal]) -> Decimal:
+    """The part of an order that earns points, by the program's rules.
+
+    ``amount`` is what the customer was charged, after discounts, with shipping
+    and tax. Parts the program does not reward are taken out; a discount the
+    program does reward is added back. Never below zero.
+    """
+    base = amount
+    if program.earn_on_discount:
+        base += breakdown["discount"]
+    if not program.earn_on_shipping:
+        base -= breakdown["shipping"]
+    if not program.earn_on_tax:
+        base -= breakdown["tax"]
+    if not program.earn_on_gift_card:
+        base -= breakdown["paid_with_gift_card"]
+    return max(base, Decimal(0))
+
+
+def _check_amount(name: str, value: Decimal, currency: str, errors: dict[str, list[str]]) -> None:
+    if not value.is_finite() or value < 0 or value > money.MAX_AMOUNT:
+        errors[name] = [str(_("Must be a number between 0 and 1000000000."))]
+    elif not money.fits_currency(value, currency):
+        errors[name] = [
+            str(_("%(currency)s amounts have at most %(digits)s decimals."))
+            % {"currency": currency, "digits": money.minor_unit(currency)}
+        ]
+
+
+def _validate_order(
+    *, program: Program, amount: Decimal, currency: str, breakdown: dict[str, Decimal],
+    placed_at: datetime,
+) -> None:  # fmt: skip
+    if currency.upper() != program.currency:
+        raise CurrencyMismatch(expected=program.currency, given=currency)
+    errors: dict[str, list[str]] = {}
+    _check_amount("amount", amount, currency, errors)
+    if "amount" not in errors and amount == 0:
+        errors["amount"] = [str(_("An order amount must be more than zero."))]
+    for part, value in breakdown.items():
+        _check_amount(part, value, currency, errors)
+    if not errors:
+        excluded = breakdown["shipping"] + breakdown["tax"] + breakdown["paid_with_gift_card"]
+        if excluded > amount:
+            errors["amount"] = [
+                str(_("Shipping, tax and gift-card payment together exceed the amount."))
+            ]
+    if placed_at > timezone.now() + PLACED_AT_TOLERANCE:
+        errors["placed_at"] = [str(_("An order cannot be placed in the future."))]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def _fingerprint(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earn_reason(order: Order, points: int) -> str:
+    rate = format(order.earn_rate.normalize(), "f")
+    base = money.format_money(order.points_base, order.currency)
+    reason = f"Order #{order.external_id}: {base}"
+    left_out = [
+        f"{money.format_money(getattr(order, part), order.currency)} {label}"
+        for part, label, earns in (
+            ("shipping", "shipping", order.program.earn_on_shipping),
+            ("tax", "tax", order.program.earn_on_tax),
+            ("paid_with_gift_card", "paid by gift card", order.program.earn_on_gift_card),
+        )
+        if not earns and getattr(order, part)
+    ]
+    if left_out:
+        total = money.format_money(order.amount, order.currency)
+        reason += f" ({total} less {', '.join(left_out)})"
+    if order.program.earn_on_discount and order.discount:
+        reason += f" (with {money.format_money(order.discount, order.currency)} discount)"
+    return f"{reason} x {rate} points = {points} points"
+
+
+def order_record(
+    *,
+    program: Program,
+    external_id: str,
+    member_external_id: str,
+    amount: Decimal,
+    currency: str,
+    placed_at: datetime | None = None,
+    breakdown: dict[str, Decimal] | None = None,
+) -> OrderResult:
+    """Record a paid order and earn its points, once.
+
+    Safe to call any number of times, also concurrently, with the same data.
+    """
+    parts = {part: Decimal((breakdown or {}).get(part) or 0) for part in BREAKDOWN_PARTS}
+    currency = currency.upper()
+    fingerprint = _fingerprint(
+        {
+            "member": member_external_id,
+            "amount": str(amount.normalize()) if amount.is_finite() else str(amount),
+            "currency": currency,
+            "placed_at": placed_at.isoformat() if placed_at else None,
+            **{k: str(v.normalize()) for k, v in parts.items() if v.is_finite()},
+        }
+    )
+    placed_at = placed_at or timezone.now()
+    _validate_order(
+        program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
+    )
+    try:
+        return _order_record(
+            program=program,
+            external_id=external_id,
+            member_external_id=member_external_id,
+            amount=amount,
+            currency=currency,
+            placed_at=placed_at,
+            parts=parts,
+            fingerprint=fingerprint,
+        )
+    except IntegrityError:
+        # Another transaction recorded the same external id (for another member, so
+        # the member lock did not queue us) between our check and our insert. It has
+        # committed now, so this is a replay or a conflict like any other.
+        if not Order.objects.filter(program=program, external_id=external_id).exists():
+            raise
+        return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
+
+
+def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> OrderResult:
+    order = Order.objects.select_related("member").get(program=program, external_id=external_id)
+    if order.fingerprint != fingerprint:
+        raise OrderConflict(external_id=external_id)
+    return OrderResult(order=order, created=False, balance=order.balance_after)
+
+
+@transaction.atomic
+def _order_record(
+    *, program: Program, external_id: str, member_external_id: str, amount: Decimal,
+    currency: str, placed_at: datetime, parts: dict[str, Decimal], fingerprint: str,
+) -> OrderResult:  # fmt: skip
+    member = member_lock(program=program, external_id=member_external_id, create=True)
+    if Order.objects.filter(program=program, external_id=external_id).exists():
+        return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
+
+    base = points_base(program=program, amount=amount, breakdown=parts)
+    points = money.floor_points(base * program.earn_rate)
+    order = Order.objects.create(
+        program=program,
+        member=member,
+        external_id=external_id,
+        amount=amount,
+        currency=currency,
+        points_base=base,
+        earn_rate=program.earn_rate,
+        points_earned=points,
+        balance_after=member.balance + points,
+        placed_at=placed_at,
+        fingerprint=fingerprint,
+        **parts,
+    )
+    if points:
+        ledger_append(
+            member=member,
+            kind=LedgerEntry.Kind.EARN,
+            points=points,
+            reason=_earn_reason(order, points),
+            key=f"order:{order.pk}:earn",
+            order=order,
+            details={"base": str(base), "rate": str(program.earn_rate)},
+        )
+    _member_ordered(member=member, program=program, placed_at=placed_at)
+    return OrderResult(order=order, created=True, balance=member.balance)
+
+
+def _member_ordered(*, member: Member, program: Program, placed_at: datetime) -> None:
+    """A paid order is activity: it moves the last order date and, if the program says so,
+    the expiry date of all the member's points."""
+    updates: dict[str, Any] = {}
+    if member.last_order_at is None or placed_at > member.last_order_at:
+        updates["last_order_at"] = placed_at
+    if program.points_validity_days and program.reset_validity_on_order:
+        expire_at = placed_at + timedelta(days=program.points_validity_days)
+        if member.points_expire_at is None or expire_at > member.points_expire_at:
+            updates["points_expire_at"] = expire_at
+    if updates:
+        Member.objects.filter(pk=member.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(member, name, value)
+
+
+def order_get(*, program: Program, external_id: str) -> Order:
+    order = (
+        Order.objects.select_related("member")
+        .filter(program=program, external_id=external_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound(external_id=external_id)
+    return order
+
+
+@transaction.atomic
+def refund_record(
+    *,
+    program: Program,
+    order_external_id: str,
+    external_id: str,
+    amount: Decimal,
+    currency: str | None = None,
+) -> RefundResult:
+    """Record a refund of an order and take back its proportional share of points, once."""
+    found = Order.objects.filter(program=program, external_id=order_external_id).values(
+        "pk", "member__external_id", "currency"
+    )
+    if not found:
+        raise OrderNotFound(external_id=order_external_id)
+    ref = found[0]
+    if currency is not None and currency.upper() != ref["currency"]:
+        raise CurrencyMismatch(expected=ref["currency"], given=currency)
+    errors: dict[str, list[str]] = {}
+    _check_amount("amount", amount, ref["currency"], errors)
+    if not errors and amount == 0:
+        errors["amount"] = [str(_("A refund amount must be more than zero."))]
+    if errors:
+        raise InvalidInput(errors)
+
+    # Lock order: member first, then the order (the same order every writer uses).
+    member = member_lock(program=program, external_id=ref["member__external_id"])
+    order = Order.objects.select_for_update().get(pk=ref["pk"])
+    order.program = program
+
+    existing = Refund.objects.filter(order=order, external_id=external_id).first()
+    if existing is not None:
+        if existing.amount != amount:
+            raise RefundConflict(external_id=external_id)
+        return RefundResult(refund=existing, created=False, balance=existing.balance_after)
+    if amount > order.refundable_amount:
+        raise RefundExceedsOrder(
+            refundable=order.refundable_amount,
+            amount=amount,
+            currency=order.currency,
+            external_id=order.external_id,
+        )
+
+    refunded = order.refunded_amount + amount
+    # Cumulative, so partial refunds add up to exactly what the order earned.
+    target = money.floor_points(Decimal(order.points_earned) * refunded / order.amount)
+    points = min(target, order.points_earned) - order.points_reversed
+    refund = Refund.objects.create(
+        order=order,
+        external_id=external_id,
+        amount=amount,
+        points_reversed=points,
+        balance_after=member.balance - points,
+    )
+    status = Order.Status.REFUNDED if refunded == order.amount else Order.Status.PARTIALLY_REFUNDED
+    Order.objects.filter(pk=order.pk).update(
+        refunded_amount=F("refunded_amount") + amount,
+        points_reversed=F("points_reversed") + points,
+        status=status,
+    )
+    if points:
+        ledger_append(
+            member=member,
+            kind=LedgerEntry.Kind.REVERSAL,
+            points=-points,
+            reason=_reversal_reason(order, refund, member.balance),
+            key=f"refund:{refund.pk}",
+            order=order,
+            refund=refund,
+        )
+    return RefundResult(refund=refund, created=True, balance=member.balance)
+
+
+def _reversal_reason(order: Order, refund: Refund, balance_before: int) -> str:
+    reason = (
+        f"Refund {refund.external_id} of order #{order.external_id}: "
+        f"{money.format_money(refund.amount, order.currency)} of "
+        f"{money.format_money(order.amount, order.currency)}, "
+        f"{refund.points_reversed} of the {order.points_earned} points it earned taken back"
+    )
+    spent = refund.points_reversed - max(balance_before, 0)
+    if spent > 0:
+        reason += (
+            f"; {spent} of them were already spent, so the balance stays below zero "
+            "until new points pay it back"
+        )
+    return reason

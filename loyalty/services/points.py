@@ -1,0 +1,66 @@
+"""Points granted or taken by hand (staff in the admin, or an integrator with `manage`).
+
+A reason is required and recorded with who did it. A deduction never takes the
+balance below zero (the ledger's check constraint guarantees it; this gives the
+readable refusal). The same idempotency key applies the change once.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
+from loyalty.models import LedgerEntry, Program, User
+from loyalty.services.ledger import ledger_append
+from loyalty.services.members import member_lock
+
+MAX_GRANT = 100_000_000
+
+
+@dataclass
+class GrantResult:
+    entry: LedgerEntry
+    created: bool
+
+
+@transaction.atomic
+def points_grant(
+    *,
+    program: Program,
+    member_external_id: str,
+    points: int,
+    reason: str,
+    created_by: User | None = None,
+    idempotency_key: str | None = None,
+) -> GrantResult:
+    """Grant (points > 0) or deduct (points < 0) points with a reason."""
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = [str(_("A reason is required; the member will see it."))]
+    if points == 0 or abs(points) > MAX_GRANT:
+        errors["points"] = [str(_("Give a whole number of points other than zero, "
+                                  "at most 100000000 either way."))]  # fmt: skip
+    if errors:
+        raise InvalidInput(errors)
+
+    member = member_lock(program=program, external_id=member_external_id)
+    key = f"grant:{idempotency_key or uuid.uuid4()}"
+    existing = LedgerEntry.objects.filter(member=member, idempotency_key=key).first()
+    if existing is not None:
+        if existing.points != points or existing.reason != reason:
+            raise IdempotencyConflict()
+        return GrantResult(entry=existing, created=False)
+    if points < 0 and member.balance + points < 0:
+        raise InsufficientPoints(balance=member.balance, points=-points)
+    entry = ledger_append(
+        member=member,
+        kind=LedgerEntry.Kind.GRANT if points > 0 else LedgerEntry.Kind.DEDUCT,
+        points=points,
+        reason=reason,
+        key=key,
+        created_by=created_by,
+    )
+    return GrantResult(entry=entry, created=True)
