@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = "Loyalty"
+
+    def ready(self) -> None:
+        from loyalty.api import schema  # noqa: F401 - registers the OpenAPI auth extension

@@ -7,6 +7,8 @@ never updated or deleted (a PostgreSQL trigger refuses it, see migration 0002);
 a mistake is corrected by a new entry.
 """
 
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
@@ -130,16 +132,16 @@ class Order(models.Model):
     external_id = models.CharField(max_length=191)
     amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
-    discount = models.DecimalField(**AMOUNT, default=0)
-    shipping = models.DecimalField(**AMOUNT, default=0)
-    tax = models.DecimalField(**AMOUNT, default=0)
-    paid_with_gift_card = models.DecimalField(**AMOUNT, default=0)
+    discount = models.DecimalField(**AMOUNT, default=Decimal(0))
+    shipping = models.DecimalField(**AMOUNT, default=Decimal(0))
+    tax = models.DecimalField(**AMOUNT, default=Decimal(0))
+    paid_with_gift_card = models.DecimalField(**AMOUNT, default=Decimal(0))
     points_base = models.DecimalField(**AMOUNT)
     # The rate in force when the order earned: refunds reverse at this rate, not today's.
     earn_rate = models.DecimalField(max_digits=10, decimal_places=4)
     points_earned = models.IntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
-    refunded_amount = models.DecimalField(**AMOUNT, default=0)
+    refunded_amount = models.DecimalField(**AMOUNT, default=Decimal(0))
     points_reversed = models.IntegerField(default=0)
     balance_after = models.IntegerField(help_text=_("The member's balance right after this order."))
     placed_at = models.DateTimeField(default=timezone.now)

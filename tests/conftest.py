@@ -1,0 +1,35 @@
+import pytest
+from rest_framework.test import APIClient
+
+from loyalty.models import Program
+from tests.factories import MemberFactory, ProgramFactory, api_key_for
+
+
+@pytest.fixture
+def program(db) -> Program:
+    return ProgramFactory()
+
+
+@pytest.fixture
+def member(program):
+    return MemberFactory(program=program)
+
+
+@pytest.fixture
+def api(program) -> APIClient:
+    """An API client authenticated with a key holding every scope for ``program``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(program)}")
+    return client
+
+
+@pytest.fixture
+def api_for(db):
+    """Make a client for a program with the given scopes: ``api_for(program, "orders")``."""
+
+    def make(program: Program, scopes: str = "orders,checkout,manage") -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(program, scopes)}")
+        return client
+
+    return make
