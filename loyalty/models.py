@@ -8,6 +8,7 @@ a mistake is corrected by a new entry.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -15,7 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-AMOUNT = {"max_digits": 16, "decimal_places": 3}
+
+def amount_field(**kwargs: Any) -> models.DecimalField:
+    """Money: exact Decimal, enough places for any currency's minor unit (at most 3)."""
+    return models.DecimalField(max_digits=16, decimal_places=3, **kwargs)
 
 
 def default_reminder_offsets() -> list[int]:
@@ -53,7 +57,7 @@ class Program(models.Model):
     earn_rate = models.DecimalField(
         max_digits=10,
         decimal_places=4,
-        default=10,
+        default=Decimal(10),
         help_text=_("Points per 1.00 of the currency, rounded down per order."),
     )
     points_validity_days = models.PositiveIntegerField(
@@ -130,18 +134,18 @@ class Order(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="orders")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="orders")
     external_id = models.CharField(max_length=191)
-    amount = models.DecimalField(**AMOUNT)
+    amount = amount_field()
     currency = models.CharField(max_length=3)
-    discount = models.DecimalField(**AMOUNT, default=Decimal(0))
-    shipping = models.DecimalField(**AMOUNT, default=Decimal(0))
-    tax = models.DecimalField(**AMOUNT, default=Decimal(0))
-    paid_with_gift_card = models.DecimalField(**AMOUNT, default=Decimal(0))
-    points_base = models.DecimalField(**AMOUNT)
+    discount = amount_field(default=Decimal(0))
+    shipping = amount_field(default=Decimal(0))
+    tax = amount_field(default=Decimal(0))
+    paid_with_gift_card = amount_field(default=Decimal(0))
+    points_base = amount_field()
     # The rate in force when the order earned: refunds reverse at this rate, not today's.
     earn_rate = models.DecimalField(max_digits=10, decimal_places=4)
     points_earned = models.IntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
-    refunded_amount = models.DecimalField(**AMOUNT, default=Decimal(0))
+    refunded_amount = amount_field(default=Decimal(0))
     points_reversed = models.IntegerField(default=0)
     balance_after = models.IntegerField(help_text=_("The member's balance right after this order."))
     placed_at = models.DateTimeField(default=timezone.now)
@@ -173,7 +177,7 @@ class Order(models.Model):
         return f"#{self.external_id}"
 
     @property
-    def refundable_amount(self):  # type: ignore[no-untyped-def]
+    def refundable_amount(self) -> Decimal:
         return self.amount - self.refunded_amount
 
 
@@ -182,18 +186,18 @@ class Refund(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(max_length=191)
-    amount = models.DecimalField(**AMOUNT)
+    amount = amount_field()
     points_reversed = models.IntegerField(default=0)
     balance_after = models.IntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["order", "external_id"], name="refund_per_order_unique"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(points_reversed__gte=0), name="refund_points_gte_0"
+            models.UniqueConstraint(
+                fields=["order", "external_id"], name="refund_per_order_unique"
             ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(points_reversed__gte=0), name="refund_points_gte_0"),
         ]
 
     def __str__(self) -> str:
@@ -296,3 +300,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "key"], name="idempotency_key_unique"),
         ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from loyalty.models import LedgerEntry, Member
 
 
@@ -22,10 +24,8 @@ def member_summary(*, member: Member) -> dict[str, Any]:
     }
 
 
-def member_ledger(*, member: Member):  # type: ignore[no-untyped-def]
+def member_ledger(*, member: Member) -> QuerySet[LedgerEntry]:
     """The member's entries, newest first, with what each came from (one query a page)."""
     return (
-        LedgerEntry.objects.filter(member=member)
-        .select_related("order", "refund")
-        .order_by("-id")
+        LedgerEntry.objects.filter(member=member).select_related("order", "refund").order_by("-id")
     )

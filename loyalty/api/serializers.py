@@ -14,8 +14,11 @@ from rest_framework import serializers
 from loyalty import money
 from loyalty.models import LedgerEntry, Order, Program, Refund
 
-EXTERNAL_ID = {"max_length": 191, "trim_whitespace": False}
 LOCALES = [code for code, _name in settings.LANGUAGES]
+
+
+def external_id_field() -> serializers.CharField:
+    return serializers.CharField(max_length=191, trim_whitespace=False)
 
 
 def amount_field(**kwargs: Any) -> serializers.DecimalField:
@@ -109,8 +112,8 @@ class BreakdownOutSerializer(serializers.Serializer):
 
 
 class OrderInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(**EXTERNAL_ID)
-    member = serializers.CharField(**EXTERNAL_ID)
+    external_id = external_id_field()
+    member = external_id_field()
     amount = amount_field()
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3)
     placed_at = serializers.DateTimeField(required=False)
@@ -156,7 +159,7 @@ class OrderSerializer(serializers.Serializer):
 
 
 class RefundInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(**EXTERNAL_ID)
+    external_id = external_id_field()
     amount = amount_field()
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, required=False)
 
@@ -217,4 +220,4 @@ class ProgramSerializer(serializers.ModelSerializer):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]

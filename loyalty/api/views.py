@@ -110,7 +110,9 @@ class MemberLedgerView(LoyaltyView):
     def get(self, request: Request, external_id: str) -> Response:
         member = member_get(program=self.program, external_id=external_id)
         paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(member_ledger(member=member), request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(
+            member_ledger(member=member), request, view=self
+        )
         return paginator.get_paginated_response(s.LedgerEntrySerializer(page, many=True).data)
 
 

@@ -26,9 +26,7 @@ def api_key_create(
     valid = set(ApiKey.Scope.values)
     scopes = sorted({scope.strip() for scope in scopes if scope.strip()})
     if not scopes or not set(scopes) <= valid:
-        raise InvalidInput(
-            {"scopes": [str(_("Choose among: %s.")) % ", ".join(sorted(valid))]}
-        )
+        raise InvalidInput({"scopes": [str(_("Choose among: %s.")) % ", ".join(sorted(valid))]})
     raw_key = raw_key or KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
         merchant=merchant,

@@ -1,5 +1,6 @@
 """Merchants and their program settings."""
 
+import re
 from typing import Any
 
 from django.db import transaction
@@ -7,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Merchant, Order, Program
+
+CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class CurrencyLocked(LoyaltyError):
@@ -16,13 +20,27 @@ class CurrencyLocked(LoyaltyError):
     )
 
 
+def _check_currency(currency: str) -> str:
+    if not CURRENCY_CODE.fullmatch(currency or ""):
+        raise InvalidInput({"currency": [str(_("Use a three-letter ISO 4217 code such as EUR."))]})
+    return currency.upper()
+
+
 @transaction.atomic
 def merchant_create(*, slug: str, name: str, currency: str = "EUR") -> Merchant:
     """A merchant with a default program: 10 points per 1.00, valid 365 days from the last order."""
-    if Merchant.objects.filter(slug=slug).exists():
-        raise InvalidInput({"slug": [str(_("A merchant with this slug exists already."))]})
+    errors: dict[str, list[str]] = {}
+    if not SLUG.fullmatch(slug or ""):
+        errors["slug"] = [str(_("Use lowercase letters, digits and hyphens (at most 64)."))]
+    elif Merchant.objects.filter(slug=slug).exists():
+        errors["slug"] = [str(_("A merchant with this slug exists already."))]
+    if not (name or "").strip():
+        errors["name"] = [str(_("A merchant needs a name."))]
+    if errors:
+        raise InvalidInput(errors)
+    currency = _check_currency(currency)
     merchant = Merchant.objects.create(slug=slug, name=name)
-    Program.objects.create(merchant=merchant, name=f"{name} Rewards", currency=currency.upper())
+    Program.objects.create(merchant=merchant, name=f"{name} Rewards", currency=currency)
     return merchant
 
 
@@ -47,7 +65,7 @@ def program_update(*, program: Program, **changes: Any) -> Program:
     unknown = set(changes) - set(PROGRAM_FIELDS)
     if unknown:
         raise InvalidInput({name: [str(_("Unknown setting."))] for name in sorted(unknown)})
-    currency = changes.get("currency", program.currency).upper()
+    currency = _check_currency(changes.get("currency", program.currency))
     if currency != program.currency and Order.objects.filter(program=program).exists():
         raise CurrencyLocked(currency=program.currency)
     offsets = changes.get("reminder_offsets_days")

@@ -36,7 +36,8 @@ def scheduled_jobs() -> list[Job]:
     """The beat schedule from settings, each entry as not run since now."""
     now = app.now()
     jobs = []
-    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+    beat_schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
+    for name, entry in beat_schedule.items():
         schedule = maybe_schedule(entry["schedule"], app=app)
         assert isinstance(schedule, BaseSchedule)
         jobs.append(Job(name=name, task=entry["task"], schedule=schedule, last_run_at=now))
@@ -58,7 +59,12 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Scheduled tasks not found: {', '.join(unknown)}")
         if options["once"]:
-            failed = [job.name for job in jobs if not self.run(job)]
+            failed = []
+            for job in jobs:
+                ok, summary = self.run(job)
+                (self.stdout if ok else self.stderr).write(summary)
+                if not ok:
+                    failed.append(job.name)
             if failed:
                 raise CommandError(f"Failed: {', '.join(failed)}")
             return
@@ -76,23 +82,22 @@ class Command(BaseCommand):
             due, next_in = job.schedule.is_due(job.last_run_at)
             if due:
                 job.last_run_at = app.now()
+                # A long-lived process must not keep a connection the database dropped.
+                close_old_connections()
                 self.run(job)
+                close_old_connections()
                 due, next_in = job.schedule.is_due(job.last_run_at)
             sleep = min(sleep, float(next_in))
         return max(sleep, 1.0)
 
-    def run(self, job: Job) -> bool:
-        """Run one task in this process; log its outcome. A failure does not stop the loop."""
-        close_old_connections()
+    def run(self, job: Job) -> tuple[bool, str]:
+        """Run one task in this process and log it; a failure does not stop the loop."""
         started = time.monotonic()
         result = app.tasks[job.task].apply(throw=False)
         elapsed = time.monotonic() - started
-        close_old_connections()
         if result.failed():
             # Celery's tracer has logged the traceback already.
             logger.error("job %s (%s) failed after %.2fs", job.name, job.task, elapsed)
-            self.stderr.write(f"{job.name}: {job.task} failed: {result.result!r}")
-            return False
+            return False, f"{job.name}: {job.task} failed: {result.result!r}"
         logger.info("job %s (%s) done in %.2fs: %r", job.name, job.task, elapsed, result.result)
-        self.stdout.write(f"{job.name}: {job.task} done in {elapsed:.2f}s: {result.result!r}")
-        return True
+        return True, f"{job.name}: {job.task} done in {elapsed:.2f}s: {result.result!r}"

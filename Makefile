@@ -1,0 +1,54 @@
+# The verbs people expect. `make run` and `make test` work on a fresh machine with Python 3.11+.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run migrate demo test lint fmt bench clean
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+# The web server plus whatever runs the background jobs: a Celery worker with beat
+# when REDIS_URL is set (environment or .env), else the in-process scheduler.
+run: demo
+	@if [ -n "$$REDIS_URL" ] || grep -qs '^REDIS_URL=.' .env; then \
+		jobs="$(VENV)/bin/celery -A config worker --beat --loglevel=info"; \
+	else \
+		jobs="$(PY) manage.py run_jobs"; \
+	fi; \
+	trap 'kill 0' EXIT INT TERM; \
+	$$jobs & \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, see README).
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) manage.py makemigrations --check --dry-run
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var

@@ -1,0 +1,348 @@
+"""Demo data: a merchant, its staff, an API key and a year of members, orders and refunds.
+
+Everything goes through the services, as an integrator or a staff user would,
+so the demo obeys the same rules as real data and the ledger audit passes.
+
+Deterministic and idempotent: the plan is drawn from ``random.Random(42)``
+before anything is written, dates are counted back from the demo merchant's
+creation, and every write carries a fixed external id or idempotency key. A
+second run replays into the same rows; members are written in batches, one
+transaction each, and a batch already written is skipped, so a rerun (or a run
+resumed after an interruption) is quick.
+"""
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from loyalty.errors import InsufficientPoints
+from loyalty.models import ApiKey, Member, Merchant, Program, User
+from loyalty.services.api_keys import api_key_create, api_key_hash
+from loyalty.services.members import member_upsert
+from loyalty.services.merchants import merchant_create
+from loyalty.services.orders import order_record, refund_record
+from loyalty.services.points import points_grant
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Demo Shop"
+DEMO_CURRENCY = "EUR"
+DEMO_API_KEY = "lk_demo_key_for_local_use_only"  # noqa: S105 - printed in the README on purpose
+DEMO_USERS = {"admin": "admin", "staff": "staff"}
+DEFAULT_MEMBERS = 300
+BATCH_SIZE = 25
+SEED = 42
+CENTS = Decimal("0.01")
+
+# (first names, last names) per locale; Russian surnames take their feminine form.
+_MALE, _FEMALE = "m", "f"
+NAMES: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
+    "en": (
+        [("James", _MALE), ("Oliver", _MALE), ("Harry", _MALE), ("Jack", _MALE),
+         ("Thomas", _MALE), ("Daniel", _MALE), ("Michael", _MALE), ("David", _MALE),
+         ("Emily", _FEMALE), ("Olivia", _FEMALE), ("Sophie", _FEMALE), ("Grace", _FEMALE),
+         ("Charlotte", _FEMALE), ("Jessica", _FEMALE), ("Hannah", _FEMALE), ("Amelia", _FEMALE)],
+        ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
+         "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green"],
+    ),
+    "es": (
+        [("Alejandro", _MALE), ("Javier", _MALE), ("Carlos", _MALE), ("Pablo", _MALE),
+         ("Sergio", _MALE), ("Manuel", _MALE), ("Diego", _MALE), ("Álvaro", _MALE),
+         ("Lucía", _FEMALE), ("María", _FEMALE), ("Carmen", _FEMALE), ("Sofía", _FEMALE),
+         ("Elena", _FEMALE), ("Paula", _FEMALE), ("Marta", _FEMALE), ("Andrea", _FEMALE)],
+        ["García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez",
+         "Pérez", "Gómez", "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz"],
+    ),
+    "ru": (
+        [("Александр", _MALE), ("Дмитрий", _MALE), ("Максим", _MALE), ("Сергей", _MALE),
+         ("Андрей", _MALE), ("Алексей", _MALE), ("Иван", _MALE), ("Никита", _MALE),
+         ("Анна", _FEMALE), ("Мария", _FEMALE), ("Елена", _FEMALE), ("Ольга", _FEMALE),
+         ("Наталья", _FEMALE), ("Татьяна", _FEMALE), ("Екатерина", _FEMALE), ("Дарья", _FEMALE)],
+        ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов",
+         "Михайлов", "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев",
+         "Семёнов", "Егоров"],
+    ),
+    "tr": (
+        [("Mehmet", _MALE), ("Mustafa", _MALE), ("Ahmet", _MALE), ("Emre", _MALE),
+         ("Burak", _MALE), ("Can", _MALE), ("Murat", _MALE), ("Kerem", _MALE),
+         ("Zeynep", _FEMALE), ("Elif", _FEMALE), ("Ayşe", _FEMALE), ("Fatma", _FEMALE),
+         ("Merve", _FEMALE), ("Esra", _FEMALE), ("Selin", _FEMALE), ("Büşra", _FEMALE)],
+        ["Yılmaz", "Kaya", "Demir", "Şahin", "Çelik", "Yıldız", "Yıldırım", "Öztürk",
+         "Aydın", "Özdemir", "Arslan", "Doğan", "Kılıç", "Aslan", "Çetin", "Kara"],
+    ),
+}  # fmt: skip
+LOCALE_WEIGHTS = {"en": 40, "es": 25, "ru": 20, "tr": 15}
+# Reserved domains (RFC 2606): the demo can never mail a real person.
+EMAIL_DOMAINS = ["example.com", "example.org", "example.net"]
+
+_LATIN = str.maketrans(
+    {
+        "á": "a", "é": "e", "í": "i", "ó": "o", "ú": "u", "ñ": "n", "ü": "u", "ı": "i",
+        "ş": "s", "ç": "c", "ğ": "g", "ö": "o", "İ": "i",
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
+        "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+        "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+        "я": "ya",
+    }
+)  # fmt: skip
+
+GRANT_REASONS = [
+    "Sorry for the late delivery of your order",
+    "Welcome gift for joining the newsletter",
+    "Thank you for your detailed product review",
+    "Compensation for a damaged parcel",
+    "Birthday gift from the Demo Shop team",
+    "Goodwill gesture after a support call",
+]
+DEDUCT_REASONS = [
+    "Points granted twice by mistake",
+    "Order cancelled by phone after it earned points",
+    "Correction of a manual grant sent to the wrong customer",
+]
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    external_id: str
+    placed_at: datetime
+    amount: Decimal
+    breakdown: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class PlannedRefund:
+    order_external_id: str
+    external_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PlannedAdjustment:
+    points: int
+    reason: str
+    key: str
+
+
+@dataclass
+class PlannedMember:
+    external_id: str
+    name: str
+    email: str
+    locale: str
+    consent_email: bool
+    consent_push: bool
+    orders: list[PlannedOrder] = field(default_factory=list)
+    refunds: list[PlannedRefund] = field(default_factory=list)
+    adjustments: list[PlannedAdjustment] = field(default_factory=list)
+
+
+@dataclass
+class DemoResult:
+    merchant: Merchant
+    api_key: str
+    passwords: dict[str, str | None]
+    members_written: int = 0
+    batches_skipped: int = 0
+
+
+def _cents(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(CENTS)
+
+
+def _person(rng: random.Random, locale: str, number: int) -> tuple[str, str]:
+    first_names, last_names = NAMES[locale]
+    first, gender = rng.choice(first_names)
+    last = rng.choice(last_names)
+    if locale == "ru" and gender == _FEMALE:
+        last += "а"
+    name = f"{first} {last}"
+    local = f"{first}.{last}".lower().translate(_LATIN)
+    email = f"{local}{number % 97 if rng.random() < 0.4 else ''}@{rng.choice(EMAIL_DOMAINS)}"
+    return name, email
+
+
+def _order(rng: random.Random, external_id: str, placed_at: datetime) -> PlannedOrder:
+    amount = _cents(rng.uniform(5, 400))
+    breakdown: dict[str, Decimal] = {}
+    if rng.random() < 0.45:
+        # The charged amount includes 21 % VAT and maybe shipping, after any discount.
+        shipping = rng.choice([Decimal("0"), Decimal("4.95"), Decimal("6.90")])
+        shipping = min(shipping, (amount / 4).quantize(CENTS))
+        tax = ((amount - shipping) * Decimal(21) / Decimal(121)).quantize(CENTS)
+        breakdown = {"shipping": shipping, "tax": tax}
+        if rng.random() < 0.3:
+            breakdown["discount"] = _cents(float(amount) * rng.choice([0.05, 0.1, 0.15]))
+    return PlannedOrder(external_id, placed_at, amount, breakdown)
+
+
+def demo_plan(*, members: int, now: datetime, seed: int = SEED) -> list[PlannedMember]:
+    """What the demo writes, drawn before anything is written so it never depends on the DB.
+
+    Member ``n`` gets the same data whatever ``members`` is, so a bigger run extends a
+    smaller one.
+    """
+    rng = random.Random(seed)  # noqa: S311 - demo data, not a secret
+    locales, weights = list(LOCALE_WEIGHTS), list(LOCALE_WEIGHTS.values())
+    plan = []
+    order_number = 100_000
+    for number in range(1, members + 1):
+        locale = rng.choices(locales, weights)[0]
+        name, email = _person(rng, locale, number)
+        member = PlannedMember(
+            external_id=f"cus_{number:05d}",
+            name=name,
+            email=email,
+            locale=locale,
+            consent_email=rng.random() < 0.7,
+            consent_push=rng.random() < 0.35,
+        )
+        first_seen = rng.uniform(1, 365)
+        count = rng.randint(1, 6)
+        offsets = sorted((rng.uniform(0.01, first_seen) for _ in range(count)), reverse=True)
+        for offset in offsets:
+            order_number += 1
+            placed_at = (now - timedelta(days=offset)).replace(microsecond=0)
+            member.orders.append(_order(rng, f"DS-{order_number}", placed_at))
+        for order in member.orders:
+            if rng.random() < 0.08:
+                share = 1.0 if rng.random() < 0.4 else rng.uniform(0.1, 0.6)
+                amount = order.amount if share == 1.0 else _cents(float(order.amount) * share)
+                refund_id = f"RF-{order.external_id}"
+                member.refunds.append(PlannedRefund(order.external_id, refund_id, amount))
+        if rng.random() < 0.1:
+            points, reason = rng.choice([50, 100, 200, 250, 500]), rng.choice(GRANT_REASONS)
+            key = f"demo:{member.external_id}:grant"
+            member.adjustments.append(PlannedAdjustment(points, reason, key))
+        if rng.random() < 0.05:
+            points, reason = -rng.choice([20, 50, 100]), rng.choice(DEDUCT_REASONS)
+            key = f"demo:{member.external_id}:deduct"
+            member.adjustments.append(PlannedAdjustment(points, reason, key))
+        plan.append(member)
+    return plan
+
+
+def demo_merchant() -> Merchant:
+    if not Merchant.objects.filter(slug=DEMO_SLUG).exists():
+        merchant_create(slug=DEMO_SLUG, name=DEMO_NAME, currency=DEMO_CURRENCY)
+    # Read back, program included, as the database has it (also when it existed already).
+    return Merchant.objects.select_related("program").get(slug=DEMO_SLUG)
+
+
+def demo_users(merchant: Merchant) -> tuple[User, dict[str, str | None]]:
+    """The superuser ``admin`` and the merchant's staff user ``staff``.
+
+    Passwords are set only on creation; returns the staff user and, per login,
+    the known password or None when an existing user's password was left alone.
+    """
+    passwords: dict[str, str | None] = {}
+    users = {}
+    for username, extra in (
+        ("admin", {"is_staff": True, "is_superuser": True}),
+        ("staff", {"is_staff": True, "merchant": merchant}),
+    ):
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com", **extra}
+        )
+        password = DEMO_USERS[username]
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        known = created or user.check_password(password)
+        passwords[username] = password if known else None
+        users[username] = user
+    return users["staff"], passwords
+
+
+def demo_api_key(merchant: Merchant) -> str:
+    """The demo key with every scope, made once with its fixed, published value."""
+    existing = ApiKey.objects.filter(key_hash=api_key_hash(DEMO_API_KEY)).first()
+    if existing is None:
+        api_key_create(
+            merchant=merchant,
+            scopes=list(ApiKey.Scope.values),
+            name="Demo key",
+            raw_key=DEMO_API_KEY,
+        )
+    elif existing.merchant_id != merchant.pk:
+        raise ValueError("The demo API key belongs to another merchant.")
+    return DEMO_API_KEY
+
+
+def demo_member_write(*, program: Program, planned: PlannedMember, staff: User) -> None:
+    """One member's year, in order: profile, orders, refunds, then staff adjustments."""
+    member_upsert(
+        program=program,
+        external_id=planned.external_id,
+        email=planned.email,
+        name=planned.name,
+        locale=planned.locale,
+        consent_email=planned.consent_email,
+        consent_push=planned.consent_push,
+    )
+    balance = 0
+    for order in planned.orders:
+        balance = order_record(
+            program=program,
+            external_id=order.external_id,
+            member_external_id=planned.external_id,
+            amount=order.amount,
+            currency=program.currency,
+            placed_at=order.placed_at,
+            breakdown=order.breakdown,
+        ).balance
+    for refund in planned.refunds:
+        balance = refund_record(
+            program=program,
+            order_external_id=refund.order_external_id,
+            external_id=refund.external_id,
+            amount=refund.amount,
+            currency=program.currency,
+        ).balance
+    for adjustment in planned.adjustments:
+        if adjustment.points < 0 and balance + adjustment.points < 0:
+            continue  # nothing to correct: the service would refuse it anyway
+        try:
+            balance = points_grant(
+                program=program,
+                member_external_id=planned.external_id,
+                points=adjustment.points,
+                reason=adjustment.reason,
+                created_by=staff,
+                idempotency_key=adjustment.key,
+            ).entry.balance_after
+        except InsufficientPoints:
+            continue
+
+
+def demo_seed(
+    *, members: int = DEFAULT_MEMBERS, progress: Callable[[int, int], None] | None = None
+) -> DemoResult:
+    """Create (or complete) the demo merchant and its data. Safe to run any number of times."""
+    merchant = demo_merchant()
+    program = merchant.program
+    staff, passwords = demo_users(merchant)
+    result = DemoResult(merchant=merchant, api_key=demo_api_key(merchant), passwords=passwords)
+
+    plan = demo_plan(members=members, now=merchant.created_at)
+    existing = set(
+        Member.objects.filter(
+            program=program, external_id__in=[planned.external_id for planned in plan]
+        ).values_list("external_id", flat=True)
+    )
+    for start in range(0, len(plan), BATCH_SIZE):
+        batch = plan[start : start + BATCH_SIZE]
+        # A batch is written in one transaction, so its last member marks it complete.
+        if batch[-1].external_id in existing:
+            result.batches_skipped += 1
+            continue
+        with transaction.atomic():
+            for planned in batch:
+                demo_member_write(program=program, planned=planned, staff=staff)
+        result.members_written += len(batch)
+        if progress:
+            progress(start + len(batch), len(plan))
+    return result
