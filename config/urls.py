@@ -8,3 +8,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("loyalty.api.urls")),
 ]
+
+handler500 = "loyalty.api.views.server_error"

@@ -102,7 +102,7 @@ class Member(models.Model):
     consent_email = models.BooleanField(default=False)
     consent_push = models.BooleanField(default=False)
     # Cached sum of the member's ledger entries; written only by loyalty.services.ledger.
-    balance = models.IntegerField(default=0, editable=False)
+    balance = models.BigIntegerField(default=0, editable=False)
     points_expire_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_order_at = models.DateTimeField(null=True, blank=True, editable=False)
     user = models.OneToOneField(
@@ -143,11 +143,13 @@ class Order(models.Model):
     points_base = amount_field()
     # The rate in force when the order earned: refunds reverse at this rate, not today's.
     earn_rate = models.DecimalField(max_digits=10, decimal_places=4)
-    points_earned = models.IntegerField(default=0)
+    points_earned = models.BigIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
     refunded_amount = amount_field(default=Decimal(0))
-    points_reversed = models.IntegerField(default=0)
-    balance_after = models.IntegerField(help_text=_("The member's balance right after this order."))
+    points_reversed = models.BigIntegerField(default=0)
+    balance_after = models.BigIntegerField(
+        help_text=_("The member's balance right after this order.")
+    )
     placed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     # sha256 of the request's fields: the same external_id with other data is a conflict.
@@ -187,8 +189,8 @@ class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(max_length=191)
     amount = amount_field()
-    points_reversed = models.IntegerField(default=0)
-    balance_after = models.IntegerField()
+    points_reversed = models.BigIntegerField(default=0)
+    balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -218,8 +220,8 @@ class LedgerEntry(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    points = models.IntegerField()
-    balance_after = models.IntegerField()
+    points = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
     reason = models.TextField()
     details = models.JSONField(default=dict, blank=True)
     order = models.ForeignKey(
@@ -231,7 +233,8 @@ class LedgerEntry(models.Model):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
-    idempotency_key = models.CharField(max_length=255)
+    # Room for a prefix such as "grant:" before a client's 255-character Idempotency-Key.
+    idempotency_key = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from loyalty.api import views
 
@@ -16,4 +16,6 @@ urlpatterns = [
         "orders/<str:external_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"
     ),
     path("program", views.ProgramView.as_view(), name="program"),
+    # Anything else under /api/v1/ answers in the API's error shape, not Django's HTML page.
+    re_path(r"^.*$", views.not_found),
 ]

@@ -3,6 +3,9 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
+from django.views import defaults
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -10,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api import serializers as s
+from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.models import Program
@@ -21,6 +25,22 @@ from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
 
 READ_MEMBERS = ("orders", "checkout", "manage")
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown paths under the API get the API's error body."""
+    body = error_body("not_found", gettext("There is no such API endpoint: %(path)s.")
+                      % {"path": request.path})  # fmt: skip
+    return JsonResponse(body, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a crash inside the API still answers in its error shape."""
+    if request.path.startswith("/api/"):
+        body = error_body("server_error", gettext("Something went wrong on our side; "
+                          "retry with the same Idempotency-Key."))  # fmt: skip
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)
 
 
 class LoyaltyView(APIView):

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,3 +52,11 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
+
+
+def api_key_revoke(*, keys: QuerySet[ApiKey]) -> int:
+    """Revoke the live keys among ``keys`` (already scoped by the caller); returns how many.
+
+    A revoked key stays on record, with when it was last used.
+    """
+    return keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

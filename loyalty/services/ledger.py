@@ -26,8 +26,13 @@ def ledger_append(
     refund: Refund | None = None,
     created_by: User | None = None,
     details: dict[str, Any] | None = None,
+    member_updates: dict[str, Any] | None = None,
 ) -> LedgerEntry:
-    """Append one entry and move the cached balance with it. The member must be locked."""
+    """Append one entry and move the cached balance with it. The member must be locked.
+
+    ``member_updates`` are other member columns to set in the same UPDATE, saving
+    the caller a round trip on the hot path.
+    """
     entry = LedgerEntry.objects.create(
         member=member,
         kind=kind,
@@ -40,7 +45,11 @@ def ledger_append(
         created_by=created_by,
         details=details or {},
     )
-    Member.objects.filter(pk=member.pk).update(balance=F("balance") + points)
+    Member.objects.filter(pk=member.pk).update(
+        balance=F("balance") + points, **(member_updates or {})
+    )
+    for name, value in (member_updates or {}).items():
+        setattr(member, name, value)
     member.balance = entry.balance_after
     return entry
 

@@ -1,9 +1,14 @@
 """Members: creating them (also on the fly from an order) and locking them for a write."""
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import MemberNotFound
+from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.models import Member, Program
+
+LOCALES = [code for code, _name in settings.LANGUAGES]
+EXTERNAL_ID_MAX = Member._meta.get_field("external_id").max_length or 191
 
 
 def member_lock(*, program: Program, external_id: str, create: bool = False) -> Member:
@@ -14,6 +19,8 @@ def member_lock(*, program: Program, external_id: str, create: bool = False) -> 
     is made on the fly; two requests creating the same member at once both end
     up with the one row (the insert ignores the conflict).
     """
+    if create:
+        _check_external_id(external_id)
     locked = Member.objects.select_for_update().filter(program=program, external_id=external_id)
     member = locked.first()
     if member is None:
@@ -35,6 +42,13 @@ def member_get(*, program: Program, external_id: str) -> Member:
     return member
 
 
+def _check_external_id(external_id: str) -> None:
+    if not external_id or len(external_id) > EXTERNAL_ID_MAX:
+        raise InvalidInput(
+            {"external_id": [str(_("Use 1 to %(max)s characters.")) % {"max": EXTERNAL_ID_MAX}]}
+        )
+
+
 @transaction.atomic
 def member_upsert(
     *,
@@ -46,12 +60,19 @@ def member_upsert(
     consent_email: bool = False,
     consent_push: bool = False,
 ) -> tuple[Member, bool]:
-    """Create or update a member's profile. Returns the member and whether it was created."""
+    """Create or update a member's profile (a full replace, as PUT). Returns it and whether
+    it was created."""
+    _check_external_id(external_id)
+    if locale not in LOCALES:
+        raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
+    if locale not in LOCALES:
+        raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
     member, created = Member.objects.update_or_create(
         program=program,
         external_id=external_id,
         defaults={
-            "email": email,
+            # Addresses are compared case-insensitively everywhere; store them so.
+            "email": email.strip().lower(),
             "name": name,
             "locale": locale,
             "consent_email": consent_email,

@@ -1,6 +1,7 @@
 """Merchants and their program settings."""
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -58,20 +59,61 @@ PROGRAM_FIELDS = (
 )
 
 
+MAX_EARN_RATE = Decimal(100000)
+
+
+def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
+    """Readable refusals for every setting; the check constraints are the guarantee."""
+    errors: dict[str, list[str]] = {}
+    unknown = set(changes) - set(PROGRAM_FIELDS)
+    for name in sorted(unknown):
+        errors[name] = [str(_("Unknown setting."))]
+    if "name" in changes and not str(changes["name"] or "").strip():
+        errors["name"] = [str(_("A program needs a name."))]
+    if "earn_rate" in changes:
+        try:
+            rate = Decimal(str(changes["earn_rate"]))
+        except ArithmeticError:
+            rate = Decimal("NaN")
+        if not rate.is_finite() or not 0 <= rate <= MAX_EARN_RATE:
+            errors["earn_rate"] = [str(_("Give points per 1.00 between 0 and 100000."))]
+        else:
+            changes["earn_rate"] = rate
+    days = changes.get("points_validity_days")
+    if days is not None and (not isinstance(days, int) or not 0 < days <= 36500):
+        errors["points_validity_days"] = [
+            str(
+                _("Give a number of days from 1 to 36500, or nothing for points that never expire.")
+            )
+        ]
+    if "reminder_offsets_days" in changes:
+        offsets = changes["reminder_offsets_days"]
+        if not isinstance(offsets, list | tuple) or not all(
+            isinstance(day, int) and 0 < day <= 3650 for day in offsets
+        ):
+            errors["reminder_offsets_days"] = [
+                str(_("Give a list of whole days before expiry, each from 1 to 3650."))
+            ]
+        else:
+            changes["reminder_offsets_days"] = sorted(set(offsets), reverse=True)
+    if "currency" in changes:
+        try:
+            changes["currency"] = _check_currency(changes["currency"])
+        except InvalidInput as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise InvalidInput(errors)
+    return changes
+
+
 @transaction.atomic
 def program_update(*, program: Program, **changes: Any) -> Program:
     """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here)."""
+    changes = _check_program(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
-    unknown = set(changes) - set(PROGRAM_FIELDS)
-    if unknown:
-        raise InvalidInput({name: [str(_("Unknown setting."))] for name in sorted(unknown)})
-    currency = _check_currency(changes.get("currency", program.currency))
+    currency = changes.get("currency", program.currency)
     if currency != program.currency and Order.objects.filter(program=program).exists():
         raise CurrencyLocked(currency=program.currency)
-    offsets = changes.get("reminder_offsets_days")
-    if offsets is not None:
-        changes["reminder_offsets_days"] = sorted({int(day) for day in offsets}, reverse=True)
-    changes["currency"] = currency
     for name, value in changes.items():
         setattr(program, name, value)
     program.save()

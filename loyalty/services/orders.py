@@ -217,6 +217,7 @@ def _order_record(
         fingerprint=fingerprint,
         **parts,
     )
+    activity = _order_activity(member=member, program=program, placed_at=placed_at)
     if points:
         ledger_append(
             member=member,
@@ -226,14 +227,18 @@ def _order_record(
             key=f"order:{order.pk}:earn",
             order=order,
             details={"base": str(base), "rate": str(program.earn_rate)},
+            member_updates=activity,
         )
-    _member_ordered(member=member, program=program, placed_at=placed_at)
+    elif activity:
+        Member.objects.filter(pk=member.pk).update(**activity)
+        for name, value in activity.items():
+            setattr(member, name, value)
     return OrderResult(order=order, created=True, balance=member.balance)
 
 
-def _member_ordered(*, member: Member, program: Program, placed_at: datetime) -> None:
-    """A paid order is activity: it moves the last order date and, if the program says so,
-    the expiry date of all the member's points."""
+def _order_activity(*, member: Member, program: Program, placed_at: datetime) -> dict[str, Any]:
+    """What a paid order changes on its member: the last order date and, if the program
+    says so, the expiry date of all the member's points (each order resets it)."""
     updates: dict[str, Any] = {}
     if member.last_order_at is None or placed_at > member.last_order_at:
         updates["last_order_at"] = placed_at
@@ -241,10 +246,7 @@ def _member_ordered(*, member: Member, program: Program, placed_at: datetime) ->
         expire_at = placed_at + timedelta(days=program.points_validity_days)
         if member.points_expire_at is None or expire_at > member.points_expire_at:
             updates["points_expire_at"] = expire_at
-    if updates:
-        Member.objects.filter(pk=member.pk).update(**updates)
-        for name, value in updates.items():
-            setattr(member, name, value)
+    return updates
 
 
 def order_get(*, program: Program, external_id: str) -> Order:

@@ -1,0 +1,808 @@
+"""The merchant backoffice: the Django admin, scoped to the staff member's merchant.
+
+Invariants kept here:
+- A staff user with a merchant sees and changes only that merchant's objects.
+  Every admin declares the path from its model to the merchant
+  (``merchant_path``), and ``MerchantScopedAdmin`` uses it for the querysets,
+  the foreign-key choices and the object permissions, so another merchant's
+  object is "not found", never shown. Superusers see everything.
+- Writes go through ``loyalty.services``; a service's refusal is shown on the
+  form, never as a server error. The ledger, orders and refunds are read-only
+  here, and a balance is never editable.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import uuid4
+from weakref import WeakKeyDictionary
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q, QuerySet
+from django.db.models.fields.related import ForeignKey
+from django.forms import ModelChoiceField
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from loyalty.errors import LoyaltyError
+from loyalty.forms import (
+    ApiKeyCreateForm,
+    MerchantCreateForm,
+    PointsChangeForm,
+    ProgramForm,
+    add_service_error,
+)
+from loyalty.models import ApiKey, LedgerEntry, Member, Merchant, Order, Program, Refund, User
+from loyalty.services.api_keys import api_key_create, api_key_revoke
+from loyalty.services.members import member_upsert
+from loyalty.services.merchants import PROGRAM_FIELDS, merchant_create, program_update
+from loyalty.services.points import points_grant
+
+admin.site.site_header = _("Loyalty backoffice")
+admin.site.site_title = _("Loyalty backoffice")
+admin.site.index_title = _("Backoffice")
+
+_ModelT = TypeVar("_ModelT", bound=Model)
+
+LEDGER_PAGE_SIZE = 25
+
+
+def _user(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_active else None
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    user = _user(request)
+    return user is not None and user.is_superuser
+
+
+def _staff_merchant_id(request: HttpRequest) -> int | None:
+    """The merchant a (non-super) staff user works for; None if they may see nothing."""
+    user = _user(request)
+    if user is None or not user.is_staff or user.is_superuser:
+        return None
+    return user.merchant_id
+
+
+def _copy_saved(target: Model, saved: Model) -> None:
+    """Make the admin's ``obj`` the row a service saved, so logging and redirects see it."""
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
+    """An admin whose objects belong to one merchant each, found through ``merchant_path``.
+
+    Staff of a merchant may view and change its objects (roles come later) but not
+    add or delete them unless an admin says so; superusers keep Django's rules.
+    ``superuser_only`` admins are hidden from merchant staff altogether.
+    """
+
+    merchant_path: ClassVar[str]
+    superuser_only: ClassVar[bool] = False
+
+    # Scope
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_ModelT]:
+        queryset = super().get_queryset(request)
+        if _is_superuser(request):
+            return queryset
+        merchant_id = _staff_merchant_id(request)
+        if merchant_id is None or self.superuser_only:
+            return queryset.none()
+        return queryset.filter(**{self.merchant_path: merchant_id})
+
+    def merchant_id_of(self, obj: _ModelT) -> int | None:
+        """Follow ``merchant_path`` on an object; the last hop reads the id, not the row."""
+        *hops, last = self.merchant_path.split("__")
+        target: Any = obj
+        for hop in hops:
+            target = getattr(target, hop)
+        field = target._meta.pk if last == "pk" else target._meta.get_field(last)
+        merchant_id: int | None = getattr(target, field.attname)
+        return merchant_id
+
+    def _in_scope(self, request: HttpRequest, obj: _ModelT | None) -> bool:
+        merchant_id = _staff_merchant_id(request)
+        if merchant_id is None or self.superuser_only:
+            return False
+        return obj is None or self.merchant_id_of(obj) == merchant_id
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        # Offer only what the user could open in the admin: another merchant's
+        # rows must not even appear as choices.
+        if "queryset" not in kwargs and not _is_superuser(request):
+            related = db_field.remote_field.model
+            try:
+                related_admin = self.admin_site.get_model_admin(related)
+            except NotRegistered:
+                related_admin = None
+            if isinstance(related_admin, MerchantScopedAdmin):
+                kwargs["queryset"] = related_admin.get_queryset(request)
+            else:
+                kwargs["queryset"] = related._default_manager.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Permissions: merchant staff need no Django model permissions, only a merchant.
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = super().get_list_filter(request)
+        if _is_superuser(request) and not self.superuser_only:
+            return (self.merchant_path, *filters)
+        return filters
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if _is_superuser(request):
+            return super().has_module_permission(request)
+        return self._in_scope(request, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
+        if _is_superuser(request):
+            return super().has_view_permission(request, obj)
+        return self._in_scope(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
+        if _is_superuser(request):
+            return super().has_change_permission(request, obj)
+        return self._in_scope(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
+        return _is_superuser(request) and super().has_delete_permission(request, obj)
+
+
+_refusals: WeakKeyDictionary[HttpRequest, LoyaltyError] = WeakKeyDictionary()
+
+
+class ServiceSavedAdmin(MerchantScopedAdmin[_ModelT]):
+    """An admin whose ``save_model`` calls a service that may refuse the change.
+
+    The refusal rolls back the whole save (the admin's transaction), and the
+    form is shown again, bound to what was typed, with the refusal as its
+    error: on the field named by ``service_error_fields`` for the error's code,
+    on the fields an ``InvalidInput`` names, or above the form.
+    """
+
+    service_error_fields: ClassVar[dict[str, str]] = {}
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except LoyaltyError as error:
+            if request.method != "POST" or request in _refusals:
+                raise
+            _refusals[request] = error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: _ModelT | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[_ModelT]]:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        refusal = _refusals.get(request)
+        if refusal is None:
+            return form_class
+        fields_by_code = self.service_error_fields
+
+        def clean(form: forms.ModelForm[_ModelT]) -> dict[str, Any] | None:
+            cleaned = form_class.clean(form)
+            add_service_error(form, refusal, fields_by_code)
+            return cleaned
+
+        refused: type[forms.ModelForm[_ModelT]] = type(
+            form_class.__name__, (form_class,), {"clean": clean}
+        )
+        return refused
+
+
+# Tenants and logins: superusers only.
+
+
+@admin.register(Merchant)
+class MerchantAdmin(ServiceSavedAdmin[Merchant]):
+    merchant_path = "pk"
+    superuser_only = True
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    readonly_fields = ("created_at",)
+
+    def get_fields(self, request: HttpRequest, obj: Merchant | None = None) -> Any:
+        if obj is None:
+            return ("slug", "name", "currency")
+        return ("slug", "name", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Merchant | None = None) -> Any:
+        return ("slug", "created_at") if obj is not None else ()
+
+    def get_form(
+        self, request: HttpRequest, obj: Merchant | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Merchant]]:
+        if obj is None:
+            kwargs["form"] = MerchantCreateForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: Any) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        merchant = merchant_create(
+            slug=form.cleaned_data["slug"],
+            name=form.cleaned_data["name"],
+            currency=form.cleaned_data["currency"],
+        )
+        _copy_saved(obj, merchant)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Merchant | None = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(MerchantScopedAdmin[User], DjangoUserAdmin):
+    merchant_path = "merchant"
+    superuser_only = True
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        (_("Merchant"), {"fields": ("merchant",)}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Merchant"), {"fields": ("merchant", "is_staff")}),
+    )
+    list_display = ("username", "email", "merchant", "is_staff", "is_superuser", "is_active")
+    list_filter = ("merchant", "is_staff", "is_superuser", "is_active")
+    list_select_related = ("merchant",)
+
+
+# The program
+
+
+@admin.register(Program)
+class ProgramAdmin(ServiceSavedAdmin[Program]):
+    merchant_path = "merchant"
+    form = ProgramForm
+    service_error_fields = {"currency_locked": "currency"}
+    list_display = ("name", "merchant", "currency", "earn_rate", "points_validity_days")
+    list_select_related = ("merchant",)
+    readonly_fields = ("shop", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("shop", "name")}),
+        (
+            _("Earning"),
+            {
+                "fields": (
+                    "currency",
+                    "earn_rate",
+                    "earn_on_discount",
+                    "earn_on_shipping",
+                    "earn_on_tax",
+                    "earn_on_gift_card",
+                )
+            },
+        ),
+        (
+            _("Validity and reminders"),
+            {
+                "fields": (
+                    "points_validity_days",
+                    "reset_validity_on_order",
+                    "reminder_offsets_days",
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("merchant"))
+    def shop(self, program: Program) -> str:
+        # Plain text, not the usual link: merchant pages are for superusers only.
+        return str(program.merchant)
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: Any) -> None:
+        changes = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in PROGRAM_FIELDS
+        }
+        if changes:
+            _copy_saved(obj, program_update(program=obj, **changes))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A program comes with its merchant (``merchant_create``).
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Program | None = None) -> bool:
+        return False
+
+
+# Members, with their ledger and the points form
+
+
+_points_forms: WeakKeyDictionary[HttpRequest, PointsChangeForm] = WeakKeyDictionary()
+
+PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push")
+
+
+def _search_member(term: str, prefix: str = "") -> Q:
+    """A member by exact external id, whole e-mail address, or part of the name.
+
+    A whole address is an equality, so (program, email) index answers it; the
+    lower-cased variant finds addresses stored in lower case.
+    """
+    external_id = Q(**{f"{prefix}external_id": term})
+    if "@" in term:
+        return external_id | Q(**{f"{prefix}email__in": {term, term.lower()}})
+    return external_id | Q(**{f"{prefix}name__icontains": term})
+
+
+@admin.register(Member)
+class MemberAdmin(ServiceSavedAdmin[Member]):
+    merchant_path = "program__merchant"
+    show_full_result_count = False  # one COUNT of a big table per page is enough
+    list_display = ("external_id", "name", "email", "balance", "last_order_at", "points_expire_at")
+    list_select_related = ("program",)
+    list_filter = ("consent_email", "consent_push", "locale", "last_order_at", "points_expire_at")
+    search_fields = ("external_id", "email", "name")
+    search_help_text = _("Exact external id, a whole e-mail address, or part of the name.")
+    ordering = ("-id",)
+    readonly_fields = (
+        "external_id",
+        "program",
+        "balance",
+        "points_expire_at",
+        "last_order_at",
+        "login",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (
+            None,
+            {"fields": ("external_id", "program", "balance", "points_expire_at", "last_order_at")},
+        ),
+        (_("Profile"), {"fields": PROFILE_FIELDS}),
+        (_("Record"), {"fields": ("login", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("login"))
+    def login(self, member: Member) -> str:
+        return member.user.get_username() if member.user_id and member.user else "—"
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if _is_superuser(request):
+            return (*self.list_display, "program")
+        return self.list_display
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Member], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_member(term)), False
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: Any) -> None:
+        # Through the service, which writes the profile columns only: a save from
+        # this page can never move the balance a concurrent order just changed.
+        member, _ = member_upsert(
+            program=obj.program,
+            external_id=obj.external_id,
+            **{name: form.cleaned_data[name] for name in PROFILE_FIELDS},
+        )
+        _copy_saved(obj, member)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Members come from integrators (orders, the API).
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Member | None = None) -> bool:
+        return False
+
+    # The change page: points form and ledger
+
+    def get_urls(self) -> list[URLPattern]:
+        points = path(
+            "<path:object_id>/points/",
+            self.admin_site.admin_view(self.points_view),
+            name="loyalty_member_points",
+        )
+        return [points, *super().get_urls()]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Member | None = None,
+    ) -> HttpResponse:
+        if obj is not None and change:
+            context.update(self._points_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _points_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
+        try:
+            page = max(int(request.GET.get("ledger_page", "1")), 1)
+        except ValueError:
+            page = 1
+        start = (page - 1) * LEDGER_PAGE_SIZE
+        # One query per page, newest first along the (member, -id) index; one row
+        # more than a page tells whether an older page exists, without a COUNT.
+        rows = list(
+            LedgerEntry.objects.filter(member=member)
+            .select_related("created_by", "order")
+            .order_by("-id")[start : start + LEDGER_PAGE_SIZE + 1]
+        )
+        context: dict[str, Any] = {
+            "ledger_entries": rows[:LEDGER_PAGE_SIZE],
+            "ledger_page": page,
+            "ledger_has_older": len(rows) > LEDGER_PAGE_SIZE,
+        }
+        if self.has_change_permission(request, member):
+            form = _points_forms.get(request)
+            if form is None:
+                # A fresh key per page shown: sending this form twice applies it once.
+                form = PointsChangeForm(initial={"idempotency_key": uuid4()})
+            context["points_form"] = form
+            context["points_url"] = reverse(
+                "admin:loyalty_member_points",
+                args=[quote(member.pk)],
+                current_app=self.admin_site.name,
+            )
+        return context
+
+    def points_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Grant or deduct points (POST), through ``points_grant``."""
+        member = self.get_object(request, unquote(object_id))
+        if member is None:
+            raise Http404
+        if not self.has_change_permission(request, member):
+            raise PermissionDenied
+        change_url = reverse(
+            "admin:loyalty_member_change", args=[quote(member.pk)], current_app=self.admin_site.name
+        )
+        if request.method != "POST":
+            query = request.GET.urlencode()
+            return redirect(f"{change_url}?{query}" if query else change_url)
+
+        form = PointsChangeForm(request.POST)
+        if form.is_valid():
+            try:
+                result = points_grant(
+                    program=member.program,
+                    member_external_id=member.external_id,
+                    points=form.signed_points(),
+                    reason=form.cleaned_data["reason"],
+                    created_by=_user(request),
+                    idempotency_key=str(form.cleaned_data["idempotency_key"]),
+                )
+            except LoyaltyError as error:
+                add_service_error(form, error)
+            else:
+                return self._points_changed(request, member, result.entry, result.created)
+        problems = " ".join(str(m) for errors in form.errors.values() for m in errors)
+        self.message_user(
+            request,
+            _("The points were not changed: %(problems)s") % {"problems": problems},
+            messages.ERROR,
+        )
+        # Show the member's page again with this form bound, so nothing typed is lost.
+        # It is served at this URL, so the profile form is pointed back at its own.
+        shown = copy.copy(request)
+        shown.method = "GET"
+        _points_forms[shown] = form
+        return self.change_view(shown, object_id, form_url=change_url)
+
+    def _points_changed(
+        self, request: HttpRequest, member: Member, entry: LedgerEntry, created: bool
+    ) -> HttpResponseRedirect:
+        change_url = reverse(
+            "admin:loyalty_member_change", args=[quote(member.pk)], current_app=self.admin_site.name
+        )
+        if not created:
+            member.refresh_from_db(fields=["balance"])
+            self.message_user(
+                request,
+                _("This change was already applied (the form was sent twice). Balance: %(b)s.")
+                % {"b": member.balance},
+                messages.WARNING,
+            )
+            return redirect(f"{change_url}#points")
+        verb = _("Granted") if entry.points > 0 else _("Deducted")
+        self.log_change(request, member, f"{verb} {abs(entry.points)} points: {entry.reason}")
+        self.message_user(
+            request,
+            ngettext(
+                "%(verb)s %(points)s point. New balance: %(balance)s.",
+                "%(verb)s %(points)s points. New balance: %(balance)s.",
+                abs(entry.points),
+            )
+            % {"verb": verb, "points": abs(entry.points), "balance": entry.balance_after},
+            messages.SUCCESS,
+        )
+        return redirect(f"{change_url}#points")
+
+
+# Read-only history: ledger, orders, refunds
+
+
+class ReadOnlyScopedAdmin(MerchantScopedAdmin[_ModelT]):
+    """Records written by the services only: viewable in scope, never added, changed, deleted."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page (already scoped), read-only."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request) or _staff_merchant_id(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.display(description=_("by"))
+def staff_name(entry: LedgerEntry) -> str:
+    """Who made a manual entry (a username, not a link: staff cannot open user pages)."""
+    return entry.created_by.get_username() if entry.created_by else ""
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyScopedAdmin[LedgerEntry]):
+    merchant_path = "member__program__merchant"
+    show_full_result_count = False  # one COUNT of a big table per page is enough
+    list_display = ("created_at", "member", "kind", "points", "balance_after", "reason", staff_name)
+    list_select_related = ("member", "created_by")
+    list_filter = ("kind",)
+    date_hierarchy = "created_at"
+    search_fields = ("member__external_id", "member__email", "member__name")
+    search_help_text = _("A member: exact external id, whole e-mail address, or part of the name.")
+    ordering = ("-id",)
+    readonly_fields = ("by",)
+    fields = (
+        "member",
+        "kind",
+        "points",
+        "balance_after",
+        "reason",
+        "order",
+        "refund",
+        "by",
+        "details",
+        "idempotency_key",
+        "created_at",
+    )
+
+    @admin.display(description=_("by"))
+    def by(self, entry: LedgerEntry) -> str:
+        return staff_name(entry)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[LedgerEntry], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_member(term, prefix="member__")), False
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("external_id", "amount", "points_reversed", "balance_after", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
+        # Each row's title (its __str__) names the order.
+        return super().get_queryset(request).select_related("order")
+
+
+class OrderLedgerInline(ReadOnlyInline):
+    model = LedgerEntry
+    verbose_name_plural = _("ledger entries")
+    fields = ("created_at", "kind", "points", "balance_after", "reason", "by")
+    readonly_fields = ("by",)
+    ordering = ("-id",)
+
+    @admin.display(description=_("by"))
+    def by(self, entry: LedgerEntry) -> str:
+        return staff_name(entry)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
+        # Each row's title (its __str__) names the member; "by" names the staff user.
+        return super().get_queryset(request).select_related("member", "created_by")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyScopedAdmin[Order]):
+    merchant_path = "program__merchant"
+    show_full_result_count = False  # one COUNT of a big table per page is enough
+    list_display = (
+        "external_id",
+        "member",
+        "amount",
+        "currency",
+        "status",
+        "points_earned",
+        "refunded_amount",
+        "placed_at",
+    )
+    list_select_related = ("member",)
+    list_filter = ("status", "placed_at", "currency")
+    date_hierarchy = "placed_at"
+    search_fields = ("external_id",)
+    search_help_text = _("Exact order external id.")
+    ordering = ("-id",)
+    inlines = (RefundInline, OrderLedgerInline)
+    fields = (
+        "external_id",
+        "member",
+        "placed_at",
+        "status",
+        "amount",
+        "currency",
+        "discount",
+        "shipping",
+        "tax",
+        "paid_with_gift_card",
+        "points_base",
+        "earn_rate",
+        "points_earned",
+        "balance_after",
+        "refunded_amount",
+        "points_reversed",
+        "created_at",
+    )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        term = search_term.strip()
+        return (queryset.filter(external_id=term) if term else queryset), False
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyScopedAdmin[Refund]):
+    merchant_path = "order__program__merchant"
+    show_full_result_count = False  # one COUNT of a big table per page is enough
+    list_display = ("external_id", "order", "amount", "points_reversed", "created_at")
+    list_select_related = ("order",)
+    list_filter = ("created_at", "order__currency")
+    search_fields = ("external_id", "order__external_id")
+    search_help_text = _("Exact refund or order external id.")
+    ordering = ("-id",)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Refund], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(external_id=term) | Q(order__external_id=term)), False
+
+
+# API keys
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ServiceSavedAdmin[ApiKey]):
+    merchant_path = "merchant"
+    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("merchant",)
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    ordering = ("-id",)
+    actions = ("revoke",)
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(key.scopes)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if _is_superuser(request):
+            return (*self.list_display, "merchant")
+        return self.list_display
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        merchant = ("merchant",) if _is_superuser(request) else ()
+        if obj is None:
+            return (*merchant, "name", "scopes")
+        return (
+            *merchant,
+            "name",
+            "prefix",
+            "scope_list",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        if obj is None:
+            return ()
+        return ("merchant", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at")
+
+    def get_form(
+        self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[ApiKey]]:
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: Any) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        user = _user(request)
+        merchant: Merchant | None = form.cleaned_data.get("merchant") or (
+            user.merchant if user else None
+        )
+        if merchant is None:
+            raise PermissionDenied
+        key, raw_key = api_key_create(
+            merchant=merchant, scopes=form.cleaned_data["scopes"], name=form.cleaned_data["name"]
+        )
+        _copy_saved(obj, key)
+        self.message_user(
+            request,
+            format_html(
+                "{} <code>{}</code> — {}",
+                _("The new API key is"),
+                raw_key,
+                _("copy it now, it will not be shown again."),
+            ),
+            messages.SUCCESS,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._in_scope(request, None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        # Revoke instead: the key's record stays, with when it was last used.
+        return False
+
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = api_key_revoke(keys=queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
