@@ -69,6 +69,23 @@ class Program(models.Model):
     reminder_offsets_days = models.JSONField(
         default=default_reminder_offsets, help_text=_("Days before expiry to remind members.")
     )
+    class ConversionMode(models.TextChoices):
+        AUTOMATIC = "automatic", _("automatic: points turn into a coupon at the threshold")
+        CHOICE = "choice", _("customer's choice: the customer claims a reward")
+
+    class RefundAfterConversion(models.TextChoices):
+        NEGATIVE_BALANCE = "negative_balance", _("book the shortfall as a negative balance")
+        VOID_COUPON = "void_coupon", _("void the unused coupon, book only the rest")
+
+    conversion_mode = models.CharField(
+        max_length=10, choices=ConversionMode.choices, default=ConversionMode.AUTOMATIC
+    )
+    refund_after_conversion = models.CharField(
+        max_length=16,
+        choices=RefundAfterConversion.choices,
+        default=RefundAfterConversion.NEGATIVE_BALANCE,
+        help_text=_("When a refund takes back points already converted into a coupon."),
+    )
     # Which parts of an order's breakdown earn points. The default base is the
     # amount after discounts, with tax, without shipping and gift-card payments.
     earn_on_discount = models.BooleanField(default=False)
@@ -229,6 +246,13 @@ class LedgerEntry(models.Model):
     )
     refund = models.ForeignKey(
         Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    coupon = models.ForeignKey(
+        "rewards.Coupon",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"

@@ -5,10 +5,12 @@ from typing import Any
 from django.db.models import QuerySet
 
 from loyalty.models import LedgerEntry, Member
+from rewards.services.conversion import next_reward, thresholds_of
 
 
 def member_summary(*, member: Member) -> dict[str, Any]:
     """What a member sees about their points: balance, expiry, what comes next."""
+    thresholds = thresholds_of(member.program)
     return {
         "external_id": member.external_id,
         "email": member.email,
@@ -18,7 +20,7 @@ def member_summary(*, member: Member) -> dict[str, Any]:
         "balance": member.balance,
         "tier": None,
         "points_expire_at": member.points_expire_at if member.balance > 0 else None,
-        "next_reward": None,
+        "next_reward": next_reward(member=member, thresholds=thresholds),
         "next_tier": None,
         "created_at": member.created_at,
     }

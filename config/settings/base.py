@@ -112,6 +112,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "ledger-check": {"task": "loyalty.tasks.ledger_check", "schedule": crontab(minute=17)},
+    "coupons-expire": {"task": "rewards.tasks.coupons_expire", "schedule": crontab(minute=5)},
     "idempotency-purge": {
         "task": "loyalty.tasks.idempotency_purge",
         "schedule": crontab(minute=43, hour="*/6"),
@@ -145,6 +146,20 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+
+# The cache holds the coupon-guess counters: Redis when there is one (atomic across
+# processes), else this process's memory (the embedded default).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Guesses of coupon codes that do not exist, per window, before 429 rate_limited.
+COUPON_GUESS_WINDOW_SECONDS = env.int("COUPON_GUESS_WINDOW_SECONDS", default=600)
+COUPON_GUESS_LIMIT_PER_KEY = env.int("COUPON_GUESS_LIMIT_PER_KEY", default=100)
+COUPON_GUESS_LIMIT_PER_MEMBER = env.int("COUPON_GUESS_LIMIT_PER_MEMBER", default=10)
 
 # How long Idempotency-Key answers are kept (the contract promises at least 24 h).
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)

@@ -7,12 +7,15 @@ one member are appended one at a time.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import F
 
 from loyalty.models import LedgerEntry, Member, Order, Refund, User
+
+if TYPE_CHECKING:
+    from rewards.models import Coupon
 
 
 def ledger_append(
@@ -24,6 +27,7 @@ def ledger_append(
     key: str,
     order: Order | None = None,
     refund: Refund | None = None,
+    coupon: "Coupon | None" = None,
     created_by: User | None = None,
     details: dict[str, Any] | None = None,
     member_updates: dict[str, Any] | None = None,
@@ -42,6 +46,7 @@ def ledger_append(
         idempotency_key=key,
         order=order,
         refund=refund,
+        coupon=coupon,
         created_by=created_by,
         details=details or {},
     )

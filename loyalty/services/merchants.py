@@ -52,6 +52,8 @@ PROGRAM_FIELDS = (
     "points_validity_days",
     "reset_validity_on_order",
     "reminder_offsets_days",
+    "conversion_mode",
+    "refund_after_conversion",
     "earn_on_discount",
     "earn_on_shipping",
     "earn_on_tax",
@@ -96,6 +98,12 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             ]
         else:
             changes["reminder_offsets_days"] = sorted(set(offsets), reverse=True)
+    for name, choices in (
+        ("conversion_mode", Program.ConversionMode.values),
+        ("refund_after_conversion", Program.RefundAfterConversion.values),
+    ):
+        if name in changes and changes[name] not in choices:
+            errors[name] = [str(_("Choose one of: %s.")) % ", ".join(choices)]
     if "currency" in changes:
         try:
             changes["currency"] = _check_currency(changes["currency"])

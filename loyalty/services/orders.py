@@ -15,7 +15,7 @@ Rules kept here:
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,9 @@ from loyalty.errors import (
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from rewards.models import Coupon
+from rewards.services.conversion import rewards_convert
+from rewards.services.coupons import coupons_void_for_refund
 
 BREAKDOWN_PARTS = ("discount", "shipping", "tax", "paid_with_gift_card")
 # An order may be stamped a little ahead of our clock (clock skew), not more.
@@ -47,7 +50,7 @@ class OrderResult:
     order: Order
     created: bool
     balance: int
-    coupons_issued: list[Any] = field(default_factory=list)
+    coupons_issued: list[Coupon] = field(default_factory=list)
 
 
 @dataclass
@@ -157,7 +160,8 @@ def order_record(
             "member": member_external_id,
             "amount": str(amount.normalize()) if amount.is_finite() else str(amount),
             "currency": currency,
-            "placed_at": placed_at.isoformat() if placed_at else None,
+            # The same moment in any time zone is the same order.
+            "placed_at": placed_at.astimezone(UTC).isoformat() if placed_at else None,
             **{k: str(v.normalize()) for k, v in parts.items() if v.is_finite()},
         }
     )
@@ -189,7 +193,12 @@ def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> Or
     order = Order.objects.select_related("member").get(program=program, external_id=external_id)
     if order.fingerprint != fingerprint:
         raise OrderConflict(external_id=external_id)
-    return OrderResult(order=order, created=False, balance=order.balance_after)
+    return OrderResult(
+        order=order,
+        created=False,
+        balance=order.balance_after,
+        coupons_issued=list(order.coupons_issued.order_by("pk")),
+    )
 
 
 @transaction.atomic
@@ -233,7 +242,11 @@ def _order_record(
         Member.objects.filter(pk=member.pk).update(**activity)
         for name, value in activity.items():
             setattr(member, name, value)
-    return OrderResult(order=order, created=True, balance=member.balance)
+    coupons = rewards_convert(member=member, program=program, order=order)
+    if coupons:
+        Order.objects.filter(pk=order.pk).update(balance_after=member.balance)
+        order.balance_after = member.balance
+    return OrderResult(order=order, created=True, balance=member.balance, coupons_issued=coupons)
 
 
 def _order_activity(*, member: Member, program: Program, placed_at: datetime) -> dict[str, Any]:
@@ -242,9 +255,12 @@ def _order_activity(*, member: Member, program: Program, placed_at: datetime) ->
     updates: dict[str, Any] = {}
     if member.last_order_at is None or placed_at > member.last_order_at:
         updates["last_order_at"] = placed_at
-    if program.points_validity_days and program.reset_validity_on_order:
+    if program.points_validity_days:
         expire_at = placed_at + timedelta(days=program.points_validity_days)
-        if member.points_expire_at is None or expire_at > member.points_expire_at:
+        # Without the reset, only the first order sets the date; later ones leave it.
+        if member.points_expire_at is None or (
+            program.reset_validity_on_order and expire_at > member.points_expire_at
+        ):
             updates["points_expire_at"] = expire_at
     return updates
 
@@ -320,6 +336,15 @@ def refund_record(
         points_reversed=F("points_reversed") + points,
         status=status,
     )
+    shortfall = points - max(member.balance, 0)
+    if (
+        shortfall > 0
+        and program.refund_after_conversion == Program.RefundAfterConversion.VOID_COUPON
+    ):
+        # The points were converted into a coupon: take the coupon back while it is unused.
+        coupons_void_for_refund(
+            member=member, points_needed=shortfall, order=order, refund_id=external_id
+        )
     if points:
         ledger_append(
             member=member,

@@ -6,7 +6,7 @@ readable refusal). The same idempotency key applies the change once.
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +15,8 @@ from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from rewards.models import Coupon
+from rewards.services.conversion import rewards_convert
 
 MAX_GRANT = 100_000_000
 
@@ -23,6 +25,8 @@ MAX_GRANT = 100_000_000
 class GrantResult:
     entry: LedgerEntry
     created: bool
+    balance: int
+    coupons_issued: list[Coupon] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -52,7 +56,7 @@ def points_grant(
     if existing is not None:
         if existing.points != points or existing.reason != reason:
             raise IdempotencyConflict()
-        return GrantResult(entry=existing, created=False)
+        return GrantResult(entry=existing, created=False, balance=member.balance)
     if points < 0 and member.balance + points < 0:
         raise InsufficientPoints(balance=member.balance, points=-points)
     entry = ledger_append(
@@ -63,4 +67,5 @@ def points_grant(
         key=key,
         created_by=created_by,
     )
-    return GrantResult(entry=entry, created=True)
+    coupons = rewards_convert(member=member, program=program) if points > 0 else []
+    return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)

@@ -1,0 +1,91 @@
+"""The rewards and checkout error codes of API.md; each detail tells the customer what to do."""
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import Conflict, LoyaltyError, NotFound
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+    message = _(
+        "There is no coupon with this code. Check it for typos: a code has 15 letters and "
+        "digits, like ABCDE-FGHJK-MNPQR."
+    )
+
+
+class CouponExpired(LoyaltyError):
+    code = "coupon_expired"
+    message = _("This coupon expired on %(date)s and can no longer be used.")
+
+
+class CouponNotYetValid(LoyaltyError):
+    code = "coupon_not_yet_valid"
+    message = _("This coupon can be used from %(date)s. Please try again then.")
+
+
+class CouponAlreadyRedeemed(LoyaltyError):
+    code = "coupon_already_redeemed"
+    message = _("This coupon has already been used, so it cannot be used again.")
+
+
+class CouponVoid(LoyaltyError):
+    code = "coupon_void"
+    message = _("This coupon was cancelled and can no longer be used.")
+
+
+class CouponWrongMember(LoyaltyError):
+    code = "coupon_wrong_member"
+    message = _(
+        "This coupon belongs to another customer account. Sign in with the account it was "
+        "issued to, or remove it from the order."
+    )
+
+
+class CouponMinOrderNotMet(LoyaltyError):
+    code = "coupon_min_order_not_met"
+    message = _(
+        "Add %(missing)s to your order to use this coupon: it applies to orders of at least "
+        "%(minimum)s."
+    )
+
+
+class CouponCurrencyMismatch(LoyaltyError):
+    code = "currency_mismatch"
+    message = _("This coupon is in %(expected)s; the order is in %(given)s.")
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+    message = _(
+        "Coupon %(code)s was not used on order '%(order)s', so there is nothing to release."
+    )
+
+
+class RewardNotFound(NotFound):
+    code = "reward_not_found"
+    message = _("This program has no reward at %(points)s points.")
+
+
+class RewardsAutomatic(LoyaltyError):
+    code = "rewards_automatic"
+    message = _(
+        "This program converts points into coupons automatically; there is nothing to claim."
+    )
+
+
+class RateLimited(LoyaltyError):
+    code = "rate_limited"
+    status = 429
+    message = _(
+        "Too many coupon codes that do not exist were tried. Please wait %(seconds)s seconds "
+        "before trying again."
+    )
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(seconds=retry_after)
+
+
+class CouponNotVoidable(Conflict):
+    code = "coupon_not_voidable"
+    message = _("Coupon %(code)s is %(status)s; only an active or expired coupon can be voided.")

@@ -1,0 +1,1 @@
+"""Write operations of the rewards app, one module per concern."""

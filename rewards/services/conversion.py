@@ -1,0 +1,103 @@
+"""Points into coupons at reward thresholds.
+
+Automatic programs convert the moment a write brings the balance to a
+threshold, in that write's transaction, as many times as the balance allows,
+largest threshold first. Customer's-choice programs convert when the member (or
+the integrator for them) claims a reward.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.errors import InsufficientPoints
+from loyalty.models import LedgerEntry, Member, Order, Program
+from loyalty.services.ledger import ledger_append
+from loyalty.services.members import member_lock
+from rewards.errors import RewardNotFound, RewardsAutomatic
+from rewards.models import Coupon, RewardThreshold
+from rewards.services.coupons import coupon_issue
+from rewards.terms import terms_text
+
+# A guard against a runaway grant: one write issues at most this many coupons; the
+# rest stays as balance and converts on the next write.
+MAX_CONVERSIONS_PER_WRITE = 100
+
+
+def thresholds_of(program: Program) -> list[RewardThreshold]:
+    """The program's thresholds, largest first, with their templates."""
+    return list(
+        RewardThreshold.objects.filter(program=program)
+        .select_related("template")
+        .order_by("-points")
+    )
+
+
+def rewards_convert(
+    *, member: Member, program: Program, order: Order | None = None
+) -> list[Coupon]:
+    """Automatic conversion after a write. The member must be locked."""
+    if program.conversion_mode != Program.ConversionMode.AUTOMATIC:
+        return []
+    thresholds = thresholds_of(program)
+    coupons: list[Coupon] = []
+    while len(coupons) < MAX_CONVERSIONS_PER_WRITE:
+        threshold = next((t for t in thresholds if t.points <= member.balance), None)
+        if threshold is None:
+            break
+        coupons.append(_convert(member=member, program=program, threshold=threshold, order=order))
+    return coupons
+
+
+def _convert(
+    *, member: Member, program: Program, threshold: RewardThreshold, order: Order | None
+) -> Coupon:
+    coupon = coupon_issue(
+        program=program,
+        terms=threshold.template,
+        member=member,
+        source=Coupon.Source.REWARD,
+        order=order,
+        points_spent=threshold.points,
+        reason=f"{threshold.points} points",
+    )
+    until = timezone.localdate(coupon.valid_until).isoformat()
+    ledger_append(
+        member=member,
+        kind=LedgerEntry.Kind.REWARD,
+        points=-threshold.points,
+        reason=(
+            f"{threshold.points} points converted into coupon {coupon.display_code}: "
+            f"{terms_text(coupon, currency=coupon.currency)}, valid until {until}"
+        ),
+        key=f"reward:{coupon.pk}",
+        order=order,
+        coupon=coupon,
+    )
+    return coupon
+
+
+@transaction.atomic
+def reward_claim(*, program: Program, member_external_id: str, points: int) -> Coupon:
+    """A customer's-choice member converts points into the reward at ``points``."""
+    if program.conversion_mode != Program.ConversionMode.CHOICE:
+        raise RewardsAutomatic()
+    threshold = (
+        RewardThreshold.objects.filter(program=program, points=points)
+        .select_related("template")
+        .first()
+    )
+    if threshold is None:
+        raise RewardNotFound(points=points)
+    member = member_lock(program=program, external_id=member_external_id)
+    if member.balance < threshold.points:
+        raise InsufficientPoints(balance=member.balance, points=threshold.points)
+    return _convert(member=member, program=program, threshold=threshold, order=None)
+
+
+def next_reward(*, member: Member, thresholds: list[RewardThreshold]) -> dict[str, int] | None:
+    """The nearest threshold above the balance and how many points are missing."""
+    above = [t for t in thresholds if t.points > member.balance]
+    if not above:
+        return None
+    nearest = min(above, key=lambda t: t.points)
+    return {"threshold": nearest.points, "points_missing": nearest.points - member.balance}

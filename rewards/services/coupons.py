@@ -1,0 +1,233 @@
+"""Issuing, voiding and expiring coupons. Every change leaves a CouponEvent with its reason."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty import money
+from loyalty.errors import InvalidInput
+from loyalty.models import LedgerEntry, Member, Order, Program, User
+from loyalty.services.ledger import ledger_append
+from loyalty.services.members import member_get, member_lock
+from rewards.codes import code_generate, code_normalise
+from rewards.errors import CouponNotFound, CouponNotVoidable
+from rewards.models import Coupon, CouponEvent, CouponKind, CouponTemplate
+
+
+@dataclass(frozen=True)
+class CouponTerms:
+    """Terms for a coupon issued without a template (compensation, promotion)."""
+
+    kind: str
+    value: Decimal
+    max_discount: Decimal | None = None
+    min_order_amount: Decimal = Decimal(0)
+    valid_days: int = 30
+    uses: int = 1
+
+
+def terms_check(terms: CouponTerms | CouponTemplate, *, currency: str) -> None:
+    """Readable refusals for coupon terms (the check constraints are the guarantee)."""
+    errors: dict[str, list[str]] = {}
+    if terms.kind not in CouponKind.values:
+        errors["kind"] = [str(_("Choose percent or fixed."))]
+    value = terms.value
+    if not value.is_finite() or value <= 0 or value > money.MAX_AMOUNT:
+        errors["value"] = [str(_("Give a value above zero."))]
+    elif terms.kind == CouponKind.PERCENT and value > 100:
+        errors["value"] = [str(_("A percentage is at most 100."))]
+    elif terms.kind == CouponKind.FIXED and not money.fits_currency(value, currency):
+        errors["value"] = [str(_("Too many decimals for %s.")) % currency]
+    for name in ("max_discount", "min_order_amount"):
+        amount = getattr(terms, name)
+        if amount is None:
+            continue
+        if not amount.is_finite() or amount < 0 or amount > money.MAX_AMOUNT:
+            errors[name] = [str(_("Give an amount of zero or more."))]
+        elif not money.fits_currency(amount, currency):
+            errors[name] = [str(_("Too many decimals for %s.")) % currency]
+    if not 0 < terms.valid_days <= 3650:
+        errors["valid_days"] = [str(_("Give 1 to 3650 days."))]
+    if not 0 < terms.uses <= 1000:
+        errors["uses"] = [str(_("Give 1 to 1000 uses."))]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def coupon_issue(
+    *,
+    program: Program,
+    terms: CouponTerms | CouponTemplate,
+    member: Member | None,
+    source: str,
+    reason: str = "",
+    issued_by: User | None = None,
+    order: Order | None = None,
+    points_spent: int = 0,
+    valid_from: datetime | None = None,
+) -> Coupon:
+    """Make a coupon with a fresh code and its 'issued' event."""
+    valid_from = valid_from or timezone.now()
+    coupon = Coupon.objects.create(
+        program=program,
+        member=member,
+        # 74 random bits: a collision is too unlikely (< 1e-13 at a billion coupons) to retry.
+        code=code_generate(),
+        template=terms if isinstance(terms, CouponTemplate) else None,
+        source=source,
+        kind=terms.kind,
+        value=terms.value,
+        max_discount=terms.max_discount,
+        min_order_amount=terms.min_order_amount,
+        currency=program.currency,
+        valid_from=valid_from,
+        valid_until=valid_from + timedelta(days=terms.valid_days),
+        uses_allowed=terms.uses,
+        points_spent=points_spent,
+        order=order,
+        reason=reason,
+        issued_by=issued_by,
+    )
+    CouponEvent.objects.create(
+        coupon=coupon, kind=CouponEvent.Kind.ISSUED, reason=reason, by=issued_by
+    )
+    return coupon
+
+
+def coupon_get(*, program: Program, code: str) -> Coupon:
+    coupon = (
+        Coupon.objects.select_related("member")
+        .filter(program=program, code=code_normalise(code))
+        .first()
+    )
+    if coupon is None:
+        raise CouponNotFound()
+    return coupon
+
+
+@transaction.atomic
+def coupon_issue_compensation(
+    *,
+    program: Program,
+    member_external_id: str,
+    terms: CouponTerms | CouponTemplate,
+    reason: str,
+    issued_by: User | None = None,
+    source: str = Coupon.Source.COMPENSATION,
+) -> Coupon:
+    """Staff or an integrator give a member a coupon (compensation or promotion), with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [str(_("A reason is required; it is recorded."))]})
+    terms_check(terms, currency=program.currency)
+    member = member_get(program=program, external_id=member_external_id)
+    return coupon_issue(
+        program=program,
+        terms=terms,
+        member=member,
+        source=source,
+        reason=reason,
+        issued_by=issued_by,
+    )
+
+
+@transaction.atomic
+def coupon_void(
+    *,
+    program: Program,
+    code: str,
+    reason: str,
+    by: User | None = None,
+    return_points: bool = True,
+) -> Coupon:
+    """Cancel an unused coupon. A reward coupon's points come back unless told otherwise."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [str(_("A reason is required; it is recorded."))]})
+    found = coupon_get(program=program, code=code)
+    member = None
+    if found.member is not None:
+        member = member_lock(program=program, external_id=found.member.external_id)
+    coupon = Coupon.objects.select_for_update().get(pk=found.pk)
+    if coupon.status not in (Coupon.Status.ACTIVE, Coupon.Status.EXPIRED) or coupon.uses_count:
+        raise CouponNotVoidable(code=coupon.display_code, status=coupon.get_status_display())
+    _void(coupon, member=member, reason=reason, by=by, return_points=return_points)
+    return coupon
+
+
+def _void(
+    coupon: Coupon, *, member: Member | None, reason: str, by: User | None, return_points: bool
+) -> None:
+    """Void a locked, unused coupon; the member (if any) must be locked too."""
+    Coupon.objects.filter(pk=coupon.pk).update(status=Coupon.Status.VOID)
+    coupon.status = Coupon.Status.VOID
+    CouponEvent.objects.create(coupon=coupon, kind=CouponEvent.Kind.VOIDED, reason=reason, by=by)
+    if return_points and coupon.points_spent and member is not None:
+        ledger_append(
+            member=member,
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            points=coupon.points_spent,
+            reason=f"Coupon {coupon.display_code} voided ({reason}): "
+            f"its {coupon.points_spent} points come back",
+            key=f"void:{coupon.pk}",
+            coupon=coupon,
+            created_by=by,
+        )
+
+
+def coupons_void_for_refund(
+    *, member: Member, points_needed: int, order: Order, refund_id: str
+) -> int:
+    """Void the member's unused reward coupons until ``points_needed`` are back (newest first,
+    this order's own coupons before others). The member must be locked. Returns points back."""
+    back = 0
+    candidates = (
+        Coupon.objects.select_for_update()
+        .filter(
+            member=member,
+            source=Coupon.Source.REWARD,
+            status=Coupon.Status.ACTIVE,
+            uses_count=0,
+            points_spent__gt=0,
+        )
+        .order_by("-id")
+    )
+    ordered = sorted(candidates, key=lambda c: c.order_id != order.pk)
+    for coupon in ordered:
+        if back >= points_needed:
+            break
+        _void(
+            coupon,
+            member=member,
+            return_points=True,
+            by=None,
+            reason=f"refund {refund_id} of order #{order.external_id} took its points back",
+        )
+        back += coupon.points_spent
+    return back
+
+
+def coupons_expire(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Mark active coupons past their validity as expired, in batches. Safe to run twice or
+    concurrently: each batch locks its rows and skips rows another run holds."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Coupon.objects.select_for_update(skip_locked=True)
+                .filter(status=Coupon.Status.ACTIVE, valid_until__lte=now)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return expired
+            Coupon.objects.filter(pk__in=ids).update(status=Coupon.Status.EXPIRED)
+            CouponEvent.objects.bulk_create(
+                CouponEvent(coupon_id=pk, kind=CouponEvent.Kind.EXPIRED, created_at=now)
+                for pk in ids
+            )
+            expired += len(ids)

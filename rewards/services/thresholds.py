@@ -1,0 +1,95 @@
+"""A program's reward thresholds, replaced as a whole (``PUT /api/v1/program``, the admin)."""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import InvalidInput
+from loyalty.models import Program
+from rewards.models import CouponTemplate, RewardThreshold
+from rewards.services.coupons import CouponTerms, terms_check
+
+TERM_FIELDS = ("kind", "value", "max_discount", "min_order_amount", "valid_days", "uses")
+
+
+def _terms(raw: dict[str, Any]) -> CouponTerms:
+    def amount(name: str, default: Decimal | None) -> Decimal | None:
+        value = raw.get(name, default)
+        try:
+            return None if value is None else Decimal(str(value))
+        except InvalidOperation:
+            return Decimal("NaN")
+
+    value = amount("value", None)
+    return CouponTerms(
+        kind=str(raw.get("kind", "")),
+        value=value if value is not None else Decimal("NaN"),
+        max_discount=amount("max_discount", None),
+        min_order_amount=amount("min_order_amount", Decimal(0)) or Decimal(0),
+        valid_days=int(raw.get("valid_days", 30)),
+        uses=int(raw.get("uses", 1)),
+    )
+
+
+@transaction.atomic
+def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) -> None:
+    """Make the program's thresholds exactly these: ``[{points, coupon: {kind, value, ...}}]``.
+
+    A threshold kept at the same points keeps its template, with the new terms;
+    coupons already issued keep the terms they were issued with.
+    """
+    wanted: dict[int, CouponTerms] = {}
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(thresholds):
+        points = item.get("points")
+        if not isinstance(points, int) or points <= 0:
+            errors[f"thresholds.{index}.points"] = [str(_("Give whole points above zero."))]
+            continue
+        if points in wanted:
+            errors[f"thresholds.{index}.points"] = [str(_("Two thresholds at the same points."))]
+            continue
+        try:
+            terms = _terms(item.get("coupon") or {})
+            terms_check(terms, currency=program.currency)
+        except (TypeError, ValueError):
+            errors[f"thresholds.{index}.coupon"] = [str(_("Give the coupon's terms."))]
+            continue
+        except InvalidInput as exc:
+            for name, messages in exc.fields.items():
+                errors[f"thresholds.{index}.coupon.{name}"] = messages
+            continue
+        wanted[points] = terms
+    if errors:
+        raise InvalidInput(errors)
+
+    current = {
+        t.points: t
+        for t in RewardThreshold.objects.filter(program=program).select_related("template")
+    }
+    for points, threshold in current.items():
+        if points not in wanted:
+            template = threshold.template
+            threshold.delete()
+            if not template.thresholds.exists():
+                template.delete()
+    for points, terms in wanted.items():
+        values = {name: getattr(terms, name) for name in TERM_FIELDS}
+        if points in current:
+            CouponTemplate.objects.filter(pk=current[points].template_id).update(**values)
+        else:
+            template = CouponTemplate.objects.create(
+                program=program, name=f"Reward at {points} points", **values
+            )
+            RewardThreshold.objects.create(program=program, points=points, template=template)
+
+
+def thresholds_describe(*, program: Program) -> list[dict[str, Any]]:
+    """The thresholds in the shape ``PUT /api/v1/program`` takes."""
+    return [
+        {"points": t.points, "coupon": {name: getattr(t.template, name) for name in TERM_FIELDS}}
+        for t in RewardThreshold.objects.filter(program=program)
+        .select_related("template")
+        .order_by("points")
+    ]
