@@ -52,3 +52,11 @@ bench: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var
+
+# Refresh the translation catalogs (locale/*/LC_MESSAGES/django.po) from the code, then
+# compile them; translate any new or changed entry in the .po files and commit both the .po
+# and .mo files. tests/test_i18n.py fails while a catalog is incomplete or not compiled.
+.PHONY: messages
+messages: install
+	$(PY) manage.py makemessages -l es -l ru -l tr --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv

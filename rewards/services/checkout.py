@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from loyalty import money
 from loyalty.errors import InvalidInput
@@ -68,9 +69,9 @@ def _check(
     """Why this coupon cannot be used on this order, in the order a customer can act on."""
     currency = currency.upper()
     if not order_amount.is_finite() or order_amount <= 0 or order_amount > money.MAX_AMOUNT:
-        raise InvalidInput({"order_amount": ["Give the order amount, above zero."]})
+        raise InvalidInput({"order_amount": [str(_("Give the order amount, above zero."))]})
     if not money.fits_currency(order_amount, currency):
-        raise InvalidInput({"order_amount": [f"Too many decimals for {currency}."]})
+        raise InvalidInput({"order_amount": [str(_("Too many decimals for %s.")) % currency]})
     now = timezone.now()
     if coupon.status == Coupon.Status.VOID:
         raise CouponVoid()
@@ -122,7 +123,7 @@ def coupon_redeem(
 ) -> CheckoutResult:
     """Use the coupon on an order. The same order redeeming again gets its first answer."""
     if not order_reference or len(order_reference) > 191:
-        raise InvalidInput({"order": ["Give the order's reference (1 to 191 characters)."]})
+        raise InvalidInput({"order": [str(_("Give the order's reference (1 to 191 characters)."))]})
     coupon = _find(program=program, code=code, guard=guard, lock=True)
     live = coupon.redemptions.filter(order_reference=order_reference, released_at__isnull=True)
     existing = live.first()
