@@ -550,11 +550,6 @@ def test_a_replay_does_not_move_the_dates(db):
     assert member.points_expire_at is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with reset_validity_on_order=False no order ever sets points_expire_at, so "
-    "the points of such a program never expire",
-)
 def test_first_order_sets_an_expiry_even_when_orders_do_not_reset_it(db):
     # given a program whose points last 365 days and whose orders do not extend them
     program = ProgramFactory(points_validity_days=365, reset_validity_on_order=False)
