@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 HOST ?= 127.0.0.1
+# Both cores: the suite is mostly waiting on PostgreSQL.
+PYTEST_ARGS ?= -n 2
 PORT ?= 8000
 
 .PHONY: install run migrate demo test lint fmt bench clean
@@ -40,7 +42,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: install

@@ -69,6 +69,7 @@ class Program(models.Model):
     reminder_offsets_days = models.JSONField(
         default=default_reminder_offsets, help_text=_("Days before expiry to remind members.")
     )
+
     class ConversionMode(models.TextChoices):
         AUTOMATIC = "automatic", _("automatic: points turn into a coupon at the threshold")
         CHOICE = "choice", _("customer's choice: the customer claims a reward")
