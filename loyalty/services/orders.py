@@ -323,6 +323,15 @@ def refund_record(
     # Cumulative, so partial refunds add up to exactly what the order earned.
     target = money.floor_points(Decimal(order.points_earned) * refunded / order.amount)
     points = min(target, order.points_earned) - order.points_reversed
+    shortfall = points - max(member.balance, 0)
+    if (
+        shortfall > 0
+        and program.refund_after_conversion == Program.RefundAfterConversion.VOID_COUPON
+    ):
+        # The points were converted into a coupon: take the coupon back while it is unused.
+        coupons_void_for_refund(
+            member=member, points_needed=shortfall, order=order, refund_id=external_id
+        )
     refund = Refund.objects.create(
         order=order,
         external_id=external_id,
@@ -336,15 +345,6 @@ def refund_record(
         points_reversed=F("points_reversed") + points,
         status=status,
     )
-    shortfall = points - max(member.balance, 0)
-    if (
-        shortfall > 0
-        and program.refund_after_conversion == Program.RefundAfterConversion.VOID_COUPON
-    ):
-        # The points were converted into a coupon: take the coupon back while it is unused.
-        coupons_void_for_refund(
-            member=member, points_needed=shortfall, order=order, refund_id=external_id
-        )
     if points:
         ledger_append(
             member=member,
@@ -355,6 +355,10 @@ def refund_record(
             order=order,
             refund=refund,
         )
+    # A voided coupon may give back more than the refund takes: convert what is left.
+    if rewards_convert(member=member, program=program):
+        Refund.objects.filter(pk=refund.pk).update(balance_after=member.balance)
+        refund.balance_after = member.balance
     return RefundResult(refund=refund, created=True, balance=member.balance)
 
 
