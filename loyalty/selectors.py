@@ -29,5 +29,7 @@ def member_summary(*, member: Member) -> dict[str, Any]:
 def member_ledger(*, member: Member) -> QuerySet[LedgerEntry]:
     """The member's entries, newest first, with what each came from (one query a page)."""
     return (
-        LedgerEntry.objects.filter(member=member).select_related("order", "refund").order_by("-id")
+        LedgerEntry.objects.filter(member=member)
+        .select_related("order", "refund", "coupon")
+        .order_by("-id")
     )

@@ -158,7 +158,7 @@ CACHES = {
 }
 # Guesses of coupon codes that do not exist, per window, before 429 rate_limited.
 COUPON_GUESS_WINDOW_SECONDS = env.int("COUPON_GUESS_WINDOW_SECONDS", default=600)
-COUPON_GUESS_LIMIT_PER_KEY = env.int("COUPON_GUESS_LIMIT_PER_KEY", default=100)
+COUPON_GUESS_LIMIT_PER_KEY = env.int("COUPON_GUESS_LIMIT_PER_KEY", default=1000)
 COUPON_GUESS_LIMIT_PER_MEMBER = env.int("COUPON_GUESS_LIMIT_PER_MEMBER", default=10)
 
 # How long Idempotency-Key answers are kept (the contract promises at least 24 h).

@@ -1,5 +1,7 @@
 """Every non-2xx answer is ``{"code", "detail", "fields"?}`` (API.md, General)."""
 
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -21,6 +23,38 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def dotted(prefix: str, detail: Any) -> dict[str, list[str]]:
+    """Nested input errors as flat keys: ``{"thresholds.0.coupon.value": ["..."]}``.
+
+    The services name the fields of nested input that way; serializer errors of the
+    same input are flattened to match, so one request gets one naming.
+    """
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(dotted(f"{prefix}.{key}", value))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for index, item in enumerate(detail):
+            if item:
+                flat.update(dotted(f"{prefix}.{index}", item))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix: [str(message) for message in messages]}
+
+
+@contextmanager
+def fields_under(prefix: str, names: Collection[str]) -> Iterator[None]:
+    """A service's ``InvalidInput`` about ``names`` re-keyed as ``prefix.name``: the fields
+    of a nested object of the body (``{"coupon": {"value": ...}}`` -> ``coupon.value``)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        fields = {f"{prefix}.{key}" if key in names else key: v for key, v in exc.fields.items()}
+        raise InvalidInput(fields) from exc
+
+
 def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "detail": detail}
     if fields:
@@ -32,7 +66,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, LoyaltyError):
         set_rollback()
         fields = exc.fields if isinstance(exc, InvalidInput) else None
-        return Response(error_body(exc.code, exc.detail, fields), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return Response(
+            error_body(exc.code, exc.detail, fields), status=exc.status, headers=headers
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -2,7 +2,11 @@
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
+from drf_spectacular.plumbing import build_choice_description_list
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -21,6 +25,24 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class NamedChoiceFieldScheme(OpenApiSerializerFieldExtension):
+    """A choice set used in several components becomes one named enum component (without
+    it, spectacular names such sets by a hash and warns)."""
+
+    target_class = "loyalty.api.serializers.NamedChoiceField"
+
+    def get_name(self) -> str:
+        return str(self.target.enum_name)
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        choices = list(self.target.choices.items())
+        return {
+            "type": "string",
+            "enum": [value for value, _label in choices],
+            "description": build_choice_description_list(choices),
+        }
+
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -35,11 +57,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     """Error responses in the one error shape, for the schema."""
     text = {
-        400: "Invalid input (`validation_error` with `fields`, or `parse_error`).",
+        400: "Invalid input (`validation_error` with `fields`, `parse_error`, or "
+        "`invalid_cursor`).",
         401: "Missing or invalid API key (`not_authenticated`, `authentication_failed`).",
         403: "The key lacks the scope (`permission_denied`).",
         404: "Not found in this merchant's program.",
         409: "Conflict with an earlier request.",
         422: "A business rule refused the request; `code` says which.",
+        429: "Too many guesses of coupon codes (`rate_limited`); retry after `Retry-After` "
+        "seconds.",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}

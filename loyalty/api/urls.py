@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from loyalty.api import views
+from rewards import api as rewards
 
 urlpatterns = [
     path("members/<str:external_id>", views.MemberView.as_view(), name="member"),
@@ -10,11 +11,26 @@ urlpatterns = [
     path(
         "members/<str:external_id>/grants", views.MemberGrantsView.as_view(), name="member-grants"
     ),
+    path(
+        "members/<str:external_id>/coupons",
+        rewards.MemberCouponsView.as_view(),
+        name="member-coupons",
+    ),
+    path(
+        "members/<str:external_id>/rewards",
+        rewards.MemberRewardsView.as_view(),
+        name="member-rewards",
+    ),
     path("orders", views.OrdersView.as_view(), name="orders"),
     path("orders/<str:external_id>", views.OrderView.as_view(), name="order"),
     path(
         "orders/<str:external_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"
     ),
+    path(
+        "coupons/<str:code>/validate", rewards.CouponValidateView.as_view(), name="coupon-validate"
+    ),
+    path("coupons/<str:code>/redeem", rewards.CouponRedeemView.as_view(), name="coupon-redeem"),
+    path("coupons/<str:code>/release", rewards.CouponReleaseView.as_view(), name="coupon-release"),
     path("program", views.ProgramView.as_view(), name="program"),
     # Anything else under /api/v1/ answers in the API's error shape, not Django's HTML page.
     re_path(r"^.*$", views.not_found),

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.views import defaults
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,13 +17,15 @@ from loyalty.api import serializers as s
 from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
+from loyalty.errors import MemberNotFound, OrderNotFound
 from loyalty.models import Program
 from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
-from loyalty.services.merchants import program_update
 from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
+from loyalty.services.program_config import program_configure
+from rewards.services.thresholds import thresholds_describe
 
 READ_MEMBERS = ("orders", "checkout", "manage")
 
@@ -41,6 +44,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
                           "retry with the same Idempotency-Key."))  # fmt: skip
         return JsonResponse(body, status=500)
     return defaults.server_error(request)
+
+
+class _Transient(Exception):  # noqa: N818 - a carrier, not an error
+    """An answer that must not be kept for the Idempotency-Key (retrying later may succeed)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+# Answers that say "not now" rather than "this request's outcome": a retry with the same
+# Idempotency-Key runs again instead of replaying them (as 5xx answers, see idempotency).
+TRANSIENT_STATUSES = {status.HTTP_429_TOO_MANY_REQUESTS}
 
 
 class LoyaltyView(APIView):
@@ -62,17 +77,22 @@ class LoyaltyView(APIView):
                 response = handler()
             except Exception as exc:  # noqa: BLE001 - handle_exception re-raises real bugs
                 response = self.handle_exception(exc)
+            if response.status_code in TRANSIENT_STATUSES:
+                raise _Transient(response)  # rolls the key's record back with the write
             return response.status_code, response.data
 
         fingerprint = request_fingerprint(
             method=request.method or "", path=request.path, body=request.data
         )
-        code, body = idempotent_call(
-            merchant=request.auth.merchant,  # type: ignore[union-attr]
-            key=key,
-            fingerprint=fingerprint,
-            call=call,
-        )
+        try:
+            code, body = idempotent_call(
+                merchant=request.auth.merchant,  # type: ignore[union-attr]
+                key=key,
+                fingerprint=fingerprint,
+                call=call,
+            )
+        except _Transient as transient:
+            return transient.response
         return Response(body, status=code)
 
     @staticmethod
@@ -81,9 +101,43 @@ class LoyaltyView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        for value in kwargs.values():
+            # The database refuses NUL in text, so no stored id has one: answer "not found"
+            # here rather than let the look-up fail with a server error.
+            if isinstance(value, str) and "\x00" in value:
+                raise self.unknown_path_id(value)
 
-class MemberView(LoyaltyView):
+    def unknown_path_id(self, value: str) -> Exception:
+        """The error for an id in the path that nothing can have."""
+        return NotFound()
+
+
+class MemberPathView(LoyaltyView):
+    """A view under /members/{external_id}."""
+
+    def unknown_path_id(self, value: str) -> Exception:
+        return MemberNotFound(external_id=value.replace("\x00", ""))
+
+
+class OrderPathView(LoyaltyView):
+    """A view under /orders/{external_id}."""
+
+    def unknown_path_id(self, value: str) -> Exception:
+        return OrderNotFound(external_id=value.replace("\x00", ""))
+
+
+class MemberView(MemberPathView):
     required_scopes = {"GET": READ_MEMBERS, "PUT": ("orders", "manage")}
+
+    def unknown_path_id(self, value: str) -> Exception:
+        if self.request.method == "PUT":  # creating one with this id: the id is the problem
+            try:
+                s.check_path_id(value)
+            except ValidationError as exc:
+                return exc
+        return super().unknown_path_id(value)
 
     @extend_schema(
         operation_id="member_get", responses={200: s.MemberSerializer, **errors(401, 403, 404)}
@@ -96,11 +150,19 @@ class MemberView(LoyaltyView):
         operation_id="member_put",
         request=s.MemberInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: s.MemberSerializer, 201: s.MemberSerializer, **errors(400, 401, 403)},
-        description="Create (201) or update (200) a member.",
+        responses={
+            200: s.MemberSerializer,
+            201: s.MemberSerializer,
+            **errors(400, 401, 403, 409),
+        },
+        description=(
+            "Create (201) or update (200) a member. The external id may hold any character "
+            "but control characters (and cannot be '.' or '..'): 400 validation_error."
+        ),
     )
     def put(self, request: Request, external_id: str) -> Response:
         def handler() -> Response:
+            s.check_path_id(external_id)
             data = self.valid(s.MemberInSerializer, request)
             consent = data.pop("consent", None) or {}
             member, created = member_upsert(
@@ -118,25 +180,36 @@ class MemberView(LoyaltyView):
         return self.write(request, handler)
 
 
-class MemberLedgerView(LoyaltyView):
+CURSOR_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, description="The `next` or `previous` link's cursor; none for the newest."
+    ),
+    OpenApiParameter("limit", int, description="Items a page: 50 by default, at most 200."),
+]
+
+
+class MemberLedgerView(MemberPathView):
     required_scopes = {"GET": ("orders", "manage")}
 
     @extend_schema(
         operation_id="member_ledger",
-        responses={200: s.LedgerEntrySerializer(many=True), **errors(401, 403, 404)},
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-        description="The member's ledger entries, newest first, paginated with a cursor.",
+        responses={200: s.LedgerPageSerializer, **errors(400, 401, 403, 404)},
+        parameters=CURSOR_PARAMETERS,
+        description=(
+            "The member's ledger entries, newest first, as a cursor page "
+            "`{results, next, previous}`. A reward entry names its coupon's code."
+        ),
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = member_get(program=self.program, external_id=external_id)
         paginator = NewestFirstCursorPagination()
         page: list[Any] | None = paginator.paginate_queryset(
-            member_ledger(member=member), request, view=self
+            member_ledger(member=member).select_related("coupon"), request, view=self
         )
         return paginator.get_paginated_response(s.LedgerEntrySerializer(page, many=True).data)
 
 
-class MemberGrantsView(LoyaltyView):
+class MemberGrantsView(MemberPathView):
     required_scopes = {"POST": ("manage",)}
 
     @extend_schema(
@@ -146,7 +219,9 @@ class MemberGrantsView(LoyaltyView):
         responses={201: s.GrantSerializer, **errors(400, 401, 403, 404, 409, 422)},
         description=(
             "Grant (points > 0) or deduct (points < 0) points with a reason. "
-            "A deduction never takes the balance below zero: 422 insufficient_points."
+            "A deduction never takes the balance below zero: 422 insufficient_points. "
+            "In an automatic program a grant that reaches a reward threshold converts the "
+            "points into coupons at once (`coupons_issued`)."
         ),
     )
     def post(self, request: Request, external_id: str) -> Response:
@@ -159,7 +234,11 @@ class MemberGrantsView(LoyaltyView):
                 reason=data["reason"],
                 idempotency_key=request.headers.get("Idempotency-Key"),
             )
-            body = {"entry": result.entry, "balance": result.entry.balance_after}
+            body = {
+                "entry": result.entry,
+                "balance": result.balance,
+                "coupons_issued": s.CouponSerializer.present_all(result.coupons_issued),
+            }
             return Response(s.GrantSerializer(body).data, status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
@@ -180,7 +259,8 @@ class OrdersView(LoyaltyView):
         description=(
             "Record a paid order and earn its points. An unknown member is created. "
             "The same external_id with the same body answers 200 with the first result and "
-            "earns nothing; with another body, 409 order_conflict."
+            "earns nothing; with another body, 409 order_conflict. In an automatic program "
+            "the points that reach a reward threshold become coupons (`coupons_issued`)."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -204,19 +284,22 @@ class OrdersView(LoyaltyView):
         return self.write(request, handler)
 
 
-class OrderView(LoyaltyView):
+class OrderView(OrderPathView):
     required_scopes = {"GET": ("orders",)}
 
     @extend_schema(
-        operation_id="order_get", responses={200: s.OrderSerializer, **errors(401, 403, 404)}
+        operation_id="order_get",
+        responses={200: s.OrderSerializer, **errors(401, 403, 404)},
+        description="The order as recorded; `coupons_issued` lists the coupons it paid for.",
     )
     def get(self, request: Request, external_id: str) -> Response:
         order = order_get(program=self.program, external_id=external_id)
-        body = s.OrderSerializer.present(order, balance=order.member.balance, coupons=[])
+        coupons = list(order.coupons_issued.select_related("member").order_by("pk"))
+        body = s.OrderSerializer.present(order, balance=order.member.balance, coupons=coupons)
         return Response(s.OrderSerializer(body).data)
 
 
-class OrderRefundsView(LoyaltyView):
+class OrderRefundsView(OrderPathView):
     required_scopes = {"POST": ("orders",)}
 
     @extend_schema(
@@ -255,24 +338,33 @@ class OrderRefundsView(LoyaltyView):
 class ProgramView(LoyaltyView):
     required_scopes = {"GET": ("manage",), "PUT": ("manage",)}
 
+    @staticmethod
+    def present(program: Program) -> dict[str, Any]:
+        thresholds = thresholds_describe(program=program)
+        return s.ProgramSerializer(program, context={"thresholds": thresholds}).data
+
     @extend_schema(
         operation_id="program_get", responses={200: s.ProgramSerializer, **errors(401, 403)}
     )
     def get(self, request: Request) -> Response:
-        return Response(s.ProgramSerializer(self.program).data)
+        return Response(self.present(self.program))
 
     @extend_schema(
         operation_id="program_put",
-        request=s.ProgramSerializer,
+        request=s.ProgramInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: s.ProgramSerializer, **errors(400, 401, 403, 422)},
-        description="Change the program's settings; any subset of the fields may be sent.",
+        responses={200: s.ProgramSerializer, **errors(400, 401, 403, 409, 422)},
+        description=(
+            "Change the program's settings; any subset of the fields may be sent. "
+            "`thresholds`, when sent, replaces all reward thresholds (coupons already issued "
+            "keep their terms); errors in them are named like `thresholds.0.coupon.value`. "
+            "Nothing changes unless everything is valid."
+        ),
     )
     def put(self, request: Request) -> Response:
         def handler() -> Response:
-            serializer = s.ProgramSerializer(self.program, data=request.data, partial=True)
-            serializer.is_valid(raise_exception=True)
-            program = program_update(program=self.program, **serializer.validated_data)
-            return Response(s.ProgramSerializer(program).data)
+            data = self.valid(s.ProgramInSerializer, request)
+            program = program_configure(program=self.program, **data)
+            return Response(self.present(program))
 
         return self.write(request, handler)

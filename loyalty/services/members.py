@@ -5,10 +5,10 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, MemberNotFound
+from loyalty.ids import external_id_problem
 from loyalty.models import Member, Program
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
-EXTERNAL_ID_MAX = Member._meta.get_field("external_id").max_length or 191
 
 
 def member_lock(*, program: Program, external_id: str, create: bool = False) -> Member:
@@ -43,10 +43,9 @@ def member_get(*, program: Program, external_id: str) -> Member:
 
 
 def _check_external_id(external_id: str) -> None:
-    if not external_id or len(external_id) > EXTERNAL_ID_MAX:
-        raise InvalidInput(
-            {"external_id": [str(_("Use 1 to %(max)s characters.")) % {"max": EXTERNAL_ID_MAX}]}
-        )
+    problem = external_id_problem(external_id)
+    if problem:
+        raise InvalidInput({"external_id": [problem]})
 
 
 @transaction.atomic
@@ -63,8 +62,6 @@ def member_upsert(
     """Create or update a member's profile (a full replace, as PUT). Returns it and whether
     it was created."""
     _check_external_id(external_id)
-    if locale not in LOCALES:
-        raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
     if locale not in LOCALES:
         raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
     member, created = Member.objects.update_or_create(

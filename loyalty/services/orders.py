@@ -33,6 +33,7 @@ from loyalty.errors import (
     RefundConflict,
     RefundExceedsOrder,
 )
+from loyalty.ids import external_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
@@ -166,6 +167,9 @@ def order_record(
         }
     )
     placed_at = placed_at or timezone.now()
+    for name, value in (("external_id", external_id), ("member", member_external_id)):
+        if problem := external_id_problem(value):
+            raise InvalidInput({name: [problem]})
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )
@@ -295,6 +299,8 @@ def refund_record(
     if currency is not None and currency.upper() != ref["currency"]:
         raise CurrencyMismatch(expected=ref["currency"], given=currency)
     errors: dict[str, list[str]] = {}
+    if problem := external_id_problem(external_id):
+        errors["external_id"] = [problem]
     _check_amount("amount", amount, ref["currency"], errors)
     if not errors and amount == 0:
         errors["amount"] = [str(_("A refund amount must be more than zero."))]

@@ -14,6 +14,13 @@ from rewards.services.coupons import CouponTerms, terms_check
 TERM_FIELDS = ("kind", "value", "max_discount", "min_order_amount", "valid_days", "uses")
 
 
+def _whole(value: Any) -> int:
+    """A whole number, or ValueError (True, 1.5 and "2" are not whole numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(value)
+    return value
+
+
 def _terms(raw: dict[str, Any]) -> CouponTerms:
     def amount(name: str, default: Decimal | None) -> Decimal | None:
         value = raw.get(name, default)
@@ -28,8 +35,8 @@ def _terms(raw: dict[str, Any]) -> CouponTerms:
         value=value if value is not None else Decimal("NaN"),
         max_discount=amount("max_discount", None),
         min_order_amount=amount("min_order_amount", Decimal(0)) or Decimal(0),
-        valid_days=int(raw.get("valid_days", 30)),
-        uses=int(raw.get("uses", 1)),
+        valid_days=_whole(raw.get("valid_days", 30)),
+        uses=_whole(raw.get("uses", 1)),
     )
 
 
@@ -44,7 +51,7 @@ def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) ->
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(thresholds):
         points = item.get("points")
-        if not isinstance(points, int) or points <= 0:
+        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
             errors[f"thresholds.{index}.points"] = [str(_("Give whole points above zero."))]
             continue
         if points in wanted:

@@ -1,0 +1,26 @@
+"""A program's whole configuration in one write: its settings and its reward thresholds.
+
+``PUT /api/v1/program`` changes both at once, and either all of it applies or
+nothing does.
+"""
+
+from typing import Any
+
+from django.db import transaction
+
+from loyalty.models import Program
+from loyalty.services.merchants import program_update
+from rewards.services.thresholds import thresholds_replace
+
+
+@transaction.atomic
+def program_configure(
+    *, program: Program, thresholds: list[dict[str, Any]] | None = None, **settings: Any
+) -> Program:
+    """Change any subset of the settings and, when ``thresholds`` is given, replace the
+    thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency."""
+    # program_update locks the program row, so concurrent configurations queue up.
+    program = program_update(program=program, **settings)
+    if thresholds is not None:
+        thresholds_replace(program=program, thresholds=thresholds)
+    return program

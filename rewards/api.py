@@ -1,0 +1,229 @@
+"""API v1 views of the rewards: coupons at checkout, a member's coupons, claiming a reward.
+
+Parse, call one service, present; the rules live in ``rewards.services``. Every
+checkout call looks codes up through a ``LookupGuard``, so guesses of codes that
+do not exist are limited per API key and per member (429 ``rate_limited``).
+"""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from loyalty.api import serializers as s
+from loyalty.api.errors import fields_under
+from loyalty.api.pagination import NewestFirstCursorPagination
+from loyalty.api.schema import IDEMPOTENCY_KEY, errors
+from loyalty.api.views import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, MemberPathView
+from loyalty.services.members import member_get
+from rewards.errors import CouponNotFound
+from rewards.ratelimit import LookupGuard
+from rewards.selectors import member_coupons
+from rewards.services.checkout import coupon_redeem, coupon_release, coupon_validate
+from rewards.services.conversion import reward_claim
+from rewards.services.coupons import CouponTerms, coupon_issue_compensation
+from rewards.services.thresholds import TERM_FIELDS
+
+CODE = OpenApiParameter(
+    "code",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The coupon's code, in any case, with or without separators (ABCDE-FGHJK-MNPQR).",
+)
+# validate changes nothing, so there is nothing to make retry-safe; the header is allowed so
+# a client may send one key with every call of a checkout.
+IDEMPOTENCY_KEY_IGNORED = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Accepted and ignored: validating changes nothing, so it is always safe to retry.",
+)
+CHECKOUT_ERRORS = (
+    "Refusals: 404 `coupon_not_found`; 422 `coupon_expired`, `coupon_not_yet_valid`, "
+    "`coupon_already_redeemed`, `coupon_void`, `coupon_wrong_member`, "
+    "`coupon_min_order_not_met`, `currency_mismatch`; each `detail` tells the customer what "
+    "to do. Codes that do not exist are limited per API key and per member: 429 "
+    "`rate_limited` with a Retry-After header (refusals of real codes do not count)."
+)
+
+
+class CheckoutView(LoyaltyView):
+    required_scopes = {"POST": ("checkout",)}
+
+    def unknown_path_id(self, value: str) -> Exception:
+        return CouponNotFound()
+
+    def guard(self, member: str | None) -> LookupGuard:
+        return LookupGuard.for_checkout(
+            api_key_id=self.request.auth.pk,
+            program_id=self.program.pk,
+            member=member,
+        )
+
+
+class CouponValidateView(CheckoutView):
+    @extend_schema(
+        operation_id="coupon_validate",
+        parameters=[CODE, IDEMPOTENCY_KEY_IGNORED],
+        request=s.CheckoutInSerializer,
+        responses={200: s.CouponValidationSerializer, **errors(400, 401, 403, 404, 422, 429)},
+        description="Would this coupon apply to this order, and for what discount? Changes "
+        "nothing. " + CHECKOUT_ERRORS,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        data = self.valid(s.CheckoutInSerializer, request)
+        result = coupon_validate(
+            program=self.program,
+            code=code,
+            order_amount=data["order_amount"],
+            currency=data["currency"],
+            member_external_id=data.get("member"),
+            guard=self.guard(data.get("member")),
+        )
+        body = {
+            "valid": True,
+            "discount": s.amount_str(result.discount, result.coupon.currency),
+            "coupon": s.CouponSerializer.present(result.coupon),
+        }
+        return Response(s.CouponValidationSerializer(body).data)
+
+
+class CouponRedeemView(CheckoutView):
+    @extend_schema(
+        operation_id="coupon_redeem",
+        parameters=[CODE, IDEMPOTENCY_KEY],
+        request=s.RedeemInSerializer,
+        responses={
+            200: s.CouponRedemptionSerializer,
+            **errors(400, 401, 403, 404, 409, 422, 429),
+        },
+        description="Use the coupon on an order, with the same checks as validate. Of any "
+        "number of concurrent redemptions of a single-use coupon exactly one succeeds; the "
+        "others get `coupon_already_redeemed`. The same order redeeming again gets its first "
+        "discount. " + CHECKOUT_ERRORS,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.RedeemInSerializer, request)
+            result = coupon_redeem(
+                program=self.program,
+                code=code,
+                order_reference=data["order"],
+                order_amount=data["order_amount"],
+                currency=data["currency"],
+                member_external_id=data.get("member"),
+                guard=self.guard(data.get("member")),
+            )
+            body = {
+                "discount": s.amount_str(result.discount, result.coupon.currency),
+                "coupon": s.CouponSerializer.present(result.coupon),
+            }
+            return Response(s.CouponRedemptionSerializer(body).data)
+
+        return self.write(request, handler)
+
+
+class CouponReleaseView(CheckoutView):
+    @extend_schema(
+        operation_id="coupon_release",
+        parameters=[CODE, IDEMPOTENCY_KEY],
+        request=s.ReleaseInSerializer,
+        responses={200: s.CouponReleaseSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        description="Undo the redemption of a cancelled order: the coupon is active again, "
+        "unless it expired meanwhile. Releasing again changes nothing more. 404 "
+        "`redemption_not_found` when the coupon was not used on that order.",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.ReleaseInSerializer, request)
+            coupon = coupon_release(
+                program=self.program,
+                code=code,
+                order_reference=data["order"],
+                guard=self.guard(None),
+            )
+            body = {"coupon": s.CouponSerializer.present(coupon)}
+            return Response(s.CouponReleaseSerializer(body).data)
+
+        return self.write(request, handler)
+
+
+class MemberCouponsView(MemberPathView):
+    required_scopes = {"GET": READ_MEMBERS, "POST": ("manage",)}
+
+    @extend_schema(
+        operation_id="member_coupons",
+        parameters=[s.CouponListQuerySerializer, *CURSOR_PARAMETERS],
+        responses={200: s.CouponPageSerializer, **errors(400, 401, 403, 404)},
+        description="The member's coupons, newest first, as a cursor page "
+        "`{results, next, previous}`; `status` filters them.",
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        query = s.CouponListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        member = member_get(program=self.program, external_id=external_id)
+        paginator = NewestFirstCursorPagination()
+        page: list[Any] | None = paginator.paginate_queryset(
+            member_coupons(member=member, status=query.validated_data.get("status")),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(s.CouponSerializer.present_all(page or []))
+
+    @extend_schema(
+        operation_id="member_coupon_issue",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.CouponIssueInSerializer,
+        responses={201: s.CouponSerializer, **errors(400, 401, 403, 404, 409)},
+        description="Give the member a compensation or promotion coupon, with a reason that is "
+        "recorded. Errors in the terms are named like `coupon.value`. Send an Idempotency-Key "
+        "to make retries safe: without one, each call issues another coupon.",
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.CouponIssueInSerializer, request)
+            terms = {name: value for name, value in data["coupon"].items() if value is not None}
+            with fields_under("coupon", TERM_FIELDS):
+                coupon = coupon_issue_compensation(
+                    program=self.program,
+                    member_external_id=external_id,
+                    terms=CouponTerms(**terms),
+                    reason=data["reason"],
+                    source=data["source"],
+                )
+            body = s.CouponSerializer.present(coupon)
+            return Response(s.CouponSerializer(body).data, status=status.HTTP_201_CREATED)
+
+        return self.write(request, handler)
+
+
+class MemberRewardsView(MemberPathView):
+    required_scopes = {"POST": ("orders", "manage")}
+
+    @extend_schema(
+        operation_id="member_reward_claim",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.RewardClaimInSerializer,
+        responses={201: s.RewardClaimSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        description="In a customer's-choice program, convert the member's points into the "
+        "reward at `threshold` points: 201 with the coupon and the new balance. 422 "
+        "`rewards_automatic` in an automatic program, 404 `reward_not_found` for a threshold "
+        "the program does not have, 422 `insufficient_points`.",
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.RewardClaimInSerializer, request)
+            coupon = reward_claim(
+                program=self.program, member_external_id=external_id, points=data["threshold"]
+            )
+            assert coupon.member is not None  # a reward always belongs to the claiming member
+            body = {
+                "coupon": s.CouponSerializer.present(coupon),
+                "balance": coupon.member.balance,
+            }
+            return Response(s.RewardClaimSerializer(body).data, status=status.HTTP_201_CREATED)
+
+        return self.write(request, handler)

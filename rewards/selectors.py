@@ -1,0 +1,34 @@
+"""Reads of the rewards shared by the API, the admin and the profile page."""
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from loyalty.models import Member
+from rewards.models import Coupon
+
+
+def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
+    """The stored status, except that an active coupon past its window is expired already
+    (the hourly expiry job only catches up with it)."""
+    now = now or timezone.now()
+    if coupon.status == Coupon.Status.ACTIVE and coupon.valid_until <= now:
+        return Coupon.Status.EXPIRED
+    return coupon.status
+
+
+def member_coupons(*, member: Member, status: str | None = None) -> QuerySet[Coupon]:
+    """The member's coupons, newest first, by status as of now (as ``CouponSerializer``
+    shows it: an active coupon past its window counts as expired)."""
+    coupons = Coupon.objects.filter(member=member).select_related("member")
+    now = timezone.now()
+    if status == Coupon.Status.ACTIVE:
+        coupons = coupons.filter(status=status, valid_until__gt=now)
+    elif status == Coupon.Status.EXPIRED:
+        coupons = coupons.filter(
+            Q(status=status) | Q(status=Coupon.Status.ACTIVE, valid_until__lte=now)
+        )
+    elif status:
+        coupons = coupons.filter(status=status)
+    return coupons.order_by("-id")
