@@ -64,7 +64,11 @@ class Program(models.Model):
         null=True, blank=True, default=365, help_text=_("Empty: points never expire.")
     )
     reset_validity_on_order = models.BooleanField(
-        default=True, help_text=_("Each new order moves the expiry date of all points.")
+        default=True,
+        help_text=_(
+            "Yes: all points expire together, a validity after the last order (each order "
+            "resets it). No: each earning expires on its own date, oldest points spent first."
+        ),
     )
     reminder_offsets_days = models.JSONField(
         default=default_reminder_offsets, help_text=_("Days before expiry to remind members.")
@@ -288,6 +292,41 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+d} {self.kind} ({self.member})"
+
+
+class PointLot(models.Model):
+    """Points of one earning with their own expiry date (programs whose orders do not reset
+    the validity). Spending takes the lots that expire first; ``remaining`` is what is left.
+
+    Invariant: the remaining points of a member's lots sum to max(balance, 0).
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="lots")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
+    points = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="lot_remaining_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["member", "expires_at", "id"],
+                condition=Q(remaining__gt=0),
+                name="lot_live_idx",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="lot_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} until {self.expires_at}"
 
 
 class ApiKey(models.Model):

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
 
@@ -22,3 +23,10 @@ def ledger_check() -> int:
 @shared_task
 def idempotency_purge() -> int:
     return purge()
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def expire_points() -> dict[str, int]:
+    """Expire what is due; batches commit one by one, so a rerun carries on."""
+    run = points_expire()
+    return {"members": run.members, "entries": run.entries, "points": run.points}

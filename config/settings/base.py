@@ -111,6 +111,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "expire-points": {
+        "task": "loyalty.tasks.expire_points",
+        "schedule": crontab(minute=10, hour=2),
+    },
     "ledger-check": {"task": "loyalty.tasks.ledger_check", "schedule": crontab(minute=17)},
     "coupons-expire": {"task": "rewards.tasks.coupons_expire", "schedule": crontab(minute=5)},
     "idempotency-purge": {

@@ -7,12 +7,14 @@ one member are appended one at a time.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import F
 
 from loyalty.models import LedgerEntry, Member, Order, Refund, User
+from loyalty.services.validity import validity_on_append
 
 if TYPE_CHECKING:
     from rewards.models import Coupon
@@ -31,12 +33,15 @@ def ledger_append(
     created_by: User | None = None,
     details: dict[str, Any] | None = None,
     member_updates: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> LedgerEntry:
     """Append one entry and move the cached balance with it. The member must be locked.
 
     ``member_updates`` are other member columns to set in the same UPDATE, saving
-    the caller a round trip on the hot path.
+    the caller a round trip on the hot path. ``expires_at`` dates positive points that
+    do not follow the program's default validity (see ``validity``).
     """
+    balance_before = member.balance
     entry = LedgerEntry.objects.create(
         member=member,
         kind=kind,
@@ -50,10 +55,18 @@ def ledger_append(
         created_by=created_by,
         details=details or {},
     )
-    Member.objects.filter(pk=member.pk).update(
-        balance=F("balance") + points, **(member_updates or {})
-    )
-    for name, value in (member_updates or {}).items():
+    updates = {
+        **(member_updates or {}),
+        **validity_on_append(
+            member=member,
+            entry=entry,
+            balance_before=balance_before,
+            expires_at=expires_at,
+            order=order,
+        ),
+    }
+    Member.objects.filter(pk=member.pk).update(balance=F("balance") + points, **updates)
+    for name, value in updates.items():
         setattr(member, name, value)
     member.balance = entry.balance_after
     return entry

@@ -8,10 +8,18 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import Merchant, Order, Program
+from loyalty.models import LedgerEntry, Merchant, Order, Program
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+class ValidityModeLocked(LoyaltyError):
+    code = "validity_mode_locked"
+    message = _(
+        "Members already hold points under the current expiry mode; it can no longer change. "
+        "Points validity in days can still be changed."
+    )
 
 
 class CurrencyLocked(LoyaltyError):
@@ -122,6 +130,14 @@ def program_update(*, program: Program, **changes: Any) -> Program:
     currency = changes.get("currency", program.currency)
     if currency != program.currency and Order.objects.filter(program=program).exists():
         raise CurrencyLocked(currency=program.currency)
+    # Per-earning lots exist only for points earned under that mode: switching either way
+    # would leave balances whose expiry nobody can tell.
+    mode = changes.get("reset_validity_on_order", program.reset_validity_on_order)
+    if (
+        mode != program.reset_validity_on_order
+        and LedgerEntry.objects.filter(member__program=program).exists()
+    ):
+        raise ValidityModeLocked()
     for name, value in changes.items():
         setattr(program, name, value)
     program.save()

@@ -37,6 +37,7 @@ from loyalty.ids import external_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from loyalty.services.validity import validity_on_order
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 from rewards.services.coupons import coupons_void_for_refund
@@ -230,7 +231,7 @@ def _order_record(
         fingerprint=fingerprint,
         **parts,
     )
-    activity = _order_activity(member=member, program=program, placed_at=placed_at)
+    activity = validity_on_order(member=member, program=program, placed_at=placed_at)
     if points:
         ledger_append(
             member=member,
@@ -241,6 +242,7 @@ def _order_record(
             order=order,
             details={"base": str(base), "rate": str(program.earn_rate)},
             member_updates=activity,
+            expires_at=_lot_expiry(program, placed_at),
         )
     elif activity:
         Member.objects.filter(pk=member.pk).update(**activity)
@@ -253,20 +255,10 @@ def _order_record(
     return OrderResult(order=order, created=True, balance=member.balance, coupons_issued=coupons)
 
 
-def _order_activity(*, member: Member, program: Program, placed_at: datetime) -> dict[str, Any]:
-    """What a paid order changes on its member: the last order date and, if the program
-    says so, the expiry date of all the member's points (each order resets it)."""
-    updates: dict[str, Any] = {}
-    if member.last_order_at is None or placed_at > member.last_order_at:
-        updates["last_order_at"] = placed_at
-    if program.points_validity_days:
-        expire_at = placed_at + timedelta(days=program.points_validity_days)
-        # Without the reset, only the first order sets the date; later ones leave it.
-        if member.points_expire_at is None or (
-            program.reset_validity_on_order and expire_at > member.points_expire_at
-        ):
-            updates["points_expire_at"] = expire_at
-    return updates
+def _lot_expiry(program: Program, placed_at: datetime) -> datetime | None:
+    """An earning's own expiry counts from when the order was placed."""
+    days = program.points_validity_days
+    return placed_at + timedelta(days=days) if days else None
 
 
 def order_get(*, program: Program, external_id: str) -> Order:

@@ -7,8 +7,10 @@ readable refusal). The same idempotency key applies the change once.
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
@@ -38,8 +40,13 @@ def points_grant(
     reason: str,
     created_by: User | None = None,
     idempotency_key: str | None = None,
+    expires_at: datetime | None = None,
 ) -> GrantResult:
-    """Grant (points > 0) or deduct (points < 0) points with a reason."""
+    """Grant (points > 0) or deduct (points < 0) points with a reason.
+
+    A grant may carry its own expiry (programs where each earning expires on its own
+    date); otherwise it follows the program's validity.
+    """
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if not reason:
@@ -47,6 +54,8 @@ def points_grant(
     if points == 0 or abs(points) > MAX_GRANT:
         errors["points"] = [str(_("Give a whole number of points other than zero, "
                                   "at most 100000000 either way."))]  # fmt: skip
+    if expires_at is not None and (points < 0 or expires_at <= timezone.now()):
+        errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
     if errors:
         raise InvalidInput(errors)
 
@@ -66,6 +75,7 @@ def points_grant(
         reason=reason,
         key=key,
         created_by=created_by,
+        expires_at=expires_at,
     )
     coupons = rewards_convert(member=member, program=program) if points > 0 else []
     return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)
