@@ -1,11 +1,25 @@
 """Reads shared by the API, the admin and the profile page."""
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
-from loyalty.models import LedgerEntry, Member
+from loyalty.models import LedgerEntry, Member, PointLot
+from loyalty.services.validity import per_earning
 from rewards.services.conversion import next_reward, thresholds_of
+
+
+def points_expiring(*, member: Member) -> tuple[datetime | None, int]:
+    """The next date on which any of the member's points expire, and how many then."""
+    if member.balance <= 0 or member.points_expire_at is None:
+        return None, 0
+    if not per_earning(member.program):
+        return member.points_expire_at, member.balance
+    due = PointLot.objects.filter(
+        member=member, remaining__gt=0, expires_at=member.points_expire_at
+    ).aggregate(points=Sum("remaining"))["points"]
+    return member.points_expire_at, due or 0
 
 
 def member_summary(*, member: Member) -> dict[str, Any]:
@@ -19,7 +33,11 @@ def member_summary(*, member: Member) -> dict[str, Any]:
         "consent": {"email": member.consent_email, "push": member.consent_push},
         "balance": member.balance,
         "tier": None,
-        "points_expire_at": member.points_expire_at if member.balance > 0 else None,
+        **dict(
+            zip(
+                ("points_expire_at", "points_expiring"), points_expiring(member=member), strict=True
+            )
+        ),
         "next_reward": next_reward(member=member, thresholds=thresholds),
         "next_tier": None,
         "created_at": member.created_at,

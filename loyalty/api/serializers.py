@@ -298,7 +298,10 @@ class MemberSerializer(serializers.Serializer):
     consent = ConsentSerializer()
     balance = serializers.IntegerField()
     tier = serializers.CharField(allow_null=True)
-    points_expire_at = serializers.DateTimeField(allow_null=True)
+    points_expire_at = serializers.DateTimeField(
+        allow_null=True, help_text="The next date on which any points expire."
+    )
+    points_expiring = serializers.IntegerField(help_text="How many points expire then.")
     next_reward = NextRewardSerializer(allow_null=True)
     next_tier = NextTierSerializer(allow_null=True)
     created_at = serializers.DateTimeField()

@@ -264,3 +264,16 @@ def test_run_job_runs_the_expiry_now(reset_program):
 
     assert "'entries': 1" in out.getvalue()
     assert Member.objects.get(program=reset_program).balance == 0
+
+
+def test_the_summary_tells_when_points_expire_and_how_many(lot_program, reset_program):
+    from loyalty.selectors import points_expiring
+
+    order(lot_program, "A-1", amount="10.00", days_ago=300)
+    order(lot_program, "A-2", amount="5.00", days_ago=100)
+    order(reset_program, "B-1", amount="7.00", days_ago=5)
+
+    lot_member = Member.objects.get(program=lot_program)
+    reset_member = Member.objects.get(program=reset_program)
+    assert points_expiring(member=lot_member) == (NOW + timedelta(days=65), 100)
+    assert points_expiring(member=reset_member) == (NOW + timedelta(days=360), 70)
