@@ -139,7 +139,16 @@ class Member(models.Model):
                 fields=["program", "external_id"], name="member_external_id_unique"
             ),
         ]
-        indexes = [models.Index(fields=["program", "email"], name="member_email_idx")]
+        indexes = [
+            models.Index(fields=["program", "email"], name="member_email_idx"),
+            # The expiry job and reminders find due members through this (a partial index:
+            # members without a date cost nothing).
+            models.Index(
+                fields=["points_expire_at", "id"],
+                condition=Q(points_expire_at__isnull=False),
+                name="member_expire_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or self.external_id
