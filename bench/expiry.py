@@ -37,7 +37,7 @@ def _urls() -> tuple[str, str]:
 def _admin(sql: str) -> None:
     admin_url, _ = _urls()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type] # a built statement, not a literal
+        conn.execute(sql)
 
 
 FILL = """

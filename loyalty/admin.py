@@ -6,9 +6,9 @@ Invariants kept here:
   (``merchant_path``), and ``MerchantScopedAdmin`` uses it for the querysets,
   the foreign-key choices and the object permissions, so another merchant's
   object is "not found", never shown. Superusers see everything.
-- Writes go through ``loyalty.services``; a service's refusal is shown on the
-  form, never as a server error. The ledger, orders and refunds are read-only
-  here, and a balance is never editable.
+- Writes go through the services (``loyalty.services``, ``rewards.services``);
+  a service's refusal is shown on the form, never as a server error. The
+  ledger, orders and refunds are read-only here, and a balance is never editable.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -29,12 +30,13 @@ from django.db.models.fields.related import ForeignKey
 from django.forms import ModelChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.errors import LoyaltyError
+from loyalty.errors import IdempotencyConflict, LoyaltyError
 from loyalty.forms import (
     ApiKeyCreateForm,
     MerchantCreateForm,
@@ -47,6 +49,19 @@ from loyalty.services.api_keys import api_key_create, api_key_revoke
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import PROGRAM_FIELDS, merchant_create, program_update
 from loyalty.services.points import points_grant
+from rewards.forms import CouponIssueForm
+from rewards.models import Coupon
+from rewards.services.admin_ops import (
+    MAX_ROWS,
+    CsvRow,
+    IssueReport,
+    RowStatus,
+    coupons_issue,
+    report_summary,
+    too_many_rows,
+)
+from rewards.services.thresholds import thresholds_replace
+from rewards.terms import terms_text
 
 admin.site.site_header = _("Loyalty backoffice")
 admin.site.site_title = _("Loyalty backoffice")
@@ -55,6 +70,7 @@ admin.site.index_title = _("Backoffice")
 _ModelT = TypeVar("_ModelT", bound=Model)
 
 LEDGER_PAGE_SIZE = 25
+COUPONS_SHOWN = 20  # on a member's page, and per kind of row in a batch's messages
 
 
 def _user(request: HttpRequest) -> User | None:
@@ -204,17 +220,20 @@ class ServiceSavedAdmin(MerchantScopedAdmin[_ModelT]):
         refusal = _refusals.get(request)
         if refusal is None:
             return form_class
-        fields_by_code = self.service_error_fields
+        show_refusal = self.show_refusal
 
         def clean(form: forms.ModelForm[_ModelT]) -> dict[str, Any] | None:
             cleaned = form_class.clean(form)
-            add_service_error(form, refusal, fields_by_code)
+            show_refusal(form, refusal)
             return cleaned
 
         refused: type[forms.ModelForm[_ModelT]] = type(
             form_class.__name__, (form_class,), {"clean": clean}
         )
         return refused
+
+    def show_refusal(self, form: forms.ModelForm[_ModelT], refusal: LoyaltyError) -> None:
+        add_service_error(form, refusal, self.service_error_fields)
 
 
 # Tenants and logins: superusers only.
@@ -280,8 +299,11 @@ class UserAdmin(MerchantScopedAdmin[User], DjangoUserAdmin):
 
 @admin.register(Program)
 class ProgramAdmin(ServiceSavedAdmin[Program]):
+    """A program's settings and, below them, its reward thresholds (``ProgramForm``)."""
+
     merchant_path = "merchant"
     form = ProgramForm
+    change_form_template = "admin/rewards/program_change_form.html"
     service_error_fields = {"currency_locked": "currency"}
     list_display = ("name", "merchant", "currency", "earn_rate", "points_validity_days")
     list_select_related = ("merchant",)
@@ -311,6 +333,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                 )
             },
         ),
+        (_("Rewards"), {"fields": ("conversion_mode", "refund_after_conversion")}),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
 
@@ -325,6 +348,15 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
         }
         if changes:
             _copy_saved(obj, program_update(program=obj, **changes))
+        if isinstance(form, ProgramForm) and form.thresholds_changed():
+            # In the admin's transaction: a refused threshold undoes the settings too.
+            thresholds_replace(program=obj, thresholds=form.thresholds_payload())
+
+    def show_refusal(self, form: forms.ModelForm[Program], refusal: LoyaltyError) -> None:
+        if isinstance(form, ProgramForm):
+            form.add_service_error(refusal, self.service_error_fields)
+        else:
+            super().show_refusal(form, refusal)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A program comes with its merchant (``merchant_create``).
@@ -357,6 +389,8 @@ def _search_member(term: str, prefix: str = "") -> Q:
 @admin.register(Member)
 class MemberAdmin(ServiceSavedAdmin[Member]):
     merchant_path = "program__merchant"
+    change_form_template = "admin/rewards/member_change_form.html"
+    actions = ("issue_coupon",)
     show_full_result_count = False  # one COUNT of a big table per page is enough
     list_display = ("external_id", "name", "email", "balance", "last_order_at", "points_expire_at")
     list_select_related = ("program",)
@@ -425,7 +459,12 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
             self.admin_site.admin_view(self.points_view),
             name="loyalty_member_points",
         )
-        return [points, *super().get_urls()]
+        coupon = path(
+            "<path:object_id>/coupon/",
+            self.admin_site.admin_view(self.coupon_view),
+            name="loyalty_member_coupon",
+        )
+        return [points, coupon, *super().get_urls()]
 
     def render_change_form(
         self,
@@ -438,6 +477,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
     ) -> HttpResponse:
         if obj is not None and change:
             context.update(self._points_context(request, obj))
+            context.update(self._coupons_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _points_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
@@ -470,6 +510,143 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                 current_app=self.admin_site.name,
             )
         return context
+
+    def _coupons_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
+        # One query: the newest coupons, and one more to tell whether there are others.
+        rows = list(Coupon.objects.filter(member=member).order_by("-id")[: COUPONS_SHOWN + 1])
+        changelist = reverse("admin:rewards_coupon_changelist", current_app=self.admin_site.name)
+        context: dict[str, Any] = {
+            "member_coupons": [
+                (coupon, terms_text(coupon, currency=coupon.currency))
+                for coupon in rows[:COUPONS_SHOWN]
+            ],
+            "member_coupons_more": len(rows) > COUPONS_SHOWN,
+            "member_coupons_url": f"{changelist}?member__id__exact={member.pk}",
+        }
+        if self.has_change_permission(request, member):
+            context["member_coupon_url"] = reverse(
+                "admin:loyalty_member_coupon",
+                args=[quote(member.pk)],
+                current_app=self.admin_site.name,
+            )
+        return context
+
+    # Coupons issued by staff: to the selected members, or from a member's page
+
+    @admin.action(description=_("Issue a compensation coupon"), permissions=["change"])
+    def issue_coupon(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse | None:
+        return self._issue_coupon(request, queryset, back_url=None)
+
+    def coupon_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Issue a coupon to one member, from its page."""
+        member = self.get_object(request, unquote(object_id))
+        if member is None:
+            raise Http404
+        if not self.has_change_permission(request, member):
+            raise PermissionDenied
+        change_url = reverse(
+            "admin:loyalty_member_change", args=[quote(member.pk)], current_app=self.admin_site.name
+        )
+        members = Member.objects.filter(pk=member.pk)
+        response = self._issue_coupon(request, members, back_url=change_url)
+        return response or redirect(f"{change_url}#coupons")
+
+    def _issue_coupon(
+        self, request: HttpRequest, members: QuerySet[Member], *, back_url: str | None
+    ) -> HttpResponse | None:
+        """The form (terms, reason), then ``coupons_issue``; None once issued (or refused)."""
+        programs = list(members.order_by().values_list("program_id", flat=True).distinct()[:2])
+        if len(programs) != 1:
+            self.message_user(
+                request, _("Select members of one program at a time."), messages.ERROR
+            )
+            return None
+        count = members.count()
+        if count > MAX_ROWS:
+            self.message_user(request, too_many_rows(), messages.ERROR)
+            return None
+        program = Program.objects.select_related("merchant").get(pk=programs[0])
+        sent = request.method == "POST" and "apply" in request.POST
+        form = CouponIssueForm(
+            request.POST if sent else None, program=program, initial={"key": uuid4()}
+        )
+        if sent and form.is_valid():
+            assert form.terms is not None
+            external_ids = members.order_by("pk").values_list("external_id", flat=True)
+            try:
+                report = coupons_issue(
+                    program=program,
+                    rows=[CsvRow(n, external_id) for n, external_id in enumerate(external_ids, 1)],
+                    terms=form.terms,
+                    reason=form.cleaned_data["reason"],
+                    source=form.cleaned_data["source"],
+                    issued_by=_user(request),
+                    key=str(form.cleaned_data["key"]),
+                    skip_already_issued=form.cleaned_data["skip_already_issued"],
+                )
+            except IdempotencyConflict:
+                fresh = request.POST.copy()  # a fresh key, so the next send is a new batch
+                fresh["key"] = str(uuid4())
+                form.data = fresh
+                form.add_error(
+                    None,
+                    _("This form was already sent with other values. Open it again to issue "
+                      "another coupon."),
+                )  # fmt: skip
+            except LoyaltyError as error:
+                add_service_error(form, error)
+            else:
+                self._issue_messages(request, report)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Issue a coupon"),
+            "opts": self.opts,
+            "form": form,
+            "program": program,
+            "members": list(members.order_by("pk")[:COUPONS_SHOWN]),
+            "count": count,
+            "back_url": back_url
+            or reverse("admin:loyalty_member_changelist", current_app=self.admin_site.name),
+            "is_action": back_url is None,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across") == "1",
+        }
+        return TemplateResponse(request, "admin/rewards/coupon_issue.html", context)
+
+    def _issue_messages(self, request: HttpRequest, report: IssueReport) -> None:
+        """The batch's report as messages: a summary linking to the full report, then a
+        line per row (up to COUPONS_SHOWN of each kind)."""
+        url = reverse(
+            "admin:rewards_coupon_issue_report",
+            kwargs={"key": report.key},
+            current_app=self.admin_site.name,
+        )
+        summary = report_summary(report)
+        if report.replayed:
+            summary = _("This form was sent before; nothing more was issued.") + " " + summary
+        issued = report.counts[RowStatus.ISSUED]
+        self.message_user(
+            request,
+            format_html('{} <a href="{}">{}</a>', summary, url, _("See the report")),
+            messages.SUCCESS if issued and not report.replayed else messages.WARNING,
+        )
+        lines = {
+            RowStatus.ISSUED: (messages.SUCCESS, _("%(member)s: coupon %(code)s issued.")),
+            RowStatus.SKIPPED: (messages.WARNING, _("%(member)s: skipped. %(detail)s")),
+            RowStatus.FAILED: (messages.ERROR, _("%(member)s: not issued. %(detail)s")),
+        }
+        for status, (level, text) in lines.items():
+            rows = [row for row in report.rows if row.status == status]
+            for row in rows[:COUPONS_SHOWN]:
+                values = {"member": row.external_id, "code": row.code, "detail": row.detail}
+                self.message_user(request, text % values, level)
+            if len(rows) > COUPONS_SHOWN:
+                more = len(rows) - COUPONS_SHOWN
+                self.message_user(
+                    request, _("… and %(n)s more: see the report.") % {"n": more}, level
+                )
 
     def points_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Grant or deduct points (POST), through ``points_grant``."""

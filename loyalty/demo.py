@@ -1,4 +1,5 @@
-"""Demo data: a merchant, its staff, an API key and a year of members, orders and refunds.
+"""Demo data: a merchant, its staff, an API key and a year of members, orders and refunds,
+with reward thresholds, so orders turn points into coupons that are then used at checkout.
 
 Everything goes through the services, as an integrator or a staff user would,
 so the demo obeys the same rules as real data and the ledger audit passes.
@@ -9,6 +10,12 @@ creation, and every write carries a fixed external id or idempotency key. A
 second run replays into the same rows; members are written in batches, one
 transaction each, and a batch already written is skipped, so a rerun (or a run
 resumed after an interruption) is quick.
+
+The thresholds are set before any order is written (points convert as orders are
+recorded). What happens to coupons afterwards is drawn from a random generator of
+its own per member, so it leaves the rest of the plan as it was; each step is
+skipped on a replay when its trace is there (a redemption with the planned order
+reference, a void status, a compensation coupon with the planned reason).
 """
 
 import random
@@ -19,13 +26,17 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from loyalty.errors import InsufficientPoints
+from loyalty.errors import InsufficientPoints, LoyaltyError
 from loyalty.models import ApiKey, Member, Merchant, Program, User
 from loyalty.services.api_keys import api_key_create, api_key_hash
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import merchant_create
 from loyalty.services.orders import order_record, refund_record
 from loyalty.services.points import points_grant
+from rewards.models import Coupon, RewardThreshold
+from rewards.services.checkout import coupon_redeem, coupon_release
+from rewards.services.coupons import CouponTerms, coupon_issue_compensation, coupon_void
+from rewards.services.thresholds import thresholds_replace
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Shop"
@@ -104,6 +115,42 @@ DEDUCT_REASONS = [
     "Correction of a manual grant sent to the wrong customer",
 ]
 
+# 5,000 points: 10 % off orders of at least 100.00 EUR, 30 days; 10,000 points: 25.00 EUR off
+# orders of at least 150.00 EUR, 60 days.
+DEMO_THRESHOLDS = [
+    {
+        "points": 5000,
+        "coupon": {
+            "kind": "percent",
+            "value": "10",
+            "min_order_amount": "100.00",
+            "valid_days": 30,
+        },
+    },
+    {
+        "points": 10000,
+        "coupon": {
+            "kind": "fixed",
+            "value": "25.00",
+            "min_order_amount": "150.00",
+            "valid_days": 60,
+        },
+    },
+]
+# What happens to a member's n-th reward coupon; the rest stay unused.
+REDEEM, RELEASE, VOID, KEEP = "redeem", "release", "void", "keep"
+COUPON_SLOTS = 8  # more reward coupons than one member of the demo ever gets
+VOID_REASON = "Customer asked to cancel the coupon and keep the points for a bigger reward"
+COMPENSATIONS = [
+    ("Parcel arrived damaged", CouponTerms(kind="fixed", value=Decimal("10.00"),
+                                           min_order_amount=Decimal("50.00"))),
+    ("Sorry for the two-week delivery delay", CouponTerms(kind="percent", value=Decimal(15),
+                                                          max_discount=Decimal("30.00"),
+                                                          valid_days=60)),
+    ("Wrong size sent; thank you for your patience", CouponTerms(kind="fixed",
+                                                                 value=Decimal("5.00"))),
+]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PlannedOrder:
@@ -127,6 +174,22 @@ class PlannedAdjustment:
     key: str
 
 
+@dataclass(frozen=True)
+class PlannedCouponUse:
+    """A reward coupon used at checkout (and maybe released: the order was cancelled),
+    voided by staff, or kept."""
+
+    action: str
+    order_reference: str = ""
+    order_amount: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PlannedCompensation:
+    reason: str
+    terms: CouponTerms
+
+
 @dataclass
 class PlannedMember:
     external_id: str
@@ -138,6 +201,8 @@ class PlannedMember:
     orders: list[PlannedOrder] = field(default_factory=list)
     refunds: list[PlannedRefund] = field(default_factory=list)
     adjustments: list[PlannedAdjustment] = field(default_factory=list)
+    coupon_uses: list[PlannedCouponUse] = field(default_factory=list)
+    compensation: PlannedCompensation | None = None
 
 
 @dataclass
@@ -221,8 +286,34 @@ def demo_plan(*, members: int, now: datetime, seed: int = SEED) -> list[PlannedM
             points, reason = -rng.choice([20, 50, 100]), rng.choice(DEDUCT_REASONS)
             key = f"demo:{member.external_id}:deduct"
             member.adjustments.append(PlannedAdjustment(points, reason, key))
+        _plan_coupons(member, seed)
         plan.append(member)
     return plan
+
+
+def _plan_coupons(member: PlannedMember, seed: int) -> None:
+    """What the member does with its coupons, from a generator of its own (the rest of the
+    plan draws exactly what it drew before the demo had coupons)."""
+    rng = random.Random(f"{seed}:coupons:{member.external_id}")  # noqa: S311 - demo data
+    number = member.external_id.removeprefix("cus_")
+    # Voiding gives points back; a member whose planned deduction depends on its balance
+    # keeps its coupons, so a replay can never find more points than the first run did.
+    may_void = all(adjustment.points > 0 for adjustment in member.adjustments)
+    for slot in range(COUPON_SLOTS):
+        draw = rng.random()
+        amount = _cents(rng.uniform(160, 450))
+        reference = f"WEB-{number}-{slot + 1}"
+        if draw < 0.40:
+            member.coupon_uses.append(PlannedCouponUse(REDEEM, reference, amount))
+        elif draw < 0.42:
+            member.coupon_uses.append(PlannedCouponUse(RELEASE, reference, amount))
+        elif draw < 0.425 and may_void:
+            member.coupon_uses.append(PlannedCouponUse(VOID))
+        else:
+            member.coupon_uses.append(PlannedCouponUse(KEEP))
+    if rng.random() < 0.04:
+        reason, terms = rng.choice(COMPENSATIONS)
+        member.compensation = PlannedCompensation(reason, terms)
 
 
 def demo_merchant() -> Merchant:
@@ -272,8 +363,14 @@ def demo_api_key(merchant: Merchant) -> str:
     return DEMO_API_KEY
 
 
+def demo_thresholds(program: Program) -> None:
+    """The demo's rewards, set once (staff may change them later), before any order."""
+    if not RewardThreshold.objects.filter(program=program).exists():
+        thresholds_replace(program=program, thresholds=DEMO_THRESHOLDS)
+
+
 def demo_member_write(*, program: Program, planned: PlannedMember, staff: User) -> None:
-    """One member's year, in order: profile, orders, refunds, then staff adjustments."""
+    """One member's year, in order: profile, orders, refunds, staff adjustments, coupons."""
     member_upsert(
         program=program,
         external_id=planned.external_id,
@@ -316,6 +413,56 @@ def demo_member_write(*, program: Program, planned: PlannedMember, staff: User) 
             ).entry.balance_after
         except InsufficientPoints:
             continue
+    demo_coupons_write(program=program, planned=planned, staff=staff)
+
+
+def demo_coupons_write(*, program: Program, planned: PlannedMember, staff: User) -> None:
+    """The member's reward coupons used at checkout, released, voided; a compensation coupon.
+
+    Each step is skipped when its trace is already there, so a replay changes nothing.
+    """
+    coupons = list(
+        Coupon.objects.filter(program=program, member__external_id=planned.external_id)
+        .prefetch_related("redemptions")
+        .order_by("pk")
+    )
+    rewards = [coupon for coupon in coupons if coupon.source == Coupon.Source.REWARD]
+    for coupon, use in zip(rewards, planned.coupon_uses, strict=False):
+        if use.action == KEEP or coupon.status == Coupon.Status.VOID:
+            continue
+        if use.action == VOID:
+            try:
+                coupon_void(program=program, code=coupon.code, reason=VOID_REASON, by=staff)
+            except LoyaltyError:
+                pass  # already used: nothing to void
+            continue
+        if any(r.order_reference == use.order_reference for r in coupon.redemptions.all()):
+            continue
+        try:
+            coupon_redeem(
+                program=program,
+                code=coupon.code,
+                order_reference=use.order_reference,
+                order_amount=use.order_amount,
+                currency=program.currency,
+                member_external_id=planned.external_id,
+            )
+        except LoyaltyError:
+            continue  # e.g. a coupon that expired before a resumed run reached it
+        if use.action == RELEASE:
+            coupon_release(program=program, code=coupon.code, order_reference=use.order_reference)
+    compensation = planned.compensation
+    if compensation is not None and not any(
+        coupon.source == Coupon.Source.COMPENSATION and coupon.reason == compensation.reason
+        for coupon in coupons
+    ):
+        coupon_issue_compensation(
+            program=program,
+            member_external_id=planned.external_id,
+            terms=compensation.terms,
+            reason=compensation.reason,
+            issued_by=staff,
+        )
 
 
 def demo_seed(
@@ -324,6 +471,7 @@ def demo_seed(
     """Create (or complete) the demo merchant and its data. Safe to run any number of times."""
     merchant = demo_merchant()
     program = merchant.program
+    demo_thresholds(program)
     staff, passwords = demo_users(merchant)
     result = DemoResult(merchant=merchant, api_key=demo_api_key(merchant), passwords=passwords)
 

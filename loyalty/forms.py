@@ -7,7 +7,9 @@ with ``add_service_error``, so staff see it next to what they typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -15,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import ApiKey, Merchant, Program
+from loyalty.services.merchants import PROGRAM_FIELDS
+from rewards.models import CouponKind
+from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
 
 
 def add_service_error(
@@ -61,29 +66,143 @@ class DayListField(forms.CharField):
         return days
 
 
+class AmountField(forms.DecimalField):
+    """An amount or a percentage, shown as typed: 10 and 2.5, not 10.000 or 1E+1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 16)
+        kwargs.setdefault("decimal_places", 3)
+        kwargs.setdefault("widget", forms.NumberInput(attrs={"step": "any", "size": 8}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Decimal) and value.is_finite():
+            return f"{value.normalize():f}"
+        return value
+
+
+class ThresholdForm(forms.Form):
+    """One reward threshold: at ``points``, a coupon with these terms. The form only
+    parses; ``thresholds_replace`` judges the terms."""
+
+    points = forms.IntegerField(widget=forms.NumberInput(attrs={"size": 8}))
+    kind = forms.ChoiceField(choices=CouponKind.choices, initial=CouponKind.PERCENT)
+    value = AmountField()
+    max_discount = AmountField(required=False)
+    min_order_amount = AmountField(required=False)
+    valid_days = forms.IntegerField(initial=30, widget=forms.NumberInput(attrs={"size": 5}))
+    uses = forms.IntegerField(initial=1, widget=forms.NumberInput(attrs={"size": 4}))
+
+    def payload(self) -> dict[str, Any]:
+        """The row in the shape ``thresholds_replace`` takes."""
+        data = self.cleaned_data
+        return {"points": data["points"], "coupon": {name: data[name] for name in TERM_FIELDS}}
+
+
+ThresholdFormSet = forms.formset_factory(
+    ThresholdForm, extra=2, can_delete=True, max_num=50, absolute_max=50, validate_max=True
+)
+
+THRESHOLDS_PREFIX = "thresholds"
+# A refusal of thresholds_replace names a row: "thresholds.2.points", "thresholds.2.coupon.value".
+_THRESHOLD_ERROR = re.compile(r"thresholds\.(?P<index>\d+)(?:\.coupon)?(?:\.(?P<field>\w+))?")
+
+
 class ProgramForm(forms.ModelForm):
-    """A program's settings; the admin saves them through ``program_update``."""
+    """A program's settings and its reward thresholds.
+
+    The admin saves the settings through ``program_update`` and the thresholds, in
+    the same transaction, through ``thresholds_replace``. A post without a setting
+    or without the thresholds' rows (a script, an old page) leaves them as they are.
+    """
 
     reminder_offsets_days = DayListField(
         required=False,
         label=_("Reminder offsets (days)"),
         help_text=_("Days before expiry to remind members, e.g. 60, 30, 14, 7."),
     )
+    conversion_mode = forms.ChoiceField(
+        choices=Program.ConversionMode.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("Conversion into coupons"),
+    )
+    refund_after_conversion = forms.ChoiceField(
+        choices=Program.RefundAfterConversion.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("Refund after conversion"),
+        help_text=Program._meta.get_field("refund_after_conversion").help_text,
+    )
 
     class Meta:
         model = Program
-        fields = (
-            "name",
-            "currency",
-            "earn_rate",
-            "points_validity_days",
-            "reset_validity_on_order",
-            "reminder_offsets_days",
-            "earn_on_discount",
-            "earn_on_shipping",
-            "earn_on_tax",
-            "earn_on_gift_card",
+        fields = PROGRAM_FIELDS  # the settings program_update takes, in one place
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        submitted = self.is_bound and f"{THRESHOLDS_PREFIX}-TOTAL_FORMS" in self.data
+        initial = [
+            {"points": row["points"], **row["coupon"]}
+            for row in (thresholds_describe(program=self.instance) if self.instance.pk else [])
+        ]
+        self.thresholds_submitted = submitted
+        self.thresholds = ThresholdFormSet(
+            self.data if submitted else None, initial=initial, prefix=THRESHOLDS_PREFIX
         )
+
+    def clean_conversion_mode(self) -> str:
+        return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode
+
+    def clean_refund_after_conversion(self) -> str:
+        return (
+            self.cleaned_data.get("refund_after_conversion")
+            or self.instance.refund_after_conversion
+        )
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if self.thresholds_submitted and not self.thresholds.is_valid():
+            raise forms.ValidationError(_("Correct the reward thresholds below."))
+        return cleaned
+
+    def thresholds_changed(self) -> bool:
+        return self.thresholds_submitted and self.thresholds.has_changed()
+
+    def _threshold_rows(self) -> list[ThresholdForm]:
+        """The rows sent to ``thresholds_replace``, in order: kept rows and filled new ones."""
+        formset = self.thresholds
+        return [
+            form
+            for index, form in enumerate(formset.forms)
+            if not getattr(form, "cleaned_data", {}).get("DELETE")
+            and (index < formset.initial_form_count() or form.has_changed())
+        ]
+
+    def thresholds_payload(self) -> list[dict[str, Any]]:
+        return [form.payload() for form in self._threshold_rows()]
+
+    def add_service_error(
+        self, error: LoyaltyError, fields_by_code: Mapping[str, str] | None = None
+    ) -> None:
+        """Like ``add_service_error``; a threshold's refusal goes on its row and field."""
+        if not isinstance(error, InvalidInput) or not self.thresholds_submitted:
+            add_service_error(self, error, fields_by_code)
+            return
+        rows = self._threshold_rows()
+        rest: dict[str, list[str]] = {}
+        for name, messages in error.fields.items():
+            match = _THRESHOLD_ERROR.fullmatch(name)
+            if match is None or int(match["index"]) >= len(rows):
+                rest[name] = messages
+                continue
+            row = rows[int(match["index"])]
+            field = match["field"] if match["field"] in row.fields else None
+            row.add_error(field, list(messages))
+        if len(rest) < len(error.fields):
+            self.add_error(None, _("Correct the reward thresholds below."))
+        if rest:
+            add_service_error(self, InvalidInput(rest), fields_by_code)
 
 
 class MerchantCreateForm(forms.ModelForm):

@@ -10,10 +10,16 @@ from loyalty import money
 
 
 class Terms(Protocol):
-    kind: str
-    value: Decimal
-    max_discount: Decimal | None
-    min_order_amount: Decimal
+    """Anything with a coupon's terms: a template, a coupon, or ``CouponTerms``."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> Decimal: ...
+    @property
+    def max_discount(self) -> Decimal | None: ...
+    @property
+    def min_order_amount(self) -> Decimal: ...
 
 
 def discount_for(terms: Terms, *, order_amount: Decimal, currency: str) -> Decimal:

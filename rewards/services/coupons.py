@@ -58,6 +58,13 @@ def terms_check(terms: CouponTerms | CouponTemplate, *, currency: str) -> None:
         raise InvalidInput(errors)
 
 
+def reason_problem(reason: str | None) -> str | None:
+    """Staff and integrators give a reason for every coupon they issue or void."""
+    if not (reason or "").strip():
+        return str(_("A reason is required; it is recorded."))
+    return None
+
+
 def coupon_issue(
     *,
     program: Program,
@@ -120,9 +127,9 @@ def coupon_issue_compensation(
     source: str = Coupon.Source.COMPENSATION,
 ) -> Coupon:
     """Staff or an integrator give a member a coupon (compensation or promotion), with a reason."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput({"reason": [str(_("A reason is required; it is recorded."))]})
+    if problem := reason_problem(reason):
+        raise InvalidInput({"reason": [problem]})
+    reason = reason.strip()
     terms_check(terms, currency=program.currency)
     member = member_get(program=program, external_id=member_external_id)
     return coupon_issue(
@@ -145,9 +152,9 @@ def coupon_void(
     return_points: bool = True,
 ) -> Coupon:
     """Cancel an unused coupon. A reward coupon's points come back unless told otherwise."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput({"reason": [str(_("A reason is required; it is recorded."))]})
+    if problem := reason_problem(reason):
+        raise InvalidInput({"reason": [problem]})
+    reason = reason.strip()
     found = coupon_get(program=program, code=code)
     member = None
     if found.member is not None:

