@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("loyalty.api.urls")),
+    path("notifications/", include("notifications.urls")),
 ]
 
 handler500 = "loyalty.api.views.server_error"

@@ -111,6 +111,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "send-reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": crontab(minute=30, hour=9),
+    },
     "expire-points": {
         "task": "loyalty.tasks.expire_points",
         "schedule": crontab(minute=10, hour=2),
@@ -174,4 +178,21 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Notifications: the outbox's delivery (notifications/services/outbox.py).
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+# Backoff after the n-th failure: base x 2^(n-1) (1, 2, 4, 8, 16 minutes by default).
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)
+# How long a delivery run holds the rows it claimed before others may take them.
+NOTIFICATIONS_CLAIM_SECONDS = env.int("NOTIFICATIONS_CLAIM_SECONDS", default=300)
+# A row still "sending" after this long was interrupted: failed, never re-sent by itself.
+NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
+    "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=900
+)
+# Push rows are written only once web push delivery exists.
+NOTIFICATIONS_PUSH_ENABLED = env.bool("NOTIFICATIONS_PUSH_ENABLED", default=False)
+CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
+    "task": "notifications.tasks.deliver",
+    "schedule": crontab(),  # every minute: pending rows and retries that are due
 }

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, Member, PointLot
+from notifications.models import Event
+from notifications.services import notification_enqueue
 
 
 @dataclass
@@ -71,6 +73,7 @@ def _expire_reset_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> bo
         if m.balance > 0
     ]
     LedgerEntry.objects.bulk_create(entries)
+    _tell_expired({e.member_id: (-e.points, e.created_at) for e in entries})
     # The date is spent either way: a member without points just has nothing to expire.
     Member.objects.filter(pk__in=[m.pk for m in members]).update(
         balance=Least(F("balance"), 0), points_expire_at=None
@@ -79,6 +82,27 @@ def _expire_reset_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> bo
     run.entries += len(entries)
     run.points += sum(-e.points for e in entries)
     return True
+
+
+def _tell_expired(expired: dict[int, tuple[int, datetime]]) -> None:
+    """The 'points expired' notification, for the members of a batch who agreed to hear.
+
+    Only those members are loaded (in one query), so a batch of members without consent
+    costs nothing here.
+    """
+    reachable = (
+        Member.objects.filter(pk__in=expired)
+        .filter(Q(consent_email=True) & ~Q(email="") | Q(consent_push=True))
+        .select_related("program__merchant")
+    )
+    for member in reachable:
+        points, at = expired[member.pk]
+        notification_enqueue(
+            member=member,
+            event=Event.POINTS_EXPIRED,
+            occasion=f"expired:{at.isoformat()}",
+            context={"points": points, "expiry_date": timezone.localdate(at)},
+        )
 
 
 def _reset_reason(member: Member) -> str:
@@ -131,6 +155,11 @@ def _expire_lots_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> boo
         run.points += lot.remaining
         lot.remaining = 0
     LedgerEntry.objects.bulk_create(entries)
+    expired: dict[int, tuple[int, datetime]] = {}
+    for e in entries:
+        points, _at = expired.get(e.member_id, (0, now))
+        expired[e.member_id] = (points - e.points, now)
+    _tell_expired(expired)
     PointLot.objects.bulk_update(lots, ["remaining"])
     next_dates = dict(
         PointLot.objects.filter(member__in=members, remaining__gt=0)

@@ -17,6 +17,8 @@ from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from notifications.models import Event
+from notifications.services import notification_enqueue
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 
@@ -77,5 +79,12 @@ def points_grant(
         created_by=created_by,
         expires_at=expires_at,
     )
+    if points > 0:
+        notification_enqueue(
+            member=member,
+            event=Event.POINTS_GRANTED,
+            occasion=f"entry:{entry.pk}",
+            context={"points": points, "reason": reason},
+        )
     coupons = rewards_convert(member=member, program=program) if points > 0 else []
     return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)

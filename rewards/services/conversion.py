@@ -7,12 +7,15 @@ the integrator for them) claims a reward.
 """
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from notifications.models import Event
+from notifications.services import notification_enqueue
+from notifications.services.templates import language_for
 from rewards.errors import RewardNotFound, RewardsAutomatic
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.coupons import coupon_issue
@@ -72,6 +75,19 @@ def _convert(
         key=f"reward:{coupon.pk}",
         order=order,
         coupon=coupon,
+    )
+    with translation.override(language_for(member.locale)):
+        terms = terms_text(coupon, currency=coupon.currency)
+    notification_enqueue(
+        member=member,
+        event=Event.REWARD_ISSUED,
+        occasion=f"coupon:{coupon.pk}",
+        context={
+            "points": threshold.points,
+            "coupon_code": coupon.display_code,
+            "coupon_terms": terms,
+            "coupon_valid_until": timezone.localdate(coupon.valid_until),
+        },
     )
     return coupon
 

@@ -13,6 +13,8 @@ from config.celery import app
 JOBS = {
     "expire_points": "loyalty.tasks.expire_points",
     "expire_coupons": "rewards.tasks.coupons_expire",
+    "send_reminders": "notifications.tasks.send_reminders",
+    "deliver_notifications": "notifications.tasks.deliver",
     "check_ledger": "loyalty.tasks.ledger_check",
     "purge_idempotency": "loyalty.tasks.idempotency_purge",
 }

@@ -1,0 +1,341 @@
+"""The notifications backoffice: a merchant's templates with a live preview, and the outbox.
+
+Invariants kept here:
+- Scoped like every backoffice page (``MerchantScopedAdmin``): staff see, add
+  and change only their merchant's templates and notifications.
+- A template is checked on save (``NotificationTemplate.clean``: it compiles
+  in the sandbox and uses only documented variables); a refusal is shown on
+  the part that caused it, never stored.
+- The outbox is read-only. "Resend" puts failed rows back in the queue
+  (``notifications_resend``); a sent row is never sent again from here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import translation
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from loyalty.admin import MerchantScopedAdmin, _is_superuser, _search_member, _staff_merchant_id
+from loyalty.models import Merchant
+from notifications import rendering
+from notifications.defaults import default_parts
+from notifications.forms import NotificationTemplateForm, variables_help
+from notifications.models import (
+    HTML_PARTS,
+    PARTS,
+    Channel,
+    Event,
+    Language,
+    Notification,
+    NotificationTemplate,
+    template_parts_check,
+)
+from notifications.services.outbox import notifications_resend
+from notifications.services.templates import language_for, parts_render
+from rewards.terms import terms_text
+
+
+def preview_values(*, merchant_name: str, language: str) -> dict[str, Any]:
+    """A sample member's context, with the coupon terms worded in ``language``."""
+    values = rendering.sample_context()
+    if merchant_name:
+        values["merchant_name"] = merchant_name
+    sample_terms = SimpleNamespace(
+        kind="percent", value=Decimal(10), max_discount=None, min_order_amount=Decimal(50)
+    )
+    with translation.override(language):
+        values["coupon_terms"] = terms_text(sample_terms, currency="EUR")
+    return values
+
+
+def template_preview(
+    *, channel: str, language: str, parts: dict[str, str], merchant_name: str
+) -> dict[str, Any]:
+    """Each part rendered for a sample member, or the problems that keep it from rendering."""
+    errors = template_parts_check(channel, parts)
+    good = {name: ("" if name in errors else source) for name, source in parts.items()}
+    rendered = parts_render(
+        good,
+        preview_values(merchant_name=merchant_name, language=language),
+        channel=channel,
+        language=language,
+    )
+    return {"parts": rendered, "errors": errors}
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
+    merchant_path = "merchant"
+    form = NotificationTemplateForm
+    change_form_template = "notifications/admin/notificationtemplate_change_form.html"
+    list_display = ("event", "channel", "language", "updated_at")
+    list_filter = ("event", "channel", "language")
+    list_select_related = ("merchant",)
+    ordering = ("event", "channel", "language")
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if _is_superuser(request):
+            return (*self.list_display, "merchant")
+        return self.list_display
+
+    def get_fieldsets(self, request: HttpRequest, obj: NotificationTemplate | None = None) -> Any:
+        merchant = ("merchant",) if _is_superuser(request) else ()
+        return (
+            (None, {"fields": (*merchant, "event", "channel", "language")}),
+            (_("Variables"), {"fields": (), "description": variables_help()}),
+            (
+                _("Email"),
+                {
+                    "fields": PARTS[Channel.EMAIL],
+                    "classes": ("channel-email",),
+                    "description": _("Used when the channel is email."),
+                },
+            ),
+            (
+                _("Push"),
+                {
+                    "fields": PARTS[Channel.PUSH],
+                    "classes": ("channel-push",),
+                    "description": _("Used when the channel is push."),
+                },
+            ),
+        )
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: NotificationTemplate | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[NotificationTemplate]]:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        merchant_id = None if _is_superuser(request) else _staff_merchant_id(request)
+        scoped: type[forms.ModelForm[NotificationTemplate]] = type(
+            form_class.__name__, (form_class,), {"merchant_id": merchant_id}
+        )
+        return scoped
+
+    def save_model(
+        self, request: HttpRequest, obj: NotificationTemplate, form: Any, change: Any
+    ) -> None:
+        if not _is_superuser(request):
+            merchant_id = _staff_merchant_id(request)
+            if merchant_id is None or (change and obj.merchant_id != merchant_id):
+                raise PermissionDenied
+            obj.merchant_id = merchant_id
+        super().save_model(request, obj, form, change)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """``?event=…&channel=…&language=…`` starts a new template from the shipped one."""
+        initial = super().get_changeform_initial_data(request)
+        event, channel = initial.get("event"), initial.get("channel")
+        language = initial.get("language")
+        if event in Event.values and channel in Channel.values and language in Language.values:
+            initial.update(default_parts(event=event, channel=channel, language=language))
+        return initial
+
+    # Staff manage their own merchant's templates (deleting one brings the default back).
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._in_scope(request, None)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: NotificationTemplate | None = None
+    ) -> bool:
+        return _is_superuser(request) or self._in_scope(request, obj)
+
+    # The preview: rendered on the page, then live from the preview URL as staff type.
+
+    def get_urls(self) -> list[URLPattern]:
+        preview = path(
+            "preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name="notifications_notificationtemplate_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: NotificationTemplate | None = None,
+    ) -> HttpResponse:
+        form = context["adminform"].form
+        values = {name: form[name].value() for name in ("event", "channel", "language")}
+        channel = values["channel"] if values["channel"] in Channel.values else Channel.EMAIL
+        language = language_for(str(values["language"] or ""))
+        parts = {name: str(form[name].value() or "") for name in PARTS[Channel(channel)]}
+        context.update(
+            preview=template_preview(
+                channel=channel,
+                language=language,
+                parts=parts,
+                merchant_name=self._merchant_name(request, obj),
+            ),
+            preview_channel=channel,
+            preview_url=reverse(
+                "admin:notifications_notificationtemplate_preview",
+                current_app=self.admin_site.name,
+            ),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _merchant_name(self, request: HttpRequest, obj: NotificationTemplate | None) -> str:
+        merchant_id = obj.merchant_id if obj is not None else _staff_merchant_id(request)
+        if merchant_id is None:
+            return ""
+        return Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first() or ""
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """POST the form's fields; get each part rendered for a sample member (JSON).
+
+        With ``load_default`` it answers the shipped template's sources instead.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        data = request.POST
+        channel = data.get("channel", "")
+        if channel not in Channel.values:
+            channel = Channel.EMAIL
+        language = language_for(data.get("language", ""))
+        if data.get("load_default"):
+            event = data.get("event", "")
+            if event not in Event.values:
+                return JsonResponse({"sources": {}})
+            sources = default_parts(event=event, channel=channel, language=language)
+            return JsonResponse({"sources": sources})
+        parts = {name: data.get(name, "") for name in PARTS[Channel(channel)]}
+        merchant_id = _staff_merchant_id(request)
+        if merchant_id is None and data.get("merchant", "").isdigit():
+            merchant_id = int(data["merchant"])
+        name: str | None = None
+        if merchant_id is not None:
+            name = Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first()
+        preview = template_preview(
+            channel=channel, language=language, parts=parts, merchant_name=name or ""
+        )
+        return JsonResponse({"channel": channel, **preview})
+
+
+# The outbox
+
+
+@admin.register(Notification)
+class NotificationAdmin(MerchantScopedAdmin[Notification]):
+    merchant_path = "member__program__merchant"
+    show_full_result_count = False  # one COUNT of a big table per page is enough
+    list_display = (
+        "created_at",
+        "member",
+        "event",
+        "channel",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "error",
+    )
+    list_select_related = ("member",)
+    list_filter = ("status", "event", "channel")
+    date_hierarchy = "created_at"
+    search_fields = ("member__external_id", "member__email", "member__name")
+    search_help_text = _("A member: exact external id, whole e-mail address, or part of the name.")
+    ordering = ("-id",)
+    actions = ("resend",)
+    fields = (
+        "member",
+        "event",
+        "channel",
+        "language",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "created_at",
+        "message",
+    )
+    readonly_fields = ("message",)
+
+    @admin.display(description=_("error"))
+    def error(self, notification: Notification) -> str:
+        text = notification.last_error
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @admin.display(description=_("message"))
+    def message(self, notification: Notification) -> SafeString:
+        """What was rendered for the member: text as text, the HTML body in a sandboxed frame."""
+        rows = []
+        for name in PARTS.get(Channel(notification.channel), ()):
+            value = notification.part(name)
+            if name in HTML_PARTS and value:
+                shown = format_html(
+                    '<iframe sandbox srcdoc="{}" title="{}" '
+                    'style="width:100%;height:480px;border:1px solid #ccc;"></iframe>',
+                    value,
+                    _("HTML body"),
+                )
+            else:
+                shown = format_html('<pre style="white-space:pre-wrap;margin:0;">{}</pre>', value)
+            rows.append((name, shown))
+        return format_html_join("\n", "<p><strong>{}</strong></p>{}", rows)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Notification], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_member(term, prefix="member__")), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._in_scope(request, None)
+
+    @admin.action(description=_("Resend the selected failed notifications"), permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        selected = queryset.count()
+        count = notifications_resend(notifications=queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d notification queued to be sent again.",
+                "%(count)d notifications queued to be sent again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
+        if selected > count:
+            self.message_user(
+                request,
+                _("Only failed notifications are resent; the others were left as they are."),
+                messages.WARNING,
+            )

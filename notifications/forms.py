@@ -1,0 +1,91 @@
+"""The backoffice form for notification templates.
+
+It parses and presents; the template rules (sandbox, documented variables,
+required parts) live in the model's ``clean`` and ``notifications.rendering``,
+and their refusals appear on the part that caused them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from notifications import rendering
+from notifications.models import PARTS, Channel, NotificationTemplate
+
+ALL_PARTS = tuple(name for parts in PARTS.values() for name in parts)
+
+
+def variables_help() -> SafeString:
+    """The documented variables as an HTML list, for the admin."""
+    items = format_html_join(
+        "\n",
+        "<li><code>{{{{ {} }}}}</code>: {}</li>",
+        ((name, text) for name, text in rendering.VARIABLES.items()),
+    )
+    return format_html(
+        "<p>{}</p><ul>{}</ul><p>{}</p>",
+        _(
+            "Templates use Django's template syntax with only these variables. "
+            "A template using anything else is refused when you save it."
+        ),
+        items,
+        _(
+            'Tags: {% if %}, {% firstof %}, {% with %}, {% now %}; filters such as "date", '
+            '"default", "pluralize", "upper". HTML bodies are escaped automatically.'
+        ),
+    )
+
+
+class NotificationTemplateForm(forms.ModelForm):
+    # Set by the admin for a staff user: the merchant whose template this is.
+    merchant_id: ClassVar[int | None] = None
+
+    class Meta:
+        model = NotificationTemplate
+        fields = ("merchant", "event", "channel", "language", *ALL_PARTS)
+        widgets = {
+            "subject": forms.TextInput(attrs={"class": "vLargeTextField"}),
+            "body_text": forms.Textarea(attrs={"rows": 14, "class": "vLargeTextField"}),
+            "body_html": forms.Textarea(attrs={"rows": 14, "class": "vLargeTextField"}),
+            "title": forms.TextInput(attrs={"class": "vLargeTextField"}),
+            "body": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
+            "link": forms.TextInput(attrs={"class": "vLargeTextField"}),
+        }
+        help_texts = {
+            "body_html": _("Optional: without it the email is sent as plain text."),
+            "link": _("Where a tap on the notification leads; the profile page when empty."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.merchant_id is not None and self.instance.merchant_id is None:
+            self.instance.merchant_id = self.merchant_id
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        channel = cleaned.get("channel")
+        if channel in Channel.values:
+            # The other channel's parts are not kept: what is stored is what is used.
+            for name in ALL_PARTS:
+                if name not in PARTS[Channel(channel)] and name in self.fields:
+                    cleaned[name] = ""
+        if "merchant" not in self.fields:
+            self._check_unique(cleaned)
+        return cleaned
+
+    def _check_unique(self, cleaned: dict[str, Any]) -> None:
+        # Django checks the unique constraint only when every field of it is on the form.
+        keys = {name: cleaned.get(name) for name in ("event", "channel", "language")}
+        if self.instance.merchant_id is None or not all(keys.values()):
+            return
+        clash = NotificationTemplate.objects.filter(merchant_id=self.instance.merchant_id, **keys)
+        if clash.exclude(pk=self.instance.pk).exists():
+            self.add_error(
+                "language",
+                _("There is already a template for this event, channel and language."),
+            )

@@ -1,0 +1,183 @@
+"""Notification templates and the notification outbox.
+
+Invariants kept here with the database's help:
+- a merchant has at most one template per event, channel and language;
+- a template that does not compile, or uses anything but the documented
+  variables (``notifications.rendering.VARIABLES``), is refused by ``clean``
+  (the admin calls it on save), so rendering never fails at send time;
+- a member gets at most one notification per dedupe key
+  (``"<event>:<occasion>:<channel>"``): the unique constraint is what makes a
+  notification "never sent twice", however often its event is replayed.
+
+A notification is rendered when it is written (in the transaction of the
+event that causes it) and stores the text it will send, so the row is
+self-contained: what the admin shows is what the member gets.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from loyalty.models import Member, Merchant
+from notifications import rendering
+
+
+class Event(models.TextChoices):
+    REWARD_ISSUED = "reward_issued", _("reward issued")
+    POINTS_EXPIRING = "points_expiring", _("points expiring")
+    POINTS_EXPIRED = "points_expired", _("points expired")
+    TIER_CHANGED = "tier_changed", _("tier changed")
+    POINTS_GRANTED = "points_granted", _("points granted")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("email")
+    PUSH = "push", _("push")
+
+
+class Language(models.TextChoices):
+    # The labels are the settings' LANGUAGES names, already in the catalogs.
+    EN = "en", _("English")
+    ES = "es", _("Spanish")
+    RU = "ru", _("Russian")
+    TR = "tr", _("Turkish")
+
+
+# The parts of a template per channel, and which of them must not be empty.
+EMAIL_PARTS = ("subject", "body_text", "body_html")
+PUSH_PARTS = ("title", "body", "link")
+PARTS: dict[str, tuple[str, ...]] = {Channel.EMAIL: EMAIL_PARTS, Channel.PUSH: PUSH_PARTS}
+REQUIRED_PARTS: dict[str, tuple[str, ...]] = {
+    Channel.EMAIL: ("subject", "body_text"),
+    Channel.PUSH: ("title", "body"),
+}
+# Parts rendered as HTML (autoescaped); every other part is plain text.
+HTML_PARTS = frozenset({"body_html"})
+# Parts that must render to an http(s) address.
+URL_PARTS = frozenset({"link"})
+
+
+def template_parts_check(channel: str, parts: dict[str, str]) -> dict[str, list[str]]:
+    """The problems of a template's parts, by part name; empty when it may be saved.
+
+    Each non-empty part must compile in the sandbox and reference only the
+    documented variables; the channel's required parts must be there.
+    """
+    errors: dict[str, list[str]] = {}
+    for name in REQUIRED_PARTS.get(channel, ()):
+        if not parts.get(name, "").strip():
+            errors.setdefault(name, []).append(str(_("This part is required for this channel.")))
+    for name, source in parts.items():
+        if not source.strip():
+            continue
+        problems = rendering.template_problems(
+            source, html=name in HTML_PARTS, url=name in URL_PARTS
+        )
+        if problems:
+            errors.setdefault(name, []).extend(problems)
+    return errors
+
+
+class NotificationTemplate(models.Model):
+    """A merchant's own text for one event, channel and language (else the shipped default)."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="notification_templates"
+    )
+    event = models.CharField(max_length=20, choices=Event.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(max_length=5, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body_text = models.TextField(_("text body"), blank=True)
+    body_html = models.TextField(_("HTML body"), blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    link = models.CharField(_("link"), max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "event", "channel", "language"],
+                name="notification_template_unique",
+            ),
+        ]
+        ordering = ["event", "channel", "language"]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} · {self.get_channel_display()} · {self.language}"
+
+    def parts(self) -> dict[str, str]:
+        """The channel's template parts, by name."""
+        return {name: getattr(self, name) for name in PARTS.get(self.channel, ())}
+
+    def clean(self) -> None:
+        if self.channel not in Channel.values:
+            return  # the field's own validation reports it
+        errors = template_parts_check(self.channel, self.parts())
+        if errors:
+            raise ValidationError(errors)
+
+
+class Notification(models.Model):
+    """One message to one member on one channel: the outbox row, rendered and ready to send.
+
+    Life: pending -> sending -> sent; a clean failure goes back to pending with
+    a later ``next_attempt_at`` (exponential backoff) until the attempts run out,
+    then failed. ``skipped`` when the member withdrew consent before delivery.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("notification status", "pending")
+        SENDING = "sending", pgettext_lazy("notification status", "sending")
+        SENT = "sent", pgettext_lazy("notification status", "sent")
+        FAILED = "failed", pgettext_lazy("notification status", "failed")
+        SKIPPED = "skipped", pgettext_lazy("notification status", "skipped")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=20, choices=Event.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    dedupe_key = models.CharField(max_length=300)
+    language = models.CharField(max_length=5, choices=Language.choices)
+    # The variables it was rendered with, and what they rendered to (the parts of
+    # the channel: subject, body_text, body_html; or title, body, link).
+    context = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    content = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When pending: not before this time. When sending: considered interrupted after it.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The delivery run that claimed the row; only that run may send it.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "dedupe_key"], name="notification_dedupe_per_member"
+            ),
+        ]
+        indexes = [
+            # The delivery query: due pending rows, and sending rows past their deadline.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="notification_due_idx",
+            ),
+            models.Index(fields=["member", "-id"], name="notification_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} → {self.member} ({self.get_channel_display()})"
+
+    def part(self, name: str) -> str:
+        value: Any = self.content.get(name, "")
+        return str(value)

@@ -1,0 +1,282 @@
+"""Sandboxed rendering of notification templates (Django template syntax).
+
+A template sees only these variables, all plain values, never a model:
+
+==================== ======================================================
+member_name          the member's name (may be empty)
+points               the points of this event (earned, granted, expired, spent on a reward)
+balance              the member's balance after the event
+coupon_code          the coupon's code, grouped for reading (``ABCDE-FGHJK-MNPQR``)
+coupon_terms         what the coupon takes off, in words (``10% off orders of at least…``)
+coupon_valid_until   the coupon's last day (a date)
+expiry_date          the day the points expire (a date)
+expiring_points      how many points expire on that day
+profile_url          the member's profile page
+unsubscribe_url      the one-click link that stops these emails
+merchant_name        the shop's name
+tier_name            the member's tier
+reason               why the points were granted (written by staff)
+==================== ======================================================
+
+Invariants:
+- The engine has no loaders (so no ``include`` or ``extends``), no ``load``, no
+  ``debug``, no ``url``, no ``autoescape off`` and no ``safe``: only the tags
+  and filters listed below exist in it. HTML parts are autoescaped; text
+  parts are not.
+- A template referencing any other variable, or that does not compile, is
+  reported by ``template_problems``; the model's ``clean`` refuses it on save.
+- ``render`` accepts only the documented names with plain values (str, int,
+  Decimal, date; an aware datetime becomes its local date), so no attribute of
+  anything else can be reached from a template.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Node,
+    NodeList,
+    Template,
+    defaultfilters,
+    defaulttags,
+)
+from django.template.base import FilterExpression, Variable
+from django.template.defaulttags import ForNode, WithNode
+from django.template.exceptions import TemplateSyntaxError
+from django.template.smartif import TokenBase
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+VARIABLES: dict[str, Promise] = {
+    "member_name": _("the member's name (may be empty)"),
+    "points": _("the points of this event (earned, granted, expired, spent on a reward)"),
+    "balance": _("the member's balance after the event"),
+    "coupon_code": _("the coupon's code"),
+    "coupon_terms": _("what the coupon takes off, in words"),
+    "coupon_valid_until": _("the coupon's last day (a date)"),
+    "expiry_date": _("the day the points expire (a date)"),
+    "expiring_points": _("how many points expire on that day"),
+    "profile_url": _("the member's profile page"),
+    "unsubscribe_url": _("the link that stops these emails"),
+    "merchant_name": _("the shop's name"),
+    "tier_name": _("the member's tier"),
+    "reason": _("why the points were granted"),
+}
+
+PLAIN_TYPES = (str, int, Decimal, datetime.date)
+# Names every Django context resolves by itself (``{% if reason == None %}``).
+CONTEXT_BUILTINS = frozenset({"True", "False", "None"})
+
+ALLOWED_TAGS = (
+    "comment",
+    "firstof",
+    "if",
+    "now",
+    "spaceless",
+    "templatetag",
+    "verbatim",
+    "widthratio",
+    "with",
+)
+ALLOWED_FILTERS = (
+    "add",
+    "capfirst",
+    "center",
+    "cut",
+    "date",
+    "default",
+    "default_if_none",
+    "divisibleby",
+    "escape",
+    "first",
+    "floatformat",
+    "force_escape",
+    "last",
+    "length",
+    "linebreaks",
+    "linebreaksbr",
+    "ljust",
+    "lower",
+    "pluralize",
+    "rjust",
+    "slice",
+    "stringformat",
+    "striptags",
+    "time",
+    "timesince",
+    "timeuntil",
+    "title",
+    "truncatechars",
+    "truncatewords",
+    "upper",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "yesno",
+)
+
+SANDBOX = Library()
+for _name in ALLOWED_TAGS:
+    SANDBOX.tags[_name] = defaulttags.register.tags[_name]
+for _name in ALLOWED_FILTERS:
+    SANDBOX.filters[_name] = defaultfilters.register.filters[_name]
+
+
+class SandboxEngine(Engine):
+    """An engine whose only tags and filters are ``SANDBOX``'s, with nothing to load."""
+
+    default_builtins = []  # the base class lists every default library; none here
+
+    def get_template_builtins(self, builtins: list[Any]) -> list[Library]:
+        return [SANDBOX]
+
+
+ENGINE = SandboxEngine(loaders=[], libraries={}, autoescape=True)
+
+
+@lru_cache(maxsize=1024)
+def compile_template(source: str) -> Template:
+    """The compiled template (cached: the defaults are rendered again and again)."""
+    return ENGINE.from_string(source)
+
+
+def template_problems(source: str, *, html: bool = False, url: bool = False) -> list[str]:
+    """Why ``source`` cannot be saved as a template part; empty when it can.
+
+    It must compile in the sandbox, reference only documented variables, and
+    render with a sample context (to an http(s) address when ``url``).
+    """
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError as error:
+        return [_syntax_problem(error)]
+    unknown = sorted(unknown_variables(template))
+    if unknown:
+        names = ", ".join(f"{{{{ {name} }}}}" for name in unknown)
+        known = ", ".join(VARIABLES)
+        return [
+            str(_("Unknown variable(s): %(names)s. Available: %(known)s."))
+            % {"names": names, "known": known}
+        ]
+    try:
+        rendered = render(source, sample_context(), html=html)
+    except Exception as error:  # a filter refusing the sample values
+        return [str(_("The template fails to render: %(error)s")) % {"error": error}]
+    if url and not rendered.strip().startswith(("https://", "http://")):
+        return [str(_("The link must render to an address starting with https:// or http://."))]
+    return []
+
+
+def _syntax_problem(error: TemplateSyntaxError) -> str:
+    """Django's message, or a plainer one for a tag or filter the sandbox leaves out."""
+    message = str(error)
+    tag = re.match(r"Invalid block tag on line \d+: '(\w+)'", message)
+    closing = tag and (tag.group(1).startswith("end") or tag.group(1) in ("else", "elif", "empty"))
+    if tag and not closing:
+        return str(_("The tag “%(tag)s” is not available in notification templates.")) % {
+            "tag": tag.group(1)
+        }
+    filter_ = re.match(r"Invalid filter: '(\w+)'", message)
+    if filter_:
+        return str(_("The filter “%(filter)s” is not available in notification templates.")) % {
+            "filter": filter_.group(1)
+        }
+    return str(_("The template does not compile: %(error)s")) % {"error": message}
+
+
+def unknown_variables(template: Template) -> set[str]:
+    """The names a template reads that are not documented variables (nor its own ``with``)."""
+    found: set[str] = set()
+    _check(template.nodelist, frozenset(VARIABLES) | CONTEXT_BUILTINS, found)
+    return found
+
+
+def _check(value: Any, known: frozenset[str], found: set[str]) -> None:
+    """Walk a compiled template: nodes, their expressions and ``if`` conditions."""
+    if isinstance(value, FilterExpression):
+        _check(value.var, known, found)
+        for _func, args in value.filters:
+            for is_variable, arg in args:
+                if is_variable:
+                    _check(arg, known, found)
+    elif isinstance(value, Variable):
+        if value.lookups is not None and value.lookups[0] not in known:
+            found.add(value.lookups[0])
+    elif isinstance(value, ForNode):  # not in the sandbox; kept so the walk stays exact
+        _check(value.sequence, known, found)
+        _check(value.nodelist_loop, known | set(value.loopvars) | {"forloop"}, found)
+        _check(value.nodelist_empty, known, found)
+    elif isinstance(value, WithNode):
+        _check(value.extra_context, known, found)
+        _check(value.nodelist, known | set(value.extra_context), found)
+    elif isinstance(value, Node):
+        for name, attribute in vars(value).items():
+            if name not in ("token", "origin"):
+                _check(attribute, known, found)
+    elif isinstance(value, TokenBase):  # an ``if`` condition: operators and literals
+        for attribute in (value.first, value.second, value.value):
+            _check(attribute, known, found)
+    elif isinstance(value, NodeList | list | tuple):
+        for item in value:
+            _check(item, known, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check(item, known, found)
+
+
+def plain_context(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The documented variables with plain values; anything else is a programming error."""
+    context: dict[str, Any] = dict.fromkeys(VARIABLES, "")
+    for name, value in values.items():
+        if name not in VARIABLES:
+            raise ValueError(f"{name!r} is not a documented template variable")
+        if isinstance(value, datetime.datetime):
+            value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
+        if value is not None and not isinstance(value, PLAIN_TYPES):
+            raise TypeError(f"{name!r} must be a plain value, not {type(value).__name__}")
+        context[name] = "" if value is None else value
+    return context
+
+
+def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
+    """Render ``source`` with only the documented variables; HTML autoescaped, text not.
+
+    Dates and numbers follow the active language (callers use
+    ``translation.override``).
+    """
+    template = compile_template(source)
+    rendered = template.render(Context(plain_context(values), autoescape=html))
+    # A plain str, not the engine's SafeString: from here on it is data, and whoever shows
+    # it inside a page (the admin's preview) must escape it like any other text.
+    return str.__str__(rendered)
+
+
+def sample_context() -> dict[str, Any]:
+    """Values for the admin's preview and the save-time check: every variable filled in."""
+    today = timezone.localdate()
+    return {
+        "member_name": "Alex Morgan",
+        "points": 500,
+        "balance": 120,
+        "coupon_code": "ABCDE-FGHJK-MNPQR",
+        "coupon_terms": "10% off",
+        "coupon_valid_until": today + datetime.timedelta(days=30),
+        "expiry_date": today + datetime.timedelta(days=14),
+        "expiring_points": 250,
+        "profile_url": "https://example.com/profile/",
+        "unsubscribe_url": "https://example.com/unsubscribe/",
+        "merchant_name": "Example Shop",
+        "tier_name": "Gold",
+        "reason": "Sorry for the late delivery",
+    }

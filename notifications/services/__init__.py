@@ -1,0 +1,29 @@
+"""Write operations of the notifications app (see STYLE.md): the outbox and unsubscribing.
+
+``notification_enqueue`` is what other apps call, inside their own transaction,
+when something happens that a member should hear about.
+"""
+
+from notifications.services.outbox import (
+    notification_enqueue,
+    notifications_deliver,
+    notifications_fail_interrupted,
+    notifications_resend,
+)
+from notifications.services.unsubscribe import (
+    member_from_token,
+    member_unsubscribe_email,
+    unsubscribe_token,
+    unsubscribe_url,
+)
+
+__all__ = [
+    "member_from_token",
+    "member_unsubscribe_email",
+    "notification_enqueue",
+    "notifications_deliver",
+    "notifications_fail_interrupted",
+    "notifications_resend",
+    "unsubscribe_token",
+    "unsubscribe_url",
+]

@@ -1,0 +1,82 @@
+"""Which template a notification uses, and rendering all of its parts.
+
+A merchant's own template for the member's language wins; else the shipped
+default in that language; a language we do not ship falls back to English.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.utils import translation
+
+from notifications import rendering
+from notifications.defaults import FALLBACK_LANGUAGE, default_parts
+from notifications.models import HTML_PARTS, PARTS, Channel, NotificationTemplate
+
+logger = logging.getLogger(__name__)
+
+SHIPPED_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
+# Parts shown on one line (an email subject, a push title): newlines would break headers.
+ONE_LINE_PARTS = frozenset({"subject", "title", "link"})
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def language_for(locale: str) -> str:
+    """A member's locale as one of our languages: ``es-MX`` -> ``es``, unknown -> ``en``."""
+    code = (locale or "").replace("_", "-").split("-")[0].lower()
+    return code if code in SHIPPED_LANGUAGES else FALLBACK_LANGUAGE
+
+
+def parts_render(
+    parts: Mapping[str, str], values: Mapping[str, Any], *, channel: str, language: str
+) -> dict[str, str]:
+    """Every part of a channel rendered in ``language`` (dates and numbers follow it)."""
+    rendered: dict[str, str] = {}
+    with translation.override(language):
+        for name in PARTS[Channel(channel)]:
+            text = rendering.render(parts.get(name, ""), values, html=name in HTML_PARTS)
+            if name in ONE_LINE_PARTS:
+                text = " ".join(text.split())
+            elif name not in HTML_PARTS:
+                # A paragraph left out by an {% if %} leaves no gap of blank lines.
+                text = BLANK_LINES.sub("\n\n", text)
+            rendered[name] = text
+        if "link" in rendered and not rendered["link"]:
+            rendered["link"] = str(values.get("profile_url", ""))
+    return rendered
+
+
+def templates_render(
+    *, merchant_id: int, event: str, channels: list[str], language: str, values: Mapping[str, Any]
+) -> dict[str, dict[str, str]]:
+    """The rendered parts per channel, with the merchant's templates or the shipped ones.
+
+    A merchant's template was checked when saved, so it renders; should it fail
+    all the same, the shipped default is used and the failure logged: a
+    notification never breaks the event that caused it.
+    """
+    custom = {
+        template.channel: template
+        for template in NotificationTemplate.objects.filter(
+            merchant_id=merchant_id, event=event, language=language, channel__in=channels
+        )
+    }
+    rendered: dict[str, dict[str, str]] = {}
+    for channel in channels:
+        template = custom.get(channel)
+        if template is not None:
+            try:
+                rendered[channel] = parts_render(
+                    template.parts(), values, channel=channel, language=language
+                )
+                continue
+            except Exception:
+                logger.exception("notification template %s failed; using the default", template.pk)
+        shipped = default_parts(event=event, channel=channel, language=language)
+        rendered[channel] = parts_render(shipped, values, channel=channel, language=language)
+    return rendered
