@@ -98,6 +98,8 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
+# Seconds an SMTP call may take; without it a hung mail server would hold a worker forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 # Celery: Redis in production; with no REDIS_URL tasks run in process (embedded default).
 REDIS_URL = env("REDIS_URL", default="")
