@@ -329,9 +329,7 @@ class PointLot(models.Model):
                 condition=Q(remaining__gt=0),
                 name="lot_live_idx",
             ),
-            models.Index(
-                fields=["expires_at"], condition=Q(remaining__gt=0), name="lot_due_idx"
-            ),
+            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="lot_due_idx"),
         ]
 
     def __str__(self) -> str:
