@@ -108,6 +108,8 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
     """
 
     merchant_path: ClassVar[str]
+    # The column that tells a superuser (who sees every merchant) whose row it is.
+    owner_column: ClassVar[str | None] = None
     superuser_only: ClassVar[bool] = False
 
     # Scope
@@ -120,6 +122,11 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
         if merchant_id is None or self.superuser_only:
             return queryset.none()
         return queryset.filter(**{self.merchant_path: merchant_id})
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if self.owner_column and _is_superuser(request):
+            return (*self.list_display, self.owner_column)
+        return self.list_display
 
     def merchant_id_of(self, obj: _ModelT) -> int | None:
         """Follow ``merchant_path`` on an object; the last hop reads the id, not the row."""
@@ -421,10 +428,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
     def login(self, member: Member) -> str:
         return member.user.get_username() if member.user_id and member.user else "—"
 
-    def get_list_display(self, request: HttpRequest) -> Any:
-        if _is_superuser(request):
-            return (*self.list_display, "program")
-        return self.list_display
+    owner_column = "program"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -912,10 +916,7 @@ class ApiKeyAdmin(ServiceSavedAdmin[ApiKey]):
     def scope_list(self, key: ApiKey) -> str:
         return ", ".join(key.scopes)
 
-    def get_list_display(self, request: HttpRequest) -> Any:
-        if _is_superuser(request):
-            return (*self.list_display, "merchant")
-        return self.list_display
+    owner_column = "merchant"
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         merchant = ("merchant",) if _is_superuser(request) else ()

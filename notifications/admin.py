@@ -86,10 +86,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     list_select_related = ("merchant",)
     ordering = ("event", "channel", "language")
 
-    def get_list_display(self, request: HttpRequest) -> Any:
-        if _is_superuser(request):
-            return (*self.list_display, "merchant")
-        return self.list_display
+    owner_column = "merchant"
 
     def get_fieldsets(self, request: HttpRequest, obj: NotificationTemplate | None = None) -> Any:
         merchant = ("merchant",) if _is_superuser(request) else ()

@@ -106,10 +106,7 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[CouponTemplate]:
         return super().get_queryset(request).prefetch_related("thresholds")
 
-    def get_list_display(self, request: HttpRequest) -> Any:
-        if _is_superuser(request):
-            return (*self.list_display, "program")
-        return self.list_display
+    owner_column = "program"
 
     def get_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         program = ("program",) if obj is not None or _is_superuser(request) else ()
@@ -276,10 +273,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
         # A username, not a link: staff cannot open user pages.
         return coupon.issued_by.get_username() if coupon.issued_by else ""
 
-    def get_list_display(self, request: HttpRequest) -> Any:
-        if _is_superuser(request):
-            return (*self.list_display, "program")
-        return self.list_display
+    owner_column = "program"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
