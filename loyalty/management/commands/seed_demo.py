@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.test.utils import override_settings
 
 from loyalty import demo
 from loyalty.models import LedgerEntry, Order
@@ -38,10 +39,13 @@ class Command(BaseCommand):
         if options["members"] < 1:
             raise CommandError("--members must be at least 1.")
         started = time.monotonic()
-        result = demo.demo_seed(
-            members=options["members"],
-            progress=lambda done, total: self.stdout.write(f"  members {done}/{total}"),
-        )
+        # The demo is history: its notifications are written to the outbox (the admin
+        # shows them) but sent to no one, not even the console.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            result = demo.demo_seed(
+                members=options["members"],
+                progress=lambda done, total: self.stdout.write(f"  members {done}/{total}"),
+            )
         program = result.merchant.program
         if result.members_written:
             self.stdout.write(
