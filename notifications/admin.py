@@ -8,6 +8,10 @@ Invariants kept here:
   the part that caused it, never stored.
 - The outbox is read-only. "Resend" puts failed rows back in the queue
   (``notifications_resend``); a sent row is never sent again from here.
+- Webhook endpoints are the merchant's own (staff add, change and delete
+  them; the signing secret is shown, since their receiver needs it); the
+  delivery log is read-only, with a "resend" for failed deliveries
+  (``webhooks_resend``).
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ from notifications.models import (
     Language,
     Notification,
     NotificationTemplate,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
     template_parts_check,
 )
 from notifications.services.outbox import notifications_resend
 from notifications.services.templates import language_for, parts_render
+from notifications.services.webhooks import webhooks_resend
 from rewards.terms import terms_text
 
 
@@ -334,5 +342,141 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
             self.message_user(
                 request,
                 _("Only failed notifications are resent; the others were left as they are."),
+                messages.WARNING,
+            )
+
+
+# Webhooks
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("merchant", "url", "events", "active")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
+    merchant_path = "merchant"
+    owner_column = "merchant"
+    form = WebhookEndpointForm
+    list_display = ("url", "active", "subscribed", "created_at")
+    list_filter = ("active",)
+    list_select_related = ("merchant",)
+    ordering = ("id",)
+    readonly_fields = ("secret", "created_at")
+
+    @admin.display(description=_("events"))
+    def subscribed(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(endpoint.events)
+
+    def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> Any:
+        merchant = ("merchant",) if _is_superuser(request) else ()
+        shown = ("secret", "created_at") if obj is not None else ()
+        return (*merchant, "url", "events", "active", *shown)
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: Any
+    ) -> None:
+        if not _is_superuser(request):
+            merchant_id = _staff_merchant_id(request)
+            if merchant_id is None or (change and obj.merchant_id != merchant_id):
+                raise PermissionDenied
+            obj.merchant_id = merchant_id
+        super().save_model(request, obj, form, change)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._in_scope(request, None)
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WebhookEndpoint | None = None
+    ) -> bool:
+        return _is_superuser(request) or self._in_scope(request, obj)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(MerchantScopedAdmin[WebhookDelivery]):
+    merchant_path = "endpoint__merchant"
+    owner_column = "endpoint__merchant"
+    show_full_result_count = False
+    list_display = (
+        "created_at",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "sent_at",
+        "error",
+    )
+    list_select_related = ("endpoint__merchant",)
+    list_filter = ("status", "event", "last_status_code")
+    date_hierarchy = "created_at"
+    search_fields = ("dedupe_key",)
+    search_help_text = _("The event and occasion, e.g. order_recorded:A-1001.")
+    ordering = ("-id",)
+    actions = ("resend",)
+    fields = (
+        "endpoint",
+        "event",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "sent_at",
+        "created_at",
+        "payload",
+    )
+
+    @admin.display(description=_("error"))
+    def error(self, delivery: WebhookDelivery) -> str:
+        text = delivery.last_error
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: WebhookDelivery | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WebhookDelivery | None = None
+    ) -> bool:
+        return False
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._in_scope(request, None)
+
+    @admin.action(description=_("Resend the selected failed deliveries"), permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        selected = queryset.count()
+        count = webhooks_resend(deliveries=queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery queued to be sent again.",
+                "%(count)d deliveries queued to be sent again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
+        if selected > count:
+            self.message_user(
+                request,
+                _("Only failed deliveries are resent; the others were left as they are."),
                 messages.WARNING,
             )

@@ -12,9 +12,16 @@ Invariants kept here with the database's help:
 A notification is rendered when it is written (in the transaction of the
 event that causes it) and stores the text it will send, so the row is
 self-contained: what the admin shows is what the member gets.
+
+Webhooks (``notifications.services.webhooks``): a merchant's endpoint gets at
+most one delivery per event and occasion (``"<event>:<occasion>"``, unique per
+endpoint), and an endpoint's address is HTTPS (plain HTTP only to this machine,
+for local testing).
 """
 
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -181,3 +188,117 @@ class Notification(models.Model):
     def part(self, name: str) -> str:
         value: Any = self.content.get(name, "")
         return str(value)
+
+
+# Webhooks
+
+
+class WebhookEvent(models.TextChoices):
+    ORDER_RECORDED = "order_recorded", _("order recorded")
+    POINTS_EARNED = "points_earned", _("points earned")
+    REWARD_ISSUED = "reward_issued", _("reward issued")
+    COUPON_REDEEMED = "coupon_redeemed", _("coupon redeemed")
+    POINTS_EXPIRED = "points_expired", _("points expired")
+    TIER_CHANGED = "tier_changed", _("tier changed")
+
+
+# Plain HTTP is accepted only for a receiver on this machine (local testing).
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def webhook_url_validate(value: str) -> None:
+    """An endpoint must be HTTPS, except ``http://127.0.0.1`` or ``http://localhost``."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
+        return
+    raise ValidationError(
+        _("Use an https:// address (plain http only for 127.0.0.1 or localhost)."),
+        code="insecure_url",
+    )
+
+
+def webhook_events_validate(value: Any) -> None:
+    if not isinstance(value, list) or not all(event in WebhookEvent.values for event in value):
+        raise ValidationError(
+            _("Choose events among: %(events)s."),
+            code="invalid_events",
+            params={"events": ", ".join(WebhookEvent.values)},
+        )
+
+
+def webhook_secret_new() -> str:
+    return secrets.token_hex(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant's receiver of events: each delivery to it is signed with its secret."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(_("URL"), max_length=500, validators=[webhook_url_validate])
+    # Readable by the merchant's staff: they must configure it in their receiver.
+    secret = models.CharField(_("signing secret"), max_length=100, default=webhook_secret_new)
+    events = models.JSONField(
+        _("events"), default=list, blank=True, validators=[webhook_events_validate]
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the webhook outbox row and the delivery log.
+
+    Life: pending -> sending -> sent; a failure (a non-2xx answer, a network
+    error) goes back to pending with a later ``next_attempt_at`` until the
+    attempts run out, then failed, with the last status code and error kept.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("webhook status", "pending")
+        SENDING = "sending", pgettext_lazy("webhook status", "sending")
+        SENT = "sent", pgettext_lazy("webhook status", "sent")
+        FAILED = "failed", pgettext_lazy("webhook status", "failed")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=20, choices=WebhookEvent.choices)
+    dedupe_key = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When pending: not before this time. When sending: considered interrupted after it.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The delivery run that claimed the row; only that run may send it.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "dedupe_key"], name="webhook_delivery_dedupe_per_endpoint"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="webhook_delivery_due_idx",
+            ),
+        ]
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} → {self.endpoint_id} #{self.pk}"

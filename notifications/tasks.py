@@ -4,6 +4,7 @@ from celery import shared_task
 
 from notifications.services.outbox import notifications_deliver
 from notifications.services.reminders import reminders_send
+from notifications.services.webhooks import webhooks_deliver
 
 
 # acks_late: a worker that dies mid-run has its task redelivered; the claims make
@@ -19,3 +20,11 @@ def deliver(ids: list[int] | None = None) -> int:
 def send_reminders() -> int:
     """Write today's expiry reminders; the outbox sends them. Safe to run twice."""
     return reminders_send()
+
+
+# acks_late: a redelivered run is safe, rows are claimed and marked "sending" before each POST.
+@shared_task(acks_late=True, soft_time_limit=290, time_limit=300)
+def deliver_webhooks(ids: list[int] | None = None) -> int:
+    """Deliver webhooks: the given rows (right after the commit that wrote them), or every
+    due row (the beat job, each minute)."""
+    return webhooks_deliver(ids=ids)

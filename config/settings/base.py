@@ -198,3 +198,7 @@ CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
     "task": "notifications.tasks.deliver",
     "schedule": crontab(),  # every minute: pending rows and retries that are due
 }
+CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
+    "task": "notifications.tasks.deliver_webhooks",
+    "schedule": crontab(),  # every minute: pending webhook deliveries and retries that are due
+}

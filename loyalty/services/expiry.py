@@ -19,8 +19,9 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, Member, PointLot
-from notifications.models import Event
+from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
+from notifications.services.webhooks import webhook_enqueue
 
 
 @dataclass
@@ -73,11 +74,12 @@ def _expire_reset_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> bo
         if m.balance > 0
     ]
     LedgerEntry.objects.bulk_create(entries)
-    _tell_expired({e.member_id: (-e.points, e.created_at) for e in entries})
     # The date is spent either way: a member without points just has nothing to expire.
     Member.objects.filter(pk__in=[m.pk for m in members]).update(
         balance=Least(F("balance"), 0), points_expire_at=None
     )
+    # After the update: the notifications and webhooks show the balance the expiry left.
+    _tell_expired({e.member_id: (-e.points, e.created_at) for e in entries})
     run.members += len(members)
     run.entries += len(entries)
     run.points += sum(-e.points for e in entries)
@@ -90,6 +92,7 @@ def _tell_expired(expired: dict[int, tuple[int, datetime]]) -> None:
     Only those members are loaded (in one query), so a batch of members without consent
     costs nothing here.
     """
+    _hook_expired(expired)
     reachable = (
         Member.objects.filter(pk__in=expired)
         .filter(Q(consent_email=True) & ~Q(email="") | Q(consent_push=True))
@@ -102,6 +105,32 @@ def _tell_expired(expired: dict[int, tuple[int, datetime]]) -> None:
             event=Event.POINTS_EXPIRED,
             occasion=f"expired:{at.isoformat()}",
             context={"points": points, "expiry_date": timezone.localdate(at)},
+        )
+
+
+def _hook_expired(expired: dict[int, tuple[int, datetime]]) -> None:
+    """The 'points_expired' webhook, for merchants with an endpoint (one query a batch
+    when none has)."""
+    merchants = set(
+        WebhookEndpoint.objects.filter(active=True).values_list("merchant_id", flat=True)
+    )
+    if not merchants:
+        return
+    rows = Member.objects.filter(pk__in=expired, program__merchant_id__in=merchants).values_list(
+        "pk", "external_id", "program__merchant_id", "balance"
+    )
+    for pk, external_id, merchant_id, balance in rows:
+        points, at = expired[pk]
+        webhook_enqueue(
+            merchant_id=merchant_id,
+            event=WebhookEvent.POINTS_EXPIRED,
+            occasion=f"{external_id}:{at.isoformat()}",
+            payload={
+                "member": external_id,
+                "points": points,
+                "expired_on": timezone.localdate(at).isoformat(),
+                "balance": balance,
+            },
         )
 
 
@@ -159,7 +188,6 @@ def _expire_lots_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> boo
     for e in entries:
         points, _at = expired.get(e.member_id, (0, now))
         expired[e.member_id] = (points - e.points, now)
-    _tell_expired(expired)
     PointLot.objects.bulk_update(lots, ["remaining"])
     next_dates = dict(
         PointLot.objects.filter(member__in=members, remaining__gt=0)
@@ -170,6 +198,7 @@ def _expire_lots_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> boo
     for member in members.values():
         member.points_expire_at = next_dates.get(member.pk)
     Member.objects.bulk_update(members.values(), ["balance", "points_expire_at"])
+    _tell_expired(expired)
     run.members += len(members)
     run.entries += len(entries)
     return True

@@ -38,6 +38,8 @@ from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
 from loyalty.services.validity import validity_on_order
+from notifications.models import WebhookEvent
+from notifications.services.webhooks import webhook_enqueue
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 from rewards.services.coupons import coupons_void_for_refund
@@ -233,7 +235,7 @@ def _order_record(
     )
     activity = validity_on_order(member=member, program=program, placed_at=placed_at)
     if points:
-        ledger_append(
+        entry = ledger_append(
             member=member,
             kind=LedgerEntry.Kind.EARN,
             points=points,
@@ -244,6 +246,18 @@ def _order_record(
             member_updates=activity,
             expires_at=_lot_expiry(program, placed_at),
         )
+        webhook_enqueue(
+            merchant_id=program.merchant_id,
+            event=WebhookEvent.POINTS_EARNED,
+            occasion=str(entry.pk),
+            payload={
+                "member": member.external_id,
+                "points": points,
+                "reason": entry.reason,
+                "order": external_id,
+                "balance": member.balance,
+            },
+        )
     elif activity:
         Member.objects.filter(pk=member.pk).update(**activity)
         for name, value in activity.items():
@@ -252,6 +266,19 @@ def _order_record(
     if coupons:
         Order.objects.filter(pk=order.pk).update(balance_after=member.balance)
         order.balance_after = member.balance
+    webhook_enqueue(
+        merchant_id=program.merchant_id,
+        event=WebhookEvent.ORDER_RECORDED,
+        occasion=external_id,
+        payload={
+            "order": external_id,
+            "member": member.external_id,
+            "amount": str(amount),
+            "currency": currency,
+            "points_earned": points,
+            "balance": member.balance,
+        },
+    )
     return OrderResult(order=order, created=True, balance=member.balance, coupons_issued=coupons)
 
 

@@ -17,8 +17,9 @@ from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
-from notifications.models import Event
+from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
+from notifications.services.webhooks import webhook_enqueue
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 
@@ -80,6 +81,18 @@ def points_grant(
         expires_at=expires_at,
     )
     if points > 0:
+        webhook_enqueue(
+            merchant_id=program.merchant_id,
+            event=WebhookEvent.POINTS_EARNED,
+            occasion=str(entry.pk),
+            payload={
+                "member": member.external_id,
+                "points": points,
+                "reason": reason,
+                "order": None,
+                "balance": member.balance,
+            },
+        )
         notification_enqueue(
             member=member,
             event=Event.POINTS_GRANTED,

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Program
+from notifications.models import WebhookEvent
+from notifications.services.webhooks import webhook_enqueue
 from rewards.codes import code_normalise
 from rewards.errors import (
     CouponAlreadyRedeemed,
@@ -148,6 +150,18 @@ def coupon_redeem(
         order_reference=order_reference,
         reason=f"{money.format_money(discount, coupon.currency)} off "
         f"{money.format_money(order_amount, coupon.currency)}",
+    )
+    webhook_enqueue(
+        merchant_id=program.merchant_id,
+        event=WebhookEvent.COUPON_REDEEMED,
+        occasion=f"{coupon.pk}:{order_reference}",
+        payload={
+            "coupon": coupon.display_code,
+            "member": coupon.member.external_id if coupon.member else None,
+            "order": order_reference,
+            "discount": str(discount),
+            "currency": coupon.currency,
+        },
     )
     return CheckoutResult(coupon=coupon, discount=discount)
 

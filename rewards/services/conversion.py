@@ -13,9 +13,10 @@ from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
-from notifications.models import Event
+from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.templates import language_for
+from notifications.services.webhooks import webhook_enqueue
 from rewards.errors import RewardNotFound, RewardsAutomatic
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.coupons import coupon_issue
@@ -75,6 +76,20 @@ def _convert(
         key=f"reward:{coupon.pk}",
         order=order,
         coupon=coupon,
+    )
+    webhook_enqueue(
+        merchant_id=program.merchant_id,
+        event=WebhookEvent.REWARD_ISSUED,
+        occasion=str(coupon.pk),
+        payload={
+            "member": member.external_id,
+            "coupon": coupon.display_code,
+            "kind": coupon.kind,
+            "value": str(coupon.value),
+            "valid_until": coupon.valid_until.isoformat(),
+            "points_spent": threshold.points,
+            "balance": member.balance,
+        },
     )
     with translation.override(language_for(member.locale)):
         terms = terms_text(coupon, currency=coupon.currency)

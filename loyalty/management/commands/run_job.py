@@ -15,6 +15,7 @@ JOBS = {
     "expire_coupons": "rewards.tasks.coupons_expire",
     "send_reminders": "notifications.tasks.send_reminders",
     "deliver_notifications": "notifications.tasks.deliver",
+    "deliver_webhooks": "notifications.tasks.deliver_webhooks",
     "check_ledger": "loyalty.tasks.ledger_check",
     "purge_idempotency": "loyalty.tasks.idempotency_purge",
 }
