@@ -47,6 +47,7 @@ from django.utils import timezone
 from loyalty.models import Member
 from notifications import rendering
 from notifications.models import Channel, Event, Notification
+from notifications.services.claims import claim_due
 from notifications.services.email import EmailSender
 from notifications.services.templates import language_for, templates_render
 from notifications.services.unsubscribe import unsubscribe_url
@@ -257,28 +258,8 @@ def notifications_fail_interrupted() -> int:
 
 
 def _claim(*, ids: list[int] | None, batch_size: int) -> tuple[uuid.UUID, list[Notification]]:
-    """Claim up to ``batch_size`` due rows for this run, in one short transaction.
-
-    The claim pushes ``next_attempt_at`` past a lease, so other runs leave the
-    rows alone; if this run dies before sending them, they are due again then.
-    """
-    now = timezone.now()
-    token = uuid.uuid4()
-    lease = timedelta(seconds=_setting("NOTIFICATIONS_CLAIM_SECONDS", 300))
-    with transaction.atomic():
-        due = Notification.objects.filter(
-            status=Status.PENDING, next_attempt_at__lte=now, channel__in=list(SENDERS)
-        )
-        if ids is not None:
-            due = due.filter(pk__in=ids)
-        picked = list(
-            due.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not picked:
-            return token, []
-        Notification.objects.filter(pk__in=picked).update(claim=token, next_attempt_at=now + lease)
+    pending = Notification.objects.filter(status=Status.PENDING, channel__in=list(SENDERS))
+    token, picked = claim_due(pending, ids=ids, batch_size=batch_size)
     rows = Notification.objects.filter(pk__in=picked, claim=token).select_related("member")
     return token, list(rows.order_by("id"))
 

@@ -59,7 +59,8 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from notifications.services.outbox import _setting, max_attempts, retry_delay
+from notifications.services.claims import claim_due
+from notifications.services.outbox import max_attempts, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -214,25 +215,8 @@ def webhooks_recover_interrupted() -> int:
 
 
 def _claim(*, ids: list[int] | None, batch_size: int) -> tuple[uuid.UUID, list[WebhookDelivery]]:
-    """Claim up to ``batch_size`` due rows for this run, in one short transaction; the claim
-    pushes ``next_attempt_at`` past a lease, so other runs leave the rows alone."""
-    now = timezone.now()
-    token = uuid.uuid4()
-    lease = timedelta(seconds=_setting("NOTIFICATIONS_CLAIM_SECONDS", 300))
-    with transaction.atomic():
-        due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
-        if ids is not None:
-            due = due.filter(pk__in=ids)
-        picked = list(
-            due.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not picked:
-            return token, []
-        WebhookDelivery.objects.filter(pk__in=picked).update(
-            claim=token, next_attempt_at=now + lease
-        )
+    pending = WebhookDelivery.objects.filter(status=Status.PENDING)
+    token, picked = claim_due(pending, ids=ids, batch_size=batch_size)
     rows = WebhookDelivery.objects.filter(pk__in=picked, claim=token).select_related("endpoint")
     return token, list(rows.order_by("id"))
 
