@@ -4,6 +4,8 @@ from rest_framework.test import APIClient
 from loyalty.models import Program
 from tests.factories import MemberFactory, ProgramFactory, api_key_for
 
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def program(db) -> Program:
