@@ -97,12 +97,31 @@ class Program(models.Model):
     earn_on_shipping = models.BooleanField(default=False)
     earn_on_tax = models.BooleanField(default=True)
     earn_on_gift_card = models.BooleanField(default=False)
+    # The merchant's local time: campaign dates, earning caps per day and month,
+    # birthdays and transfer limits per month are counted in it.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text=_("IANA name, e.g. Europe/Madrid.")
+    )
+    transfers_enabled = models.BooleanField(
+        default=False, help_text=_("Members may give points to other members of the program.")
+    )
+    transfer_min_points = models.PositiveIntegerField(
+        default=1, help_text=_("The fewest points one transfer may move.")
+    )
+    transfer_monthly_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("The most points a member may give away in a calendar month; empty: no limit."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(earn_rate__gte=0), name="program_earn_rate_gte_0"),
+            models.CheckConstraint(
+                condition=Q(transfer_min_points__gte=1), name="program_transfer_min_gte_1"
+            ),
             models.CheckConstraint(
                 condition=Q(points_validity_days__isnull=True) | Q(points_validity_days__gt=0),
                 name="program_validity_positive",
@@ -127,6 +146,11 @@ class Member(models.Model):
     balance = models.BigIntegerField(default=0, editable=False)
     points_expire_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_order_at = models.DateTimeField(null=True, blank=True, editable=False)
+    birth_date = models.DateField(null=True, blank=True)
+    # Who brought this member in; the referral bonus is paid on the member's first order.
+    referred_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
+    )
     user = models.OneToOneField(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
     )
@@ -172,6 +196,10 @@ class Order(models.Model):
     tax = amount_field(default=Decimal(0))
     paid_with_gift_card = amount_field(default=Decimal(0))
     points_base = amount_field()
+    # [{sku, category, quantity, amount}] as sent; empty when the order carried no lines.
+    lines = models.JSONField(default=list, blank=True)
+    # How the points were computed (``loyalty.services.earning.EarnBreakdown.as_dict``).
+    earning = models.JSONField(default=dict, blank=True, editable=False)
     # The rate in force when the order earned: refunds reverse at this rate, not today's.
     earn_rate = models.DecimalField(max_digits=10, decimal_places=4)
     points_earned = models.BigIntegerField(default=0)
@@ -248,6 +276,9 @@ class LedgerEntry(models.Model):
         DEDUCT = "deduct", _("deducted")
         REVERSAL = "reversal", _("reversed by a refund")
         ADJUSTMENT = "adjustment", _("adjustment")
+        BONUS = "bonus", _("bonus")
+        TRANSFER_IN = "transfer_in", _("transfer received")
+        TRANSFER_OUT = "transfer_out", _("transfer given")
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -283,8 +314,11 @@ class LedgerEntry(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(kind__in=["earn", "grant"], points__gt=0)
-                    | Q(kind__in=["reward", "expire", "deduct", "reversal"], points__lt=0)
+                    Q(kind__in=["earn", "grant", "bonus", "transfer_in"], points__gt=0)
+                    | Q(
+                        kind__in=["reward", "expire", "deduct", "reversal", "transfer_out"],
+                        points__lt=0,
+                    )
                     | (Q(kind="adjustment") & ~Q(points=0))
                 ),
                 name="ledger_points_sign_by_kind",
@@ -377,3 +411,114 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EarningRule(models.Model):
+    """A way to earn beyond the earn rate, or a limit on it; ``parameters`` by ``kind``
+    (checked by ``loyalty.services.earning.rule_parameters``)."""
+
+    class Kind(models.TextChoices):
+        SIGNUP = "signup", _("sign-up bonus")
+        BIRTHDAY = "birthday", _("birthday bonus")
+        REFERRAL = "referral", _("referral bonus")
+        PRODUCT_BONUS = "product_bonus", _("product bonus")
+        CATEGORY_BONUS = "category_bonus", _("category bonus")
+        EXCLUSION = "exclusion", _("exclusion")
+        CAP_DAY = "cap_day", _("cap per day")
+        CAP_MONTH = "cap_month", _("cap per month")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="earning_rules")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(models.Model):
+    """A time-boxed multiplier or fixed bonus on orders, dates in the program's time zone
+    (both days included)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    start_date = models.DateField()
+    end_date = models.DateField(help_text=_("The last day, included (until midnight)."))
+    multiplier = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal(1))
+    fixed_bonus = models.PositiveIntegerField(default=0, help_text=_("Points added per order."))
+    min_order_amount = amount_field(default=Decimal(0))
+    tiers = models.JSONField(
+        default=list, blank=True, help_text=_("Tier names it is limited to; empty: everyone.")
+    )
+    segment = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_('Member filter, e.g. {"locale": "es"} or {"email__endswith": "@acme.com"}.'),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-start_date", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")), name="campaign_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(multiplier__gte=1), name="campaign_multiplier_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Transfer(models.Model):
+    """Points given by one member to another of the same program, once per ``key``."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="transfers")
+    sender = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="transfers_out")
+    recipient = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="transfers_in")
+    points = models.BigIntegerField()
+    note = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "key"], name="transfer_key_unique"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="transfer_points_positive"),
+            models.CheckConstraint(
+                condition=~Q(sender=models.F("recipient")), name="transfer_not_to_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["sender", "created_at"], name="transfer_sender_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.points} {self.sender} -> {self.recipient}"
+
+
+class Feedback(models.Model):
+    """A member's rating of the program and the rewards they would value."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="feedback")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField()
+    wanted_rewards = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 {self.member}"

@@ -1,12 +1,18 @@
 """Members: creating them (also on the fly from an order) and locking them for a write."""
 
+from datetime import date
+from types import EllipsisType
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
-from loyalty.models import Member, Program
+from loyalty.models import Member, Order, Program
+from loyalty.services.bonuses import signup_bonus_award
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
 
@@ -30,6 +36,10 @@ def member_lock(*, program: Program, external_id: str, create: bool = False) -> 
             [Member(program=program, external_id=external_id)], ignore_conflicts=True
         )
         member = locked.get()
+        member.program = program
+        # Under the lock: of two requests creating the member, the second finds the
+        # bonus given and skips it.
+        signup_bonus_award(member=member)
     member.program = program
     return member
 
@@ -58,23 +68,73 @@ def member_upsert(
     locale: str = "en",
     consent_email: bool = False,
     consent_push: bool = False,
+    birth_date: date | None | EllipsisType = ...,
+    referred_by: str | None | EllipsisType = ...,
 ) -> tuple[Member, bool]:
     """Create or update a member's profile (a full replace, as PUT). Returns it and whether
-    it was created."""
+    it was created.
+
+    ``birth_date`` and ``referred_by`` (the referrer's external id) change only when
+    given, so integrators that do not know them keep them. A new member gets the
+    program's sign-up bonus.
+    """
     _check_external_id(external_id)
     if locale not in LOCALES:
         raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
+    defaults: dict[str, Any] = {
+        # Addresses are compared case-insensitively everywhere; store them so.
+        "email": email.strip().lower(),
+        "name": name,
+        "locale": locale,
+        "consent_email": consent_email,
+        "consent_push": consent_push,
+    }
+    if not isinstance(birth_date, EllipsisType):
+        if birth_date is not None and birth_date > timezone.localdate():
+            raise InvalidInput({"birth_date": [str(_("A birth date cannot be in the future."))]})
+        defaults["birth_date"] = birth_date
     member, created = Member.objects.update_or_create(
-        program=program,
-        external_id=external_id,
-        defaults={
-            # Addresses are compared case-insensitively everywhere; store them so.
-            "email": email.strip().lower(),
-            "name": name,
-            "locale": locale,
-            "consent_email": consent_email,
-            "consent_push": consent_push,
-        },
+        program=program, external_id=external_id, defaults=defaults
     )
     member.program = program
+    if isinstance(referred_by, str) and referred_by:
+        _referral_set(member=member, referrer_external_id=referred_by)
+    if created:
+        signup_bonus_award(member=member)
+        # Imported here: conversion locks members through this module.
+        from rewards.services.conversion import rewards_convert  # noqa: PLC0415
+
+        rewards_convert(member=member, program=program)
     return member, created
+
+
+def _referral_set(*, member: Member, referrer_external_id: str) -> None:
+    """Record who referred the member: once, before the member's first order, never the
+    member themself (same id or same e-mail address) and never closing a loop."""
+    referrer = Member.objects.filter(
+        program=member.program, external_id=referrer_external_id
+    ).first()
+    if referrer is not None and member.referred_by_id == referrer.pk:
+        return
+    problem = None
+    if referrer is None:
+        problem = _("No member with this external id in the program.")
+    elif member.referred_by_id is not None:
+        problem = _("The member was already referred by someone else.")
+    elif referrer.pk == member.pk or (member.email and member.email == referrer.email):
+        problem = _("A member cannot refer themself.")
+    elif Order.objects.filter(member=member).exists():
+        problem = _("A referral counts only before the member's first order.")
+    else:
+        seen: set[int] = set()
+        up: int | None = referrer.pk
+        while up is not None and up not in seen:
+            if up == member.pk:
+                problem = _("This referral would make a loop: the member brought in the referrer.")
+                break
+            seen.add(up)
+            up = Member.objects.filter(pk=up).values_list("referred_by_id", flat=True).first()
+    if problem is not None:
+        raise InvalidInput({"referred_by": [str(problem)]})
+    Member.objects.filter(pk=member.pk).update(referred_by=referrer)
+    member.referred_by = referrer

@@ -2,7 +2,7 @@
 
 Rules kept here:
 - An order earns ``floor(points base x earn rate)`` points once; the points base
-  is the part of the amount the program says earns (see ``points_base``).
+  is the part of the amount the program says earns (see ``loyalty.services.earning``).
 - The same external id with the same data is a replay (answered, earns nothing);
   with other data it is a conflict. The database's unique constraint on
   (program, external_id) is what makes a second earning impossible.
@@ -35,8 +35,13 @@ from loyalty.errors import (
 )
 from loyalty.ids import external_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
+from loyalty.services.earning import earn_breakdown, lines_clean
 from loyalty.services.ledger import ledger_append
-from loyalty.services.members import member_lock
+from loyalty.services.referrals import (
+    order_member_lock,
+    referral_on_first_order,
+    referral_on_refund,
+)
 from loyalty.services.validity import validity_on_order
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
@@ -55,6 +60,7 @@ class OrderResult:
     created: bool
     balance: int
     coupons_issued: list[Coupon] = field(default_factory=list)
+    bonuses: list[LedgerEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -62,25 +68,6 @@ class RefundResult:
     refund: Refund
     created: bool
     balance: int
-
-
-def points_base(*, program: Program, amount: Decimal, breakdown: dict[str, Decimal]) -> Decimal:
-    """The part of an order that earns points, by the program's rules.
-
-    ``amount`` is what the customer was charged, after discounts, with shipping
-    and tax. Parts the program does not reward are taken out; a discount the
-    program does reward is added back. Never below zero.
-    """
-    base = amount
-    if program.earn_on_discount:
-        base += breakdown["discount"]
-    if not program.earn_on_shipping:
-        base -= breakdown["shipping"]
-    if not program.earn_on_tax:
-        base -= breakdown["tax"]
-    if not program.earn_on_gift_card:
-        base -= breakdown["paid_with_gift_card"]
-    return max(base, Decimal(0))
 
 
 def _check_amount(name: str, value: Decimal, currency: str, errors: dict[str, list[str]]) -> None:
@@ -122,27 +109,6 @@ def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earn_reason(order: Order, points: int) -> str:
-    rate = format(order.earn_rate.normalize(), "f")
-    base = money.format_money(order.points_base, order.currency)
-    reason = f"Order #{order.external_id}: {base}"
-    left_out = [
-        f"{money.format_money(getattr(order, part), order.currency)} {label}"
-        for part, label, earns in (
-            ("shipping", "shipping", order.program.earn_on_shipping),
-            ("tax", "tax", order.program.earn_on_tax),
-            ("paid_with_gift_card", "paid by gift card", order.program.earn_on_gift_card),
-        )
-        if not earns and getattr(order, part)
-    ]
-    if left_out:
-        total = money.format_money(order.amount, order.currency)
-        reason += f" ({total} less {', '.join(left_out)})"
-    if order.program.earn_on_discount and order.discount:
-        reason += f" (with {money.format_money(order.discount, order.currency)} discount)"
-    return f"{reason} x {rate} points = {points} points"
-
-
 def order_record(
     *,
     program: Program,
@@ -152,6 +118,7 @@ def order_record(
     currency: str,
     placed_at: datetime | None = None,
     breakdown: dict[str, Decimal] | None = None,
+    lines: list[dict[str, Any]] | None = None,
 ) -> OrderResult:
     """Record a paid order and earn its points, once.
 
@@ -161,6 +128,8 @@ def order_record(
     currency = currency.upper()
     fingerprint = _fingerprint(
         {
+            # Only when sent, so orders without lines keep the fingerprints they had.
+            **({"lines": lines} if lines else {}),
             "member": member_external_id,
             "amount": str(amount.normalize()) if amount.is_finite() else str(amount),
             "currency": currency,
@@ -176,6 +145,7 @@ def order_record(
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )
+    clean_lines = lines_clean(lines=lines, currency=currency)
     try:
         return _order_record(
             program=program,
@@ -185,6 +155,7 @@ def order_record(
             currency=currency,
             placed_at=placed_at,
             parts=parts,
+            lines=clean_lines,
             fingerprint=fingerprint,
         )
     except IntegrityError:
@@ -211,14 +182,26 @@ def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> Or
 @transaction.atomic
 def _order_record(
     *, program: Program, external_id: str, member_external_id: str, amount: Decimal,
-    currency: str, placed_at: datetime, parts: dict[str, Decimal], fingerprint: str,
+    currency: str, placed_at: datetime, parts: dict[str, Decimal], lines: list[dict[str, Any]],
+    fingerprint: str,
 ) -> OrderResult:  # fmt: skip
-    member = member_lock(program=program, external_id=member_external_id, create=True)
+    # Locks the referrer too (pk order) when this may be a referred member's first order.
+    member = order_member_lock(program=program, external_id=member_external_id)
     if Order.objects.filter(program=program, external_id=external_id).exists():
         return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
 
-    base = points_base(program=program, amount=amount, breakdown=parts)
-    points = money.floor_points(base * program.earn_rate)
+    # The same computation as the quote (loyalty.services.earning), so they agree.
+    earned = earn_breakdown(
+        program=program,
+        member=member,
+        external_id=external_id,
+        amount=amount,
+        currency=currency,
+        breakdown=parts,
+        lines=lines,
+        placed_at=placed_at,
+    )
+    base, points = earned.points_base, earned.total
     order = Order.objects.create(
         program=program,
         member=member,
@@ -231,6 +214,8 @@ def _order_record(
         balance_after=member.balance + points,
         placed_at=placed_at,
         fingerprint=fingerprint,
+        lines=[{**line, "amount": str(line["amount"])} for line in lines],
+        earning=earned.as_dict(),
         **parts,
     )
     activity = validity_on_order(member=member, program=program, placed_at=placed_at)
@@ -239,10 +224,10 @@ def _order_record(
             member=member,
             kind=LedgerEntry.Kind.EARN,
             points=points,
-            reason=_earn_reason(order, points),
+            reason=earned.reason,
             key=f"order:{order.pk}:earn",
             order=order,
-            details={"base": str(base), "rate": str(program.earn_rate)},
+            details={"base": str(base), "rate": str(program.earn_rate), "total": points},
             member_updates=activity,
             expires_at=_lot_expiry(program, placed_at),
         )
@@ -262,8 +247,9 @@ def _order_record(
         Member.objects.filter(pk=member.pk).update(**activity)
         for name, value in activity.items():
             setattr(member, name, value)
+    bonuses = referral_on_first_order(member=member, order=order)
     coupons = rewards_convert(member=member, program=program, order=order)
-    if coupons:
+    if coupons or bonuses:
         Order.objects.filter(pk=order.pk).update(balance_after=member.balance)
         order.balance_after = member.balance
     webhook_enqueue(
@@ -279,7 +265,13 @@ def _order_record(
             "balance": member.balance,
         },
     )
-    return OrderResult(order=order, created=True, balance=member.balance, coupons_issued=coupons)
+    return OrderResult(
+        order=order,
+        created=True,
+        balance=member.balance,
+        coupons_issued=coupons,
+        bonuses=bonuses,
+    )
 
 
 def _lot_expiry(program: Program, placed_at: datetime) -> datetime | None:
@@ -326,8 +318,9 @@ def refund_record(
     if errors:
         raise InvalidInput(errors)
 
-    # Lock order: member first, then the order (the same order every writer uses).
-    member = member_lock(program=program, external_id=ref["member__external_id"])
+    # Lock order: member (with its referrer, in pk order) first, then the order (the same
+    # order every writer uses).
+    member = order_member_lock(program=program, external_id=ref["member__external_id"])
     order = Order.objects.select_for_update().get(pk=ref["pk"])
     order.program = program
 
@@ -380,6 +373,8 @@ def refund_record(
             order=order,
             refund=refund,
         )
+    if status == Order.Status.REFUNDED:
+        referral_on_refund(member=member, order=order)
     # A voided coupon may give back more than the refund takes: convert what is left.
     if rewards_convert(member=member, program=program):
         Refund.objects.filter(pk=refund.pk).update(balance_after=member.balance)

@@ -1,0 +1,700 @@
+"""How many points an order earns, and why: one function for the order and its quote.
+
+Invariant: ``order_record`` and ``POST /api/v1/orders/quote`` both compute points with
+``earn_breakdown``, which only reads; so for the same member state (what the member
+earned today and this month, their tier) the quote is exactly what the order earns.
+
+The stacking rule (``STACKING_RULE``, shown in the admin), in the order it applies:
+
+1. Base: the order's amount by the program's rules (shipping, tax, gift-card payment,
+   discount), less the lines an exclusion rule names; base points = base x earn rate.
+2. Multipliers: the multipliers of all running campaigns and the member's tier
+   multiply each other and then the base points (rounded down once).
+3. Product and category bonuses are added on top; they are not multiplied.
+4. Fixed bonuses: of the running fixed-bonus campaigns only the largest applies, once.
+5. Caps per member per day and per month (the merchant's time zone) cut the total last.
+"""
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db.models import Sum
+from django.utils.translation import gettext_lazy as _
+
+from loyalty import money
+from loyalty.errors import InvalidInput
+from loyalty.models import Campaign, EarningRule, Member, Order, Program
+
+STACKING_RULE = _(
+    "Campaign multipliers and the tier multiplier multiply each other and the base points; "
+    "product and category bonuses are added after, not multiplied; of the fixed-bonus "
+    "campaigns only the largest applies, once per order; daily and monthly caps cut the "
+    "total last."
+)
+
+ORDER_RULE_KINDS = (
+    EarningRule.Kind.PRODUCT_BONUS,
+    EarningRule.Kind.CATEGORY_BONUS,
+    EarningRule.Kind.EXCLUSION,
+    EarningRule.Kind.CAP_DAY,
+    EarningRule.Kind.CAP_MONTH,
+)
+MAX_LINES = 200
+MAX_RULE_POINTS = 1_000_000
+MAX_MULTIPLIER = Decimal(100)
+
+
+# --- the program's clock ---------------------------------------------------------------
+
+
+def program_zone(program: Program) -> ZoneInfo:
+    try:
+        return ZoneInfo(program.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_date(program: Program, moment: datetime) -> date:
+    return moment.astimezone(program_zone(program)).date()
+
+
+def day_bounds(program: Program, day: date) -> tuple[datetime, datetime]:
+    """From the local midnight starting ``day`` to the next one (DST-safe)."""
+    zone = program_zone(program)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def month_bounds(program: Program, day: date) -> tuple[datetime, datetime]:
+    zone = program_zone(program)
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return (
+        datetime.combine(first, time.min, tzinfo=zone),
+        datetime.combine(following, time.min, tzinfo=zone),
+    )
+
+
+# --- rule parameters and segments: checked on save, so earning never meets bad ones -------
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_RULE_POINTS else None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str) and 0 < len(value.strip()) <= 100:
+        return value.strip()
+    return None
+
+
+def rule_parameters(*, kind: str, parameters: Any) -> dict[str, Any]:
+    """The rule's parameters, normalised; ``InvalidInput`` on ``parameters`` otherwise.
+
+    signup, birthday, cap_day, cap_month: ``{"points": n}``; referral:
+    ``{"referrer_points": n, "referred_points": n}``; product_bonus: ``{"sku": s}`` and
+    category_bonus ``{"category": c}``, each with ``points_per_unit`` and/or
+    ``multiplier`` (extra on the line's amount); exclusion: ``{"sku": s}`` or
+    ``{"category": c}``.
+    """
+    problem = str(_("Not valid for this kind of rule; see the documentation."))
+    if not isinstance(parameters, dict):
+        raise InvalidInput({"parameters": [problem]})
+    out: dict[str, Any] = {}
+    if kind in ("signup", "birthday", "cap_day", "cap_month"):
+        points = _positive_int(parameters.get("points"))
+        if points is None or set(parameters) != {"points"}:
+            raise InvalidInput(
+                {"parameters": [str(_('Give {"points": n} with n from 1 to 1000000.'))]}
+            )
+        return {"points": points}
+    if kind == "referral":
+        referrer = _positive_int(parameters.get("referrer_points"))
+        referred = _positive_int(parameters.get("referred_points"))
+        if referrer is None or referred is None or len(parameters) != 2:
+            raise InvalidInput(
+                {"parameters": [str(_('Give {"referrer_points": n, "referred_points": m}.'))]}
+            )
+        return {"referrer_points": referrer, "referred_points": referred}
+    if kind in ("product_bonus", "category_bonus", "exclusion"):
+        target = "sku" if kind == "product_bonus" else "category"
+        if kind == "exclusion":
+            target = "sku" if "sku" in parameters else "category"
+        value = _text(parameters.get(target))
+        if value is None:
+            raise InvalidInput(
+                {"parameters": [str(_("Name the %(target)s it applies to.")) % {"target": target}]}
+            )
+        out[target] = value
+        if kind == "exclusion":
+            if len(parameters) != 1:
+                raise InvalidInput({"parameters": [problem]})
+            return out
+        allowed = {target, "points_per_unit", "multiplier"}
+        if set(parameters) - allowed:
+            raise InvalidInput({"parameters": [problem]})
+        if "points_per_unit" in parameters:
+            per_unit = _positive_int(parameters["points_per_unit"])
+            if per_unit is None:
+                raise InvalidInput({"parameters": [problem]})
+            out["points_per_unit"] = per_unit
+        if "multiplier" in parameters:
+            try:
+                factor = Decimal(str(parameters["multiplier"]))
+            except InvalidOperation:
+                factor = Decimal(0)
+            if not factor.is_finite() or not Decimal(1) < factor <= MAX_MULTIPLIER:
+                raise InvalidInput(
+                    {"parameters": [str(_("A multiplier is more than 1 and at most 100."))]}
+                )
+            out["multiplier"] = str(factor)
+        if len(out) == 1:
+            raise InvalidInput(
+                {"parameters": [str(_("Give points_per_unit, a multiplier, or both."))]}
+            )
+        return out
+    raise InvalidInput({"kind": [str(_("Unknown kind of rule."))]})
+
+
+SEGMENT_FIELDS: dict[str, type] = {
+    "external_id": str,
+    "email": str,
+    "name": str,
+    "locale": str,
+    "consent_email": bool,
+    "consent_push": bool,
+    "birth_date": date,
+    "created_at": date,
+}
+SEGMENT_LOOKUPS = ("exact", "in", "startswith", "endswith", "gte", "lte")
+
+
+def segment_check(segment: Any) -> dict[str, Any]:
+    """A saved member filter: ``{"field__lookup": value}``, only the fields and lookups
+    above (no path into other tables, nothing run as SQL); all conditions must hold."""
+    if not isinstance(segment, dict) or len(segment) > 10:
+        raise InvalidInput({"segment": [str(_("Give an object of at most 10 conditions."))]})
+    for key, value in segment.items():
+        name, _sep, lookup = str(key).partition("__")
+        lookup = lookup or "exact"
+        kind = SEGMENT_FIELDS.get(name)
+        if kind is None or lookup not in SEGMENT_LOOKUPS:
+            raise InvalidInput(
+                {
+                    "segment": [
+                        str(_("'%(key)s': use one of the fields %(fields)s with __%(lookups)s."))
+                        % {
+                            "key": key,
+                            "fields": ", ".join(SEGMENT_FIELDS),
+                            "lookups": ", __".join(SEGMENT_LOOKUPS),
+                        }
+                    ]
+                }
+            )
+        values = value if lookup == "in" else [value]
+        if not isinstance(values, list) or not all(_segment_value(kind, v) for v in values):
+            raise InvalidInput(
+                {"segment": [str(_("'%(key)s': the value has the wrong type.")) % {"key": key}]}
+            )
+        if kind is bool and lookup != "exact":
+            message = _("'%(key)s': yes/no fields take only an exact value.")
+            raise InvalidInput({"segment": [str(message) % {"key": key}]})
+    return dict(segment)
+
+
+def _segment_value(kind: type, value: Any) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is date:
+        try:
+            date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+    return isinstance(value, str) and len(value) <= 200
+
+
+def segment_matches(segment: dict[str, Any], member: Member) -> bool:
+    for key, value in segment.items():
+        name, _sep, lookup = key.partition("__")
+        lookup = lookup or "exact"
+        actual: Any = getattr(member, name)
+        kind = SEGMENT_FIELDS[name]
+        if kind is date:
+            if actual is None:
+                return False
+            actual = actual.date() if isinstance(actual, datetime) else actual
+            wanted: Any = (
+                [date.fromisoformat(v) for v in value]
+                if lookup == "in"
+                else date.fromisoformat(value)
+            )
+        elif kind is str:
+            actual = (actual or "").lower()
+            wanted = [v.lower() for v in value] if lookup == "in" else value.lower()
+        else:
+            wanted = value
+        matched = {
+            "exact": lambda a, w: a == w,
+            "in": lambda a, w: a in w,
+            "startswith": lambda a, w: str(a).startswith(str(w)),
+            "endswith": lambda a, w: str(a).endswith(str(w)),
+            "gte": lambda a, w: a >= w,
+            "lte": lambda a, w: a <= w,
+        }[lookup](actual, wanted)
+        if not matched:
+            return False
+    return True
+
+
+def campaign_check(
+    *, start_date: date, end_date: date, multiplier: Decimal, fixed_bonus: int,
+    tiers: Any, segment: Any,
+) -> None:  # fmt: skip
+    errors: dict[str, list[str]] = {}
+    if end_date < start_date:
+        errors["end_date"] = [str(_("The campaign must end on or after its first day."))]
+    if not multiplier.is_finite() or not Decimal(1) <= multiplier <= MAX_MULTIPLIER:
+        errors["multiplier"] = [str(_("A multiplier is from 1 to 100."))]
+    elif multiplier == 1 and not fixed_bonus:
+        errors["multiplier"] = [str(_("Give a multiplier above 1, a fixed bonus, or both."))]
+    if fixed_bonus < 0 or fixed_bonus > MAX_RULE_POINTS:
+        errors["fixed_bonus"] = [str(_("A fixed bonus is from 0 to 1000000 points."))]
+    if not isinstance(tiers, list) or not all(isinstance(t, str) and t for t in tiers):
+        errors["tiers"] = [str(_("Give a list of tier names (empty: every member)."))]
+    try:
+        segment_check(segment)
+    except InvalidInput as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise InvalidInput(errors)
+
+
+# --- order lines ---------------------------------------------------------------------------
+
+
+def lines_clean(*, lines: Any, currency: str) -> list[dict[str, Any]]:
+    """``[{sku, category, quantity, amount}]``: amounts as Decimal in the currency."""
+    if lines is None:
+        return []
+    if not isinstance(lines, list) or len(lines) > MAX_LINES:
+        raise InvalidInput({"lines": [str(_("Give a list of at most 200 lines."))]})
+    errors: dict[str, list[str]] = {}
+    cleaned = []
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict):
+            errors[f"lines.{index}"] = [str(_("A line is an object."))]
+            continue
+        sku = line.get("sku")
+        category = line.get("category") or ""
+        quantity = line.get("quantity", 1)
+        try:
+            amount = Decimal(str(line.get("amount")))
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if not isinstance(sku, str) or not sku.strip() or len(sku) > 100:
+            errors[f"lines.{index}.sku"] = [str(_("Give the product's SKU (at most 100)."))]
+        if not isinstance(category, str) or len(category) > 100:
+            errors[f"lines.{index}.category"] = [str(_("At most 100 characters."))]
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= 10**6
+        ):
+            errors[f"lines.{index}.quantity"] = [str(_("A whole number from 1 to 1000000."))]
+        if (
+            not amount.is_finite()
+            or amount < 0
+            or amount > money.MAX_AMOUNT
+            or not money.fits_currency(amount, currency)
+        ):
+            errors[f"lines.{index}.amount"] = [
+                str(_("An amount from 0 in the currency's decimals."))
+            ]
+        cleaned.append({"sku": sku, "category": category, "quantity": quantity, "amount": amount})
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+# --- the breakdown -------------------------------------------------------------------------
+
+
+@dataclass
+class LineEarning:
+    sku: str
+    category: str
+    quantity: int
+    amount: Decimal
+    earns: bool
+    excluded_reason: str | None = None
+    bonus_points: int = 0
+    bonus_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RuleEarning:
+    rule: str
+    kind: str
+    points: int
+    reason: str
+
+
+@dataclass
+class CampaignEarning:
+    campaign: str
+    multiplier: Decimal | None
+    points: int
+    reason: str
+
+
+@dataclass
+class MultiplierStep:
+    source: str
+    factor: Decimal
+    points_after: int
+
+
+@dataclass
+class Excluded:
+    amount: Decimal
+    reason: str
+
+
+@dataclass
+class CapApplied:
+    rule: str
+    period: str
+    limit: int
+    earned_before: int
+    cut: int
+
+
+@dataclass
+class EarnBreakdown:
+    amount: Decimal
+    currency: str
+    points_base: Decimal
+    earn_rate: Decimal
+    base_points: int
+    excluded: list[Excluded]
+    lines: list[LineEarning]
+    multipliers: list[MultiplierStep]
+    rules: list[RuleEarning]
+    campaigns: list[CampaignEarning]
+    cap: CapApplied | None
+    total: int
+    reason: str
+    tier: str | None = None
+    stacking_rule: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe (Decimals as strings), stored on the order and shown by the API."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return value
+
+
+def tier_multiplier_for(member: Member | None) -> tuple[Decimal, str | None]:
+    """TIER MULTIPLIER SEAM: the member's tier multiplier and tier name.
+
+    The tiers branch provides ``loyalty.services.tiers.tier_multiplier(*, member)``;
+    until it is merged (or for a member not saved yet) every member earns x1 with no
+    tier. Step 2 of the stacking rule uses this.
+    """
+    if member is None or member.pk is None:
+        return Decimal(1), None
+    try:
+        tiers = importlib.import_module("loyalty.services.tiers")
+    except ImportError:
+        return Decimal(1), None
+    multiplier, name = tiers.tier_multiplier(member=member)
+    return Decimal(multiplier), name
+
+
+def _parts_base(
+    *, program: Program, amount: Decimal, breakdown: dict[str, Decimal], currency: str
+) -> tuple[Decimal, list[Excluded]]:
+    """The part of the amount that earns, by the program's flags, and what was left out."""
+    base = amount
+    excluded: list[Excluded] = []
+    if program.earn_on_discount:
+        base += breakdown["discount"]
+    for part, earns, label in (
+        ("shipping", program.earn_on_shipping, "shipping does not earn points"),
+        ("tax", program.earn_on_tax, "tax does not earn points"),
+        ("paid_with_gift_card", program.earn_on_gift_card, "gift-card payment does not earn"),
+    ):
+        if not earns and breakdown[part]:
+            base -= breakdown[part]
+            excluded.append(Excluded(amount=breakdown[part], reason=label))
+    return max(base, Decimal(0)), excluded
+
+
+def _line_matches(rule: EarningRule, line: dict[str, Any]) -> bool:
+    params = rule.parameters
+    if "sku" in params:
+        return bool(line["sku"] == params["sku"])
+    return bool((line["category"] or "").lower() == str(params.get("category", "")).lower())
+
+
+def _earned_between(member: Member | None, start: datetime, end: datetime) -> int:
+    if member is None or member.pk is None:
+        return 0
+    total = Order.objects.filter(member=member, placed_at__gte=start, placed_at__lt=end).aggregate(
+        total=Sum("points_earned")
+    )["total"]
+    return int(total or 0)
+
+
+def earn_breakdown(
+    *,
+    program: Program,
+    member: Member | None,
+    external_id: str,
+    amount: Decimal,
+    currency: str,
+    breakdown: dict[str, Decimal],
+    lines: list[dict[str, Any]],
+    placed_at: datetime,
+    rules: list[EarningRule] | None = None,
+    campaigns: list[Campaign] | None = None,
+    tier: tuple[Decimal, str | None] | None = None,
+) -> EarnBreakdown:
+    """What the order earns, step by step (see the module's stacking rule). Reads only.
+
+    ``member`` is None (or unsaved) for a member the order would create. ``rules``,
+    ``campaigns`` and ``tier`` default to the program's active ones and the tier seam.
+    """
+    if rules is None:
+        rules = list(
+            EarningRule.objects.filter(program=program, active=True, kind__in=ORDER_RULE_KINDS)
+        )
+    if campaigns is None:
+        day = local_date(program, placed_at)
+        campaigns = list(
+            Campaign.objects.filter(
+                program=program, active=True, start_date__lte=day, end_date__gte=day
+            ).order_by("pk")
+        )
+    multiplier, tier_name = tier if tier is not None else tier_multiplier_for(member)
+    rate = program.earn_rate
+
+    # 1. Base
+    base, excluded = _parts_base(
+        program=program, amount=amount, breakdown=breakdown, currency=currency
+    )
+    exclusions = [r for r in rules if r.kind == EarningRule.Kind.EXCLUSION]
+    bonuses = [
+        r
+        for r in rules
+        if r.kind in (EarningRule.Kind.PRODUCT_BONUS, EarningRule.Kind.CATEGORY_BONUS)
+    ]
+    line_results: list[LineEarning] = []
+    rule_lines: dict[int, RuleEarning] = {}
+    for line in lines:
+        result = LineEarning(
+            sku=line["sku"],
+            category=line["category"],
+            quantity=line["quantity"],
+            amount=line["amount"],
+            earns=True,
+        )
+        exclusion = next((r for r in exclusions if _line_matches(r, line)), None)
+        if exclusion is not None:
+            # Never take out more than is left: the base does not go below zero.
+            cut = min(line["amount"], base)
+            base -= cut
+            result.earns = False
+            result.excluded_reason = f"excluded by rule '{exclusion.name}'"
+            excluded.append(
+                Excluded(amount=line["amount"], reason=f"{line['sku']}: {result.excluded_reason}")
+            )
+        else:
+            for rule in bonuses:
+                if not _line_matches(rule, line):
+                    continue
+                extra = rule.parameters.get("points_per_unit", 0) * line["quantity"]
+                if "multiplier" in rule.parameters:
+                    factor = Decimal(rule.parameters["multiplier"]) - 1
+                    extra += money.floor_points(line["amount"] * rate * factor)
+                if not extra:
+                    continue
+                result.bonus_points += extra
+                result.bonus_reasons.append(f"+{extra} '{rule.name}'")
+                summary = rule_lines.setdefault(
+                    rule.pk, RuleEarning(rule=rule.name, kind=rule.kind, points=0, reason="")
+                )
+                summary.points += extra
+        line_results.append(result)
+    for summary in rule_lines.values():
+        summary.reason = f"+{summary.points} '{summary.rule}'"
+    base_points = money.floor_points(base * rate)
+
+    # 2. Multipliers (campaigns, then the tier): they multiply each other.
+    eligible = [c for c in campaigns if _campaign_applies(c, member, amount, tier_name)]
+    steps: list[MultiplierStep] = []
+    campaign_lines: list[CampaignEarning] = []
+    exact = Decimal(base_points)
+    points = base_points
+    factors = [(f"campaign '{c.name}'", c.multiplier, c) for c in eligible if c.multiplier > 1]
+    if multiplier != 1:
+        factors.append((f"tier '{tier_name}'", multiplier, None))
+    for source, factor, campaign in factors:
+        exact *= factor
+        before, points = points, money.floor_points(exact)
+        steps.append(MultiplierStep(source=source, factor=factor, points_after=points))
+        if campaign is not None:
+            campaign_lines.append(
+                CampaignEarning(
+                    campaign=campaign.name,
+                    multiplier=factor,
+                    points=points - before,
+                    reason=f"x{_num(factor)} {source}",
+                )
+            )
+
+    # 3. Product and category bonuses, added.
+    total = points + sum(r.points for r in rule_lines.values())
+
+    # 4. At most one fixed bonus: the largest.
+    fixed = max(
+        (c for c in eligible if c.fixed_bonus), key=lambda c: (c.fixed_bonus, -c.pk), default=None
+    )
+    if fixed is not None:
+        total += fixed.fixed_bonus
+        campaign_lines.append(
+            CampaignEarning(
+                campaign=fixed.name,
+                multiplier=None,
+                points=fixed.fixed_bonus,
+                reason=f"+{fixed.fixed_bonus} campaign '{fixed.name}'",
+            )
+        )
+
+    # 5. Caps, last.
+    cap = _cap(program=program, member=member, rules=rules, placed_at=placed_at, total=total)
+    if cap is not None:
+        total -= cap.cut
+
+    result = EarnBreakdown(
+        amount=amount,
+        currency=currency,
+        points_base=base,
+        earn_rate=rate,
+        base_points=base_points,
+        excluded=excluded,
+        lines=line_results,
+        multipliers=steps,
+        rules=list(rule_lines.values()),
+        campaigns=campaign_lines,
+        cap=cap,
+        total=total,
+        reason="",
+        tier=tier_name,
+        stacking_rule=str(STACKING_RULE),
+    )
+    result.reason = _reason(result, external_id=external_id, breakdown=breakdown, program=program)
+    return result
+
+
+def _campaign_applies(
+    campaign: Campaign, member: Member | None, amount: Decimal, tier_name: str | None
+) -> bool:
+    if amount < campaign.min_order_amount:
+        return False
+    if campaign.tiers and tier_name not in campaign.tiers:
+        return False
+    if campaign.segment:
+        return member is not None and segment_matches(campaign.segment, member)
+    return True
+
+
+def _cap(
+    *, program: Program, member: Member | None, rules: list[EarningRule], placed_at: datetime,
+    total: int,
+) -> CapApplied | None:  # fmt: skip
+    """The tightest cap this order meets, if it cuts anything."""
+    day = local_date(program, placed_at)
+    tightest: CapApplied | None = None
+    for rule in rules:
+        if rule.kind == EarningRule.Kind.CAP_DAY:
+            period, bounds = "day", day_bounds(program, day)
+        elif rule.kind == EarningRule.Kind.CAP_MONTH:
+            period, bounds = "month", month_bounds(program, day)
+        else:
+            continue
+        limit = int(rule.parameters["points"])
+        before = _earned_between(member, *bounds)
+        cut = total - max(limit - before, 0)
+        if cut > 0 and (tightest is None or cut > tightest.cut):
+            tightest = CapApplied(
+                rule=rule.name, period=period, limit=limit, earned_before=before, cut=cut
+            )
+    return tightest
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _reason(
+    result: EarnBreakdown, *, external_id: str, breakdown: dict[str, Decimal], program: Program
+) -> str:
+    """The ledger's reason: the old one-line form, then one clause per rule applied."""
+    cur = result.currency
+    reason = f"Order #{external_id}: {money.format_money(result.points_base, cur)}"
+    left_out = [
+        f"{money.format_money(breakdown[part], cur)} {label}"
+        for part, label, earns in (
+            ("shipping", "shipping", program.earn_on_shipping),
+            ("tax", "tax", program.earn_on_tax),
+            ("paid_with_gift_card", "paid by gift card", program.earn_on_gift_card),
+        )
+        if not earns and breakdown[part]
+    ]
+    left_out += [
+        f"{money.format_money(line.amount, cur)} {line.sku} {line.excluded_reason}"
+        for line in result.lines
+        if not line.earns
+    ]
+    if left_out:
+        reason += f" ({money.format_money(result.amount, cur)} less {', '.join(left_out)})"
+    if program.earn_on_discount and breakdown["discount"]:
+        reason += f" (with {money.format_money(breakdown['discount'], cur)} discount)"
+    reason += f" x {_num(result.earn_rate)} points = {result.base_points} points"
+    for step in result.multipliers:
+        reason += f"; x{_num(step.factor)} {step.source} = {step.points_after} points"
+    for rule in result.rules:
+        reason += f"; {rule.reason}"
+    for campaign in result.campaigns:
+        if campaign.multiplier is None:
+            reason += f"; {campaign.reason}"
+    if result.cap is not None:
+        cap = result.cap
+        reason += (
+            f"; capped by rule '{cap.rule}' at {cap.limit} points a {cap.period} "
+            f"({cap.earned_before} earned already): -{cap.cut}"
+        )
+    if (
+        result.multipliers
+        or result.rules
+        or result.cap
+        or any(c.multiplier is None for c in result.campaigns)
+    ):
+        reason += f"; total {result.total} points"
+    return reason
