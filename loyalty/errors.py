@@ -100,3 +100,16 @@ class RefundExceedsOrder(LoyaltyError):
         "Only %(refundable)s %(currency)s of order '%(external_id)s' is left to refund; "
         "%(amount)s %(currency)s was asked."
     )
+
+
+class TransfersDisabled(LoyaltyError):
+    code = "transfers_disabled"
+    message = _("This program does not allow members to transfer points.")
+
+
+class TransferLimitExceeded(LoyaltyError):
+    code = "transfer_limit_exceeded"
+    message = _(
+        "A member may give at most %(limit)s points a month; %(given)s were given this "
+        "month, so at most %(left)s more."
+    )

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from loyalty.services.birthdays import birthdays_award
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
@@ -30,3 +31,10 @@ def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
     return {"members": run.members, "entries": run.entries, "points": run.points}
+
+
+@shared_task(acks_late=True)
+def award_birthdays() -> dict[str, int]:
+    """Today's birthday bonuses; a rerun gives nothing twice (one key per member and year)."""
+    run = birthdays_award()
+    return {"members": run.members, "points": run.points}

@@ -123,6 +123,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ledger-check": {"task": "loyalty.tasks.ledger_check", "schedule": crontab(minute=17)},
     "coupons-expire": {"task": "rewards.tasks.coupons_expire", "schedule": crontab(minute=5)},
+    # Hourly, so each merchant's day is covered from its own midnight; once a year a member.
+    "award-birthdays": {
+        "task": "loyalty.tasks.award_birthdays",
+        "schedule": crontab(minute=20),
+    },
     "idempotency-purge": {
         "task": "loyalty.tasks.idempotency_purge",
         "schedule": crontab(minute=43, hour="*/6"),

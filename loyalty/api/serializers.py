@@ -19,7 +19,8 @@ from rest_framework import serializers
 from loyalty import money
 from loyalty.api.errors import dotted
 from loyalty.ids import external_id_problem
-from loyalty.models import LedgerEntry, Order, Program, Refund
+from loyalty.models import EarningRule, LedgerEntry, Order, Program, Refund
+from loyalty.services.earning import STACKING_RULE
 from rewards.models import Coupon, CouponKind
 from rewards.selectors import coupon_status
 from rewards.terms import terms_text
@@ -278,6 +279,18 @@ class MemberInSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     locale = serializers.ChoiceField(choices=LOCALES, default="en")
     consent = ConsentSerializer(required=False)
+    birth_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="For the birthday bonus. Unchanged when left out; null clears it.",
+    )
+    referred_by = serializers.CharField(
+        required=False,
+        max_length=191,
+        trim_whitespace=False,
+        help_text="The external id of the member who referred this one; set once, before the "
+        "first order; never the member themself nor a loop (400 validation_error).",
+    )
 
 
 class NextRewardSerializer(serializers.Serializer):
@@ -363,13 +376,92 @@ class BreakdownOutSerializer(serializers.Serializer):
     paid_with_gift_card = serializers.CharField()
 
 
-class OrderInSerializer(serializers.Serializer):
+class OrderLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=100)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    amount = amount_field(help_text="The line's total, in the order's currency.")
+
+
+class OrderInSerializer(DottedErrorsSerializer):
+    dotted_fields = ("lines",)
+
     external_id = external_id_field()
     member = external_id_field()
     amount = amount_field()
     currency = currency_field()
     placed_at = serializers.DateTimeField(required=False)
     breakdown = BreakdownSerializer(required=False)
+    lines = serializers.ListField(
+        child=OrderLineSerializer(),
+        required=False,
+        max_length=200,
+        help_text="The order's lines, for product and category bonuses and exclusions.",
+    )
+
+
+class ExcludedSerializer(serializers.Serializer):
+    amount = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class LineEarningSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    category = serializers.CharField()
+    quantity = serializers.IntegerField()
+    amount = serializers.CharField()
+    earns = serializers.BooleanField()
+    excluded_reason = serializers.CharField(allow_null=True)
+    bonus_points = serializers.IntegerField()
+    bonus_reasons = serializers.ListField(child=serializers.CharField())
+
+
+class MultiplierStepSerializer(serializers.Serializer):
+    source = serializers.CharField()  # type: ignore[assignment]
+    factor = serializers.CharField()
+    points_after = serializers.IntegerField()
+
+
+class RuleEarningSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    kind = serializers.CharField()
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class CampaignEarningSerializer(serializers.Serializer):
+    campaign = serializers.CharField()
+    multiplier = serializers.CharField(allow_null=True)
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class CapAppliedSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    period = serializers.ChoiceField(choices=["day", "month"])
+    limit = serializers.IntegerField()
+    earned_before = serializers.IntegerField()
+    cut = serializers.IntegerField()
+
+
+class EarnBreakdownSerializer(serializers.Serializer):
+    """How the points were computed, step by step (see `stacking_rule`)."""
+
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    points_base = serializers.CharField(help_text="The amount that earns, after exclusions.")
+    earn_rate = serializers.CharField()
+    base_points = serializers.IntegerField()
+    excluded = ExcludedSerializer(many=True, help_text="Every amount left out, with why.")
+    lines = LineEarningSerializer(many=True)
+    multipliers = MultiplierStepSerializer(many=True)
+    rules = RuleEarningSerializer(many=True, help_text="Product and category bonuses.")
+    campaigns = CampaignEarningSerializer(many=True)
+    cap = CapAppliedSerializer(allow_null=True)
+    total = serializers.IntegerField()
+    reason = serializers.CharField(help_text="The ledger entry's reason.")
+    tier = serializers.CharField(allow_null=True)
+    stacking_rule = serializers.CharField()
 
 
 class OrderSerializer(serializers.Serializer):
@@ -387,6 +479,10 @@ class OrderSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
     coupons_issued = CouponSerializer(
         many=True, help_text="Coupons the order's points converted into (automatic programs)."
+    )
+    points_breakdown = EarnBreakdownSerializer(
+        allow_null=True,
+        help_text="How `points_earned` was computed (null for orders recorded before it).",
     )
 
     @staticmethod
@@ -409,6 +505,7 @@ class OrderSerializer(serializers.Serializer):
             "placed_at": order.placed_at,
             "balance": balance,
             "coupons_issued": CouponSerializer.present_all(coupons),
+            "points_breakdown": order.earning or None,
         }
 
 
@@ -481,6 +578,37 @@ class ThresholdSerializer(serializers.Serializer):
         }
 
 
+class EarningRuleSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EarningRule.Kind.choices)
+    name = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(default=True)
+    parameters = serializers.JSONField(
+        help_text='signup, birthday, cap_day, cap_month: {"points": n}; referral: '
+        '{"referrer_points": n, "referred_points": n}; product_bonus: {"sku", '
+        '"points_per_unit"?, "multiplier"?}; category_bonus: {"category", "points_per_unit"?, '
+        '"multiplier"?}; exclusion: {"sku"} or {"category"}.'
+    )
+
+
+class CampaignSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(default=True)
+    start_date = serializers.DateField(help_text="First day, in the program's time zone.")
+    end_date = serializers.DateField(help_text="Last day, included (until local midnight).")
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2, default=Decimal(1))
+    fixed_bonus = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    min_order_amount = amount_field(default=Decimal(0))
+    tiers = serializers.ListField(
+        child=serializers.CharField(max_length=100), default=list, help_text="Empty: everyone."
+    )
+    segment = serializers.JSONField(
+        default=dict,
+        help_text='A member filter: {"field__lookup": value}; fields external_id, email, name, '
+        "locale, consent_email, consent_push, birth_date, created_at; lookups exact, in, "
+        "startswith, endswith, gte, lte.",
+    )
+
+
 class ProgramSerializer(serializers.ModelSerializer):
     """The program's settings, reward thresholds included (the same settings the admin edits)."""
 
@@ -494,8 +622,24 @@ class ProgramSerializer(serializers.ModelSerializer):
             "name", "currency", "earn_rate", "points_validity_days", "reset_validity_on_order",
             "reminder_offsets_days", "conversion_mode", "refund_after_conversion",
             "earn_on_discount", "earn_on_shipping", "earn_on_tax", "earn_on_gift_card",
-            "thresholds",
+            "thresholds", "time_zone", "transfers_enabled", "transfer_min_points",
+            "transfer_monthly_limit", "earning_rules", "campaigns", "stacking_rule",
         ]  # fmt: skip
+
+    earning_rules = serializers.SerializerMethodField()
+    campaigns = serializers.SerializerMethodField()
+    stacking_rule = serializers.SerializerMethodField()
+
+    @extend_schema_field(EarningRuleSerializer(many=True))
+    def get_earning_rules(self, program: Program) -> list[dict[str, Any]]:
+        return list(self.context.get("earning_rules", []))
+
+    @extend_schema_field(CampaignSerializer(many=True))
+    def get_campaigns(self, program: Program) -> list[dict[str, Any]]:
+        return list(CampaignSerializer(self.context.get("campaigns", []), many=True).data)
+
+    def get_stacking_rule(self, program: Program) -> str:
+        return str(STACKING_RULE)
 
     @extend_schema_field(ThresholdSerializer(many=True))
     def get_thresholds(self, program: Program) -> list[dict[str, Any]]:
@@ -516,7 +660,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
     ``thresholds``, when sent, replaces all the program's thresholds.
     """
 
-    dotted_fields = ("thresholds",)
+    dotted_fields = ("thresholds", "earning_rules", "campaigns")
 
     name = serializers.CharField(max_length=200, required=False)
     currency = currency_field(required=False)
@@ -547,6 +691,61 @@ class ProgramInSerializer(DottedErrorsSerializer):
         required=False,
         help_text="Replaces all thresholds; coupons already issued keep their terms.",
     )
+    time_zone = serializers.CharField(max_length=64, required=False)
+    transfers_enabled = serializers.BooleanField(required=False)
+    transfer_min_points = serializers.IntegerField(min_value=1, max_value=10**8, required=False)
+    transfer_monthly_limit = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    earning_rules = serializers.ListField(
+        child=EarningRuleSerializer(), max_length=100, required=False,
+        help_text="Replaces all earning rules.",
+    )  # fmt: skip
+    campaigns = serializers.ListField(
+        child=CampaignSerializer(), max_length=100, required=False,
+        help_text="Replaces all campaigns.",
+    )  # fmt: skip
+
+
+class QuoteBonusSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["signup", "referral"])
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    member = serializers.CharField()
+    member_exists = serializers.BooleanField(help_text="False: the order would create it.")
+    already_recorded = serializers.BooleanField(
+        help_text="True: this external id was recorded; sending it again earns nothing."
+    )
+    points_earned = serializers.IntegerField()
+    points_breakdown = EarnBreakdownSerializer()
+    bonuses = QuoteBonusSerializer(
+        many=True, help_text="Sign-up or referral bonuses the order would give the member."
+    )
+    balance = serializers.IntegerField(help_text="The balance now.")
+    balance_after = serializers.IntegerField(help_text="Before any coupon conversion.")
+    coupons_issued = ThresholdSerializer(
+        many=True, help_text="The coupons the new balance would convert into (automatic programs)."
+    )
+    tier = serializers.CharField(allow_null=True, help_text="The tier it would reach.")
+
+
+class TransferInSerializer(serializers.Serializer):
+    to = external_id_field(help_text="The external id of the member who receives the points.")
+    points = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TransferSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    member = serializers.CharField(help_text="Who gave.")
+    to = serializers.CharField()
+    points = serializers.IntegerField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    balance = serializers.IntegerField(help_text="The giver's balance after the transfer.")
+    recipient_balance = serializers.IntegerField()
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -12,6 +12,11 @@ urlpatterns = [
         "members/<str:external_id>/grants", views.MemberGrantsView.as_view(), name="member-grants"
     ),
     path(
+        "members/<str:external_id>/transfers",
+        views.MemberTransfersView.as_view(),
+        name="member-transfers",
+    ),
+    path(
         "members/<str:external_id>/coupons",
         rewards.MemberCouponsView.as_view(),
         name="member-coupons",
@@ -22,6 +27,8 @@ urlpatterns = [
         name="member-rewards",
     ),
     path("orders", views.OrdersView.as_view(), name="orders"),
+    # Before orders/<id>: "quote" is this endpoint, not an order's external id.
+    path("orders/quote", views.OrderQuoteView.as_view(), name="order-quote"),
     path("orders/<str:external_id>", views.OrderView.as_view(), name="order"),
     path(
         "orders/<str:external_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"

@@ -20,11 +20,14 @@ from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.errors import MemberNotFound, OrderNotFound
 from loyalty.models import Program
 from loyalty.selectors import member_ledger, member_summary
+from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
 from loyalty.services.program_config import program_configure
+from loyalty.services.quote import order_quote
+from loyalty.services.transfers import transfer_create
 from rewards.services.thresholds import thresholds_describe
 
 READ_MEMBERS = ("orders", "checkout", "manage")
@@ -165,6 +168,8 @@ class MemberView(MemberPathView):
             s.check_path_id(external_id)
             data = self.valid(s.MemberInSerializer, request)
             consent = data.pop("consent", None) or {}
+            if not data.get("referred_by"):
+                data.pop("referred_by", None)
             member, created = member_upsert(
                 program=self.program,
                 external_id=external_id,
@@ -274,12 +279,102 @@ class OrdersView(LoyaltyView):
                 currency=data["currency"],
                 placed_at=data.get("placed_at"),
                 breakdown=data.get("breakdown"),
+                lines=data.get("lines"),
             )
             body = s.OrderSerializer.present(
                 result.order, balance=result.balance, coupons=result.coupons_issued
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             return Response(s.OrderSerializer(body).data, status=code)
+
+        return self.write(request, handler)
+
+
+class OrderQuoteView(LoyaltyView):
+    required_scopes = {"POST": ("orders",)}
+
+    @extend_schema(
+        operation_id="order_quote",
+        request=s.OrderInSerializer,
+        responses={200: s.QuoteSerializer, **errors(400, 401, 403, 422)},
+        description=(
+            "What `POST /orders` with the same body would earn now, and changes nothing: the "
+            "points line by line and rule by rule (`points_breakdown`, the same shape as the "
+            "order's), the reason for every excluded amount, sign-up or referral bonuses, the "
+            "coupons the balance would convert into and the tier it would reach."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = self.valid(s.OrderInSerializer, request)
+        quote = order_quote(
+            program=self.program,
+            external_id=data["external_id"],
+            member_external_id=data["member"],
+            amount=data["amount"],
+            currency=data["currency"],
+            placed_at=data.get("placed_at"),
+            breakdown=data.get("breakdown"),
+            lines=data.get("lines"),
+        )
+        currency = self.program.currency
+        body = {
+            "external_id": quote.external_id,
+            "member": quote.member,
+            "member_exists": quote.member_exists,
+            "already_recorded": quote.already_recorded,
+            "points_earned": quote.earning.total,
+            "points_breakdown": quote.earning.as_dict(),
+            "bonuses": [vars(bonus) for bonus in quote.bonuses],
+            "balance": quote.balance_before,
+            "balance_after": quote.balance_after,
+            "coupons_issued": [
+                s.ThresholdSerializer.present(coupon, currency=currency) for coupon in quote.coupons
+            ],
+            "tier": quote.tier,
+        }
+        return Response(s.QuoteSerializer(body).data)
+
+
+class MemberTransfersView(MemberPathView):
+    required_scopes = {"POST": ("orders",)}
+
+    @extend_schema(
+        operation_id="member_transfer",
+        request=s.TransferInSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.TransferSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        description=(
+            "The member gives points to another member of the program (scope `orders`: the "
+            "shop acts for its signed-in customer). Both ledgers show it. 422 "
+            "`transfers_disabled` when the program does not allow it, `insufficient_points`, "
+            "`transfer_limit_exceeded` over the monthly limit; 400 under the minimum. With "
+            "an Idempotency-Key it happens once."
+        ),
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.TransferInSerializer, request)
+            member_get(program=self.program, external_id=external_id)
+            result = transfer_create(
+                program=self.program,
+                sender_external_id=external_id,
+                recipient_external_id=data["to"],
+                points=data["points"],
+                note=data["note"],
+                key=request.headers.get("Idempotency-Key"),
+            )
+            transfer = result.transfer
+            body = {
+                "id": transfer.pk,
+                "member": external_id,
+                "to": data["to"],
+                "points": transfer.points,
+                "note": transfer.note,
+                "created_at": transfer.created_at,
+                "balance": result.sender_balance,
+                "recipient_balance": result.recipient_balance,
+            }
+            return Response(s.TransferSerializer(body).data, status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 
@@ -340,8 +435,12 @@ class ProgramView(LoyaltyView):
 
     @staticmethod
     def present(program: Program) -> dict[str, Any]:
-        thresholds = thresholds_describe(program=program)
-        return s.ProgramSerializer(program, context={"thresholds": thresholds}).data
+        context = {
+            "thresholds": thresholds_describe(program=program),
+            "earning_rules": rules_describe(program=program),
+            "campaigns": campaigns_describe(program=program),
+        }
+        return s.ProgramSerializer(program, context=context).data
 
     @extend_schema(
         operation_id="program_get", responses={200: s.ProgramSerializer, **errors(401, 403)}
@@ -358,6 +457,8 @@ class ProgramView(LoyaltyView):
             "Change the program's settings; any subset of the fields may be sent. "
             "`thresholds`, when sent, replaces all reward thresholds (coupons already issued "
             "keep their terms); errors in them are named like `thresholds.0.coupon.value`. "
+            "`earning_rules` and `campaigns`, when sent, replace all of them likewise "
+            "(errors like `campaigns.0.segment`). "
             "Nothing changes unless everything is valid."
         ),
     )

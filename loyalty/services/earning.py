@@ -507,7 +507,7 @@ def earn_breakdown(
     line_results: list[LineEarning] = []
     rule_lines: dict[int, RuleEarning] = {}
     for line in lines:
-        result = LineEarning(
+        line_result = LineEarning(
             sku=line["sku"],
             category=line["category"],
             quantity=line["quantity"],
@@ -519,10 +519,12 @@ def earn_breakdown(
             # Never take out more than is left: the base does not go below zero.
             cut = min(line["amount"], base)
             base -= cut
-            result.earns = False
-            result.excluded_reason = f"excluded by rule '{exclusion.name}'"
+            line_result.earns = False
+            line_result.excluded_reason = f"excluded by rule '{exclusion.name}'"
             excluded.append(
-                Excluded(amount=line["amount"], reason=f"{line['sku']}: {result.excluded_reason}")
+                Excluded(
+                    amount=line["amount"], reason=f"{line['sku']}: {line_result.excluded_reason}"
+                )
             )
         else:
             for rule in bonuses:
@@ -534,13 +536,13 @@ def earn_breakdown(
                     extra += money.floor_points(line["amount"] * rate * factor)
                 if not extra:
                     continue
-                result.bonus_points += extra
-                result.bonus_reasons.append(f"+{extra} '{rule.name}'")
+                line_result.bonus_points += extra
+                line_result.bonus_reasons.append(f"+{extra} '{rule.name}'")
                 summary = rule_lines.setdefault(
                     rule.pk, RuleEarning(rule=rule.name, kind=rule.kind, points=0, reason="")
                 )
                 summary.points += extra
-        line_results.append(result)
+        line_results.append(line_result)
     for summary in rule_lines.values():
         summary.reason = f"+{summary.points} '{summary.rule}'"
     base_points = money.floor_points(base * rate)
@@ -551,7 +553,9 @@ def earn_breakdown(
     campaign_lines: list[CampaignEarning] = []
     exact = Decimal(base_points)
     points = base_points
-    factors = [(f"campaign '{c.name}'", c.multiplier, c) for c in eligible if c.multiplier > 1]
+    factors: list[tuple[str, Decimal, Campaign | None]] = [
+        (f"campaign '{c.name}'", c.multiplier, c) for c in eligible if c.multiplier > 1
+    ]
     if multiplier != 1:
         factors.append((f"tier '{tier_name}'", multiplier, None))
     for source, factor, campaign in factors:

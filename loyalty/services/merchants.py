@@ -3,6 +3,7 @@
 import re
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -66,6 +67,10 @@ PROGRAM_FIELDS = (
     "earn_on_shipping",
     "earn_on_tax",
     "earn_on_gift_card",
+    "time_zone",
+    "transfers_enabled",
+    "transfer_min_points",
+    "transfer_monthly_limit",
 )
 
 
@@ -112,6 +117,19 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
     ):
         if name in changes and changes[name] not in choices:
             errors[name] = [str(_("Choose one of: %s.")) % ", ".join(choices)]
+    if "time_zone" in changes:
+        try:
+            ZoneInfo(str(changes["time_zone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = [str(_("Give an IANA time zone name such as Europe/Madrid."))]
+    minimum = changes.get("transfer_min_points", 1)
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 10**8:
+        errors["transfer_min_points"] = [str(_("A whole number from 1 to 100000000."))]
+    limit = changes.get("transfer_monthly_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        errors["transfer_monthly_limit"] = [
+            str(_("A whole number of points above zero, or nothing for no limit."))
+        ]
     if "currency" in changes:
         try:
             changes["currency"] = _check_currency(changes["currency"])

@@ -126,10 +126,11 @@ def order_record(
     """
     parts = {part: Decimal((breakdown or {}).get(part) or 0) for part in BREAKDOWN_PARTS}
     currency = currency.upper()
+    clean_lines = lines_clean(lines=lines, currency=currency)
     fingerprint = _fingerprint(
         {
             # Only when sent, so orders without lines keep the fingerprints they had.
-            **({"lines": lines} if lines else {}),
+            **({"lines": _lines_out(clean_lines)} if clean_lines else {}),
             "member": member_external_id,
             "amount": str(amount.normalize()) if amount.is_finite() else str(amount),
             "currency": currency,
@@ -145,7 +146,6 @@ def order_record(
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )
-    clean_lines = lines_clean(lines=lines, currency=currency)
     try:
         return _order_record(
             program=program,
@@ -165,6 +165,11 @@ def order_record(
         if not Order.objects.filter(program=program, external_id=external_id).exists():
             raise
         return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
+
+
+def _lines_out(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines as stored and fingerprinted: the amount as a plain decimal string."""
+    return [{**line, "amount": format(line["amount"].normalize(), "f")} for line in lines]
 
 
 def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> OrderResult:
@@ -214,7 +219,7 @@ def _order_record(
         balance_after=member.balance + points,
         placed_at=placed_at,
         fingerprint=fingerprint,
-        lines=[{**line, "amount": str(line["amount"])} for line in lines],
+        lines=_lines_out(lines),
         earning=earned.as_dict(),
         **parts,
     )

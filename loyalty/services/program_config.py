@@ -1,4 +1,5 @@
-"""A program's whole configuration in one write: its settings and its reward thresholds.
+"""A program's whole configuration in one write: its settings, its reward thresholds, its
+earning rules and campaigns.
 
 ``PUT /api/v1/program`` changes both at once, and either all of it applies or
 nothing does.
@@ -9,13 +10,19 @@ from typing import Any
 from django.db import transaction
 
 from loyalty.models import Program
+from loyalty.services.earning_config import campaigns_replace, rules_replace
 from loyalty.services.merchants import program_update
 from rewards.services.thresholds import thresholds_replace
 
 
 @transaction.atomic
 def program_configure(
-    *, program: Program, thresholds: list[dict[str, Any]] | None = None, **settings: Any
+    *,
+    program: Program,
+    thresholds: list[dict[str, Any]] | None = None,
+    earning_rules: list[dict[str, Any]] | None = None,
+    campaigns: list[dict[str, Any]] | None = None,
+    **settings: Any,
 ) -> Program:
     """Change any subset of the settings and, when ``thresholds`` is given, replace the
     thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency."""
@@ -23,4 +30,8 @@ def program_configure(
     program = program_update(program=program, **settings)
     if thresholds is not None:
         thresholds_replace(program=program, thresholds=thresholds)
+    if earning_rules is not None:
+        rules_replace(program=program, rules=earning_rules)
+    if campaigns is not None:
+        campaigns_replace(program=program, campaigns=campaigns)
     return program

@@ -1,0 +1,148 @@
+"""Points given by one member to another of the same program (family pooling, gifts).
+
+Invariants: a transfer moves points between two ledgers in one transaction (a
+``transfer_out`` entry on the sender, a ``transfer_in`` on the recipient, both keyed
+``transfer:<key>``), so the sum of the two balances never changes; a ``key`` applies
+once (the same key with other data is a conflict); the sender never goes below zero.
+Both members are locked in pk order, whichever gives to whom, so A->B and B->A at the
+same moment queue up instead of deadlocking.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidInput,
+    TransferLimitExceeded,
+    TransfersDisabled,
+)
+from loyalty.models import LedgerEntry, Member, Program, Transfer
+from loyalty.services.earning import local_date, month_bounds
+from loyalty.services.ledger import ledger_append
+from loyalty.services.referrals import members_lock
+from rewards.models import Coupon
+from rewards.services.conversion import rewards_convert
+
+MAX_TRANSFER = 100_000_000
+
+
+@dataclass
+class TransferResult:
+    transfer: Transfer
+    created: bool
+    sender_balance: int
+    recipient_balance: int
+    coupons_issued: list[Coupon] = field(default_factory=list)
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    program: Program,
+    sender_external_id: str,
+    recipient_external_id: str,
+    points: int,
+    note: str = "",
+    key: str | None = None,
+) -> TransferResult:
+    """Move ``points`` from the sender to the recipient, once per ``key``."""
+    if not program.transfers_enabled:
+        raise TransfersDisabled()
+    note = (note or "").strip()
+    errors: dict[str, list[str]] = {}
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        errors["points"] = [str(_("Give a whole number of points above zero."))]
+    elif points < program.transfer_min_points:
+        errors["points"] = [
+            str(_("A transfer moves at least %(min)s points."))
+            % {"min": program.transfer_min_points}
+        ]
+    elif points > MAX_TRANSFER:
+        errors["points"] = [str(_("At most 100000000 points at once."))]
+    if len(note) > 200:
+        errors["note"] = [str(_("At most 200 characters."))]
+    if sender_external_id == recipient_external_id:
+        errors["to"] = [str(_("A member cannot transfer points to themself."))]
+    if errors:
+        raise InvalidInput(errors)
+    key = f"transfer:{key or uuid.uuid4()}"
+
+    found = dict(
+        Member.objects.filter(
+            program=program, external_id__in=[sender_external_id, recipient_external_id]
+        ).values_list("external_id", "pk")
+    )
+    if sender_external_id not in found:
+        raise InvalidInput({"member": [str(_("No such member in this program."))]})
+    if recipient_external_id not in found:
+        raise InvalidInput({"to": [str(_("No such member in this program."))]})
+    # The fixed lock order: by pk, whoever gives.
+    locked = members_lock(pks=[found[sender_external_id], found[recipient_external_id]])
+    sender = locked[found[sender_external_id]]
+    recipient = locked[found[recipient_external_id]]
+    sender.program = recipient.program = program
+
+    existing = Transfer.objects.filter(program=program, key=key).first()
+    if existing is not None:
+        if (existing.sender_id, existing.recipient_id, existing.points, existing.note) != (
+            sender.pk,
+            recipient.pk,
+            points,
+            note,
+        ):
+            raise IdempotencyConflict()
+        return TransferResult(
+            transfer=existing,
+            created=False,
+            sender_balance=sender.balance,
+            recipient_balance=recipient.balance,
+        )
+    if program.transfer_monthly_limit is not None:
+        start, end = month_bounds(program, local_date(program, timezone.now()))
+        given = (
+            Transfer.objects.filter(
+                sender=sender, created_at__gte=start, created_at__lt=end
+            ).aggregate(total=Sum("points"))["total"]
+            or 0
+        )
+        if given + points > program.transfer_monthly_limit:
+            limit = program.transfer_monthly_limit
+            raise TransferLimitExceeded(limit=limit, given=given, left=max(limit - given, 0))
+    if sender.balance < points:
+        raise InsufficientPoints(balance=sender.balance, points=points)
+
+    transfer = Transfer.objects.create(
+        program=program, sender=sender, recipient=recipient, points=points, note=note, key=key
+    )
+    suffix = f": {note}" if note else ""
+    ledger_append(
+        member=sender,
+        kind=LedgerEntry.Kind.TRANSFER_OUT,
+        points=-points,
+        reason=f"Transfer of {points} points to {recipient.external_id}{suffix}",
+        key=key,
+        details={"transfer": transfer.pk},
+    )
+    ledger_append(
+        member=recipient,
+        kind=LedgerEntry.Kind.TRANSFER_IN,
+        points=points,
+        reason=f"Transfer of {points} points from {sender.external_id}{suffix}",
+        key=key,
+        details={"transfer": transfer.pk},
+    )
+    coupons = rewards_convert(member=recipient, program=program)
+    return TransferResult(
+        transfer=transfer,
+        created=True,
+        sender_balance=sender.balance,
+        recipient_balance=recipient.balance,
+        coupons_issued=coupons,
+    )
