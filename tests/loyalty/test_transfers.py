@@ -1,0 +1,139 @@
+"""Points transfers between members of one program: both ledgers, atomic, once per key,
+within the program's switch, minimum and monthly limit, and no deadlock either way."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from loyalty.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidInput,
+    TransferLimitExceeded,
+    TransfersDisabled,
+)
+from loyalty.models import LedgerEntry, Member, Transfer
+from loyalty.services.ledger import ledger_audit
+from loyalty.services.points import points_grant
+from loyalty.services.transfers import transfer_create
+from tests.factories import MemberFactory, ProgramFactory
+
+
+def setup_pair(balance=1000, **program):
+    program = ProgramFactory(transfers_enabled=True, **program)
+    for external_id in ("ann", "ben"):
+        MemberFactory(program=program, external_id=external_id)
+        points_grant(
+            program=program, member_external_id=external_id, points=balance, reason="Start"
+        )
+    return program
+
+
+def give(program, points, sender="ann", recipient="ben", key=None, note=""):
+    return transfer_create(
+        program=program,
+        sender_external_id=sender,
+        recipient_external_id=recipient,
+        points=points,
+        note=note,
+        key=key,
+    )
+
+
+def balances(program):
+    return dict(Member.objects.filter(program=program).values_list("external_id", "balance"))
+
+
+@pytest.mark.django_db
+def test_transfer_shows_on_both_ledgers():
+    program = setup_pair()
+
+    result = give(program, 300, note="Happy birthday")
+
+    assert (result.sender_balance, result.recipient_balance) == (700, 1300)
+    assert balances(program) == {"ann": 700, "ben": 1300}
+    out = LedgerEntry.objects.get(kind="transfer_out")
+    into = LedgerEntry.objects.get(kind="transfer_in")
+    assert (out.points, into.points) == (-300, 300)
+    assert "to ben: Happy birthday" in out.reason
+    assert "from ann" in into.reason
+    assert ledger_audit() == []
+
+
+@pytest.mark.django_db
+def test_same_key_transfers_once_and_other_data_conflicts():
+    program = setup_pair()
+
+    first = give(program, 100, key="k-1")
+    again = give(program, 100, key="k-1")
+    with pytest.raises(IdempotencyConflict):
+        give(program, 200, key="k-1")
+
+    assert first.created and not again.created
+    assert Transfer.objects.count() == 1
+    assert balances(program) == {"ann": 900, "ben": 1100}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("settings", "points", "recipient", "error"),
+    [
+        ({"transfers_enabled": False}, 10, "ben", TransfersDisabled),
+        ({"transfer_min_points": 50}, 49, "ben", InvalidInput),
+        ({}, 10, "ann", InvalidInput),
+        ({}, 10, "nobody", InvalidInput),
+        ({}, 1001, "ben", InsufficientPoints),
+        ({}, 0, "ben", InvalidInput),
+    ],
+)
+def test_refused_transfers_change_nothing(settings, points, recipient, error):
+    program = setup_pair()
+    for name, value in settings.items():
+        setattr(program, name, value)
+    program.save()
+
+    with pytest.raises(error):
+        give(program, points, recipient=recipient)
+
+    assert balances(program) == {"ann": 1000, "ben": 1000}
+    assert not Transfer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_monthly_limit_is_reached_exactly_then_refused():
+    program = setup_pair(transfer_monthly_limit=500)
+
+    give(program, 300)
+    give(program, 200)
+    with pytest.raises(TransferLimitExceeded) as raised:
+        give(program, 1)
+    give(program, 100, sender="ben", recipient="ann")  # ben's own allowance
+
+    assert "500" in raised.value.detail
+    assert balances(program) == {"ann": 600, "ben": 1400}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opposite_transfers_at_once_never_deadlock_and_keep_the_sum():
+    program = setup_pair(balance=1000)
+    rounds = 10
+    barrier = threading.Barrier(2, timeout=30)
+
+    def run(sender, recipient):
+        try:
+            barrier.wait()
+            for i in range(rounds):
+                give(program, 7, sender=sender, recipient=recipient, key=f"{sender}-{i}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(run, "ann", "ben"), pool.submit(run, "ben", "ann")]
+        for future in futures:
+            future.result(timeout=60)  # a deadlock would raise here
+
+    assert balances(program) == {"ann": 1000, "ben": 1000}
+    assert Transfer.objects.count() == 2 * rounds
+    assert ledger_audit() == []
