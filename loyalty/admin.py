@@ -341,6 +341,17 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             },
         ),
         (_("Rewards"), {"fields": ("conversion_mode", "refund_after_conversion")}),
+        (
+            _("Time zone and transfers"),
+            {
+                "fields": (
+                    "time_zone",
+                    "transfers_enabled",
+                    "transfer_min_points",
+                    "transfer_monthly_limit",
+                )
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
 
@@ -984,3 +995,7 @@ class ApiKeyAdmin(ServiceSavedAdmin[ApiKey]):
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+# Earning rules, campaigns, transfers and feedback have their own module.
+from loyalty import earning_admin  # noqa: E402, F401

@@ -1,0 +1,157 @@
+"""The backoffice pages of earning: rules, campaigns (with the stacking rule), transfers and
+members' feedback with its average. Scoped like every backoffice page; rules and campaigns
+are checked by the same functions as the API (``loyalty.services.earning``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.admin import (
+    MerchantScopedAdmin,
+    ReadOnlyScopedAdmin,
+    _is_superuser,
+    _staff_merchant_id,
+)
+from loyalty.errors import InvalidInput
+from loyalty.forms import add_service_error
+from loyalty.models import Campaign, EarningRule, Feedback, Program, Transfer
+from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
+from loyalty.services.feedback import feedback_summary
+
+
+def _program_of(request: HttpRequest) -> Program | None:
+    merchant_id = _staff_merchant_id(request)
+    return None if merchant_id is None else Program.objects.filter(merchant_id=merchant_id).first()
+
+
+class EarningRuleForm(forms.ModelForm):
+    class Meta:
+        model = EarningRule
+        fields = ("program", "kind", "name", "active", "parameters")
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if cleaned is not None and cleaned.get("kind") and "parameters" in cleaned:
+            try:
+                cleaned["parameters"] = rule_parameters(
+                    kind=cleaned["kind"], parameters=cleaned["parameters"]
+                )
+            except InvalidInput as exc:
+                add_service_error(self, exc, {})
+        return cleaned
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = (
+            "program", "name", "active", "start_date", "end_date", "multiplier", "fixed_bonus",
+            "min_order_amount", "tiers", "segment",
+        )  # fmt: skip
+        help_texts = {"multiplier": STACKING_RULE}
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if cleaned is None or self.errors:
+            return cleaned
+        try:
+            campaign_check(
+                start_date=cleaned["start_date"],
+                end_date=cleaned["end_date"],
+                multiplier=cleaned["multiplier"],
+                fixed_bonus=cleaned["fixed_bonus"],
+                tiers=cleaned.get("tiers") or [],
+                segment=cleaned.get("segment") or {},
+            )
+        except InvalidInput as exc:
+            add_service_error(self, exc, {})
+        return cleaned
+
+
+class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
+    """Per-program configuration rows that staff add, change and delete themselves."""
+
+    merchant_path = "program__merchant"
+    owner_column = "program"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        # Staff work on their merchant's program only; superusers choose.
+        return fields if _is_superuser(request) else [f for f in fields if f != "program"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: Any) -> None:
+        if not _is_superuser(request) and obj.program_id is None:
+            obj.program = _program_of(request)
+        super().save_model(request, obj, form, change)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or _program_of(request) is not None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request) or self._in_scope(request, obj)
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(ProgramConfigAdmin):
+    form = EarningRuleForm
+    list_display = ("name", "kind", "active", "parameters")
+    list_filter = ("kind", "active")
+    list_select_related = ("program",)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {**(extra_context or {}), "subtitle": STACKING_RULE}
+        )
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ProgramConfigAdmin):
+    form = CampaignForm
+    list_display = ("name", "start_date", "end_date", "multiplier", "fixed_bonus", "active")
+    list_filter = ("active",)
+    list_select_related = ("program",)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {**(extra_context or {}), "subtitle": STACKING_RULE}
+        )
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyScopedAdmin[Transfer]):
+    merchant_path = "program__merchant"
+    list_display = ("created_at", "sender", "recipient", "points", "note")
+    list_select_related = ("sender", "recipient")
+    search_fields = ("sender__external_id", "recipient__external_id")
+    ordering = ("-id",)
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyScopedAdmin[Feedback]):
+    merchant_path = "program__merchant"
+    list_display = ("created_at", "member", "rating", "wanted_rewards")
+    list_select_related = ("member",)
+    list_filter = ("rating",)
+    ordering = ("-id",)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        program = None if _is_superuser(request) else _program_of(request)
+        summary = feedback_summary(program=program)
+        subtitle = (
+            _("Average rating %(average)s of 5 from %(count)s answers")
+            % {"average": summary.average, "count": summary.count}
+            if summary.count
+            else _("No answers yet")
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "subtitle": subtitle})
