@@ -147,9 +147,18 @@ class ProgramForm(forms.ModelForm):
             for row in (thresholds_describe(program=self.instance) if self.instance.pk else [])
         ]
         self.thresholds_submitted = submitted
+        for name in self.missing_later_settings():
+            self.fields[name].required = False
         self.thresholds = ThresholdFormSet(
             self.data if submitted else None, initial=initial, prefix=THRESHOLDS_PREFIX
         )
+
+    # Settings added later: a post without them (an older page, a script) keeps them.
+    LATER_SETTINGS = ("time_zone", "transfers_enabled", "transfer_min_points",
+                      "transfer_monthly_limit")  # fmt: skip
+
+    def missing_later_settings(self) -> list[str]:
+        return [n for n in self.LATER_SETTINGS if self.is_bound and n not in self.data]
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode
@@ -162,6 +171,8 @@ class ProgramForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
+        for name in self.missing_later_settings():
+            self.cleaned_data[name] = getattr(self.instance, name)
         if self.thresholds_submitted and not self.thresholds.is_valid():
             raise forms.ValidationError(_("Correct the reward thresholds below."))
         return cleaned

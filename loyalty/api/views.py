@@ -296,12 +296,14 @@ class OrderQuoteView(LoyaltyView):
     @extend_schema(
         operation_id="order_quote",
         request=s.OrderInSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={200: s.QuoteSerializer, **errors(400, 401, 403, 422)},
         description=(
             "What `POST /orders` with the same body would earn now, and changes nothing: the "
             "points line by line and rule by rule (`points_breakdown`, the same shape as the "
             "order's), the reason for every excluded amount, sign-up or referral bonuses, the "
-            "coupons the balance would convert into and the tier it would reach."
+            "coupons the balance would convert into and the tier it would reach. An "
+            "Idempotency-Key is accepted and ignored: a quote is always safe to repeat."
         ),
     )
     def post(self, request: Request) -> Response:
