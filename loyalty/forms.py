@@ -270,3 +270,36 @@ class PointsChangeForm(forms.Form):
     def signed_points(self) -> int:
         points: int = self.cleaned_data["points"]
         return -points if self.cleaned_data["action"] == self.DEDUCT else points
+
+
+# Profile page forms (the profile branch wires the views: a valid form's data goes to
+# ``transfer_create`` / ``feedback_submit`` for the signed-in member).
+
+
+class TransferForm(forms.Form):
+    """Give points to another member of the program."""
+
+    to = forms.CharField(
+        max_length=191, label=_("To"), help_text=_("The member number of the person you give to.")
+    )
+    points = forms.IntegerField(min_value=1, max_value=100_000_000, label=_("Points"))
+    note = forms.CharField(max_length=200, required=False, label=_("Message"))
+    # Filled once per page load, so a double-submitted form transfers once.
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class FeedbackForm(forms.Form):
+    """Rate the program and say which rewards the member would value."""
+
+    rating = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in range(1, 6)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        label=_("How do you like the program?"),
+    )
+    wanted_rewards = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Which rewards would you value?"),
+    )
