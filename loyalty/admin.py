@@ -389,7 +389,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
 
 _points_forms: WeakKeyDictionary[HttpRequest, PointsChangeForm] = WeakKeyDictionary()
 
-PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push")
+PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push", "birth_date")
 
 
 def _search_member(term: str, prefix: str = "") -> Q:
@@ -419,6 +419,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
     readonly_fields = (
         "external_id",
         "program",
+        "referred_by",
         "balance",
         "points_expire_at",
         "last_order_at",
@@ -429,7 +430,16 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
     fieldsets = (
         (
             None,
-            {"fields": ("external_id", "program", "balance", "points_expire_at", "last_order_at")},
+            {
+                "fields": (
+                    "external_id",
+                    "program",
+                    "balance",
+                    "points_expire_at",
+                    "last_order_at",
+                    "referred_by",
+                )
+            },
         ),
         (_("Profile"), {"fields": PROFILE_FIELDS}),
         (_("Record"), {"fields": ("login", "created_at", "updated_at")}),

@@ -10,6 +10,8 @@ from typing import Any
 
 from loyalty.models import EarningRule, LedgerEntry, Member, Program
 from loyalty.services.ledger import ledger_append
+from notifications.models import WebhookEvent
+from notifications.services.webhooks import webhook_enqueue
 
 
 def bonus_rule(*, program: Program, kind: str) -> EarningRule | None:
@@ -24,7 +26,7 @@ def bonus_award(
     """Append the bonus once per ``key``; None when it was given already. Member locked."""
     if LedgerEntry.objects.filter(member=member, idempotency_key=key).exists():
         return None
-    return ledger_append(
+    entry = ledger_append(
         member=member,
         kind=LedgerEntry.Kind.BONUS,
         points=points,
@@ -32,6 +34,19 @@ def bonus_award(
         key=key,
         details=details,
     )
+    webhook_enqueue(
+        merchant_id=member.program.merchant_id,
+        event=WebhookEvent.POINTS_EARNED,
+        occasion=str(entry.pk),
+        payload={
+            "member": member.external_id,
+            "points": points,
+            "reason": reason,
+            "order": None,
+            "balance": member.balance,
+        },
+    )
+    return entry
 
 
 def signup_bonus_award(*, member: Member) -> LedgerEntry | None:

@@ -3,6 +3,7 @@ within the program's switch, minimum and monthly limit, and no deadlock either w
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -14,8 +15,10 @@ from loyalty.errors import (
     TransferLimitExceeded,
     TransfersDisabled,
 )
-from loyalty.models import LedgerEntry, Member, Transfer
+from loyalty.models import EarningRule, LedgerEntry, Member, Transfer
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.members import member_upsert
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.transfers import transfer_create
 from tests.factories import MemberFactory, ProgramFactory
@@ -136,4 +139,46 @@ def test_opposite_transfers_at_once_never_deadlock_and_keep_the_sum():
 
     assert balances(program) == {"ann": 1000, "ben": 1000}
     assert Transfer.objects.count() == 2 * rounds
+    assert ledger_audit() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_referral_paying_order_and_transfers_between_the_same_two_never_deadlock():
+    program = setup_pair(balance=1000)
+    EarningRule.objects.create(
+        program=program,
+        kind="referral",
+        name="Friends",
+        parameters={"referrer_points": 300, "referred_points": 100},
+    )
+    # ben (the higher pk) was referred by ann: his first order locks both.
+    member_upsert(program=program, external_id="ben", referred_by="ann")
+    barrier = threading.Barrier(2, timeout=30)
+
+    def first_order():
+        try:
+            barrier.wait()
+            order_record(
+                program=program,
+                external_id="O-1",
+                member_external_id="ben",
+                amount=Decimal("10.00"),
+                currency="EUR",
+            )
+        finally:
+            connection.close()
+
+    def transfers():
+        try:
+            barrier.wait()
+            for i in range(10):
+                give(program, 5, sender="ben", recipient="ann", key=f"t-{i}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(first_order), pool.submit(transfers)]:
+            future.result(timeout=60)
+
+    assert sum(balances(program).values()) == 2000 + 100 + 300 + 100  # grants, bonuses, order
     assert ledger_audit() == []
