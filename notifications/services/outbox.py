@@ -267,7 +267,11 @@ def notifications_fail_interrupted() -> int:
 def _claim(*, ids: list[int] | None, batch_size: int) -> tuple[uuid.UUID, list[Notification]]:
     pending = Notification.objects.filter(status=Status.PENDING, channel__in=list(SENDERS))
     token, picked = claim_due(pending, ids=ids, batch_size=batch_size)
-    rows = Notification.objects.filter(pk__in=picked, claim=token).select_related("member")
+    rows = (
+        Notification.objects.filter(pk__in=picked, claim=token)
+        .select_related("member")
+        .prefetch_related("member__push_subscriptions")
+    )
     return token, list(rows.order_by("id"))
 
 

@@ -202,6 +202,11 @@ def push_payload(notification: Notification) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
+def _subscriptions(notification: Notification) -> list[PushSubscription]:
+    # The outbox prefetches them with the batch it claimed (one query per batch).
+    return list(notification.member.push_subscriptions.all())
+
+
 class PushSender:
     """Sends a delivery run's push messages over one HTTP session, with one VAPID token per
     push service."""
@@ -210,7 +215,6 @@ class PushSender:
         self.session = requests.Session()
         self.vapid = Vapid02.from_string(settings.VAPID_PRIVATE_KEY) if push_enabled() else None
         self.tokens: dict[str, dict[str, str]] = {}
-        self.subscriptions: dict[int, list[PushSubscription]] = {}
 
     def _headers(self, endpoint: str) -> dict[str, str]:
         parts = urlsplit(endpoint)
@@ -231,16 +235,12 @@ class PushSender:
             return "The member does not consent to push notifications (anymore)."
         if self.vapid is None:
             return "Web push is not configured (no VAPID keys)."
-        rows = list(PushSubscription.objects.filter(member_id=notification.member_id))
-        if not rows:
+        if not _subscriptions(notification):
             return "The member has no push subscription (left)."
-        self.subscriptions[notification.pk] = rows
         return ""
 
     def send(self, notification: Notification) -> None:
-        rows = self.subscriptions.pop(notification.pk, None)
-        if rows is None:
-            rows = list(PushSubscription.objects.filter(member_id=notification.member_id))
+        rows = _subscriptions(notification)
         data = push_payload(notification)
         delivered: list[int] = []
         failed: list[int] = []

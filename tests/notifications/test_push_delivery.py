@@ -254,3 +254,28 @@ def test_the_vapid_token_is_signed_once_per_push_service_in_a_run(push_member, p
 
     tokens = {request.headers["authorization"] for request in push_service.requests}
     assert len(tokens) == 1
+
+
+def test_delivery_queries_do_not_grow_with_browsers(program, push_service):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(members: int, browsers: int) -> int:
+        Notification.objects.all().delete()
+        PushSubscription.objects.all().delete()
+        for _member in range(members):
+            member = MemberFactory(program=program, consent_email=False)
+            for b in range(browsers):
+                subscribe(member, push_service, f"{member.pk}-{b}")
+            reward(member)
+        with CaptureQueriesContext(connection) as queries:
+            assert notifications_deliver() == members
+        return len(queries)
+
+    one = queries_for(members=2, browsers=1)
+    many = queries_for(members=2, browsers=3)
+    more_members = queries_for(members=4, browsers=3)
+
+    assert many == one
+    # Three writes per push (sending, the browsers' success, sent), nothing per browser.
+    assert more_members - many == 2 * 3
