@@ -218,6 +218,8 @@ class PushSubscription(models.Model):
 
     class Meta:
         ordering = ["member", "id"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
 
     def __str__(self) -> str:
         return f"{self.member} · {urlsplit(self.endpoint).hostname}"
