@@ -144,7 +144,7 @@ def push_subscribe(
     with transaction.atomic():
         # The member's row first: a concurrent unsubscribe of their last browser
         # must not turn consent off after this one turned it on.
-        Member.objects.select_for_update().filter(pk=member.pk).first()
+        locked = Member.objects.select_for_update().only("consent_push").get(pk=member.pk)
         PushSubscription.objects.bulk_create(
             [
                 PushSubscription(
@@ -163,9 +163,9 @@ def push_subscribe(
         # A browser that is no longer used never says so; the oldest make room.
         stale = PushSubscription.objects.filter(member=member).order_by("-id")[MAX_SUBSCRIPTIONS:]
         PushSubscription.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
-        if not member.consent_push:
+        if not locked.consent_push:
             Member.objects.filter(pk=member.pk).update(consent_push=True, updated_at=timezone.now())
-            member.consent_push = True
+        member.consent_push = True
     return row
 
 
@@ -192,11 +192,22 @@ class PushFailed(Exception):
     """No browser accepted the message, and trying again later may work."""
 
 
+# Push services must accept 4096 bytes of encrypted message (RFC 8030), and notifications
+# show a few lines anyway: longer texts are cut (in characters, at most 3 UTF-8 bytes each
+# for the texts we ship; the link is a URL of ours).
+TITLE_CHARS = 120
+BODY_CHARS = 600
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def push_payload(notification: Notification) -> bytes:
     """What the service worker receives: ``{"title", "body", "url"}``."""
     payload = {
-        "title": notification.part("title"),
-        "body": notification.part("body"),
+        "title": _cut(notification.part("title"), TITLE_CHARS),
+        "body": _cut(notification.part("body"), BODY_CHARS),
         "url": notification.part("link"),
     }
     return json.dumps(payload, ensure_ascii=False).encode()

@@ -210,7 +210,10 @@ def test_concurrent_delivery_runs_send_each_push_once(program, push_service):
     for member in members:
         reward(member, occasion="c1")
         reward(member, occasion="c2")
-    # The after-commit hand-off already sent them; queue them again for the concurrent runs.
+    # Each reward's commit handed its push to the (in-process) worker, which sent it.
+    assert Notification.objects.filter(status=Status.SENT).count() == 60
+    assert len(push_service.requests) == 60
+    # Queue them all again for the concurrent runs.
     Notification.objects.update(
         status=Status.PENDING, claim=None, attempts=0, next_attempt_at=timezone.now()
     )
@@ -279,3 +282,20 @@ def test_delivery_queries_do_not_grow_with_browsers(program, push_service):
     assert many == one
     # Three writes per push (sending, the browsers' success, sent), nothing per browser.
     assert more_members - many == 2 * 3
+
+
+def test_a_long_merchant_text_is_cut_to_fit_a_push_message(push_member, push_service):
+    browser = subscribe(push_member, push_service, "b1")
+    (row,) = reward(push_member)
+    Notification.objects.filter(pk=row.pk).update(
+        content={"title": "T" * 500, "body": "ж" * 5000, "link": "https://shop.example/"}
+    )
+
+    assert notifications_deliver() == 1
+
+    (request,) = push_service.received(browser.path)
+    payload = browser.decrypt(request.body)
+    assert len(request.body) <= 4096  # the most a push service must accept (RFC 8030)
+    assert payload["body"].startswith("жжж")
+    assert payload["body"].endswith("…")
+    assert len(payload["title"]) <= 120

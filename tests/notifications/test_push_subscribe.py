@@ -123,6 +123,18 @@ def test_unsubscribing_the_last_browser_turns_push_consent_off(member, push_keys
     assert not PushSubscription.objects.exists()
 
 
+def test_subscribing_turns_consent_on_even_through_a_stale_member(member, push_keys):
+    old = Browser(f"{ENDPOINT}/old")
+    push_subscribe(member=member, subscription=old.subscription())
+    # Meanwhile, another request unsubscribed the last browser (consent off in the database).
+    push_unsubscribe(member=member.__class__.objects.get(pk=member.pk), endpoint=old.endpoint)
+
+    push_subscribe(member=member, subscription=Browser(f"{ENDPOINT}/new").subscription())
+
+    member.refresh_from_db()
+    assert member.consent_push is True
+
+
 def test_unsubscribing_cannot_remove_another_members_browser(member, program, push_keys):
     other = MemberFactory(program=program)
     browser = Browser(ENDPOINT)
@@ -166,3 +178,63 @@ def test_no_push_row_without_a_subscription_or_vapid_keys(program, push_keys, se
         settings.VAPID_PRIVATE_KEY = ""
 
     assert reward(member) == []
+
+
+def _in_threads(*calls) -> list[BaseException]:
+    """Run the calls at once in real threads (each with its own connection); their errors."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+        except BaseException as error:  # noqa: BLE001 (reported to the test)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_browser_subscribing_at_once_makes_one_row(program, push_keys):
+    member = MemberFactory(program=program)
+    browser = Browser(ENDPOINT)
+
+    errors = _in_threads(
+        *[lambda: push_subscribe(member=member, subscription=browser.subscription())] * 4
+    )
+
+    assert errors == []
+    assert PushSubscription.objects.filter(endpoint=ENDPOINT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consent_matches_the_browsers_left_when_subscribe_and_unsubscribe_race(program, push_keys):
+    for attempt in range(5):
+        member = MemberFactory(program=program)
+        old = Browser(f"{ENDPOINT}/old-{attempt}")
+        push_subscribe(member=member, subscription=old.subscription())
+        new = Browser(f"{ENDPOINT}/new-{attempt}")
+
+        errors = _in_threads(
+            lambda member=member, old=old: push_unsubscribe(member=member, endpoint=old.endpoint),
+            lambda member=member, new=new: push_subscribe(
+                member=member, subscription=new.subscription()
+            ),
+        )
+
+        assert errors == []
+        member.refresh_from_db()
+        assert member.consent_push is True
+        assert list(member.push_subscriptions.values_list("endpoint", flat=True)) == [new.endpoint]
