@@ -224,14 +224,22 @@ class PushSender:
 
     def __init__(self) -> None:
         self.session = requests.Session()
-        self.vapid = Vapid02.from_string(settings.VAPID_PRIVATE_KEY) if push_enabled() else None
         self.tokens: dict[str, dict[str, str]] = {}
+        self.vapid: Vapid02 | None = None
+        self.key_error = ""
+        if push_enabled():
+            try:
+                self.vapid = Vapid02.from_string(settings.VAPID_PRIVATE_KEY)
+            except Exception as error:
+                # A configuration mistake: the rows fail (and retry) with it in plain view.
+                self.key_error = f"VAPID_PRIVATE_KEY is not a usable key ({error})."
+                logger.error("web push: %s", self.key_error)
 
     def _headers(self, endpoint: str) -> dict[str, str]:
         parts = urlsplit(endpoint)
         audience = f"{parts.scheme}://{parts.netloc}"
         if audience not in self.tokens:
-            assert self.vapid is not None
+            assert self.vapid is not None  # send() checked it
             claims = {
                 "sub": settings.VAPID_SUBJECT,
                 "aud": audience,
@@ -244,13 +252,15 @@ class PushSender:
         """Why this message must not go out (stored on the skipped row); empty if it may."""
         if not notification.member.consent_push:
             return "The member does not consent to push notifications (anymore)."
-        if self.vapid is None:
+        if not push_enabled():
             return "Web push is not configured (no VAPID keys)."
         if not _subscriptions(notification):
             return "The member has no push subscription (left)."
         return ""
 
     def send(self, notification: Notification) -> None:
+        if self.vapid is None:
+            raise PushFailed(self.key_error)
         rows = _subscriptions(notification)
         data = push_payload(notification)
         delivered: list[int] = []

@@ -299,3 +299,16 @@ def test_a_long_merchant_text_is_cut_to_fit_a_push_message(push_member, push_ser
     assert payload["body"].startswith("жжж")
     assert payload["body"].endswith("…")
     assert len(payload["title"]) <= 120
+
+
+def test_a_broken_vapid_key_fails_the_push_visibly_and_retries(push_member, push_service, settings):
+    browser = subscribe(push_member, push_service, "b1")
+    (row,) = reward(push_member)
+    settings.VAPID_PRIVATE_KEY = "not-a-key"
+
+    assert notifications_deliver() == 0
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.PENDING, 1)
+    assert "VAPID_PRIVATE_KEY" in row.last_error
+    assert push_service.received(browser.path) == []
