@@ -8,6 +8,8 @@ Invariants kept here:
   the part that caused it, never stored.
 - The outbox is read-only. "Resend" puts failed rows back in the queue
   (``notifications_resend``); a sent row is never sent again from here.
+- Push subscriptions (members' browsers) are read-only: they come and go with
+  the members' choices and the push services' answers.
 - Webhook endpoints are the merchant's own (staff add, change and delete
   them; the signing secret is shown, since their receiver needs it); the
   delivery log is read-only, with a "resend" for failed deliveries
@@ -19,6 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -45,6 +48,7 @@ from notifications.models import (
     Language,
     Notification,
     NotificationTemplate,
+    PushSubscription,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -347,6 +351,58 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
 
 
 # Webhooks
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(MerchantScopedAdmin[PushSubscription]):
+    merchant_path = "member__program__merchant"
+    list_display = (
+        "member",
+        "push_service",
+        "user_agent",
+        "created_at",
+        "last_success_at",
+        "failure_count",
+    )
+    list_select_related = ("member",)
+    search_fields = ("member__external_id", "member__email", "member__name")
+    search_help_text = _("A member: exact external id, whole e-mail address, or part of the name.")
+    ordering = ("member", "-id")
+    fields = (
+        "member",
+        "push_service",
+        "user_agent",
+        "created_at",
+        "last_success_at",
+        "failure_count",
+    )
+    readonly_fields = ("push_service",)
+
+    @admin.display(description=_("push service"))
+    def push_service(self, subscription: PushSubscription) -> str:
+        # The endpoint itself is a capability to message the browser: not shown.
+        return urlsplit(subscription.endpoint).hostname or ""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[PushSubscription], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_member(term, prefix="member__")), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: PushSubscription | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: PushSubscription | None = None
+    ) -> bool:
+        return False
 
 
 class WebhookEndpointForm(forms.ModelForm):

@@ -13,6 +13,9 @@ A notification is rendered when it is written (in the transaction of the
 event that causes it) and stores the text it will send, so the row is
 self-contained: what the admin shows is what the member gets.
 
+Web push (``notifications.services.push``): a browser (its push endpoint) is
+subscribed at most once.
+
 Webhooks (``notifications.services.webhooks``): a merchant's endpoint gets at
 most one delivery per event and occasion (``"<event>:<occasion>"``, unique per
 endpoint), and an endpoint's address is HTTPS (plain HTTP only to this machine,
@@ -188,6 +191,42 @@ class Notification(models.Model):
     def part(self, name: str) -> str:
         value: Any = self.content.get(name, "")
         return str(value)
+
+
+# Web push
+
+
+class PushSubscription(models.Model):
+    """A browser where a member accepted push notifications (the browser's PushSubscription).
+
+    The endpoint is the push service's address for that browser: unique, so one
+    browser is one row (and belongs to the member who subscribed on it last).
+    A row the push service reports gone (404/410) is deleted.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(_("endpoint"), max_length=1000, unique=True)
+    # The browser's public key (P-256, urlsafe base64) and auth secret: each message
+    # is encrypted for them (RFC 8291), so only that browser can read it.
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_success_at = models.DateTimeField(_("last delivered"), null=True, blank=True)
+    # Failures since the last success.
+    failure_count = models.PositiveIntegerField(_("failures"), default=0)
+
+    class Meta:
+        ordering = ["member", "id"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.member} · {urlsplit(self.endpoint).hostname}"
+
+    def info(self) -> dict[str, Any]:
+        """The subscription as the browser gave it (what pywebpush expects)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
 
 
 # Webhooks

@@ -1,4 +1,5 @@
-"""The customer-facing pages of notifications: the one-click unsubscribe link.
+"""The customer-facing pages of notifications: the one-click unsubscribe link, and the web
+push service worker.
 
 The signed token in the link is the authority (RFC 8058): a GET shows a
 confirmation page, a POST (the page's button, or a mail client's one-click
@@ -6,7 +7,10 @@ request, which carries no CSRF token) turns email consent off. Both are
 harmless to repeat. A tampered token changes nothing.
 """
 
-from django.http import HttpRequest, HttpResponse
+from functools import cache
+
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
@@ -17,6 +21,7 @@ from notifications.services.templates import language_for
 from notifications.services.unsubscribe import member_from_token, member_unsubscribe_email
 
 TEMPLATE = "notifications/unsubscribe.html"
+SERVICE_WORKER = "notifications/sw.js"
 
 
 def _masked(email: str) -> str:
@@ -47,4 +52,27 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             },
         )
     response["Content-Language"] = language
+    return response
+
+
+@cache
+def _service_worker() -> bytes | None:
+    found = finders.find(SERVICE_WORKER)
+    if not found:
+        return None
+    with open(found if isinstance(found, str) else found[0], "rb") as source:
+        return source.read()
+
+
+@require_http_methods(["GET", "HEAD"])
+def push_service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, from a path of ours rather than /static/: with
+    ``Service-Worker-Allowed: /`` it may control every page of the site, and its URL
+    stays the same across deployments (browsers check it for updates)."""
+    script = _service_worker()
+    if script is None:
+        raise Http404("service worker missing")
+    response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
     return response

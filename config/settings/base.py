@@ -197,8 +197,25 @@ NOTIFICATIONS_CLAIM_SECONDS = env.int("NOTIFICATIONS_CLAIM_SECONDS", default=300
 NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
     "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=900
 )
-# Push rows are written only once web push delivery exists.
-NOTIFICATIONS_PUSH_ENABLED = env.bool("NOTIFICATIONS_PUSH_ENABLED", default=False)
+# Web push (notifications/services/push.py): on when both VAPID keys are set; make them
+# with `manage.py generate_vapid_keys`. The subject is how push services reach the sender.
+VAPID_PUBLIC_KEY = env("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY", default="")
+VAPID_SUBJECT = env("VAPID_SUBJECT", default=f"mailto:{DEFAULT_FROM_EMAIL}")
+# How long a push service keeps a message for an offline device (seconds).
+PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=4 * 24 * 3600)
+# Push endpoints are given by browsers, so we only POST to the known push services
+# (a host or its subdomains): anything else could point the server at an internal address.
+PUSH_ENDPOINT_HOSTS = env.list(
+    "PUSH_ENDPOINT_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "push.services.mozilla.com",
+        "notify.windows.com",
+        "push.apple.com",
+    ],
+)
 CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
     "task": "notifications.tasks.deliver",
     "schedule": crontab(),  # every minute: pending rows and retries that are due

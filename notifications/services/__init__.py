@@ -1,4 +1,5 @@
-"""Write operations of the notifications app (see STYLE.md): the outbox and unsubscribing.
+"""Write operations of the notifications app (see STYLE.md): the outbox, unsubscribing and
+web push subscriptions.
 
 ``notification_enqueue`` is what other apps call, inside their own transaction,
 when something happens that a member should hear about.
@@ -10,6 +11,7 @@ from notifications.services.outbox import (
     notifications_fail_interrupted,
     notifications_resend,
 )
+from notifications.services.push import push_public_key, push_subscribe, push_unsubscribe
 from notifications.services.unsubscribe import (
     member_from_token,
     member_unsubscribe_email,
@@ -24,6 +26,9 @@ __all__ = [
     "notifications_deliver",
     "notifications_fail_interrupted",
     "notifications_resend",
+    "push_public_key",
+    "push_subscribe",
+    "push_unsubscribe",
     "unsubscribe_token",
     "unsubscribe_url",
 ]

@@ -17,6 +17,9 @@ What it guarantees:
   admin. (The one duplicate no outbox can rule out: a mail server that
   accepted a message and then failed to say so, e.g. a timeout after DATA;
   that counts as a clean failure and is retried.)
+- Push (``notifications.services.push``): a row goes to each of the member's
+  subscribed browsers; it is sent when one accepted it, retried when none did
+  for a reason that may pass, skipped when every browser is gone.
 - Nothing lost when the broker is down: handing the rows to Celery after
   commit is best effort; the ``notifications-deliver`` beat job delivers every
   due pending row each minute, and rows a dead worker claimed become due again
@@ -49,6 +52,8 @@ from notifications import rendering
 from notifications.models import Channel, Event, Notification
 from notifications.services.claims import claim_due
 from notifications.services.email import EmailSender
+from notifications.services.push import PushSender, push_enabled
+from notifications.services.sending import Undeliverable
 from notifications.services.templates import language_for, templates_render
 from notifications.services.unsubscribe import unsubscribe_url
 
@@ -64,8 +69,9 @@ INTERRUPTED = (
 # Stop claiming new batches after this long, well inside the task's time limit.
 RUN_SECONDS = 240
 DEDUPE_KEY_LENGTH = Notification._meta.get_field("dedupe_key").max_length or 300
-# The URL name of the customer profile page; the site root until it exists.
-PROFILE_URL_NAME = "profile"
+# The customer profile page: its URL name, and its path until that URL exists.
+PROFILE_URL_NAME = "profile:home"
+PROFILE_PATH = "/profile/"
 
 
 class Sender(Protocol):
@@ -77,7 +83,7 @@ class Sender(Protocol):
 
 
 # One sender per channel that can be delivered; rows of other channels wait, pending.
-SENDERS: dict[str, Callable[[], Sender]] = {Channel.EMAIL: EmailSender}
+SENDERS: dict[str, Callable[[], Sender]] = {Channel.EMAIL: EmailSender, Channel.PUSH: PushSender}
 
 
 def _setting(name: str, default: int) -> int:
@@ -98,7 +104,7 @@ def profile_url() -> str:
     try:
         path = reverse(PROFILE_URL_NAME)
     except NoReverseMatch:
-        path = "/"
+        path = PROFILE_PATH
     return settings.SITE_URL.rstrip("/") + path
 
 
@@ -106,11 +112,12 @@ def profile_url() -> str:
 
 
 def member_channels(member: Member) -> list[str]:
-    """The channels a member agreed to and we can reach them on."""
+    """The channels a member agreed to and we can reach them on (push: a browser of theirs
+    is subscribed and push is configured)."""
     channels = []
     if member.consent_email and member.email:
         channels.append(Channel.EMAIL.value)
-    if member.consent_push and getattr(settings, "NOTIFICATIONS_PUSH_ENABLED", False):
+    if member.consent_push and push_enabled() and member.push_subscriptions.exists():
         channels.append(Channel.PUSH.value)
     return channels
 
@@ -260,7 +267,11 @@ def notifications_fail_interrupted() -> int:
 def _claim(*, ids: list[int] | None, batch_size: int) -> tuple[uuid.UUID, list[Notification]]:
     pending = Notification.objects.filter(status=Status.PENDING, channel__in=list(SENDERS))
     token, picked = claim_due(pending, ids=ids, batch_size=batch_size)
-    rows = Notification.objects.filter(pk__in=picked, claim=token).select_related("member")
+    rows = (
+        Notification.objects.filter(pk__in=picked, claim=token)
+        .select_related("member")
+        .prefetch_related("member__push_subscriptions")
+    )
     return token, list(rows.order_by("id"))
 
 
@@ -285,6 +296,11 @@ def _deliver_one(row: Notification, token: uuid.UUID, sender: Sender) -> int:
         sender.send(row)
     except SoftTimeLimitExceeded:
         raise  # cut off mid-send: it stays "sending" and is never retried by itself
+    except Undeliverable as error:
+        mine.filter(status=Status.SENDING).update(
+            status=Status.SKIPPED, claim=None, last_error=str(error)[:2000]
+        )
+        return 0
     except Exception as error:
         _failed(row, mine, attempts=attempts, error=error)
         return 0

@@ -62,3 +62,30 @@ def tasks_in_process():
 @pytest.fixture
 def failing_mail(settings):
     settings.EMAIL_BACKEND = "tests.notifications.conftest.FailingBackend"
+
+
+# Web push
+
+
+@pytest.fixture
+def push_keys(settings):
+    """Push configured with a fresh VAPID key pair, and 127.0.0.1 taken for a push service."""
+    from notifications.management.commands.generate_vapid_keys import vapid_keys_new
+
+    public, private = vapid_keys_new()
+    settings.VAPID_PUBLIC_KEY = public
+    settings.VAPID_PRIVATE_KEY = private
+    settings.VAPID_SUBJECT = "mailto:push@example.com"
+    settings.PUSH_ENDPOINT_HOSTS = ["127.0.0.1", "push.example.net"]
+    return public
+
+
+@pytest.fixture
+def push_service(push_keys):
+    """A real push service on 127.0.0.1 recording what it receives (tests/.../pushservice.py)."""
+    from tests.notifications.pushservice import push_service_start
+
+    service = push_service_start()
+    yield service
+    service.server.shutdown()
+    service.server.server_close()

@@ -6,10 +6,11 @@ from django.core import mail
 from django.db import transaction
 
 from notifications.models import Notification, NotificationTemplate
-from notifications.services import notification_enqueue, notifications_deliver
+from notifications.services import notification_enqueue, notifications_deliver, push_subscribe
 from notifications.services.unsubscribe import unsubscribe_url
 from tests.factories import MemberFactory
 from tests.notifications.conftest import reward
+from tests.notifications.pushservice import Browser
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_an_event_writes_one_rendered_email_row(member):
     [
         {"consent_email": False},
         {"consent_email": True, "email": ""},
-        {"consent_email": False, "consent_push": True},  # push is not delivered yet
+        {"consent_email": False, "consent_push": True},  # no browser subscribed
     ],
 )
 def test_members_without_consent_or_address_get_no_row(program, profile):
@@ -45,9 +46,9 @@ def test_members_without_consent_or_address_get_no_row(program, profile):
     assert not Notification.objects.exists()
 
 
-def test_push_rows_are_written_once_push_is_enabled(program, settings):
-    settings.NOTIFICATIONS_PUSH_ENABLED = True
+def test_push_rows_are_written_once_push_is_enabled(program, push_keys):
     member = MemberFactory(program=program, consent_email=True, consent_push=True)
+    push_subscribe(member=member, subscription=Browser("https://push.example.net/1").subscription())
 
     rows = reward(member)
 
