@@ -7,6 +7,7 @@ from celery import shared_task
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.tiers import tiers_evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +31,16 @@ def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
     return {"members": run.members, "entries": run.entries, "points": run.points}
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def evaluate_tiers() -> dict[str, int]:
+    """Re-evaluate tiers (the only way down) and send the keep-your-tier notices."""
+    run = tiers_evaluate()
+    return {
+        "members": run.members,
+        "up": run.up,
+        "down": run.down,
+        "overrides_ended": run.overrides_ended,
+        "notices": run.notices,
+    }

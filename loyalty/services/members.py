@@ -1,5 +1,8 @@
 """Members: creating them (also on the fly from an order) and locking them for a write."""
 
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +12,7 @@ from loyalty.ids import external_id_problem
 from loyalty.models import Member, Program
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
+UNCHANGED: Any = object()
 
 
 def member_lock(*, program: Program, external_id: str, create: bool = False) -> Member:
@@ -48,6 +52,22 @@ def _check_external_id(external_id: str) -> None:
         raise InvalidInput({"external_id": [problem]})
 
 
+MAX_RATING = Decimal("999.99")
+
+
+def rating_check(value: Any) -> Decimal | None:
+    """A member's rating as sent (None clears it), or InvalidInput."""
+    if value is None:
+        return None
+    try:
+        rating = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
+    except InvalidOperation:
+        rating = Decimal("NaN")
+    if not rating.is_finite() or not 0 <= rating <= MAX_RATING:
+        raise InvalidInput({"rating": [str(_("Give a rating from 0 to 999.99, or null."))]})
+    return rating.quantize(Decimal("0.01"))
+
+
 @transaction.atomic
 def member_upsert(
     *,
@@ -58,10 +78,15 @@ def member_upsert(
     locale: str = "en",
     consent_email: bool = False,
     consent_push: bool = False,
+    rating: Any = UNCHANGED,
 ) -> tuple[Member, bool]:
     """Create or update a member's profile (a full replace, as PUT). Returns it and whether
-    it was created."""
+    it was created. ``rating`` (a tier condition) changes only when given; None clears it.
+    A new rating moves a tier at the next daily evaluation, not at once."""
     _check_external_id(external_id)
+    extra: dict[str, Any] = {}
+    if rating is not UNCHANGED:
+        extra["rating"] = rating_check(rating)
     if locale not in LOCALES:
         raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
     member, created = Member.objects.update_or_create(
@@ -74,6 +99,7 @@ def member_upsert(
             "locale": locale,
             "consent_email": consent_email,
             "consent_push": consent_push,
+            **extra,
         },
     )
     member.program = program

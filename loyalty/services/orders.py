@@ -37,6 +37,7 @@ from loyalty.ids import external_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from loyalty.services.tiers import tier_multiplier, tier_on_earn
 from loyalty.services.validity import validity_on_order
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
@@ -122,7 +123,9 @@ def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earn_reason(order: Order, points: int) -> str:
+def _earn_reason(
+    order: Order, points: int, multiplier: Decimal = Decimal(1), tier: str | None = None
+) -> str:
     rate = format(order.earn_rate.normalize(), "f")
     base = money.format_money(order.points_base, order.currency)
     reason = f"Order #{order.external_id}: {base}"
@@ -140,6 +143,9 @@ def _earn_reason(order: Order, points: int) -> str:
         reason += f" ({total} less {', '.join(left_out)})"
     if order.program.earn_on_discount and order.discount:
         reason += f" (with {money.format_money(order.discount, order.currency)} discount)"
+    if tier is not None and multiplier != 1:
+        reason += f" x {rate} points x {format(multiplier.normalize(), 'f')} {tier}"
+        return f"{reason} = {points} points"
     return f"{reason} x {rate} points = {points} points"
 
 
@@ -218,7 +224,9 @@ def _order_record(
         return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
 
     base = points_base(program=program, amount=amount, breakdown=parts)
-    points = money.floor_points(base * program.earn_rate)
+    # The tier held before this order: an order that lifts a member earns at the old rate.
+    multiplier, tier = tier_multiplier(member=member)
+    points = money.floor_points(base * program.earn_rate * multiplier)
     order = Order.objects.create(
         program=program,
         member=member,
@@ -239,10 +247,11 @@ def _order_record(
             member=member,
             kind=LedgerEntry.Kind.EARN,
             points=points,
-            reason=_earn_reason(order, points),
+            reason=_earn_reason(order, points, multiplier, tier),
             key=f"order:{order.pk}:earn",
             order=order,
-            details={"base": str(base), "rate": str(program.earn_rate)},
+            details={"base": str(base), "rate": str(program.earn_rate)}
+            | ({"tier_multiplier": str(multiplier), "tier": tier} if tier else {}),
             member_updates=activity,
             expires_at=_lot_expiry(program, placed_at),
         )
@@ -258,6 +267,7 @@ def _order_record(
                 "balance": member.balance,
             },
         )
+        tier_on_earn(member=member)  # up at once; down only by the daily job
     elif activity:
         Member.objects.filter(pk=member.pk).update(**activity)
         for name, value in activity.items():

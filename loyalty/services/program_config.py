@@ -10,17 +10,25 @@ from django.db import transaction
 
 from loyalty.models import Program
 from loyalty.services.merchants import program_update
+from loyalty.services.tiers import tiers_replace
 from rewards.services.thresholds import thresholds_replace
 
 
 @transaction.atomic
 def program_configure(
-    *, program: Program, thresholds: list[dict[str, Any]] | None = None, **settings: Any
+    *,
+    program: Program,
+    thresholds: list[dict[str, Any]] | None = None,
+    tiers: list[dict[str, Any]] | None = None,
+    **settings: Any,
 ) -> Program:
     """Change any subset of the settings and, when ``thresholds`` is given, replace the
-    thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency."""
+    thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency;
+    when ``tiers`` is given, replace the tiers (``[{name, min_points, window_days, ...}]``)."""
     # program_update locks the program row, so concurrent configurations queue up.
     program = program_update(program=program, **settings)
     if thresholds is not None:
         thresholds_replace(program=program, thresholds=thresholds)
+    if tiers is not None:
+        tiers_replace(program=program, tiers=tiers)
     return program
