@@ -189,7 +189,8 @@ def test_downgrade_happens_only_when_the_job_runs(program):
 def test_the_job_keeps_members_who_are_still_above(program):
     order(program, "A-1", "250")
     run = tiers_evaluate()
-    assert run.down == 0 and tier_name() == "Gold"
+    assert run.down == 0
+    assert tier_name() == "Gold"
     assert TierChange.objects.count() == 1
 
 
