@@ -16,7 +16,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import ApiKey, Merchant, Program
+from loyalty.models import ApiKey, Merchant, Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS
 from rewards.models import CouponKind
 from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
@@ -259,3 +259,80 @@ class PointsChangeForm(forms.Form):
     def signed_points(self) -> int:
         points: int = self.cleaned_data["points"]
         return -points if self.cleaned_data["action"] == self.DEDUCT else points
+
+
+# Tiers
+
+
+class LinesField(forms.CharField):
+    """A list of texts typed one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 30})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class NamesField(forms.CharField):
+    """A list of flag names typed as ``early_access, free_shipping``."""
+
+    default_error_messages = {
+        "invalid": _("Use lowercase letters, digits, '_' and '-', separated by commas."),
+    }
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not all(re.fullmatch(r"[a-z0-9_-]{1,50}", name) for name in names):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(names))
+
+
+class TierForm(forms.ModelForm):
+    """A tier on its program's page; the program admin saves all rows through
+    ``tiers_replace``."""
+
+    benefits = LinesField(
+        label=_("benefits"), required=False, help_text=_("Shown to the member, one per line.")
+    )
+    flags = NamesField(
+        label=_("flags"), required=False, help_text=_("For integrators, e.g. early_access.")
+    )
+
+    class Meta:
+        model = Tier
+        fields = (
+            "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
+            "benefits", "flags",
+        )  # fmt: skip
+
+
+class TierOverrideForm(forms.Form):
+    """Put the selected members at a tier until a date, with a reason."""
+
+    tier = forms.ModelChoiceField(
+        queryset=Tier.objects.none(),
+        required=False,
+        label=_("tier"),
+        empty_label=_("(no tier)"),
+    )
+    until = forms.DateField(
+        label=_("until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The last day of the override; the daily job then sets the earned tier."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=500, widget=forms.Textarea(
+        attrs={"rows": 2, "cols": 60}))  # fmt: skip
+
+    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tier_field = self.fields["tier"]
+        assert isinstance(tier_field, forms.ModelChoiceField)
+        tier_field.queryset = Tier.objects.filter(program=program).order_by("min_points")
