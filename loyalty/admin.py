@@ -29,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Model, Q, QuerySet
 from django.db.models.fields.related import ForeignKey
-from django.forms import ModelChoiceField
+from django.forms import BaseInlineFormSet, ModelChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -341,11 +341,31 @@ class UserAdmin(MerchantScopedAdmin[User], DjangoUserAdmin):
 # The program
 
 
+class OptionalInlineFormSet(BaseInlineFormSet):
+    """An inline that a POST may leave out (an older form, a script sending the settings
+    only): it is then unbound and changes nothing, instead of failing the whole save."""
+
+    def __init__(self, data: Any = None, files: Any = None, *args: Any, **kwargs: Any) -> None:
+        prefix = kwargs.get("prefix") or self.get_default_prefix()
+        if data is not None and f"{prefix}-TOTAL_FORMS" not in data:
+            data = files = None
+        super().__init__(data, files, *args, **kwargs)
+
+    def is_valid(self) -> bool:
+        return super().is_valid() if self.is_bound else True
+
+
+def _saved_nothing(formset: Any) -> None:
+    """What the admin's change message reads from a formset it did not save itself."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
 class TierInline(admin.TabularInline):
     """The program's tiers, lowest first; saved as a whole by ``tiers_replace``."""
 
     model = Tier
     form = TierForm
+    formset = OptionalInlineFormSet
     extra = 0
     ordering = ("min_points",)
     verbose_name = _("tier")
@@ -413,7 +433,8 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
         if formset.model is not Tier:
             super().save_formset(request, form, formset, change)
             return
-        if not formset.has_changed():
+        _saved_nothing(formset)
+        if not formset.is_bound or not formset.has_changed():
             return
         rows = [
             {
@@ -506,6 +527,7 @@ class TierListFilter(admin.SimpleListFilter):
 
 class TierChangeInline(ReadOnlyInline):
     model = TierChange
+    formset = OptionalInlineFormSet
     fields = ("created_at", "kind", "from_name", "to_name", "reason", "until", "created_by")
     readonly_fields = fields
     ordering = ("-id",)
@@ -598,6 +620,10 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
             **{name: form.cleaned_data[name] for name in PROFILE_FIELDS},
         )
         _copy_saved(obj, member)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: Any) -> None:
+        # The tier history is read-only: written by the tier services only.
+        _saved_nothing(formset)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Members come from integrators (orders, the API).

@@ -135,6 +135,21 @@ class ProgramForm(forms.ModelForm):
         help_text=Program._meta.get_field("refund_after_conversion").help_text,
     )
 
+    tier_grace_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Tier grace days"),
+        help_text=Program._meta.get_field("tier_grace_days").help_text,
+    )
+    tier_notice_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Tier notice days"),
+        help_text=Program._meta.get_field("tier_notice_days").help_text,
+    )
+
     class Meta:
         model = Program
         fields = PROGRAM_FIELDS  # the settings program_update takes, in one place
@@ -153,6 +168,14 @@ class ProgramForm(forms.ModelForm):
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode
+
+    def clean_tier_grace_days(self) -> int:
+        value = self.cleaned_data.get("tier_grace_days")
+        return self.instance.tier_grace_days if value is None else value
+
+    def clean_tier_notice_days(self) -> int:
+        value = self.cleaned_data.get("tier_notice_days")
+        return self.instance.tier_notice_days if value is None else value
 
     def clean_refund_after_conversion(self) -> str:
         return (
