@@ -926,6 +926,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                     reason=form.cleaned_data["reason"],
                     created_by=_user(request),
                     idempotency_key=str(form.cleaned_data["idempotency_key"]),
+                    counts_for_tier=form.cleaned_data["counts_for_tier"],
                 )
             except LoyaltyError as error:
                 add_service_error(form, error)

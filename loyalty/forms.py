@@ -277,6 +277,11 @@ class PointsChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. The member sees it in their points history."),
     )
+    counts_for_tier = forms.BooleanField(
+        required=False,
+        label=_("Counts toward tiers"),
+        help_text=_("Only for a grant: the points count toward tiers like earned ones."),
+    )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def signed_points(self) -> int:

@@ -220,3 +220,17 @@ def test_override_action_refuses_a_past_date(client, shop):
     assert response.status_code == 200
     member.refresh_from_db()
     assert member.tier.name == "Gold"
+
+
+def test_a_grant_from_the_member_page_can_count_toward_tiers(client, shop):
+    program, staff = shop
+    member = MemberFactory(program=program, external_id="m-1")
+    client.force_login(staff)
+    url = reverse("admin:loyalty_member_points", args=[member.pk])
+    data = {"action": "grant", "points": "250", "reason": "Event", "counts_for_tier": "on"}
+
+    response = client.post(url, {**data, "idempotency_key": "2b1c9c3e-7d0e-4a43-9a39-2d5b0c7f0d11"})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.tier.name == "Gold"
