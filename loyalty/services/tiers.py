@@ -40,8 +40,9 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange, User
 from loyalty.services.members import MAX_RATING, member_lock
-from notifications.models import Event, WebhookEvent
+from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
+from notifications.services.outbox import member_channels
 from notifications.services.webhooks import webhook_enqueue
 
 DEFAULT_TIERS = (("Gold", 200), ("Platinum", 1000), ("Diamond", 2000))
@@ -178,8 +179,22 @@ def _change(
     created_by: User | None = None, until: datetime | None = None,
     from_tier: Tier | None = None,
 ) -> TierChange:  # fmt: skip
-    """Record a change whose member row the caller has updated (or will, in bulk)."""
-    change = TierChange.objects.create(
+    """Record a change whose member row the caller has updated, and tell about it."""
+    change = _change_row(
+        member=member, to=to, kind=kind, reason=reason, now=now, created_by=created_by,
+        until=until, from_tier=from_tier,
+    )  # fmt: skip
+    change.save()
+    _tell_changed(member=member, change=change, hooks=True)
+    return change
+
+
+def _change_row(
+    *, member: Member, to: Tier | None, kind: str, reason: str, now: datetime,
+    created_by: User | None = None, until: datetime | None = None,
+    from_tier: Tier | None = None,
+) -> TierChange:  # fmt: skip
+    return TierChange(
         member=member,
         from_tier=from_tier,
         to_tier=to,
@@ -191,25 +206,28 @@ def _change(
         created_by=created_by,
         created_at=now,
     )
-    _tell_changed(member=member, change=change)
-    return change
 
 
-def _tell_changed(*, member: Member, change: TierChange) -> None:
+def _tell_changed(*, member: Member, change: TierChange, hooks: bool) -> None:
+    """The webhook (when ``hooks``: the merchant may have an endpoint for it) and the
+    member's notification (only a member we can reach costs a query)."""
     program = member.program
-    webhook_enqueue(
-        merchant_id=program.merchant_id,
-        event=WebhookEvent.TIER_CHANGED,
-        occasion=f"change:{change.pk}",
-        payload={
-            "member": member.external_id,
-            "from": change.from_name or None,
-            "to": change.to_name or None,
-            "kind": change.kind,
-            "reason": change.reason,
-            "until": change.until,
-        },
-    )
+    if hooks:
+        webhook_enqueue(
+            merchant_id=program.merchant_id,
+            event=WebhookEvent.TIER_CHANGED,
+            occasion=f"change:{change.pk}",
+            payload={
+                "member": member.external_id,
+                "from": change.from_name or None,
+                "to": change.to_name or None,
+                "kind": change.kind,
+                "reason": change.reason,
+                "until": change.until,
+            },
+        )
+    if not member_channels(member):
+        return
     name = change.to_name
     if not name:
         with translation.override(member.locale):
@@ -353,6 +371,7 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
     days = _windows(tiers, grace) | _notice_windows(tiers, program)
     sums = window_sums(member_ids=[m.pk for m in members], days=days, now=now)
     changed: list[Member] = []
+    rows: list[TierChange] = []
     at_risk: list[tuple[Member, Tier]] = []
     for member in members:
         run.members += 1
@@ -390,14 +409,35 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
         member.tier_override_reason = ""
         member.tier_override_until = None
         changed.append(member)
-        change = _change(member=member, to=target, kind=kind, reason=reason, now=now,
-                         from_tier=held)  # fmt: skip
-        run.changes.append(change.pk)
+        rows.append(_change_row(member=member, to=target, kind=kind, reason=reason, now=now,
+                                from_tier=held))  # fmt: skip
     if changed:
-        Member.objects.bulk_update(
-            changed,
-            ["tier", "tier_since", "tier_override", "tier_override_reason", "tier_override_until"],
-        )
+        # Set-based: one UPDATE for the members, one INSERT for their history; then the
+        # webhooks (only if the merchant listens) and the notifications (only members we
+        # can reach).
+        groups: dict[tuple[int | None, bool], list[int]] = {}
+        for member, change in zip(changed, rows, strict=True):
+            key = (member.tier_id, change.from_tier_id != change.to_tier_id)
+            groups.setdefault(key, []).append(member.pk)
+        # One UPDATE per target tier (a CASE per row would cost more than all of them).
+        for (tier_id, moved), pks in groups.items():
+            since = {"tier_since": now} if moved else {}
+            Member.objects.filter(pk__in=pks).update(
+                tier_id=tier_id,
+                tier_override=None,
+                tier_override_reason="",
+                tier_override_until=None,
+                **since,
+            )
+        TierChange.objects.bulk_create(rows)
+        hooks = WebhookEndpoint.objects.filter(
+            merchant_id=program.merchant_id,
+            active=True,
+            events__contains=[WebhookEvent.TIER_CHANGED],
+        ).exists()
+        for member, change in zip(changed, rows, strict=True):
+            _tell_changed(member=member, change=change, hooks=hooks)
+            run.changes.append(change.pk)
     run.notices += _send_notices(at_risk, program=program, now=now)
     return members[-1].pk
 
@@ -459,6 +499,8 @@ def tier_keep(
 def _send_notices(at_risk: list[tuple[Member, Tier]], *, program: Program, now: datetime) -> int:
     """The 'keep your tier' notice for members who fall below within the notice period:
     one query for all their contributions, one notification per member and deadline."""
+    # Only members we can reach: the others cost nothing.
+    at_risk = [(member, tier) for member, tier in at_risk if member_channels(member)]
     if not at_risk:
         return 0
     grace = program.tier_grace_days
