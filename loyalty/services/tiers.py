@@ -757,7 +757,9 @@ def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier
         else:
             fresh.append(item)
     keep_ids = {row.pk for row, _item in kept}
-    Tier.objects.filter(program=program).exclude(pk__in=keep_ids).delete()
+    removed = Tier.objects.filter(program=program).exclude(pk__in=keep_ids)
+    _record_removal(removed)
+    removed.delete()
     # Move kept tiers out of the way first, so swapping points or names never trips the
     # unique constraints half-way.
     for n, (row, _item) in enumerate(kept):
@@ -771,6 +773,29 @@ def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier
     for item in fresh:
         Tier.objects.create(program=program, **{name: item[name] for name in fields})
     return program_tiers(program)
+
+
+def _record_removal(removed: QuerySet[Tier]) -> None:
+    """The members of removed tiers lose them: a 'down' in each one's history (the daily
+    job then places them in the tiers that remain)."""
+    now = timezone.now()
+    names = dict(removed.values_list("pk", "name"))
+    if not names:
+        return
+    holders = Member.objects.filter(tier_id__in=names).values_list("pk", "tier_id").iterator()
+    TierChange.objects.bulk_create(
+        (
+            TierChange(
+                member_id=pk,
+                from_name=names[tier_id],
+                kind=TierChange.Kind.DOWN,
+                reason=f"Tier {names[tier_id]} removed from the program",
+                created_at=now,
+            )
+            for pk, tier_id in holders
+        ),
+        batch_size=1000,
+    )
 
 
 def tiers_describe(*, program: Program) -> list[dict[str, Any]]:

@@ -421,7 +421,8 @@ def test_removing_a_tier_leaves_its_members_to_the_job(program):
     assert tier_name() is None
     tiers_evaluate()
     assert tier_name() == "Silver"
-    assert TierChange.objects.filter(kind="up").count() == 2
+    kinds = list(TierChange.objects.order_by("id").values_list("kind", "from_name", "to_name"))
+    assert kinds == [("up", "", "Gold"), ("down", "Gold", ""), ("up", "", "Silver")]
 
 
 def test_the_safe_until_is_the_override_end_while_overridden(program):
