@@ -14,6 +14,7 @@ Invariants kept here:
 from __future__ import annotations
 
 import copy
+from datetime import datetime, time, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import uuid4
 from weakref import WeakKeyDictionary
@@ -25,13 +26,15 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, Q, QuerySet
+from django.db import transaction
+from django.db.models import Count, Model, Q, QuerySet
 from django.db.models.fields.related import ForeignKey
-from django.forms import ModelChoiceField
+from django.forms import BaseInlineFormSet, ModelChoiceField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -42,13 +45,27 @@ from loyalty.forms import (
     MerchantCreateForm,
     PointsChangeForm,
     ProgramForm,
+    TierForm,
+    TierOverrideForm,
     add_service_error,
 )
-from loyalty.models import ApiKey, LedgerEntry, Member, Merchant, Order, Program, Refund, User
+from loyalty.models import (
+    ApiKey,
+    LedgerEntry,
+    Member,
+    Merchant,
+    Order,
+    Program,
+    Refund,
+    Tier,
+    TierChange,
+    User,
+)
 from loyalty.services.api_keys import api_key_create, api_key_revoke
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import PROGRAM_FIELDS, merchant_create, program_update
 from loyalty.services.points import points_grant
+from loyalty.services.tiers import tier_override, tiers_replace
 from rewards.forms import CouponIssueForm
 from rewards.models import Coupon
 from rewards.services.admin_ops import (
@@ -243,6 +260,26 @@ class ServiceSavedAdmin(MerchantScopedAdmin[_ModelT]):
         add_service_error(form, refusal, self.service_error_fields)
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page (already scoped), read-only."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request) or _staff_merchant_id(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 # Tenants and logins: superusers only.
 
 
@@ -304,6 +341,52 @@ class UserAdmin(MerchantScopedAdmin[User], DjangoUserAdmin):
 # The program
 
 
+class OptionalInlineFormSet(BaseInlineFormSet):
+    """An inline that a POST may leave out (an older form, a script sending the settings
+    only): it is then unbound and changes nothing, instead of failing the whole save."""
+
+    def __init__(self, data: Any = None, files: Any = None, *args: Any, **kwargs: Any) -> None:
+        prefix = kwargs.get("prefix") or self.get_default_prefix()
+        if data is not None and f"{prefix}-TOTAL_FORMS" not in data:
+            data = files = None
+        super().__init__(data, files, *args, **kwargs)
+
+    def is_valid(self) -> bool:
+        return super().is_valid() if self.is_bound else True
+
+
+def _saved_nothing(formset: Any) -> None:
+    """What the admin's change message reads from a formset it did not save itself."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+class TierInline(admin.TabularInline):
+    """The program's tiers, lowest first; saved as a whole by ``tiers_replace``."""
+
+    model = Tier
+    form = TierForm
+    formset = OptionalInlineFormSet
+    extra = 0
+    ordering = ("min_points",)
+    verbose_name = _("tier")
+    verbose_name_plural = _(
+        "Tiers: reached by points earned within the window (and a rating, if set); lost only "
+        "when the daily job finds the member below, after the program's grace days"
+    )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request) or _staff_merchant_id(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+
 @admin.register(Program)
 class ProgramAdmin(ServiceSavedAdmin[Program]):
     """A program's settings and, below them, its reward thresholds (``ProgramForm``)."""
@@ -352,8 +435,28 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                 )
             },
         ),
+        (_("Tiers"), {"fields": ("tier_grace_days", "tier_notice_days")}),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
+    inlines = (TierInline,)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: Any) -> None:
+        if formset.model is not Tier:
+            super().save_formset(request, form, formset, change)
+            return
+        _saved_nothing(formset)
+        if not formset.is_bound or not formset.has_changed():
+            return
+        rows = [
+            {
+                "id": row.instance.pk,
+                **{name: row.cleaned_data[name] for name in TierForm.Meta.fields},
+            }
+            for row in formset.forms
+            if row.cleaned_data and not row.cleaned_data.get("DELETE")
+        ]
+        # In the admin's transaction: a refused tier undoes the settings too.
+        tiers_replace(program=form.instance, tiers=rows)
 
     @admin.display(description=_("merchant"))
     def shop(self, program: Program) -> str:
@@ -404,15 +507,64 @@ def _search_member(term: str, prefix: str = "") -> Q:
     return external_id | Q(**{f"{prefix}name__icontains": term})
 
 
+class TierListFilter(admin.SimpleListFilter):
+    """Members per tier, with how many hold each (one grouped query)."""
+
+    title = _("tier")
+    parameter_name = "tier"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        tiers = Tier.objects.select_related("program").order_by("program_id", "min_points")
+        if not _is_superuser(request):
+            tiers = tiers.filter(program__merchant_id=_staff_merchant_id(request) or 0)
+        counts = dict(
+            Member.objects.filter(tier__in=tiers)
+            .values("tier")
+            .annotate(n=Count("id"))
+            .values_list("tier", "n")
+        )
+        return [("none", str(_("no tier")))] + [
+            (str(t.pk), f"{t.name} ({counts.get(t.pk, 0)})") for t in tiers
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(tier__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(tier_id=int(value))
+        return queryset
+
+
+class TierChangeInline(ReadOnlyInline):
+    model = TierChange
+    formset = OptionalInlineFormSet
+    fields = ("created_at", "kind", "from_name", "to_name", "reason", "until", "created_by")
+    readonly_fields = fields
+    ordering = ("-id",)
+    show_change_link = False
+    verbose_name = _("tier change")
+    verbose_name_plural = _("tier history")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TierChange]:
+        return super().get_queryset(request).select_related("created_by")
+
+
 @admin.register(Member)
 class MemberAdmin(ServiceSavedAdmin[Member]):
     merchant_path = "program__merchant"
     change_form_template = "admin/rewards/member_change_form.html"
-    actions = ("issue_coupon",)
+    actions = ("issue_coupon", "override_tier")
     show_full_result_count = False  # one COUNT of a big table per page is enough
-    list_display = ("external_id", "name", "email", "balance", "last_order_at", "points_expire_at")
-    list_select_related = ("program",)
-    list_filter = ("consent_email", "consent_push", "locale", "last_order_at", "points_expire_at")
+    list_display = (
+        "external_id", "name", "email", "balance", "tier", "last_order_at", "points_expire_at",
+    )  # fmt: skip
+    list_select_related = ("program", "tier")
+    list_filter = (
+        TierListFilter, "consent_email", "consent_push", "locale", "last_order_at",
+        "points_expire_at",
+    )  # fmt: skip
+    inlines = (TierChangeInline,)
     search_fields = ("external_id", "email", "name")
     search_help_text = _("Exact external id, a whole e-mail address, or part of the name.")
     ordering = ("-id",)
@@ -426,6 +578,11 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         "login",
         "created_at",
         "updated_at",
+        "tier",
+        "tier_since",
+        "rating",
+        "tier_override_until",
+        "tier_override_reason",
     )
     fieldsets = (
         (
@@ -439,6 +596,22 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                     "last_order_at",
                     "referred_by",
                 )
+            },
+        ),
+        (
+            _("Tier"),
+            {
+                "fields": (
+                    "tier",
+                    "tier_since",
+                    "rating",
+                    "tier_override_until",
+                    "tier_override_reason",
+                ),
+                "description": _(
+                    "To put this member at another tier for a while, select it in the member "
+                    "list and use the action 'Override the tier'."
+                ),
             },
         ),
         (_("Profile"), {"fields": PROFILE_FIELDS}),
@@ -468,6 +641,10 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
             **{name: form.cleaned_data[name] for name in PROFILE_FIELDS},
         )
         _copy_saved(obj, member)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: Any) -> None:
+        # The tier history is read-only: written by the tier services only.
+        _saved_nothing(formset)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Members come from integrators (orders, the API).
@@ -640,6 +817,79 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         }
         return TemplateResponse(request, "admin/rewards/coupon_issue.html", context)
 
+    # Tier overrides by staff
+
+    @admin.action(description=_("Override the tier"), permissions=["change"])
+    def override_tier(
+        self, request: HttpRequest, queryset: QuerySet[Member]
+    ) -> HttpResponse | None:
+        """The form (tier, until, reason), then ``tier_override`` for each selected member."""
+        programs = list(queryset.order_by().values_list("program_id", flat=True).distinct()[:2])
+        if len(programs) != 1:
+            self.message_user(
+                request, _("Select members of one program at a time."), messages.ERROR
+            )
+            return None
+        count = queryset.count()
+        if count > MAX_ROWS:
+            self.message_user(request, too_many_rows(), messages.ERROR)
+            return None
+        program = Program.objects.select_related("merchant").get(pk=programs[0])
+        sent = request.method == "POST" and "apply" in request.POST
+        form = TierOverrideForm(request.POST if sent else None, program=program)
+        if sent and form.is_valid():
+            until = datetime.combine(
+                form.cleaned_data["until"] + timedelta(days=1),
+                time.min,
+                timezone.get_current_timezone(),
+            )
+            tier = form.cleaned_data["tier"]
+            try:
+                with transaction.atomic():
+                    for member in queryset.select_related("program__merchant").order_by("pk"):
+                        tier_override(
+                            member=member,
+                            tier=tier,
+                            reason=form.cleaned_data["reason"],
+                            until=until,
+                            created_by=_user(request),
+                        )
+                        self.log_change(
+                            request,
+                            member,
+                            f"Tier overridden: {tier or '-'} until {until:%Y-%m-%d}",
+                        )
+            except LoyaltyError as error:
+                add_service_error(form, error)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)s member is now at %(tier)s until %(until)s.",
+                        "%(count)s members are now at %(tier)s until %(until)s.",
+                        count,
+                    )
+                    % {
+                        "count": count,
+                        "tier": tier or _("no tier"),
+                        "until": form.cleaned_data["until"],
+                    },
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Override the tier"),
+            "opts": self.opts,
+            "form": form,
+            "members": list(queryset.order_by("pk")[:COUPONS_SHOWN]),
+            "count": count,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across") == "1",
+        }
+        return TemplateResponse(request, "admin/loyalty/tier_override.html", context)
+
     def _issue_messages(self, request: HttpRequest, report: IssueReport) -> None:
         """The batch's report as messages: a summary linking to the full report, then a
         line per row (up to COUPONS_SHOWN of each kind)."""
@@ -697,6 +947,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                     reason=form.cleaned_data["reason"],
                     created_by=_user(request),
                     idempotency_key=str(form.cleaned_data["idempotency_key"]),
+                    counts_for_tier=form.cleaned_data["counts_for_tier"],
                 )
             except LoyaltyError as error:
                 add_service_error(form, error)
@@ -760,26 +1011,6 @@ class ReadOnlyScopedAdmin(MerchantScopedAdmin[_ModelT]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows shown on their parent's page (already scoped), read-only."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_superuser(request) or _staff_merchant_id(request) is not None
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -899,6 +1130,30 @@ class OrderAdmin(ReadOnlyScopedAdmin[Order]):
     ) -> tuple[QuerySet[Order], bool]:
         term = search_term.strip()
         return (queryset.filter(external_id=term) if term else queryset), False
+
+
+@admin.register(Tier)
+class TierAdmin(ReadOnlyScopedAdmin[Tier]):
+    """Tiers with how many members hold each (edited on their program's page)."""
+
+    merchant_path = "program__merchant"
+    owner_column = "program"
+    list_display = ("name", "min_points", "window_days", "min_rating", "earn_multiplier",
+                    "member_count")  # fmt: skip
+    ordering = ("program", "min_points")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tier]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("program")
+            .annotate(holders=Count("members"))
+        )
+
+    @admin.display(description=_("members"), ordering="holders")
+    def member_count(self, tier: Tier) -> str:
+        url = reverse("admin:loyalty_member_changelist", current_app=self.admin_site.name)
+        return format_html('<a href="{}?tier={}">{}</a>', url, tier.pk, tier.holders)  # type: ignore[attr-defined]
 
 
 @admin.register(Refund)

@@ -27,12 +27,13 @@ from decimal import Decimal
 from django.db import transaction
 
 from loyalty.errors import InsufficientPoints, LoyaltyError
-from loyalty.models import ApiKey, Member, Merchant, Program, User
+from loyalty.models import ApiKey, Member, Merchant, Program, Tier, User
 from loyalty.services.api_keys import api_key_create, api_key_hash
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import merchant_create
 from loyalty.services.orders import order_record, refund_record
 from loyalty.services.points import points_grant
+from loyalty.services.tiers import tiers_seed_defaults
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.checkout import coupon_redeem, coupon_release
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation, coupon_void
@@ -369,6 +370,12 @@ def demo_thresholds(program: Program) -> None:
         thresholds_replace(program=program, thresholds=DEMO_THRESHOLDS)
 
 
+def demo_tiers(program: Program) -> None:
+    """The three default tiers, set once (staff may change them later), before any order."""
+    if not Tier.objects.filter(program=program).exists():
+        tiers_seed_defaults(program=program)
+
+
 def demo_member_write(*, program: Program, planned: PlannedMember, staff: User) -> None:
     """One member's year, in order: profile, orders, refunds, staff adjustments, coupons."""
     member_upsert(
@@ -472,6 +479,7 @@ def demo_seed(
     merchant = demo_merchant()
     program = merchant.program
     demo_thresholds(program)
+    demo_tiers(program)
     staff, passwords = demo_users(merchant)
     result = DemoResult(merchant=merchant, api_key=demo_api_key(merchant), passwords=passwords)
 

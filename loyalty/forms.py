@@ -16,7 +16,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import ApiKey, Merchant, Program
+from loyalty.models import ApiKey, Merchant, Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS
 from rewards.models import CouponKind
 from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
@@ -135,6 +135,21 @@ class ProgramForm(forms.ModelForm):
         help_text=Program._meta.get_field("refund_after_conversion").help_text,
     )
 
+    tier_grace_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Tier grace days"),
+        help_text=Program._meta.get_field("tier_grace_days").help_text,
+    )
+    tier_notice_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Tier notice days"),
+        help_text=Program._meta.get_field("tier_notice_days").help_text,
+    )
+
     class Meta:
         model = Program
         fields = PROGRAM_FIELDS  # the settings program_update takes, in one place
@@ -162,6 +177,14 @@ class ProgramForm(forms.ModelForm):
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode
+
+    def clean_tier_grace_days(self) -> int:
+        value = self.cleaned_data.get("tier_grace_days")
+        return self.instance.tier_grace_days if value is None else value
+
+    def clean_tier_notice_days(self) -> int:
+        value = self.cleaned_data.get("tier_notice_days")
+        return self.instance.tier_notice_days if value is None else value
 
     def clean_refund_after_conversion(self) -> str:
         return (
@@ -265,6 +288,11 @@ class PointsChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. The member sees it in their points history."),
     )
+    counts_for_tier = forms.BooleanField(
+        required=False,
+        label=_("Counts toward tiers"),
+        help_text=_("Only for a grant: the points count toward tiers like earned ones."),
+    )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def signed_points(self) -> int:
@@ -303,3 +331,80 @@ class FeedbackForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         label=_("Which rewards would you value?"),
     )
+
+
+# Tiers
+
+
+class LinesField(forms.CharField):
+    """A list of texts typed one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 30})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class NamesField(forms.CharField):
+    """A list of flag names typed as ``early_access, free_shipping``."""
+
+    default_error_messages = {
+        "invalid": _("Use lowercase letters, digits, '_' and '-', separated by commas."),
+    }
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not all(re.fullmatch(r"[a-z0-9_-]{1,50}", name) for name in names):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return list(dict.fromkeys(names))
+
+
+class TierForm(forms.ModelForm):
+    """A tier on its program's page; the program admin saves all rows through
+    ``tiers_replace``."""
+
+    benefits = LinesField(
+        label=_("benefits"), required=False, help_text=_("Shown to the member, one per line.")
+    )
+    flags = NamesField(
+        label=_("flags"), required=False, help_text=_("For integrators, e.g. early_access.")
+    )
+
+    class Meta:
+        model = Tier
+        fields = (
+            "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
+            "benefits", "flags",
+        )  # fmt: skip
+
+
+class TierOverrideForm(forms.Form):
+    """Put the selected members at a tier until a date, with a reason."""
+
+    tier = forms.ModelChoiceField(
+        queryset=Tier.objects.none(),
+        required=False,
+        label=_("tier"),
+        empty_label=_("(no tier)"),
+    )
+    until = forms.DateField(
+        label=_("until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The last day of the override; the daily job then sets the earned tier."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=500, widget=forms.Textarea(
+        attrs={"rows": 2, "cols": 60}))  # fmt: skip
+
+    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tier_field = self.fields["tier"]
+        assert isinstance(tier_field, forms.ModelChoiceField)
+        tier_field.queryset = Tier.objects.filter(program=program).order_by("min_points")

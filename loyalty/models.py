@@ -113,6 +113,19 @@ class Program(models.Model):
         blank=True,
         help_text=_("The most points a member may give away in a calendar month; empty: no limit."),
     )
+    tier_grace_days = models.PositiveIntegerField(
+        default=0,
+        help_text=_(
+            "Days a member keeps a tier after falling below it: points earned within the "
+            "window plus these days still count toward keeping it."
+        ),
+    )
+    tier_notice_days = models.PositiveIntegerField(
+        default=14,
+        help_text=_(
+            "Days before a tier would be lost to tell the member what keeps it (0: never)."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +167,27 @@ class Member(models.Model):
     user = models.OneToOneField(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
     )
+    # Tiers (loyalty.services.tiers writes these): the tier in force, an override by staff
+    # (``tier`` is the override's tier while ``tier_override_until`` is ahead).
+    tier = models.ForeignKey(
+        "Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
+        editable=False,
+    )  # fmt: skip
+    tier_since = models.DateTimeField(null=True, blank=True, editable=False)
+    rating = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text=_("The member's rating as the shop sends it (a tier may require one)."),
+    )  # fmt: skip
+    tier_override = models.ForeignKey(
+        "Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    tier_override_reason = models.TextField(blank=True, editable=False)
+    tier_override_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The public badge card: an unguessable token, shown only while the member allows it.
+    badge_token = models.CharField(
+        max_length=43, null=True, blank=True, unique=True, editable=False
+    )
+    badge_enabled = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,6 +210,87 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.email or self.external_id
+
+
+class Tier(models.Model):
+    """A level of a program, reached by points earned in a rolling window (and a rating).
+
+    Tiers rank by ``min_points``; a member holds the highest one it qualifies for.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
+    name = models.CharField(max_length=100)
+    min_points = models.PositiveIntegerField(
+        help_text=_("Points earned within the window needed to reach this tier.")
+    )
+    window_days = models.PositiveIntegerField(default=90)
+    min_rating = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text=_("Optional: the member's rating must be at least this."),
+    )  # fmt: skip
+    earn_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal(1),
+        help_text=_("Points of future orders are multiplied by this."),
+    )  # fmt: skip
+    badge = models.CharField(
+        max_length=50, blank=True, help_text=_("A short label or CSS colour for the badge.")
+    )
+    benefits = models.JSONField(
+        default=list, blank=True, help_text=_("Texts shown to the member, one per benefit.")
+    )
+    flags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Names integrators read from the API to open features (e.g. early_access)."),
+    )
+
+    class Meta:
+        ordering = ["program", "min_points"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="tier_name_unique"),
+            models.UniqueConstraint(fields=["program", "min_points"], name="tier_points_unique"),
+            models.CheckConstraint(condition=Q(window_days__gt=0), name="tier_window_positive"),
+            models.CheckConstraint(
+                condition=Q(earn_multiplier__gte=1), name="tier_multiplier_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierChange(models.Model):
+    """One change of a member's tier: from what to what, why, when and by whom."""
+
+    class Kind(models.TextChoices):
+        UP = "up", _("up")
+        DOWN = "down", _("down")
+        OVERRIDE = "override", _("override by staff")
+        OVERRIDE_END = "override_end", _("override ended")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
+    # The names as they were: a tier renamed or removed later does not rewrite history.
+    from_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_name = models.CharField(max_length=100, blank=True)
+    to_name = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    reason = models.TextField()
+    until = models.DateTimeField(null=True, blank=True, help_text=_("An override's end."))
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="tier_changes"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "-id"], name="tierchange_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_name or '-'} -> {self.to_name or '-'} ({self.kind})"
 
 
 class Order(models.Model):

@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from loyalty.models import LedgerEntry, Member, PointLot
+from loyalty.services.tiers import tier_status
 from loyalty.services.validity import per_earning
 from rewards.services.conversion import next_reward, thresholds_of
 
@@ -25,6 +26,7 @@ def points_expiring(*, member: Member) -> tuple[datetime | None, int]:
 def member_summary(*, member: Member) -> dict[str, Any]:
     """What a member sees about their points: balance, expiry, what comes next."""
     thresholds = thresholds_of(member.program)
+    tiers = tier_status(member=member)
     return {
         "external_id": member.external_id,
         "email": member.email,
@@ -32,14 +34,15 @@ def member_summary(*, member: Member) -> dict[str, Any]:
         "locale": member.locale,
         "consent": {"email": member.consent_email, "push": member.consent_push},
         "balance": member.balance,
-        "tier": None,
+        "tier": tiers["tier"],
+        "rating": member.rating,
         **dict(
             zip(
                 ("points_expire_at", "points_expiring"), points_expiring(member=member), strict=True
             )
         ),
         "next_reward": next_reward(member=member, thresholds=thresholds),
-        "next_tier": None,
+        "next_tier": tiers["next_tier"],
         "created_at": member.created_at,
     }
 

@@ -8,6 +8,7 @@ from loyalty.services.birthdays import birthdays_award
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.tiers import tiers_evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +39,16 @@ def award_birthdays() -> dict[str, int]:
     """Today's birthday bonuses; a rerun gives nothing twice (one key per member and year)."""
     run = birthdays_award()
     return {"members": run.members, "points": run.points}
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def evaluate_tiers() -> dict[str, int]:
+    """Re-evaluate tiers (the only way down) and send the keep-your-tier notices."""
+    run = tiers_evaluate()
+    return {
+        "members": run.members,
+        "up": run.up,
+        "down": run.down,
+        "overrides_ended": run.overrides_ended,
+        "notices": run.notices,
+    }

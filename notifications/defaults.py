@@ -143,6 +143,22 @@ LANGUAGES: dict[str, Language] = {
                     body="Open your profile to see your perks.",
                 ),
             ),
+            "tier_expiring": (
+                EmailText(
+                    subject="Keep your {{ tier_name }} tier",
+                    blocks=(
+                        P("Earn {{ points }} point{{ points|pluralize }} by {{ expiry_date }} to "
+                          "stay {{ tier_name }} at {{ merchant_name }}."),
+                        P("Every order counts toward your tier."),
+                        Button("See my tier", "{{ profile_url }}"),
+                    ),
+                ),
+                PushText(
+                    title="Keep your {{ tier_name }} tier",
+                    body="Earn {{ points }} point{{ points|pluralize }} by {{ expiry_date }} to "
+                    "stay {{ tier_name }}.",
+                ),
+            ),
             "points_granted": (
                 EmailText(
                     subject="You received {{ points }} point{{ points|pluralize }}",
@@ -238,6 +254,23 @@ LANGUAGES: dict[str, Language] = {
                     body="Abre tu perfil para ver tus ventajas.",
                 ),
             ),
+            "tier_expiring": (
+                EmailText(
+                    subject="Mantén tu nivel {{ tier_name }}",
+                    blocks=(
+                        P("Consigue {{ points }} punto{{ points|pluralize }} antes del "
+                          "{{ expiry_date }} para seguir en el nivel {{ tier_name }} de "
+                          "{{ merchant_name }}."),
+                        P("Cada pedido cuenta para tu nivel."),
+                        Button("Ver mi nivel", "{{ profile_url }}"),
+                    ),
+                ),
+                PushText(
+                    title="Mantén tu nivel {{ tier_name }}",
+                    body="Consigue {{ points }} punto{{ points|pluralize }} antes del "
+                    "{{ expiry_date }} para seguir en {{ tier_name }}.",
+                ),
+            ),
             "points_granted": (
                 EmailText(
                     subject="Has recibido {{ points }} punto{{ points|pluralize }}",
@@ -331,6 +364,21 @@ LANGUAGES: dict[str, Language] = {
                     body="Откройте профиль, чтобы узнать о своих привилегиях.",
                 ),
             ),
+            "tier_expiring": (
+                EmailText(
+                    subject="Сохраните уровень {{ tier_name }}",
+                    blocks=(
+                        P("Чтобы сохранить уровень {{ tier_name }} в {{ merchant_name }}, "
+                          "наберите до {{ expiry_date }} ещё столько баллов: {{ points }}."),
+                        P("Каждый заказ приближает вас к цели."),
+                        Button("Мой уровень", "{{ profile_url }}"),
+                    ),
+                ),
+                PushText(
+                    title="Сохраните уровень {{ tier_name }}",
+                    body="Наберите до {{ expiry_date }} ещё столько баллов: {{ points }}.",
+                ),
+            ),
             "points_granted": (
                 EmailText(
                     subject="Вам начислены баллы: {{ points }}",
@@ -422,6 +470,21 @@ LANGUAGES: dict[str, Language] = {
                 PushText(
                     title="Yeni seviyeniz: {{ tier_name }}",
                     body="Ayrıcalıklarınızı görmek için profilinizi açın.",
+                ),
+            ),
+            "tier_expiring": (
+                EmailText(
+                    subject="{{ tier_name }} seviyenizi koruyun",
+                    blocks=(
+                        P("{{ merchant_name }} üyeliğinizde {{ tier_name }} seviyesinde kalmak "
+                          "için {{ expiry_date }} tarihine kadar {{ points }} puan kazanın."),
+                        P("Her sipariş seviyenize katkı sağlar."),
+                        Button("Seviyemi gör", "{{ profile_url }}"),
+                    ),
+                ),
+                PushText(
+                    title="{{ tier_name }} seviyenizi koruyun",
+                    body="{{ expiry_date }} tarihine kadar {{ points }} puan kazanın.",
                 ),
             ),
             "points_granted": (

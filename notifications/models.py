@@ -44,6 +44,7 @@ class Event(models.TextChoices):
     POINTS_EXPIRED = "points_expired", _("points expired")
     TIER_CHANGED = "tier_changed", _("tier changed")
     POINTS_GRANTED = "points_granted", _("points granted")
+    TIER_EXPIRING = "tier_expiring", _("tier to keep (before a downgrade)")
 
 
 class Channel(models.TextChoices):

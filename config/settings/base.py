@@ -121,6 +121,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.expire_points",
         "schedule": crontab(minute=10, hour=2),
     },
+    # After the expiry job, before the reminders: a day's notices go out together.
+    "evaluate-tiers": {
+        "task": "loyalty.tasks.evaluate_tiers",
+        "schedule": crontab(minute=40, hour=3),
+    },
     "ledger-check": {"task": "loyalty.tasks.ledger_check", "schedule": crontab(minute=17)},
     "coupons-expire": {"task": "rewards.tasks.coupons_expire", "schedule": crontab(minute=5)},
     # Hourly, so each merchant's day is covered from its own midnight; once a year a member.

@@ -19,7 +19,7 @@ from rest_framework import serializers
 from loyalty import money
 from loyalty.api.errors import dotted
 from loyalty.ids import external_id_problem
-from loyalty.models import EarningRule, LedgerEntry, Order, Program, Refund
+from loyalty.models import EarningRule, LedgerEntry, Order, Program, Refund, TierChange
 from loyalty.services.earning import STACKING_RULE
 from rewards.models import Coupon, CouponKind
 from rewards.selectors import coupon_status
@@ -291,6 +291,11 @@ class MemberInSerializer(serializers.Serializer):
         help_text="The external id of the member who referred this one; set once, before the "
         "first order; never the member themself nor a loop (400 validation_error).",
     )
+    rating = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, required=False,
+        help_text="The member's rating (a tier may require a minimum). Left as it is when not "
+        "sent; null clears it.",
+    )  # fmt: skip
 
 
 class NextRewardSerializer(serializers.Serializer):
@@ -300,7 +305,17 @@ class NextRewardSerializer(serializers.Serializer):
 
 class NextTierSerializer(serializers.Serializer):
     name = serializers.CharField()
-    points_missing = serializers.IntegerField()
+    points_missing = serializers.IntegerField(
+        help_text="Points to earn within the tier's window to reach it."
+    )
+    min_points = serializers.IntegerField()
+    window_points = serializers.IntegerField(help_text="Points earned in its window so far.")
+    min_rating = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+
+
+class TierKeepSerializer(serializers.Serializer):
+    points_needed = serializers.IntegerField()
+    by = serializers.DateField()
 
 
 class MemberSerializer(serializers.Serializer):
@@ -310,7 +325,26 @@ class MemberSerializer(serializers.Serializer):
     locale = serializers.CharField()
     consent = ConsentSerializer()
     balance = serializers.IntegerField()
-    tier = serializers.CharField(allow_null=True)
+    tier = serializers.CharField(source="tier.name", allow_null=True, help_text="The tier's name.")
+    tier_badge = serializers.CharField(source="tier.badge", allow_null=True)
+    tier_since = serializers.DateTimeField(source="tier.since", allow_null=True)
+    tier_safe_until = serializers.DateField(
+        source="tier.safe_until",
+        allow_null=True,
+        help_text="The last day the tier is safe without new points (the override's end "
+        "while staff hold the member at it); null when it cannot be lost.",
+    )
+    tier_keep = TierKeepSerializer(
+        source="tier.keep",
+        allow_null=True,
+        help_text="What keeps the tier: earn `points_needed` points by `by`.",
+    )
+    tier_earn_multiplier = serializers.DecimalField(
+        source="tier.earn_multiplier", max_digits=6, decimal_places=3, allow_null=True
+    )
+    tier_benefits = serializers.SerializerMethodField()
+    flags = serializers.SerializerMethodField()
+    rating = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     points_expire_at = serializers.DateTimeField(
         allow_null=True, help_text="The next date on which any points expire."
     )
@@ -318,6 +352,48 @@ class MemberSerializer(serializers.Serializer):
     next_reward = NextRewardSerializer(allow_null=True)
     next_tier = NextTierSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    def get_tier_benefits(self, summary: dict[str, Any]) -> list[str]:
+        """Texts shown to the member about its tier's perks."""
+        return list(summary["tier"]["benefits"]) if summary.get("tier") else []
+
+    def get_flags(self, summary: dict[str, Any]) -> list[str]:
+        """The tier's named flags (e.g. ``early_access``) that open features in the shop."""
+        return list(summary["tier"]["flags"]) if summary.get("tier") else []
+
+
+class TierChangeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TierChange.Kind.choices)
+    from_tier = serializers.CharField(source="from_name", allow_null=True)
+    to_tier = serializers.CharField(source="to_name", allow_null=True)
+    reason = serializers.CharField()
+    until = serializers.DateTimeField(allow_null=True, help_text="An override's end.")
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        for name in ("from_tier", "to_tier"):
+            data[name] = data[name] or None
+        return data
+
+
+class TierChangePageSerializer(serializers.Serializer):
+    results = TierChangeSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class BadgeCardSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    url = serializers.URLField(allow_null=True, help_text="The public card; null while off.")
+    tier = serializers.CharField(allow_null=True)
+    badge = serializers.CharField()
+    orders = serializers.IntegerField()
+    member_since = serializers.DateField()
+
+
+class BadgeCardInSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
@@ -352,6 +428,9 @@ class LedgerPageSerializer(serializers.Serializer):
 class GrantInSerializer(serializers.Serializer):
     points = serializers.IntegerField(min_value=-100_000_000, max_value=100_000_000)
     reason = serializers.CharField(max_length=500)
+    counts_for_tier = serializers.BooleanField(
+        default=False, help_text="The granted points count toward tiers like earned ones."
+    )
 
 
 class GrantSerializer(serializers.Serializer):
@@ -609,12 +688,38 @@ class CampaignSerializer(serializers.Serializer):
     )
 
 
+class TierSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    min_points = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="Points earned within the window to reach it."
+    )
+    window_days = serializers.IntegerField(min_value=1, max_value=3650, default=90)
+    earn_multiplier = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=Decimal(1), max_value=Decimal(100),
+        default=Decimal(1), help_text="Future orders earn this many times the points.",
+    )  # fmt: skip
+    min_rating = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, default=None,
+        help_text="Optional: the member's rating must reach this.",
+    )  # fmt: skip
+    badge = serializers.CharField(max_length=50, allow_blank=True, default="")
+    benefits = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=20, default=list,
+        help_text="Texts shown to the member.",
+    )  # fmt: skip
+    flags = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
+        help_text="Names integrators read from the member to open features (early_access).",
+    )  # fmt: skip
+
+
 class ProgramSerializer(serializers.ModelSerializer):
     """The program's settings, reward thresholds included (the same settings the admin edits)."""
 
     # context["thresholds"]: thresholds_describe's list, presented by get_thresholds.
 
     thresholds = serializers.SerializerMethodField()
+    tiers = serializers.SerializerMethodField()
 
     class Meta:
         model = Program
@@ -624,6 +729,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "earn_on_discount", "earn_on_shipping", "earn_on_tax", "earn_on_gift_card",
             "thresholds", "time_zone", "transfers_enabled", "transfer_min_points",
             "transfer_monthly_limit", "earning_rules", "campaigns", "stacking_rule",
+            "tier_grace_days", "tier_notice_days", "tiers",
         ]  # fmt: skip
 
     earning_rules = serializers.SerializerMethodField()
@@ -640,6 +746,10 @@ class ProgramSerializer(serializers.ModelSerializer):
 
     def get_stacking_rule(self, program: Program) -> str:
         return str(STACKING_RULE)
+
+    @extend_schema_field(TierSerializer(many=True))
+    def get_tiers(self, program: Program) -> list[dict[str, Any]]:
+        return [TierSerializer(tier).data for tier in self.context.get("tiers", [])]
 
     @extend_schema_field(ThresholdSerializer(many=True))
     def get_thresholds(self, program: Program) -> list[dict[str, Any]]:
@@ -660,7 +770,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
     ``thresholds``, when sent, replaces all the program's thresholds.
     """
 
-    dotted_fields = ("thresholds", "earning_rules", "campaigns")
+    dotted_fields = ("thresholds", "earning_rules", "campaigns", "tiers")
 
     name = serializers.CharField(max_length=200, required=False)
     currency = currency_field(required=False)
@@ -703,6 +813,14 @@ class ProgramInSerializer(DottedErrorsSerializer):
         child=CampaignSerializer(), max_length=100, required=False,
         help_text="Replaces all campaigns.",
     )  # fmt: skip
+    tier_grace_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    tier_notice_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    tiers = serializers.ListField(
+        child=TierSerializer(),
+        max_length=20,
+        required=False,
+        help_text="Replaces all tiers; a tier sent again under its name keeps its members.",
+    )
 
 
 class QuoteBonusSerializer(serializers.Serializer):

@@ -17,6 +17,12 @@ urlpatterns = [
         name="member-transfers",
     ),
     path(
+        "members/<str:external_id>/tier-history",
+        views.MemberTierHistoryView.as_view(),
+        name="member-tier-history",
+    ),
+    path("members/<str:external_id>/badge", views.MemberBadgeView.as_view(), name="member-badge"),
+    path(
         "members/<str:external_id>/coupons",
         rewards.MemberCouponsView.as_view(),
         name="member-coupons",

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.views import defaults
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,7 +19,7 @@ from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.errors import MemberNotFound, OrderNotFound
-from loyalty.models import Program
+from loyalty.models import Member, Program
 from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
@@ -27,6 +28,7 @@ from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
 from loyalty.services.program_config import program_configure
 from loyalty.services.quote import order_quote
+from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
 from loyalty.services.transfers import transfer_create
 from rewards.services.thresholds import thresholds_describe
 
@@ -237,6 +239,7 @@ class MemberGrantsView(MemberPathView):
                 member_external_id=external_id,
                 points=data["points"],
                 reason=data["reason"],
+                counts_for_tier=data["counts_for_tier"],
                 idempotency_key=request.headers.get("Idempotency-Key"),
             )
             body = {
@@ -245,6 +248,68 @@ class MemberGrantsView(MemberPathView):
                 "coupons_issued": s.CouponSerializer.present_all(result.coupons_issued),
             }
             return Response(s.GrantSerializer(body).data, status=status.HTTP_201_CREATED)
+
+        return self.write(request, handler)
+
+
+class MemberTierHistoryView(MemberPathView):
+    required_scopes = {"GET": READ_MEMBERS}
+
+    @extend_schema(
+        operation_id="member_tier_history",
+        responses={200: s.TierChangePageSerializer, **errors(400, 401, 403, 404)},
+        parameters=CURSOR_PARAMETERS,
+        description=(
+            "The member's tier changes, newest first: `kind` up (an order or the daily job "
+            "lifted it), down (the daily job found it below), override (staff, until `until`) "
+            "or override_end."
+        ),
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = member_get(program=self.program, external_id=external_id)
+        paginator = NewestFirstCursorPagination()
+        page: list[Any] | None = paginator.paginate_queryset(
+            tier_history(member=member), request, view=self
+        )
+        return paginator.get_paginated_response(s.TierChangeSerializer(page, many=True).data)
+
+
+class MemberBadgeView(MemberPathView):
+    required_scopes = {"GET": READ_MEMBERS, "PUT": ("orders", "manage")}
+
+    @staticmethod
+    def present(request: Request, member: Member) -> dict[str, Any]:
+        card = badge_card(member=member)
+        url = None
+        if card["token"]:
+            url = request.build_absolute_uri(reverse("badge-card", args=[card["token"]]))
+        return s.BadgeCardSerializer({**card, "url": url}).data
+
+    @extend_schema(
+        operation_id="member_badge_get",
+        responses={200: s.BadgeCardSerializer, **errors(401, 403, 404)},
+        description=(
+            "The member's public badge card as JSON (tier, orders, member since), and its "
+            "unguessable public address while the member has it turned on."
+        ),
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = member_get(program=self.program, external_id=external_id)
+        return Response(self.present(request, member))
+
+    @extend_schema(
+        operation_id="member_badge_put",
+        request=s.BadgeCardInSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: s.BadgeCardSerializer, **errors(400, 401, 403, 404, 409)},
+        description="Turn the public badge card on or off (the member's choice).",
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        def handler() -> Response:
+            data = self.valid(s.BadgeCardInSerializer, request)
+            member = member_get(program=self.program, external_id=external_id)
+            badge_card_set(member=member, enabled=data["enabled"])
+            return Response(self.present(request, member))
 
         return self.write(request, handler)
 
@@ -441,6 +506,7 @@ class ProgramView(LoyaltyView):
             "thresholds": thresholds_describe(program=program),
             "earning_rules": rules_describe(program=program),
             "campaigns": campaigns_describe(program=program),
+            "tiers": program_tiers(program),
         }
         return s.ProgramSerializer(program, context=context).data
 
@@ -461,6 +527,8 @@ class ProgramView(LoyaltyView):
             "keep their terms); errors in them are named like `thresholds.0.coupon.value`. "
             "`earning_rules` and `campaigns`, when sent, replace all of them likewise "
             "(errors like `campaigns.0.segment`). "
+            "`tiers`, when sent, replaces all tiers (a tier sent again under its name keeps "
+            "its members; members of a removed tier are placed again by the daily job). "
             "Nothing changes unless everything is valid."
         ),
     )

@@ -15,7 +15,6 @@ The stacking rule (``STACKING_RULE``, shown in the admin), in the order it appli
 5. Caps per member per day and per month (the merchant's time zone) cut the total last.
 """
 
-import importlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Member, Order, Program
+from loyalty.services.tiers import tier_multiplier
 
 STACKING_RULE = _(
     "Campaign multipliers and the tier multiplier multiply each other and the base points; "
@@ -392,6 +392,7 @@ class EarnBreakdown:
     total: int
     reason: str
     tier: str | None = None
+    tier_multiplier: Decimal = Decimal(1)
     stacking_rule: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -410,19 +411,13 @@ def _jsonable(value: Any) -> Any:
 
 
 def tier_multiplier_for(member: Member | None) -> tuple[Decimal, str | None]:
-    """TIER MULTIPLIER SEAM: the member's tier multiplier and tier name.
+    """The member's tier multiplier and tier name (x1 and no tier for a member not saved yet).
 
-    The tiers branch provides ``loyalty.services.tiers.tier_multiplier(*, member)``;
-    until it is merged (or for a member not saved yet) every member earns x1 with no
-    tier. Step 2 of the stacking rule uses this.
+    Step 2 of the stacking rule uses this.
     """
     if member is None or member.pk is None:
         return Decimal(1), None
-    try:
-        tiers = importlib.import_module("loyalty.services.tiers")
-    except ImportError:
-        return Decimal(1), None
-    multiplier, name = tiers.tier_multiplier(member=member)
+    multiplier, name = tier_multiplier(member=member)
     return Decimal(multiplier), name
 
 
@@ -551,13 +546,14 @@ def earn_breakdown(
     eligible = [c for c in campaigns if _campaign_applies(c, member, amount, tier_name)]
     steps: list[MultiplierStep] = []
     campaign_lines: list[CampaignEarning] = []
-    exact = Decimal(base_points)
+    # Multipliers compound on the exact points, floored once at each step for the record.
+    exact = base * rate
     points = base_points
     factors: list[tuple[str, Decimal, Campaign | None]] = [
         (f"campaign '{c.name}'", c.multiplier, c) for c in eligible if c.multiplier > 1
     ]
     if multiplier != 1:
-        factors.append((f"tier '{tier_name}'", multiplier, None))
+        factors.append((str(tier_name), multiplier, None))
     for source, factor, campaign in factors:
         exact *= factor
         before, points = points, money.floor_points(exact)
@@ -610,6 +606,7 @@ def earn_breakdown(
         total=total,
         reason="",
         tier=tier_name,
+        tier_multiplier=multiplier,
         stacking_rule=str(STACKING_RULE),
     )
     result.reason = _reason(result, external_id=external_id, breakdown=breakdown, program=program)
@@ -680,9 +677,12 @@ def _reason(
         reason += f" ({money.format_money(result.amount, cur)} less {', '.join(left_out)})"
     if program.earn_on_discount and breakdown["discount"]:
         reason += f" (with {money.format_money(breakdown['discount'], cur)} discount)"
-    reason += f" x {_num(result.earn_rate)} points = {result.base_points} points"
+    # "x 10 points x 2 campaign 'Double days' x 1.5 Platinum = 30 points"
+    reason += f" x {_num(result.earn_rate)} points"
     for step in result.multipliers:
-        reason += f"; x{_num(step.factor)} {step.source} = {step.points_after} points"
+        reason += f" x {_num(step.factor)} {step.source}"
+    points = result.multipliers[-1].points_after if result.multipliers else result.base_points
+    reason += f" = {points} points"
     for rule in result.rules:
         reason += f"; {rule.reason}"
     for campaign in result.campaigns:
@@ -694,11 +694,6 @@ def _reason(
             f"; capped by rule '{cap.rule}' at {cap.limit} points a {cap.period} "
             f"({cap.earned_before} earned already): -{cap.cut}"
         )
-    if (
-        result.multipliers
-        or result.rules
-        or result.cap
-        or any(c.multiplier is None for c in result.campaigns)
-    ):
+    if result.rules or result.cap or any(c.multiplier is None for c in result.campaigns):
         reason += f"; total {result.total} points"
     return reason

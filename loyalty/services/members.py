@@ -1,6 +1,7 @@
 """Members: creating them (also on the fly from an order) and locking them for a write."""
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from types import EllipsisType
 from typing import Any
 
@@ -15,6 +16,7 @@ from loyalty.models import Member, Order, Program
 from loyalty.services.bonuses import signup_bonus_award
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
+UNCHANGED: Any = object()
 
 
 def member_lock(*, program: Program, external_id: str, create: bool = False) -> Member:
@@ -58,6 +60,22 @@ def _check_external_id(external_id: str) -> None:
         raise InvalidInput({"external_id": [problem]})
 
 
+MAX_RATING = Decimal("999.99")
+
+
+def rating_check(value: Any) -> Decimal | None:
+    """A member's rating as sent (None clears it), or InvalidInput."""
+    if value is None:
+        return None
+    try:
+        rating = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
+    except InvalidOperation:
+        rating = Decimal("NaN")
+    if not rating.is_finite() or not 0 <= rating <= MAX_RATING:
+        raise InvalidInput({"rating": [str(_("Give a rating from 0 to 999.99, or null."))]})
+    return rating.quantize(Decimal("0.01"))
+
+
 @transaction.atomic
 def member_upsert(
     *,
@@ -70,15 +88,20 @@ def member_upsert(
     consent_push: bool = False,
     birth_date: date | None | EllipsisType = ...,
     referred_by: str | None | EllipsisType = ...,
+    rating: Any = UNCHANGED,
 ) -> tuple[Member, bool]:
     """Create or update a member's profile (a full replace, as PUT). Returns it and whether
     it was created.
 
-    ``birth_date`` and ``referred_by`` (the referrer's external id) change only when
-    given, so integrators that do not know them keep them. A new member gets the
-    program's sign-up bonus.
+    ``birth_date``, ``referred_by`` (the referrer's external id) and ``rating`` (a tier
+    condition; None clears it) change only when given, so integrators that do not know
+    them keep them. A new member gets the program's sign-up bonus. A new rating moves a
+    tier at the next daily evaluation, not at once.
     """
     _check_external_id(external_id)
+    extra: dict[str, Any] = {}
+    if rating is not UNCHANGED:
+        extra["rating"] = rating_check(rating)
     if locale not in LOCALES:
         raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
     defaults: dict[str, Any] = {
@@ -94,7 +117,7 @@ def member_upsert(
             raise InvalidInput({"birth_date": [str(_("A birth date cannot be in the future."))]})
         defaults["birth_date"] = birth_date
     member, created = Member.objects.update_or_create(
-        program=program, external_id=external_id, defaults=defaults
+        program=program, external_id=external_id, defaults=defaults | extra
     )
     member.program = program
     if isinstance(referred_by, str) and referred_by:

@@ -71,6 +71,8 @@ PROGRAM_FIELDS = (
     "transfers_enabled",
     "transfer_min_points",
     "transfer_monthly_limit",
+    "tier_grace_days",
+    "tier_notice_days",
 )
 
 
@@ -111,6 +113,12 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             ]
         else:
             changes["reminder_offsets_days"] = sorted(set(offsets), reverse=True)
+    for name in ("tier_grace_days", "tier_notice_days"):
+        value = changes.get(name)
+        if name in changes and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365
+        ):
+            errors[name] = [str(_("Give a whole number of days from 0 to 365."))]
     for name, choices in (
         ("conversion_mode", Program.ConversionMode.values),
         ("refund_after_conversion", Program.RefundAfterConversion.values),

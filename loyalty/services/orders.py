@@ -42,6 +42,7 @@ from loyalty.services.referrals import (
     referral_on_first_order,
     referral_on_refund,
 )
+from loyalty.services.tiers import tier_on_earn
 from loyalty.services.validity import validity_on_order
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
@@ -232,7 +233,12 @@ def _order_record(
             reason=earned.reason,
             key=f"order:{order.pk}:earn",
             order=order,
-            details={"base": str(base), "rate": str(program.earn_rate), "total": points},
+            details={"base": str(base), "rate": str(program.earn_rate), "total": points}
+            | (
+                {"tier_multiplier": str(earned.tier_multiplier), "tier": earned.tier}
+                if earned.tier
+                else {}
+            ),
             member_updates=activity,
             expires_at=_lot_expiry(program, placed_at),
         )
@@ -248,6 +254,7 @@ def _order_record(
                 "balance": member.balance,
             },
         )
+        tier_on_earn(member=member)  # up at once; down only by the daily job
     elif activity:
         Member.objects.filter(pk=member.pk).update(**activity)
         for name, value in activity.items():

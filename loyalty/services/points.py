@@ -17,6 +17,7 @@ from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from loyalty.services.tiers import tier_on_earn
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.webhooks import webhook_enqueue
@@ -44,11 +45,13 @@ def points_grant(
     created_by: User | None = None,
     idempotency_key: str | None = None,
     expires_at: datetime | None = None,
+    counts_for_tier: bool = False,
 ) -> GrantResult:
     """Grant (points > 0) or deduct (points < 0) points with a reason.
 
     A grant may carry its own expiry (programs where each earning expires on its own
-    date); otherwise it follows the program's validity.
+    date); otherwise it follows the program's validity. Granted points count toward
+    tiers only when ``counts_for_tier`` says so (then they may lift the member at once).
     """
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -57,6 +60,8 @@ def points_grant(
     if points == 0 or abs(points) > MAX_GRANT:
         errors["points"] = [str(_("Give a whole number of points other than zero, "
                                   "at most 100000000 either way."))]  # fmt: skip
+    if counts_for_tier and points < 0:
+        errors["counts_for_tier"] = [str(_("Only a grant can count toward tiers."))]
     if expires_at is not None and (points < 0 or expires_at <= timezone.now()):
         errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
     if errors:
@@ -79,6 +84,7 @@ def points_grant(
         key=key,
         created_by=created_by,
         expires_at=expires_at,
+        details={"counts_for_tier": True} if counts_for_tier else None,
     )
     if points > 0:
         webhook_enqueue(
@@ -99,5 +105,7 @@ def points_grant(
             occasion=f"entry:{entry.pk}",
             context={"points": points, "reason": reason},
         )
+        if counts_for_tier:
+            tier_on_earn(member=member)
     coupons = rewards_convert(member=member, program=program) if points > 0 else []
     return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)

@@ -12,6 +12,7 @@ from django.db import transaction
 from loyalty.models import Program
 from loyalty.services.earning_config import campaigns_replace, rules_replace
 from loyalty.services.merchants import program_update
+from loyalty.services.tiers import tiers_replace
 from rewards.services.thresholds import thresholds_replace
 
 
@@ -22,10 +23,12 @@ def program_configure(
     thresholds: list[dict[str, Any]] | None = None,
     earning_rules: list[dict[str, Any]] | None = None,
     campaigns: list[dict[str, Any]] | None = None,
+    tiers: list[dict[str, Any]] | None = None,
     **settings: Any,
 ) -> Program:
     """Change any subset of the settings and, when ``thresholds`` is given, replace the
-    thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency."""
+    thresholds (``[{points, coupon: {kind, value, ...}}]``) against the new currency;
+    when ``tiers`` is given, replace the tiers (``[{name, min_points, window_days, ...}]``)."""
     # program_update locks the program row, so concurrent configurations queue up.
     program = program_update(program=program, **settings)
     if thresholds is not None:
@@ -34,4 +37,6 @@ def program_configure(
         rules_replace(program=program, rules=earning_rules)
     if campaigns is not None:
         campaigns_replace(program=program, campaigns=campaigns)
+    if tiers is not None:
+        tiers_replace(program=program, tiers=tiers)
     return program

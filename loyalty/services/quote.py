@@ -6,7 +6,6 @@ order uses (``earn_breakdown``, the bonus rules, the reward thresholds), so reco
 the same order right after gives the same points, bonuses and coupons.
 """
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +19,7 @@ from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program
 from loyalty.services.bonuses import bonus_rule
 from loyalty.services.earning import EarnBreakdown, earn_breakdown, lines_clean
 from loyalty.services.orders import BREAKDOWN_PARTS, _validate_order
+from loyalty.services.tiers import tier_preview
 from rewards.models import RewardThreshold
 from rewards.services.conversion import MAX_CONVERSIONS_PER_WRITE, thresholds_of
 from rewards.services.thresholds import TERM_FIELDS
@@ -44,23 +44,6 @@ class Quote:
     balance_after: int
     coupons: list[dict[str, Any]] = field(default_factory=list)
     tier: str | None = None
-
-
-def tier_reached_for(*, member: Member | None, points: int, current: str | None) -> str | None:
-    """TIER SEAM: the tier the member would hold after earning ``points``.
-
-    Uses ``loyalty.services.tiers.tier_preview(*, member, points)`` once the tiers
-    branch provides it; until then the member's current tier (None without tiers).
-    """
-    try:
-        tiers = importlib.import_module("loyalty.services.tiers")
-    except ImportError:
-        return current
-    preview = getattr(tiers, "tier_preview", None)
-    if preview is None or member is None or member.pk is None:
-        return current
-    name: str | None = preview(member=member, points=points)
-    return name
 
 
 def order_quote(
@@ -114,7 +97,7 @@ def order_quote(
         balance_before=balance,
         balance_after=after,
         coupons=_coupons(program=program, balance=after),
-        tier=tier_reached_for(member=member, points=earned.total, current=earned.tier),
+        tier=tier_preview(program=program, member=member, points=earned.total),
     )
 
 

@@ -60,7 +60,7 @@ def test_double_points_campaign_names_itself_in_the_reason(db):
     assert result.order.points_earned == 200
     reason = LedgerEntry.objects.get(kind="earn").reason
     assert "Double December" in reason
-    assert reason.endswith("total 200 points")
+    assert reason.endswith("x 10 points x 2 campaign 'Double December' = 200 points")
 
 
 def test_multipliers_multiply_and_only_the_largest_fixed_bonus_applies(db):

@@ -13,6 +13,7 @@ from config.celery import app
 JOBS = {
     "expire_points": "loyalty.tasks.expire_points",
     "expire_coupons": "rewards.tasks.coupons_expire",
+    "evaluate_tiers": "loyalty.tasks.evaluate_tiers",
     "send_reminders": "notifications.tasks.send_reminders",
     "deliver_notifications": "notifications.tasks.deliver",
     "deliver_webhooks": "notifications.tasks.deliver_webhooks",
