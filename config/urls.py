@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("loyalty.api.urls")),
     path("notifications/", include("notifications.urls")),
+    path("profile/", include("loyalty.profile.urls")),
 ]
 
 handler500 = "loyalty.api.views.server_error"

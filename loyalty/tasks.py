@@ -30,3 +30,14 @@ def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
     return {"members": run.members, "entries": run.entries, "points": run.points}
+
+
+@shared_task
+def profile_sign_in_email(program_id: int, email: str, language: str) -> bool:
+    """Email a sign-in link if the address is a member's. Run off the request, so asking
+    for a link takes the same time whether or not the address is known."""
+    from loyalty.models import Program
+    from loyalty.services.profile_access import signin_email_send
+
+    program = Program.objects.select_related("merchant").get(pk=program_id)
+    return signin_email_send(program=program, email=email, language=language)

@@ -21,6 +21,11 @@ urlpatterns = [
         rewards.MemberRewardsView.as_view(),
         name="member-rewards",
     ),
+    path(
+        "members/<str:external_id>/profile-link",
+        views.MemberProfileLinkView.as_view(),
+        name="member-profile-link",
+    ),
     path("orders", views.OrdersView.as_view(), name="orders"),
     path("orders/<str:external_id>", views.OrderView.as_view(), name="order"),
     path(

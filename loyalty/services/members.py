@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, MemberNotFound
@@ -78,3 +79,20 @@ def member_upsert(
     )
     member.program = program
     return member, created
+
+
+def member_locale_set(*, member: Member, locale: str) -> Member:
+    """The member's language for pages, emails and push (one of settings.LANGUAGES)."""
+    if locale not in LOCALES:
+        raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
+    Member.objects.filter(pk=member.pk).update(locale=locale, updated_at=timezone.now())
+    member.locale = locale
+    return member
+
+
+def member_email_consent_set(*, member: Member, consent: bool) -> Member:
+    """The member agrees to (or declines) emails about their points and rewards."""
+    # Only this column: a concurrent order's balance update is never overwritten.
+    Member.objects.filter(pk=member.pk).update(consent_email=consent, updated_at=timezone.now())
+    member.consent_email = consent
+    return member

@@ -64,8 +64,8 @@ INTERRUPTED = (
 # Stop claiming new batches after this long, well inside the task's time limit.
 RUN_SECONDS = 240
 DEDUPE_KEY_LENGTH = Notification._meta.get_field("dedupe_key").max_length or 300
-# The URL name of the customer profile page; the site root until it exists.
-PROFILE_URL_NAME = "profile"
+# The URL name of a shop's customer profile page (its sign-in when not signed in).
+PROFILE_URL_NAME = "profile:merchant"
 
 
 class Sender(Protocol):
@@ -94,9 +94,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base * 2 ** max(attempts - 1, 0))
 
 
-def profile_url() -> str:
+def profile_url(merchant_slug: str) -> str:
     try:
-        path = reverse(PROFILE_URL_NAME)
+        path = reverse(PROFILE_URL_NAME, kwargs={"slug": merchant_slug})
     except NoReverseMatch:
         path = "/"
     return settings.SITE_URL.rstrip("/") + path
@@ -169,7 +169,7 @@ def _write(
             # An F() expression (a balance updated in the database only) is not shown.
             "balance": member.balance if isinstance(member.balance, int) else "",
             "merchant_name": merchant.name,
-            "profile_url": profile_url(),
+            "profile_url": profile_url(merchant.slug),
             "unsubscribe_url": unsubscribe_url(member=member),
             **context,
         }

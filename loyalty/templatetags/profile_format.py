@@ -1,0 +1,41 @@
+"""Numbers, money and colours on customer pages, formatted for the active language."""
+
+from decimal import Decimal
+
+from django import template
+from django.utils import formats
+
+from loyalty import money
+
+register = template.Library()
+
+
+@register.filter
+def points(value: int | None) -> str:
+    """1766 -> "1,766" in English, "1.766" in Spanish, "1 766" in Russian."""
+    return formats.number_format(value or 0, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def signed_points(value: int) -> str:
+    """Entries read "+120" and "−80" (a real minus sign)."""
+    text = points(abs(value))
+    return f"+{text}" if value > 0 else f"\N{MINUS SIGN}{text}"
+
+
+@register.filter
+def money_l10n(amount: Decimal, currency: str) -> str:
+    return money.format_money_localized(amount, currency)
+
+
+@register.filter
+def on_colour(hex_colour: str) -> str:
+    """Black or white, whichever reads better on ``hex_colour`` (WCAG relative luminance)."""
+    try:
+        rgb = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    except (ValueError, AttributeError):
+        return "#ffffff"
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # Contrast with white is 1.05 / (L + 0.05); with black (L + 0.05) / 0.05.
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else "#111827"
