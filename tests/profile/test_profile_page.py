@@ -151,7 +151,7 @@ def test_page_follows_the_members_language_with_localized_numbers(client, signed
     assert response["Content-Language"] == "es"
     assert '<html lang="es">' in page
     assert "Tu saldo" in page
-    assert ">1.234<" in page
+    assert ">1\N{NO-BREAK SPACE}234<" in page  # Spanish groups thousands with a space
     assert "Puntos por el pedido" in page
 
 
@@ -240,6 +240,28 @@ def test_every_member_view_needs_a_signed_in_member(client, member):
 
 
 def test_push_toggle_is_left_out_without_the_push_module(client, signed_in, member):
-    page = signed_in(member).get("/profile/").content.decode()
+    client = signed_in(member)
+    page = client.get("/profile/").content.decode()
+    subscribe = client.post(
+        "/profile/push/subscribe/", {"endpoint": "x"}, content_type="application/json"
+    )
 
     assert "data-push-toggle" not in page
+    assert subscribe.status_code == 404
+    assert subscribe.json()["code"] == "push_unavailable"
+
+
+NBSP = "\N{NO-BREAK SPACE}"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("en", f"1,234.50{NBSP}EUR"), ("es", f"1{NBSP}234,50{NBSP}EUR"), ("tr", f"1.234,50{NBSP}EUR")],
+)
+def test_money_on_pages_follows_the_language(lang, expected):
+    from django.utils import translation
+
+    from loyalty.money import format_money_localized
+
+    with translation.override(lang):
+        assert format_money_localized(Decimal("1234.5"), "EUR") == expected
