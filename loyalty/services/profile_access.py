@@ -61,6 +61,19 @@ def signin_rate_check(*, merchant: Merchant, email: str, ip: str) -> None:
             raise SignInRateLimited(retry_after=max(1, int(window - now % window)))
 
 
+def signin_link_create(*, member: Member, minutes: int) -> str:
+    """A one-time sign-in link (the kind that is emailed), valid for ``minutes``."""
+    secret = secrets.token_urlsafe(32)
+    ProfileToken.objects.create(
+        member=member,
+        kind=ProfileToken.Kind.EMAIL,
+        token_hash=_hash(secret),
+        expires_at=timezone.now() + timedelta(minutes=minutes),
+    )
+    slug = member.program.merchant.slug
+    return _site(reverse("profile:email-link", kwargs={"slug": slug, "token": secret}))
+
+
 def signin_email_send(*, program: Program, email: str, language: str) -> bool:
     """Email a one-time sign-in link to the program's member with this address, if there is
     one. Returns whether an email went out; callers must not tell the person who asked."""
@@ -73,22 +86,13 @@ def signin_email_send(*, program: Program, email: str, language: str) -> bool:
     )
     if member is None or not address:
         return False
-    secret = secrets.token_urlsafe(32)
     minutes = settings.PROFILE_EMAIL_LINK_MINUTES
-    ProfileToken.objects.create(
-        member=member,
-        kind=ProfileToken.Kind.EMAIL,
-        token_hash=_hash(secret),
-        expires_at=timezone.now() + timedelta(minutes=minutes),
-    )
     merchant = member.program.merchant
     context = {
         "merchant": merchant,
         "member": member,
         "minutes": minutes,
-        "url": _site(
-            reverse("profile:email-link", kwargs={"slug": merchant.slug, "token": secret})
-        ),
+        "url": signin_link_create(member=member, minutes=minutes),
     }
     with translation.override(language):
         subject = render_to_string("profile/email/sign_in_subject.txt", context)

@@ -323,3 +323,11 @@ def test_a_member_sees_only_their_own_data_whatever_the_url(client, signed_in, p
     assert "Mine Person" in pages[0].content.decode()
     theirs.refresh_from_db()
     assert theirs.consent_email is True
+
+
+def test_openapi_schema_documents_the_profile_link(client):
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/v1/members/{external_id}/profile-link"]["post"]
+    assert operation["operationId"] == "member_profile_link"
+    assert {"201", "401", "403", "404"} <= set(operation["responses"])
