@@ -41,3 +41,11 @@ def profile_sign_in_email(program_id: int, email: str, language: str) -> bool:
 
     program = Program.objects.select_related("merchant").get(pk=program_id)
     return signin_email_send(program=program, email=email, language=language)
+
+
+@shared_task
+def profile_tokens_purge() -> int:
+    """Delete sign-in tokens that expired a day ago or more (spent or not, they sign no one in)."""
+    from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
+
+    return purge_tokens()

@@ -211,3 +211,7 @@ PROFILE_DEEP_LINK_SECONDS = env.int("PROFILE_DEEP_LINK_SECONDS", default=300)
 PROFILE_SIGNIN_WINDOW_SECONDS = env.int("PROFILE_SIGNIN_WINDOW_SECONDS", default=900)
 PROFILE_SIGNIN_LIMIT_PER_EMAIL = env.int("PROFILE_SIGNIN_LIMIT_PER_EMAIL", default=5)
 PROFILE_SIGNIN_LIMIT_PER_IP = env.int("PROFILE_SIGNIN_LIMIT_PER_IP", default=30)
+CELERY_BEAT_SCHEDULE["profile-tokens-purge"] = {
+    "task": "loyalty.tasks.profile_tokens_purge",
+    "schedule": crontab(minute=23, hour=3),
+}

@@ -331,3 +331,40 @@ def test_openapi_schema_documents_the_profile_link(client):
     operation = schema["paths"]["/api/v1/members/{external_id}/profile-link"]["post"]
     assert operation["operationId"] == "member_profile_link"
     assert {"201", "401", "403", "404"} <= set(operation["responses"])
+
+
+def test_expired_tokens_are_purged_after_a_day(member):
+    from loyalty.services.profile_access import profile_tokens_purge, signin_link_create
+
+    signin_link_create(member=member, minutes=15)
+    old = ProfileToken.objects.create(
+        member=member,
+        kind=ProfileToken.Kind.EMAIL,
+        token_hash="0" * 64,
+        expires_at=timezone.now() - timedelta(days=2),
+    )
+
+    assert profile_tokens_purge() == 1
+    assert not ProfileToken.objects.filter(pk=old.pk).exists()
+    assert ProfileToken.objects.count() == 1
+
+
+def test_email_links_in_notifications_lead_to_the_shops_profile(client, member):
+    from notifications.services.outbox import profile_url
+
+    url = profile_url(member.program.merchant.slug)
+    response = client.get(urlsplit(url).path)
+
+    assert urlsplit(url).path == f"/profile/{member.program.merchant.slug}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/profile/{member.program.merchant.slug}/sign-in/"
+
+
+def test_signed_out_visitor_can_switch_the_sign_in_page_language(client, member):
+    sign_in = f"/profile/{member.program.merchant.slug}/sign-in/"
+
+    client.post("/profile/language/", {"language": "ru", "next": sign_in})
+    response = client.get(sign_in)
+
+    assert response["Content-Language"] == "ru"
+    assert "Прислать ссылку для входа" in response.content.decode()

@@ -18,6 +18,7 @@ JOBS = {
     "deliver_webhooks": "notifications.tasks.deliver_webhooks",
     "check_ledger": "loyalty.tasks.ledger_check",
     "purge_idempotency": "loyalty.tasks.idempotency_purge",
+    "purge_profile_tokens": "loyalty.tasks.profile_tokens_purge",
 }
 
 
