@@ -137,6 +137,13 @@ class SignInForm(forms.Form):
 
 
 def _client_ip(request: HttpRequest) -> str:
+    """The client's address for the rate limit. Behind a proxy every request comes from the
+    proxy, so PROFILE_CLIENT_IP_HEADER names the header it sets (e.g. HTTP_X_FORWARDED_FOR);
+    its last entry is the one the proxy added, the only one a client cannot forge."""
+    header = settings.PROFILE_CLIENT_IP_HEADER
+    forwarded = str(request.META.get(header, "")) if header else ""
+    if forwarded.strip():
+        return forwarded.split(",")[-1].strip()
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
@@ -145,6 +152,9 @@ def _client_ip(request: HttpRequest) -> str:
 def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
     merchant = get_object_or_404(Merchant.objects.select_related("program"), slug=slug)
     request.session[MERCHANT_KEY] = merchant.slug
+    member = session_member(request)
+    if member is not None and member.program.merchant_id == merchant.pk:
+        return redirect("profile:home")
     language = _activate(request, None)
     form = SignInForm(request.POST or None)
     context: dict[str, Any] = {"merchant": merchant, "form": form}

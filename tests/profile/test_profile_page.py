@@ -265,3 +265,54 @@ def test_money_on_pages_follows_the_language(lang, expected):
 
     with translation.override(lang):
         assert format_money_localized(Decimal("1234.5"), "EUR") == expected
+
+
+def test_tier_and_pending_points_are_shown_when_the_summary_has_them(
+    client, signed_in, member, monkeypatch
+):
+    """Tiers and pending points come from other features through member_summary's keys
+    (INTERFACES.md); the page shows them when present and is whole without them."""
+    from loyalty.profile import selectors
+
+    real = selectors.member_summary
+    now = timezone.now()
+
+    def with_tiers(*, member):
+        return {
+            **real(member=member),
+            "tier": {
+                "name": "Gold",
+                "badge": "#d4af37",
+                "benefits": ["Double points on Tuesdays"],
+                "flags": [],
+                "earn_multiplier": Decimal("1.5"),
+                "since": now - timedelta(days=10),
+                "safe_until": None,
+                "keep": {"points_needed": 120, "by": (now + timedelta(days=20)).date()},
+            },
+            "next_tier": {
+                "name": "Platinum",
+                "min_points": 1000,
+                "points_missing": 750,
+                "window_points": 250,
+            },
+            "pending_points": 40,
+            "pending_until": now + timedelta(days=14),
+        }
+
+    monkeypatch.setattr(selectors, "member_summary", with_tiers)
+
+    page = signed_in(member).get("/profile/").content.decode()
+
+    assert '<span class="badge" data-testid="tier">Gold</span>' in page
+    assert "Double points on Tuesdays" in page
+    assert "Earn 120 more points by" in page
+    assert "750 points to Platinum" in page
+    assert 'aria-valuenow="25"' in page
+    assert "40 points on their way" in page
+
+
+def test_without_tier_data_the_tier_card_is_left_out(client, signed_in, member):
+    page = signed_in(member).get("/profile/").content.decode()
+
+    assert "Your tier" not in page

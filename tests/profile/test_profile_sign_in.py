@@ -368,3 +368,24 @@ def test_signed_out_visitor_can_switch_the_sign_in_page_language(client, member)
 
     assert response["Content-Language"] == "ru"
     assert "Прислать ссылку для входа" in response.content.decode()
+
+
+@override_settings(PROFILE_SIGNIN_LIMIT_PER_IP=1, PROFILE_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR")
+def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(client, program):
+    first, second = MemberFactory.create_batch(2, program=program)
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+
+    a = ask_link(client, first, HTTP_X_FORWARDED_FOR="198.51.100.1", **proxy).status_code
+    b = ask_link(client, second, HTTP_X_FORWARDED_FOR="198.51.100.2", **proxy).status_code
+    forged = ask_link(
+        client, second, HTTP_X_FORWARDED_FOR="203.0.113.5, 198.51.100.1", **proxy
+    ).status_code
+
+    assert (a, b, forged) == (200, 200, 429)
+
+
+def test_a_signed_in_member_skips_the_sign_in_page(client, signed_in, member):
+    response = signed_in(member).get(f"/profile/{member.program.merchant.slug}/sign-in/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/profile/"
