@@ -28,14 +28,33 @@ def money_l10n(amount: Decimal, currency: str) -> str:
     return money.format_money_localized(amount, currency)
 
 
-@register.filter
-def on_colour(hex_colour: str) -> str:
-    """Black or white, whichever reads better on ``hex_colour`` (WCAG relative luminance)."""
+INK = "#111827"
+
+
+def _luminance(hex_colour: str) -> float | None:
+    """WCAG relative luminance of "#rrggbb"; None for anything else."""
     try:
         rgb = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     except (ValueError, AttributeError):
-        return "#ffffff"
+        return None
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@register.filter
+def on_colour(hex_colour: str) -> str:
+    """Black or white, whichever reads better on ``hex_colour``."""
+    luminance = _luminance(hex_colour)
+    if luminance is None:
+        return "#ffffff"
     # Contrast with white is 1.05 / (L + 0.05); with black (L + 0.05) / 0.05.
-    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else "#111827"
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else INK
+
+
+@register.filter
+def text_colour(hex_colour: str) -> str:
+    """The brand colour for text on white when it reads well enough (4.5:1), else ink."""
+    luminance = _luminance(hex_colour)
+    if luminance is None or 1.05 / (luminance + 0.05) < 4.5:
+        return INK
+    return hex_colour

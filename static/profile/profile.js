@@ -1,4 +1,5 @@
-// The profile page's small helpers: copy a coupon code, switch language on change.
+// The profile page's helper: copy a coupon code. The language switcher is a plain form with
+// a button (changing a select must not navigate by itself: WCAG 3.2.2, on input).
 // Vanilla JS, no framework; every control also works without it (forms post as usual).
 (function () {
   "use strict";
@@ -33,9 +34,4 @@
       if (status) { status.textContent = button.getAttribute("data-copy-failed"); }
     });
   });
-
-  var select = document.querySelector("[data-language-switcher]");
-  if (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
 })();

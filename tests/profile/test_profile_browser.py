@@ -61,8 +61,9 @@ def test_member_signs_in_by_email_and_uses_the_page(live_server, clipboard_page)
     assert balance.inner_text() == "3,000"
     assert "2,000 points to your next coupon" in page.get_by_test_id("next-reward").inner_text()
 
-    # Copy the coupon code.
-    page.get_by_role("button", name=f"Copy code {coupon.display_code}").click()
+    # Copy the coupon code, from the keyboard.
+    page.get_by_role("button", name=f"Copy code {coupon.display_code}").focus()
+    page.keyboard.press("Enter")
     page.get_by_text("Copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == coupon.display_code
 
@@ -80,6 +81,7 @@ def test_member_signs_in_by_email_and_uses_the_page(live_server, clipboard_page)
 
     # Switch to Spanish: the page (and the member's language) change.
     page.get_by_label("Language").select_option("es")
+    page.get_by_role("button", name="Change").click()
     page.get_by_text("Tu saldo").wait_for()
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_test_id("balance").inner_text() == "3\N{NO-BREAK SPACE}000"

@@ -316,3 +316,31 @@ def test_without_tier_data_the_tier_card_is_left_out(client, signed_in, member):
     page = signed_in(member).get("/profile/").content.decode()
 
     assert "Your tier" not in page
+
+
+def contrast(a: str, b: str) -> float:
+    def luminance(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted([luminance(a), luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize(
+    "brand", ["#0f766e", "#facc15", "#7c2d12", "#ffffff", "#000000", "#3b82f6", "#e11d48"]
+)
+def test_text_on_the_brand_colour_keeps_a_readable_contrast(brand):
+    from loyalty.templatetags.profile_format import on_colour, text_colour
+
+    assert contrast(brand, on_colour(brand)) >= 4.5  # WCAG AA for normal text
+    assert contrast(text_colour(brand), "#ffffff") >= 4.5
+
+
+def test_brand_colour_must_be_a_hex_colour(program):
+    from django.core.exceptions import ValidationError
+
+    program.merchant.brand_colour = "red; background: url(x)"
+    with pytest.raises(ValidationError):
+        program.merchant.full_clean()
