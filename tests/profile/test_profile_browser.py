@@ -93,3 +93,36 @@ def test_member_signs_in_by_email_and_uses_the_page(live_server, clipboard_page)
     # Sign out: the page is gone.
     page.get_by_role("button", name="Cerrar sesión").click()
     page.get_by_role("button", name="Enviarme un enlace de acceso").wait_for()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_choice_member_signs_in_from_the_shop_and_claims_a_reward(live_server, page, api_for):
+    from loyalty.models import Program
+    from loyalty.services.points import points_grant
+
+    program = ProgramFactory(
+        merchant__name="Libros Luna", conversion_mode=Program.ConversionMode.CHOICE
+    )
+    RewardThresholdFactory(program=program, points=500)
+    RewardThresholdFactory(program=program, points=2000, template__value=Decimal("25"))
+    member = MemberFactory(program=program, name="Lucía", locale="es")
+    points_grant(
+        program=program, member_external_id=member.external_id, points=800, reason="Bienvenida"
+    )
+    CouponFactory(program=program, member=member, status="redeemed")
+
+    # The shop asks for a deep link and sends its customer there.
+    url = api_for(program, "orders").post(f"/api/v1/members/{member.external_id}/profile-link")
+    page.goto(live_server.url + urlsplit(url.json()["url"]).path)
+    page.get_by_text("Recompensas que puedes canjear").wait_for()
+    assert page.get_by_test_id("balance").inner_text() == "800"
+
+    page.get_by_role("button", name="Canjear").click()
+    page.get_by_test_id("coupon-code").wait_for()
+    assert page.get_by_test_id("balance").inner_text() == "300"
+    code = page.get_by_test_id("coupon-code").inner_text()
+    assert f"Tu cupón {code} está listo para usar." in page.content()
+
+    screenshot(page, "profile-choice-desktop-es")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "profile-choice-phone-es")
