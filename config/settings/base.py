@@ -211,6 +211,8 @@ PROFILE_DEEP_LINK_SECONDS = env.int("PROFILE_DEEP_LINK_SECONDS", default=300)
 PROFILE_SIGNIN_WINDOW_SECONDS = env.int("PROFILE_SIGNIN_WINDOW_SECONDS", default=900)
 PROFILE_SIGNIN_LIMIT_PER_EMAIL = env.int("PROFILE_SIGNIN_LIMIT_PER_EMAIL", default=5)
 PROFILE_SIGNIN_LIMIT_PER_IP = env.int("PROFILE_SIGNIN_LIMIT_PER_IP", default=30)
+# The counters' cache keys start with this (tests give each test its own).
+PROFILE_SIGNIN_KEY_PREFIX = "profile-signin"
 # Behind a reverse proxy: the META header holding the client's address (its last entry is
 # used), e.g. HTTP_X_FORWARDED_FOR; empty: REMOTE_ADDR.
 PROFILE_CLIENT_IP_HEADER = env("PROFILE_CLIENT_IP_HEADER", default="")

@@ -55,7 +55,7 @@ def signin_rate_check(*, merchant: Merchant, email: str, ip: str) -> None:
         (f"ip:{ip}", settings.PROFILE_SIGNIN_LIMIT_PER_IP),
     ]
     for name, limit in counters:
-        key = f"profile-signin:{name}:{slot}"
+        key = f"{settings.PROFILE_SIGNIN_KEY_PREFIX}:{name}:{slot}"
         cache.add(key, 0, timeout=window + 5)
         if cache.incr(key) > limit:
             raise SignInRateLimited(retry_after=max(1, int(window - now % window)))

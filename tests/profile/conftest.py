@@ -1,9 +1,9 @@
 import re
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 
 from loyalty.services.profile_access import profile_link_create
 
@@ -11,11 +11,10 @@ LINK = re.compile(r"https?://[^\s\"<>]+/profile/[^\s\"<>]+/sign-in/[^\s\"<>/]+/"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """The sign-in counters live in the shared cache: each test starts from zero."""
-    cache.clear()
-    yield
-    cache.clear()
+def _fresh_rate_limits(settings):
+    """The sign-in counters live in the shared cache (Redis, shared with other tests running
+    at the same time): each test counts under its own prefix, starting from zero."""
+    settings.PROFILE_SIGNIN_KEY_PREFIX = f"profile-signin-test-{uuid.uuid4().hex}"
 
 
 def sign_in_link(to: str) -> str:
