@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 # RFC 8291's example user agent keys: a valid P-256 point and a 16-byte auth secret.
 SUBSCRIPTION = {
-    "endpoint": "https://push.example.net/send/profile-test",
+    "endpoint": "https://fcm.googleapis.com/fcm/send/profile-test",
     "keys": {
         "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4"
         "bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
