@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("loyalty.api.urls")),
     path("notifications/", include("notifications.urls")),
     path("badge/<str:token>/", badge_card_view, name="badge-card"),
+    path("profile/", include("loyalty.profile.urls")),
 ]
 
 handler500 = "loyalty.api.views.server_error"

@@ -294,7 +294,7 @@ class MerchantAdmin(ServiceSavedAdmin[Merchant]):
     def get_fields(self, request: HttpRequest, obj: Merchant | None = None) -> Any:
         if obj is None:
             return ("slug", "name", "currency")
-        return ("slug", "name", "created_at")
+        return ("slug", "name", "brand_colour", "created_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Merchant | None = None) -> Any:
         return ("slug", "created_at") if obj is not None else ()
@@ -308,7 +308,7 @@ class MerchantAdmin(ServiceSavedAdmin[Merchant]):
 
     def save_model(self, request: HttpRequest, obj: Merchant, form: Any, change: Any) -> None:
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "brand_colour"])
             return
         merchant = merchant_create(
             slug=form.cleaned_data["slug"],

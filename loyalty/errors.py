@@ -113,3 +113,22 @@ class TransferLimitExceeded(LoyaltyError):
         "A member may give at most %(limit)s points a month; %(given)s were given this "
         "month, so at most %(left)s more."
     )
+
+
+class SignInLinkInvalid(LoyaltyError):
+    code = "sign_in_link_invalid"
+    status = 400
+    message = _(
+        "This sign-in link has expired or was already used. Ask for a new one: links work "
+        "once, for a few minutes."
+    )
+
+
+class SignInRateLimited(LoyaltyError):
+    code = "rate_limited"
+    status = 429
+    message = _("Too many sign-in links were asked for. Please wait %(minutes)s minutes.")
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(minutes=max(1, -(-retry_after // 60)))

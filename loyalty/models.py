@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,11 +27,22 @@ def default_reminder_offsets() -> list[int]:
     return [60, 30, 14, 7]
 
 
+DEFAULT_BRAND_COLOUR = "#0f766e"
+
+
 class Merchant(models.Model):
     """A tenant: a shop with its own program, staff, members and API keys."""
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    brand_colour = models.CharField(
+        max_length=7,
+        default=DEFAULT_BRAND_COLOUR,
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour like #0f766e (# and six hex digits)."))
+        ],
+        help_text=_("The accent colour of the customer profile page, e.g. #0f766e."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -637,3 +649,29 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}/5 {self.member}"
+
+
+class ProfileToken(models.Model):
+    """A one-time sign-in to the profile page: an emailed link or a shop's deep link.
+
+    Only the sha256 of the secret is stored. A token signs in once: it is spent by a
+    single conditional UPDATE (``used_at IS NULL AND expires_at > now``), so of any
+    number of concurrent uses exactly one succeeds.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("email link")
+        LINK = "link", _("shop deep link")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="profile_tokens")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="profile_token_expires_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} token of {self.member_id}"

@@ -2,6 +2,8 @@
 
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from django.utils import formats
+
 # ISO 4217 currencies whose minor unit is not 2 digits; every other code uses 2.
 _MINOR_UNITS = {
     "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
@@ -38,3 +40,17 @@ def floor_points(value: Decimal) -> int:
 
 def format_money(amount: Decimal, currency: str) -> str:
     return f"{round_money(amount, currency)} {currency}"
+
+
+def format_money_localized(amount: Decimal, currency: str) -> str:
+    """For people, in the active language: "1.234,50 EUR" in Spanish, "1,234.50 EUR" in English.
+
+    Stored texts (ledger reasons) use ``format_money``, which does not depend on the language.
+    """
+    number = formats.number_format(
+        round_money(amount, currency),
+        decimal_pos=minor_unit(currency),
+        use_l10n=True,
+        force_grouping=True,
+    )
+    return f"{number}\N{NO-BREAK SPACE}{currency}"

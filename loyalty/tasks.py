@@ -52,3 +52,22 @@ def evaluate_tiers() -> dict[str, int]:
         "overrides_ended": run.overrides_ended,
         "notices": run.notices,
     }
+
+
+@shared_task
+def profile_sign_in_email(program_id: int, email: str, language: str) -> bool:
+    """Email a sign-in link if the address is a member's. Run off the request, so asking
+    for a link takes the same time whether or not the address is known."""
+    from loyalty.models import Program
+    from loyalty.services.profile_access import signin_email_send
+
+    program = Program.objects.select_related("merchant").get(pk=program_id)
+    return signin_email_send(program=program, email=email, language=language)
+
+
+@shared_task
+def profile_tokens_purge() -> int:
+    """Delete sign-in tokens that expired a day ago or more (spent or not, they sign no one in)."""
+    from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
+
+    return purge_tokens()

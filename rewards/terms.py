@@ -36,19 +36,24 @@ def discount_for(terms: Terms, *, order_amount: Decimal, currency: str) -> Decim
     return money.round_money(min(discount, order_amount), currency)
 
 
-def terms_text(terms: Terms, *, currency: str) -> str:
-    """'10% off orders of at least 100.00 EUR (at most 50.00 EUR off)', in the active language."""
+def terms_text(terms: Terms, *, currency: str, localized: bool = False) -> str:
+    """'10% off orders of at least 100.00 EUR (at most 50.00 EUR off)', in the active language.
+
+    ``localized`` also writes the amounts the language's way ("100,00 EUR"): for pages, not
+    for stored texts.
+    """
+    format_money = money.format_money_localized if localized else money.format_money
     if terms.kind == "percent":
         value = formats.number_format(terms.value.normalize(), use_l10n=True)
         text = _("%(value)s%% off") % {"value": value}
     else:
-        text = _("%(amount)s off") % {"amount": money.format_money(terms.value, currency)}
+        text = _("%(amount)s off") % {"amount": format_money(terms.value, currency)}
     if terms.min_order_amount:
         text += " " + _("orders of at least %(amount)s") % {
-            "amount": money.format_money(terms.min_order_amount, currency)
+            "amount": format_money(terms.min_order_amount, currency)
         }
     if terms.kind == "percent" and terms.max_discount is not None:
         text += " " + _("(at most %(amount)s off)") % {
-            "amount": money.format_money(terms.max_discount, currency)
+            "amount": format_money(terms.max_discount, currency)
         }
     return text

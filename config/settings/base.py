@@ -229,3 +229,21 @@ CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
     "task": "notifications.tasks.deliver_webhooks",
     "schedule": crontab(),  # every minute: pending webhook deliveries and retries that are due
 }
+
+# The customer profile page (loyalty/profile): passwordless sign-in and its session.
+PROFILE_SESSION_HOURS = env.int("PROFILE_SESSION_HOURS", default=12)
+PROFILE_EMAIL_LINK_MINUTES = env.int("PROFILE_EMAIL_LINK_MINUTES", default=15)
+PROFILE_DEEP_LINK_SECONDS = env.int("PROFILE_DEEP_LINK_SECONDS", default=300)
+# Sign-in links asked for, per window, per address and per client IP, before 429.
+PROFILE_SIGNIN_WINDOW_SECONDS = env.int("PROFILE_SIGNIN_WINDOW_SECONDS", default=900)
+PROFILE_SIGNIN_LIMIT_PER_EMAIL = env.int("PROFILE_SIGNIN_LIMIT_PER_EMAIL", default=5)
+PROFILE_SIGNIN_LIMIT_PER_IP = env.int("PROFILE_SIGNIN_LIMIT_PER_IP", default=30)
+# The counters' cache keys start with this (tests give each test its own).
+PROFILE_SIGNIN_KEY_PREFIX = "profile-signin"
+# Behind a reverse proxy: the META header holding the client's address (its last entry is
+# used), e.g. HTTP_X_FORWARDED_FOR; empty: REMOTE_ADDR.
+PROFILE_CLIENT_IP_HEADER = env("PROFILE_CLIENT_IP_HEADER", default="")
+CELERY_BEAT_SCHEDULE["profile-tokens-purge"] = {
+    "task": "loyalty.tasks.profile_tokens_purge",
+    "schedule": crontab(minute=23, hour=3),
+}

@@ -870,3 +870,10 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     fields = serializers.DictField(required=False)  # type: ignore[assignment]
+
+
+class ProfileLinkSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        help_text="Redirect the customer here: it signs them in to their profile page once."
+    )
+    expires_at = serializers.DateTimeField(help_text="The link stops working after this.")

@@ -32,6 +32,11 @@ urlpatterns = [
         rewards.MemberRewardsView.as_view(),
         name="member-rewards",
     ),
+    path(
+        "members/<str:external_id>/profile-link",
+        views.MemberProfileLinkView.as_view(),
+        name="member-profile-link",
+    ),
     path("orders", views.OrdersView.as_view(), name="orders"),
     # Before orders/<id>: "quote" is this endpoint, not an order's external id.
     path("orders/quote", views.OrderQuoteView.as_view(), name="order-quote"),

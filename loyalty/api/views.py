@@ -26,6 +26,7 @@ from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
+from loyalty.services.profile_access import profile_link_create
 from loyalty.services.program_config import program_configure
 from loyalty.services.quote import order_quote
 from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
@@ -310,6 +311,31 @@ class MemberBadgeView(MemberPathView):
             member = member_get(program=self.program, external_id=external_id)
             badge_card_set(member=member, enabled=data["enabled"])
             return Response(self.present(request, member))
+
+        return self.write(request, handler)
+
+
+class MemberProfileLinkView(MemberPathView):
+    required_scopes = {"POST": ("orders",)}
+
+    @extend_schema(
+        operation_id="member_profile_link",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.ProfileLinkSerializer, **errors(401, 403, 404, 409)},
+        description=(
+            "A short-lived URL (5 minutes by default) that signs the member straight in to "
+            "their profile page, for a shop to send its signed-in customer to. It works once; "
+            "ask for a new one each time."
+        ),
+    )
+    def post(self, request: Request, external_id: str) -> Response:
+        def handler() -> Response:
+            url, expires_at = profile_link_create(
+                program=self.program, member_external_id=external_id
+            )
+            body = {"url": url, "expires_at": expires_at}
+            return Response(s.ProfileLinkSerializer(body).data, status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 

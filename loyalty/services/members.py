@@ -161,3 +161,20 @@ def _referral_set(*, member: Member, referrer_external_id: str) -> None:
         raise InvalidInput({"referred_by": [str(problem)]})
     Member.objects.filter(pk=member.pk).update(referred_by=referrer)
     member.referred_by = referrer
+
+
+def member_locale_set(*, member: Member, locale: str) -> Member:
+    """The member's language for pages, emails and push (one of settings.LANGUAGES)."""
+    if locale not in LOCALES:
+        raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
+    Member.objects.filter(pk=member.pk).update(locale=locale, updated_at=timezone.now())
+    member.locale = locale
+    return member
+
+
+def member_email_consent_set(*, member: Member, consent: bool) -> Member:
+    """The member agrees to (or declines) emails about their points and rewards."""
+    # Only this column: a concurrent order's balance update is never overwritten.
+    Member.objects.filter(pk=member.pk).update(consent_email=consent, updated_at=timezone.now())
+    member.consent_email = consent
+    return member

@@ -44,7 +44,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import Member
@@ -69,9 +69,8 @@ INTERRUPTED = (
 # Stop claiming new batches after this long, well inside the task's time limit.
 RUN_SECONDS = 240
 DEDUPE_KEY_LENGTH = Notification._meta.get_field("dedupe_key").max_length or 300
-# The customer profile page: its URL name, and its path until that URL exists.
-PROFILE_URL_NAME = "profile:home"
-PROFILE_PATH = "/profile/"
+# The URL name of a shop's customer profile page (its sign-in when not signed in).
+PROFILE_URL_NAME = "profile:merchant"
 
 
 class Sender(Protocol):
@@ -100,11 +99,8 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base * 2 ** max(attempts - 1, 0))
 
 
-def profile_url() -> str:
-    try:
-        path = reverse(PROFILE_URL_NAME)
-    except NoReverseMatch:
-        path = PROFILE_PATH
+def profile_url(merchant_slug: str) -> str:
+    path = reverse(PROFILE_URL_NAME, kwargs={"slug": merchant_slug})
     return settings.SITE_URL.rstrip("/") + path
 
 
@@ -176,7 +172,7 @@ def _write(
             # An F() expression (a balance updated in the database only) is not shown.
             "balance": member.balance if isinstance(member.balance, int) else "",
             "merchant_name": merchant.name,
-            "profile_url": profile_url(),
+            "profile_url": profile_url(merchant.slug),
             "unsubscribe_url": unsubscribe_url(member=member),
             **context,
         }

@@ -58,7 +58,7 @@ def test_a_push_reaches_the_browser_signed_and_encrypted(push_member, push_servi
     assert browser.decrypt(request.body) == {
         "title": "Your reward is ready",
         "body": "Coupon ABCDE-FGHJK-MNPQR: 10% off",
-        "url": "http://127.0.0.1:8000/profile/#coupons",
+        "url": f"http://127.0.0.1:8000/profile/{push_member.program.merchant.slug}/#coupons",
     }
     row.refresh_from_db()
     assert (row.status, row.attempts, row.last_error) == (Status.SENT, 1, "")

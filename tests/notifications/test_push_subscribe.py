@@ -156,7 +156,7 @@ def test_a_subscribed_member_gets_a_push_row_linking_to_their_coupons(program, p
 
     assert sorted(row.channel for row in rows) == ["email", "push"]
     push = next(row for row in rows if row.channel == "push")
-    assert push.content["link"] == "http://127.0.0.1:8000/profile/#coupons"
+    assert push.content["link"] == f"http://127.0.0.1:8000/profile/{program.merchant.slug}/#coupons"
     assert push.content["title"] == "Your reward is ready"
     assert "ABCDE-FGHJK-MNPQR" in push.content["body"]
 

@@ -20,6 +20,7 @@ JOBS = {
     "check_ledger": "loyalty.tasks.ledger_check",
     "purge_idempotency": "loyalty.tasks.idempotency_purge",
     "award_birthdays": "loyalty.tasks.award_birthdays",
+    "purge_profile_tokens": "loyalty.tasks.profile_tokens_purge",
 }
 
 

@@ -8,7 +8,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
 from loyalty import demo
-from loyalty.models import LedgerEntry, Order
+from loyalty.models import LedgerEntry, Order, Program
+from loyalty.services.profile_access import signin_link_create
+
+# How long the demo member's printed sign-in link works.
+PROFILE_LINK_HOURS = 24
 
 
 class Command(BaseCommand):
@@ -72,3 +76,19 @@ class Command(BaseCommand):
             self.stdout.write(f"  login   {login}")
         self.stdout.write(f"API docs: {site}/api/docs/")
         self.stdout.write(f"API key:  {result.api_key}")
+        self._profile_link(program)
+
+    def _profile_link(self, program: Program) -> None:
+        """A ready-made sign-in link to one demo member's profile page."""
+        members = program.members.exclude(email="").filter(balance__gt=0).order_by("external_id")
+        member = members.filter(coupons__status="active").first() or members.first()
+        if member is None:
+            return
+        site = settings.SITE_URL.rstrip("/")
+        url = signin_link_create(member=member, minutes=PROFILE_LINK_HOURS * 60)
+        self.stdout.write(f"Profile:  {site}/profile/{program.merchant.slug}/sign-in/")
+        self.stdout.write(
+            f"  {member} ({member.email}), signed in by this link "
+            f"(works once, {PROFILE_LINK_HOURS} h):"
+        )
+        self.stdout.write(f"  {url}")

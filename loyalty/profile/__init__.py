@@ -1,0 +1,1 @@
+"""The customer's profile page: balance, rewards, tier, history; passwordless sign-in."""

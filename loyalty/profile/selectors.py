@@ -1,0 +1,160 @@
+"""What the profile page shows, read in a fixed number of queries whatever the member's
+history: the ledger is paged, past coupons are capped, everything else is per program."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.models import LedgerEntry, Member, Program
+from loyalty.selectors import member_ledger, member_summary
+from rewards.models import Coupon, RewardThreshold
+from rewards.selectors import coupon_status, member_coupons
+from rewards.services.conversion import thresholds_of
+from rewards.terms import terms_text
+
+HISTORY_PAGE_SIZE = 20
+PAST_COUPONS_SHOWN = 20
+# Points expiring within this many days are highlighted.
+EXPIRY_WARNING_DAYS = 30
+
+
+@dataclass
+class HistoryLine:
+    entry: LedgerEntry
+    kind: str
+    text: str
+
+
+@dataclass
+class CouponCard:
+    coupon: Coupon
+    code: str
+    terms: str
+    status: str
+    status_label: str
+
+
+@dataclass
+class RewardOption:
+    points: int
+    terms: str
+    claimable: bool
+    points_missing: int
+
+
+def entry_text(entry: LedgerEntry, *, language: str) -> str:
+    """Why the points came or went, in the active language where the entry says enough;
+    else (and in English) the reason stored with the entry."""
+    if language == "en":
+        return entry.reason
+    if entry.kind == LedgerEntry.Kind.EARN and entry.order is not None:
+        return _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
+    if entry.kind == LedgerEntry.Kind.REVERSAL and entry.order is not None:
+        return _("Refund of order %(order)s") % {"order": f"#{entry.order.external_id}"}
+    if entry.kind == LedgerEntry.Kind.REWARD and entry.coupon is not None:
+        return _("Converted into coupon %(code)s") % {"code": entry.coupon.display_code}
+    if entry.kind == LedgerEntry.Kind.EXPIRE:
+        return _("Points expired after their validity ran out")
+    return entry.reason
+
+
+def _coupon_card(coupon: Coupon, *, now: datetime) -> CouponCard:
+    status = coupon_status(coupon, now=now)
+    return CouponCard(
+        coupon=coupon,
+        code=coupon.display_code,
+        terms=terms_text(coupon, currency=coupon.currency, localized=True),
+        status=status,
+        status_label=str(Coupon.Status(status).label),
+    )
+
+
+def _reward_options(
+    program: Program, thresholds: list[RewardThreshold], balance: int
+) -> list[RewardOption]:
+    return [
+        RewardOption(
+            points=threshold.points,
+            terms=terms_text(threshold.template, currency=program.currency, localized=True),
+            claimable=balance >= threshold.points,
+            points_missing=max(threshold.points - balance, 0),
+        )
+        for threshold in sorted(thresholds, key=lambda t: t.points)
+    ]
+
+
+def history_page(*, member: Member, page: Any, language: str) -> tuple[Page, list[HistoryLine]]:
+    """One page of the ledger, newest first (two queries: the count and the page)."""
+    paginator = Paginator(member_ledger(member=member), HISTORY_PAGE_SIZE)
+    current = paginator.get_page(page)
+    lines = [
+        HistoryLine(
+            entry=entry,
+            kind=str(LedgerEntry.Kind(entry.kind).label),
+            text=entry_text(entry, language=language),
+        )
+        for entry in current.object_list
+    ]
+    return current, lines
+
+
+def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
+    """Everything the page shows about one member."""
+    program = member.program
+    now = timezone.now()
+    summary = member_summary(member=member)
+    thresholds = thresholds_of(program)
+
+    next_reward = summary.get("next_reward")
+    reward_progress = None
+    if next_reward:
+        threshold = next(t for t in thresholds if t.points == next_reward["threshold"])
+        reward_progress = {
+            **next_reward,
+            "terms": terms_text(threshold.template, currency=program.currency, localized=True),
+            "percent": min(100, max(0, member.balance) * 100 // threshold.points),
+        }
+
+    next_tier = summary.get("next_tier")
+    tier_progress = None
+    if next_tier and next_tier.get("min_points"):
+        tier_progress = min(100, next_tier.get("window_points", 0) * 100 // next_tier["min_points"])
+
+    expire_at = summary.get("points_expire_at")
+    expiry_near = bool(
+        expire_at
+        and summary.get("points_expiring")
+        and expire_at - now <= timedelta(days=EXPIRY_WARNING_DAYS)
+    )
+
+    active = [_coupon_card(c, now=now) for c in member_coupons(member=member, status="active")]
+    past_query = (
+        Coupon.objects.filter(member=member)
+        .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
+        .order_by("-id")
+    )
+    past = [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
+
+    history, lines = history_page(member=member, page=page, language=language)
+    choice = program.conversion_mode == Program.ConversionMode.CHOICE
+    return {
+        "summary": summary,
+        "reward_progress": reward_progress,
+        "tier": summary.get("tier"),
+        "next_tier": next_tier,
+        "tier_progress": tier_progress,
+        "pending_points": summary.get("pending_points") or 0,
+        "pending_until": summary.get("pending_until"),
+        "expiry_near": expiry_near,
+        "active_coupons": active,
+        "past_coupons": past,
+        "history": history,
+        "history_lines": lines,
+        "choice_mode": choice,
+        "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
+    }

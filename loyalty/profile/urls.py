@@ -1,0 +1,19 @@
+from django.urls import path
+
+from loyalty.profile import views
+
+app_name = "profile"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-out/", views.sign_out, name="sign-out"),
+    path("language/", views.language, name="language"),
+    path("notifications/", views.notification_settings, name="notifications"),
+    path("rewards/claim/", views.claim, name="claim"),
+    path("push/subscribe/", views.push_subscribe, name="push-subscribe"),
+    path("push/unsubscribe/", views.push_unsubscribe, name="push-unsubscribe"),
+    path("link/<str:token>/", views.deep_link, name="deep-link"),
+    path("<slug:slug>/", views.merchant_home, name="merchant"),
+    path("<slug:slug>/sign-in/", views.sign_in, name="sign-in"),
+    path("<slug:slug>/sign-in/<str:token>/", views.email_link, name="email-link"),
+]

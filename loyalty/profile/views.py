@@ -1,0 +1,324 @@
+"""The customer's profile page and its passwordless sign-in.
+
+Every view that shows or changes data works on ``session_member(request)`` only:
+no URL or form field names a member, so changing one gets nobody else's data.
+Views parse, call one service or selector, and render.
+"""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from loyalty.errors import LoyaltyError, SignInLinkInvalid, SignInRateLimited
+from loyalty.models import Member, Merchant
+from loyalty.profile.auth import session_login, session_logout, session_member
+from loyalty.profile.selectors import profile_page
+from loyalty.services.members import member_email_consent_set, member_locale_set
+from loyalty.services.profile_access import (
+    profile_link_use,
+    signin_email_check,
+    signin_email_use,
+    signin_rate_check,
+)
+from loyalty.tasks import profile_sign_in_email
+from notifications.services import push
+from rewards.services.conversion import reward_claim
+
+LANGUAGES = [code for code, _name in settings.LANGUAGES]
+# Remembered after sign-out, so /profile/ can send the visitor to their shop's sign-in.
+MERCHANT_KEY = "profile_merchant_slug"
+
+
+def language_for_request(request: HttpRequest, member: Member | None) -> str:
+    """The member's own language first, then the browser's (LocaleMiddleware's choice)."""
+    if member is not None:
+        code = (member.locale or "").replace("_", "-").split("-")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return translation.get_language_from_request(request)
+
+
+def _activate(request: HttpRequest, member: Member | None) -> str:
+    language = language_for_request(request, member)
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language
+
+
+def _push_public_key() -> str | None:
+    """The VAPID key when web push is configured; else None (no toggle)."""
+    return push.push_public_key() or None
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context.setdefault("merchant", None)
+    context.setdefault(
+        "languages", [(code, translation.get_language_info(code)) for code in LANGUAGES]
+    )
+    response = render(request, template, context, status=status)
+    response["Content-Language"] = translation.get_language()
+    return response
+
+
+def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Views of a signed-in member: ``view(request, member, ...)``. Others are sent to the
+    sign-in (or get 401 for JSON)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        member = session_member(request)
+        _activate(request, member)
+        if member is None:
+            if request.content_type == "application/json":
+                return JsonResponse(
+                    {"code": "not_signed_in", "detail": _("Please sign in.")}, status=401
+                )
+            return redirect("profile:home")
+        return view(request, member, *args, **kwargs)
+
+    return never_cache(wrapped)
+
+
+@never_cache
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    member = session_member(request)
+    language = _activate(request, member)
+    if member is None:
+        slug = request.session.get(MERCHANT_KEY)
+        if slug and Merchant.objects.filter(slug=slug).exists():
+            return redirect("profile:sign-in", slug=slug)
+        return _page(request, "profile/signed_out.html", {})
+    merchant = member.program.merchant
+    context = profile_page(member=member, page=request.GET.get("page", 1), language=language)
+    context.update(
+        member=member,
+        merchant=merchant,
+        program=member.program,
+        push_key=_push_public_key(),
+    )
+    return _page(request, "profile/page.html", context)
+
+
+@never_cache
+@require_GET
+def merchant_home(request: HttpRequest, slug: str) -> HttpResponse:
+    """The link in emails: the page if signed in to this shop, else its sign-in."""
+    member = session_member(request)
+    if member is not None and member.program.merchant.slug == slug:
+        return redirect("profile:home")
+    return redirect("profile:sign-in", slug=slug)
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    """The client's address for the rate limit. Behind a proxy every request comes from the
+    proxy, so PROFILE_CLIENT_IP_HEADER names the header it sets (e.g. HTTP_X_FORWARDED_FOR);
+    its last entry is the one the proxy added, the only one a client cannot forge."""
+    header = settings.PROFILE_CLIENT_IP_HEADER
+    forwarded = str(request.META.get(header, "")) if header else ""
+    if forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
+    merchant = get_object_or_404(Merchant.objects.select_related("program"), slug=slug)
+    request.session[MERCHANT_KEY] = merchant.slug
+    member = session_member(request)
+    if member is not None and member.program.merchant_id == merchant.pk:
+        return redirect("profile:home")
+    language = _activate(request, None)
+    form = SignInForm(request.POST or None)
+    context: dict[str, Any] = {"merchant": merchant, "form": form}
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        try:
+            signin_rate_check(merchant=merchant, email=email, ip=_client_ip(request))
+        except SignInRateLimited as exc:
+            context["error"] = exc.detail
+            response = _page(request, "profile/sign_in.html", context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        # The same answer whether or not the address is a member's; the email (if any)
+        # is sent off the request, so not even the time it takes tells.
+        profile_sign_in_email.delay(merchant.program.pk, email, language)
+        context.update(sent=True, email=email, minutes=settings.PROFILE_EMAIL_LINK_MINUTES)
+    return _page(request, "profile/sign_in.html", context, status=400 if form.errors else 200)
+
+
+def _invalid_link(
+    request: HttpRequest, merchant: Merchant | None, exc: LoyaltyError
+) -> HttpResponse:
+    return _page(
+        request,
+        "profile/link_invalid.html",
+        {"merchant": merchant, "detail": exc.detail},
+        status=400,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_link(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """GET asks to confirm (mail scanners that open links must not spend them); POST signs in."""
+    merchant = get_object_or_404(Merchant, slug=slug)
+    request.session[MERCHANT_KEY] = merchant.slug
+    try:
+        if request.method == "POST":
+            member = signin_email_use(merchant=merchant, secret=token)
+            session_login(request, member)
+            return redirect("profile:home")
+        member = signin_email_check(merchant=merchant, secret=token)
+    except SignInLinkInvalid as exc:
+        _activate(request, None)
+        return _invalid_link(request, merchant, exc)
+    _activate(request, member)
+    return _page(request, "profile/confirm.html", {"merchant": merchant, "member": member})
+
+
+@never_cache
+@require_GET
+def deep_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A shop's deep link signs its customer straight in."""
+    try:
+        member = profile_link_use(token=token)
+    except SignInLinkInvalid as exc:
+        _activate(request, None)
+        return _invalid_link(request, None, exc)
+    session_login(request, member)
+    request.session[MERCHANT_KEY] = member.program.merchant.slug
+    return redirect("profile:home")
+
+
+@never_cache
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    session_logout(request)
+    return redirect("profile:home")
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("profile:home")
+    return HttpResponseRedirect(target)
+
+
+@never_cache
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The language switcher: remembered for the member (emails too) and in a cookie."""
+    code = request.POST.get("language", "")
+    response = _back(request)
+    if code not in LANGUAGES:
+        return response
+    member = session_member(request)
+    if member is not None:
+        member_locale_set(member=member, locale=code)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+@require_POST
+@member_required
+def notification_settings(request: HttpRequest, member: Member) -> HttpResponse:
+    consent = request.POST.get("email") == "on"
+    member_email_consent_set(member=member, consent=consent)
+    messages.success(
+        request,
+        _("You will get emails about your points and rewards.")
+        if consent
+        else _("You will no longer get emails about your points and rewards."),
+    )
+    return redirect(reverse("profile:home") + "#notifications")
+
+
+@require_POST
+@member_required
+def claim(request: HttpRequest, member: Member) -> HttpResponse:
+    try:
+        points = int(request.POST.get("threshold", ""))
+        coupon = reward_claim(
+            program=member.program, member_external_id=member.external_id, points=points
+        )
+    except ValueError:
+        messages.error(request, _("Choose a reward to claim."))
+    except LoyaltyError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(
+            request, _("Your coupon %(code)s is ready to use.") % {"code": coupon.display_code}
+        )
+    return redirect(reverse("profile:home") + "#coupons")
+
+
+def _push_call(request: HttpRequest, member: Member, name: str) -> HttpResponse:
+    if not push.push_enabled():
+        return JsonResponse(
+            {"code": "push_unavailable", "detail": _("Push notifications are not available.")},
+            status=404,
+        )
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse(
+            {"code": "validation_error", "detail": _("Send a JSON object.")}, status=400
+        )
+    try:
+        if name == "subscribe":
+            push.push_subscribe(
+                member=member,
+                subscription=body,
+                user_agent=request.headers.get("User-Agent", "")[:300],
+            )
+            return JsonResponse({"subscribed": True})
+        push.push_unsubscribe(member=member, endpoint=str(body.get("endpoint", "")))
+    except LoyaltyError as exc:
+        payload: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
+        if getattr(exc, "fields", None):
+            payload["fields"] = exc.fields  # type: ignore[attr-defined]
+        return JsonResponse(payload, status=exc.status)
+    return JsonResponse({"subscribed": False})
+
+
+@require_POST
+@member_required
+def push_subscribe(request: HttpRequest, member: Member) -> HttpResponse:
+    return _push_call(request, member, "subscribe")
+
+
+@require_POST
+@member_required
+def push_unsubscribe(request: HttpRequest, member: Member) -> HttpResponse:
+    return _push_call(request, member, "unsubscribe")
