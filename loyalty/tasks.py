@@ -30,3 +30,12 @@ def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
     return {"members": run.members, "entries": run.entries, "points": run.points}
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def bulk_job_run_task(job_id: int) -> dict[str, int]:
+    """Run a confirmed bulk job; a rerun does only the rows still ready."""
+    from loyalty.services.bulk import bulk_job_run
+
+    job = bulk_job_run(job_id=job_id)
+    return {"processed": job.processed, "succeeded": job.succeeded, "failed": job.failed}

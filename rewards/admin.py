@@ -39,6 +39,7 @@ from loyalty.admin import (
 from loyalty.errors import IdempotencyConflict, InvalidInput, LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import Member, Program
+from loyalty.services.roles import Permission
 from rewards.codes import code_normalise
 from rewards.forms import (
     CouponCsvConfirmForm,
@@ -132,7 +133,7 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return _is_superuser(request) or (
-            self._in_scope(request, None) and scoped_program(request) is not None
+            self._may_write(request) and scoped_program(request) is not None
         )
 
 
@@ -297,11 +298,12 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
         return False
 
     def has_void_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     def has_issue_permission(self, request: HttpRequest) -> bool:
         return _is_superuser(request) or (
-            self._in_scope(request, None) and scoped_program(request) is not None
+            self._may_write(request, permission=Permission.COUPONS)
+            and scoped_program(request) is not None
         )
 
     def changelist_view(
