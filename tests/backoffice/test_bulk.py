@@ -298,14 +298,16 @@ def test_admin_upload_preview_confirm_and_report(
     assert response["Location"] == reverse("backoffice:bulk-job", args=[job.pk])
 
     preview = client.get(response["Location"]).content.decode()
-    assert 'id="bulk-confirm"' in preview and "Unknown member" in preview
+    assert 'id="bulk-confirm"' in preview
+    assert "Unknown member" in preview
     assert "No member with external id &#x27;ghost&#x27;" in preview
     assert LedgerEntry.objects.filter(member=alice).count() == 0
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("backoffice:bulk-job", args=[job.pk]))
     page = client.get(reverse("backoffice:bulk-job", args=[job.pk])).content.decode()
-    assert 'id="job-progress"' in page and 'value="3"' in page
+    assert 'id="job-progress"' in page
+    assert 'value="3"' in page
 
     report = client.get(reverse("backoffice:bulk-job-report", args=[job.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))

@@ -54,7 +54,8 @@ def test_members_export_is_streamed_with_constant_queries_and_memory(shop, staff
 
     assert (lines, lines_twice) == (5001, 10001)  # a header, then a line per member
     # One server-side cursor: DECLARE, a FETCH per 2,000 rows, CLOSE; never one per row.
-    assert queries <= 8 and queries_twice <= queries + 3
+    assert queries <= 8
+    assert queries_twice <= queries + 3
     # Twice the rows, about the same memory: rows are never held together.
     assert peak_twice < peak * 1.4, (peak, peak_twice)
 
@@ -91,7 +92,8 @@ def test_coupons_export(shop, staff_client):
 
     rows = read(client.get(reverse("backoffice:export", args=["coupons"])))
 
-    assert rows[1][0] == coupon.code and rows[1][1] == "alice"
+    assert rows[1][0] == coupon.code
+    assert rows[1][1] == "alice"
 
 
 def test_unknown_export_is_not_found(shop, staff_client):
@@ -101,4 +103,5 @@ def test_unknown_export_is_not_found(shop, staff_client):
 
 def test_exports_need_a_login(client, shop):
     response = client.get(reverse("backoffice:export", args=["members"]))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
