@@ -276,8 +276,87 @@ def bulk_job_start(*, job: BulkJob, user: User | None) -> BulkJob:
     return locked
 
 
+@transaction.atomic
+def bulk_job_coupons(
+    *,
+    program: Program,
+    rows: list[tuple[int, str]],
+    terms: dict[str, Any],
+    reason: str,
+    source: str,
+    skip_already_issued: bool,
+    key: str,
+    created_by: User | None = None,
+    file_name: str = "",
+) -> BulkJob:
+    """A confirmed batch of coupons from the coupon CSV page, run by the task.
+
+    The rows are checked as the page's preview checks them (``rows_check``); ``key`` is
+    the confirmed batch's: sending it twice gives the same job back.
+    """
+    from rewards.forms import terms_from_payload
+    from rewards.services.admin_ops import CsvRow, RowStatus, coupons_issue_check, rows_check
+
+    role_check(user=created_by, permission=Permission.COUPONS)
+    reason = (reason or "").strip()
+    # The program's row serialises two confirmations of one batch.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    existing = BulkJob.objects.filter(program=program, params__key=key).first()
+    if existing is not None:
+        return existing
+    coupons_issue_check(
+        program=program,
+        terms=terms_from_payload(terms, program=program),
+        reason=reason,
+        source=source,
+        rows=len(rows),
+    )
+    outcomes = rows_check(
+        program=program,
+        rows=[CsvRow(line, external_id) for line, external_id in rows],
+        reason=reason,
+        skip_already_issued=skip_already_issued,
+    )
+    job = BulkJob.objects.create(
+        merchant_id=program.merchant_id,
+        program=program,
+        kind=BulkJob.Kind.COUPONS,
+        status=BulkJob.Status.QUEUED,
+        file_name=file_name[:200],
+        params={"key": key, "terms": terms, "reason": reason, "source": source},
+        total=sum(1 for o in outcomes if o.status == RowStatus.READY),
+        created_by=created_by,
+    )
+    BulkRow.objects.bulk_create(
+        (
+            BulkRow(
+                job=job,
+                line=outcome.line,
+                external_id=outcome.external_id[:191],
+                data={"reason": reason},
+                status=BulkRow.Status.READY
+                if outcome.status == RowStatus.READY
+                else BulkRow.Status.INVALID,
+                code="" if outcome.status == RowStatus.READY else outcome.status,
+                detail=outcome.detail,
+            )
+            for outcome in outcomes
+        ),
+        batch_size=2000,
+    )
+    from loyalty.tasks import bulk_job_run_task
+
+    transaction.on_commit(partial(bulk_job_run_task.delay, job.pk))
+    return job
+
+
 def _coupon_terms(program: Program, params: dict[str, Any]) -> Any:
     from rewards.models import CouponTemplate
+
+    if isinstance(params.get("terms"), dict):
+        from rewards.forms import terms_from_payload
+
+        return terms_from_payload(params["terms"], program=program)
 
     template_id = params.get("template")
     template = (
@@ -313,7 +392,7 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             terms=terms,
             reason=row.data["reason"],
             issued_by=job.created_by,
-            source=Coupon.Source.COMPENSATION,
+            source=job.params.get("source") or Coupon.Source.COMPENSATION,
         )
         row.code, row.detail = "", _("Coupon %(code)s.") % {"code": coupon.display_code}
     else:
