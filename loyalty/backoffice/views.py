@@ -27,7 +27,7 @@ from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range, fig
 from loyalty.backoffice.exports import EXPORTS, csv_lines, export_lines
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
-from loyalty.models import BulkJob, BulkRow, Program, User
+from loyalty.models import BulkJob, BulkRow, Merchant, Program, User
 from loyalty.services.bulk import MAX_CSV_BYTES, PERMISSION, bulk_job_create, bulk_job_start
 from loyalty.services.bulk import bulk_report_rows as report_rows
 from loyalty.services.roles import role_allows
@@ -140,8 +140,14 @@ def _job_or_404(request: HttpRequest, job_id: int) -> BulkJob:
 
 
 def bulk_upload_view(request: HttpRequest) -> HttpResponse:
-    program = _program_or_404(request)
     user = staff_user(request)
+    program = backoffice_program(request)
+    if program is None and user is not None and user.is_superuser:
+        # A superuser first says for which merchant.
+        merchants = Merchant.objects.order_by("name").values_list("pk", "name")
+        return _page(request, "bulk_upload.html", title=_("Bulk operations"), merchants=merchants)
+    if program is None:
+        raise Http404(_("Choose a merchant."))
     allowed = [kind for kind, permission in PERMISSION.items() if role_allows(user, permission)]
     if not allowed:
         raise PermissionDenied

@@ -332,3 +332,11 @@ def test_another_merchants_job_is_not_found(shop, other_shop, members, staff_cli
     assert client.post(reverse("backoffice:bulk-job", args=[job.pk])).status_code == 404
     assert client.get(reverse("backoffice:bulk-job-report", args=[job.pk])).status_code == 404
     assert BulkJob.objects.get().status == BulkJob.Status.PREVIEW
+
+
+def test_a_superuser_first_picks_the_merchant(shop, superuser_client):
+    _user, client = superuser_client
+    chooser = client.get(reverse("backoffice:bulk")).content.decode()
+    assert f'href="?merchant={shop.merchant_id}"' in chooser
+    form = client.get(reverse("backoffice:bulk"), {"merchant": shop.merchant_id})
+    assert 'id="bulk-upload"' in form.content.decode()
