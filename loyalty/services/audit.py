@@ -49,11 +49,11 @@ def _plain(value: Any) -> Any:
 
 
 def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """``{field: [old, new]}`` for the fields whose value differs."""
+    """``{field: [old, new]}`` for the fields whose value differs (by value: 10.0000 is 10)."""
     return {
         name: [_plain(before.get(name)), _plain(after.get(name))]
         for name in after
-        if _plain(before.get(name)) != _plain(after.get(name))
+        if before.get(name) != after.get(name)
     }
 
 

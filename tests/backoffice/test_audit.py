@@ -174,3 +174,13 @@ def test_superusers_cannot_edit_the_trail_either(shop, superuser_client):
     _user, client = superuser_client
     detail = reverse("admin:loyalty_auditentry_change", args=[entry.pk])
     assert client.post(detail, {"reason": "rewritten"}).status_code == 403
+
+
+def test_only_values_that_really_change_are_recorded(shop):
+    manager = StaffFactory(merchant=shop.merchant)
+    program_update(program=shop, actor=manager, earn_rate="10", name=shop.name)
+    assert not AuditEntry.objects.exists()
+    program_update(program=shop, actor=manager, earn_rate="10", name="Renamed", reason="Rebrand")
+    entry = only_entry(action="program.update")
+    assert entry.changes == {"name": [f"{shop.name}", "Renamed"]}
+    assert entry.reason == "Rebrand"
