@@ -212,6 +212,7 @@ def bulk_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
         invalid_count=invalid.count(),
         row_count=rows.count(),
         running=job.status in (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING),
+        may_run=role_allows(staff_user(request), PERMISSION.get(job.kind, "manage")),
         status_url=reverse("backoffice:bulk-job-status", args=[job.pk]),
         report_url=reverse("backoffice:bulk-job-report", args=[job.pk]),
     )

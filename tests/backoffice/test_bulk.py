@@ -340,3 +340,15 @@ def test_a_superuser_first_picks_the_merchant(shop, superuser_client):
     assert f'href="?merchant={shop.merchant_id}"' in chooser
     form = client.get(reverse("backoffice:bulk"), {"merchant": shop.merchant_id})
     assert 'id="bulk-upload"' in form.content.decode()
+
+
+def test_a_viewer_sees_a_job_but_cannot_run_it(shop, members, staff_client):
+    job = bulk_job_create(program=shop, kind=BulkJob.Kind.POINTS, data=POINTS_CSV)
+    _user, client = staff_client(shop, User.Role.VIEWER)
+
+    page = client.get(reverse("backoffice:bulk-job", args=[job.pk])).content.decode()
+    client.post(reverse("backoffice:bulk-job", args=[job.pk]))
+
+    assert 'id="bulk-confirm"' not in page
+    job.refresh_from_db()
+    assert job.status == BulkJob.Status.PREVIEW

@@ -185,3 +185,17 @@ def test_a_staff_user_cannot_see_another_merchants_figures(known, other_shop, st
 
     assert "outstanding_points,0" in response.content.decode().splitlines()
     assert Coupon.objects.filter(program=known).count() == 4
+
+
+def test_members_per_tier_when_members_have_a_tier(shop, monkeypatch):
+    """Tiers come from another module; any member column stands in for it here."""
+    from loyalty.backoffice import dashboard
+
+    monkeypatch.setattr(dashboard, "_tier_path", lambda: "locale")
+    MemberFactory(program=shop, locale="es")
+    MemberFactory(program=shop, locale="en")
+    MemberFactory(program=shop, locale="en")
+
+    figures = dashboard_figures(program=shop, start=START, end=END)
+
+    assert figures.tiers == [("en", 2), ("es", 1)]

@@ -117,3 +117,22 @@ def test_member_page_queries_do_not_grow_with_notifications(
     with django_assert_max_num_queries(20):
         response = client.get(url)
     assert response.context["member_notifications_more"] is True
+
+
+def test_tier_filter_when_members_have_a_tier(shop, staff_client, monkeypatch):
+    """Tiers come from another module; any member column stands in for it here."""
+    from loyalty.backoffice import filters
+
+    monkeypatch.setattr(filters, "_tier_path", lambda: "locale")
+    MemberFactory(program=shop, external_id="ana", locale="es")
+    MemberFactory(program=shop, external_id="bob", locale="en")
+    _user, client = staff_client(shop, "viewer")
+
+    assert "tier=es" in client.get(CHANGELIST).content.decode()
+    assert listed(client, tier="es") == {"ana"}
+
+
+def test_no_tier_filter_without_tiers(shop, staff_client):
+    MemberFactory(program=shop, external_id="ana", locale="es")
+    _user, client = staff_client(shop, "viewer")
+    assert "tier=" not in client.get(CHANGELIST).content.decode()
