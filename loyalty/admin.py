@@ -39,6 +39,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from loyalty.backoffice.filters import MEMBER_FILTERS
 from loyalty.errors import IdempotencyConflict, LoyaltyError
 from loyalty.forms import (
     ApiKeyCreateForm,
@@ -65,6 +66,7 @@ from loyalty.services.api_keys import api_key_create, api_key_revoke
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import PROGRAM_FIELDS, merchant_create, program_update
 from loyalty.services.points import points_grant
+from loyalty.services.roles import Permission, role_allows
 from loyalty.services.tiers import tier_override, tiers_replace
 from rewards.forms import CouponIssueForm
 from rewards.models import Coupon
@@ -108,6 +110,19 @@ def _staff_merchant_id(request: HttpRequest) -> int | None:
     return user.merchant_id
 
 
+def staff_program(request: HttpRequest) -> Program | None:
+    """The program of a (non-super) staff user's merchant, read once per request: many
+    admins ask for it (their add buttons on the admin's home)."""
+    if not hasattr(request, "_staff_program"):
+        merchant_id = _staff_merchant_id(request)
+        request._staff_program = (  # type: ignore[attr-defined]
+            None
+            if merchant_id is None
+            else Program.objects.select_related("merchant").filter(merchant_id=merchant_id).first()
+        )
+    return request._staff_program  # type: ignore[attr-defined]
+
+
 def _copy_saved(target: Model, saved: Model) -> None:
     """Make the admin's ``obj`` the row a service saved, so logging and redirects see it."""
     for field in saved._meta.concrete_fields:
@@ -119,8 +134,9 @@ def _copy_saved(target: Model, saved: Model) -> None:
 class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
     """An admin whose objects belong to one merchant each, found through ``merchant_path``.
 
-    Staff of a merchant may view and change its objects (roles come later) but not
-    add or delete them unless an admin says so; superusers keep Django's rules.
+    Staff of a merchant may view its objects, and change them when their role allows
+    ``write_permission`` (``loyalty.services.roles``), but not add or delete them unless
+    an admin says so; superusers keep Django's rules.
     ``superuser_only`` admins are hidden from merchant staff altogether.
     """
 
@@ -128,6 +144,8 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
     # The column that tells a superuser (who sees every merchant) whose row it is.
     owner_column: ClassVar[str | None] = None
     superuser_only: ClassVar[bool] = False
+    # What the staff user's role must allow to change (add, delete) these objects.
+    write_permission: ClassVar[str] = Permission.MANAGE
 
     # Scope
 
@@ -160,6 +178,16 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
         if merchant_id is None or self.superuser_only:
             return False
         return obj is None or self.merchant_id_of(obj) == merchant_id
+
+    def _may_write(
+        self, request: HttpRequest, obj: _ModelT | None = None, permission: str | None = None
+    ) -> bool:
+        """In scope, and the staff user's role allows the change (superusers: always)."""
+        if _is_superuser(request):
+            return True
+        return self._in_scope(request, obj) and role_allows(
+            _user(request), permission or self.write_permission
+        )
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
@@ -199,7 +227,7 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
     def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         if _is_superuser(request):
             return super().has_change_permission(request, obj)
-        return self._in_scope(request, obj)
+        return self._may_write(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return _is_superuser(request) and super().has_add_permission(request)
@@ -327,14 +355,23 @@ class UserAdmin(MerchantScopedAdmin[User], DjangoUserAdmin):
     superuser_only = True
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        (_("Merchant"), {"fields": ("merchant",)}),
+        (_("Merchant"), {"fields": ("merchant", "role")}),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
+        # A new login is a manager; its role is set on its page.
         (_("Merchant"), {"fields": ("merchant", "is_staff")}),
     )
-    list_display = ("username", "email", "merchant", "is_staff", "is_superuser", "is_active")
-    list_filter = ("merchant", "is_staff", "is_superuser", "is_active")
+    list_display = (
+        "username",
+        "email",
+        "merchant",
+        "role",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+    )
+    list_filter = ("merchant", "role", "is_staff", "is_superuser", "is_active")
     list_select_related = ("merchant",)
 
 
@@ -436,6 +473,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             },
         ),
         (_("Tiers"), {"fields": ("tier_grace_days", "tier_notice_days")}),
+        (_("Backoffice"), {"fields": ("point_value", "support_grant_limit")}),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (TierInline,)
@@ -468,7 +506,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             name: form.cleaned_data[name] for name in form.changed_data if name in PROGRAM_FIELDS
         }
         if changes:
-            _copy_saved(obj, program_update(program=obj, **changes))
+            _copy_saved(obj, program_update(program=obj, actor=_user(request), **changes))
         if isinstance(form, ProgramForm) and form.thresholds_changed():
             # In the admin's transaction: a refused threshold undoes the settings too.
             thresholds_replace(program=obj, thresholds=form.thresholds_payload())
@@ -523,6 +561,8 @@ class TierListFilter(admin.SimpleListFilter):
             .annotate(n=Count("id"))
             .values_list("tier", "n")
         )
+        if not counts and not tiers:
+            return []  # no tiers: Django leaves the filter out
         return [("none", str(_("no tier")))] + [
             (str(t.pk), f"{t.name} ({counts.get(t.pk, 0)})") for t in tiers
         ]
@@ -560,10 +600,8 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         "external_id", "name", "email", "balance", "tier", "last_order_at", "points_expire_at",
     )  # fmt: skip
     list_select_related = ("program", "tier")
-    list_filter = (
-        TierListFilter, "consent_email", "consent_push", "locale", "last_order_at",
-        "points_expire_at",
-    )  # fmt: skip
+    write_permission = Permission.MEMBERS
+    list_filter = (TierListFilter, *MEMBER_FILTERS, "consent_email", "consent_push", "locale")
     inlines = (TierChangeInline,)
     search_fields = ("external_id", "email", "name")
     search_help_text = _("Exact external id, a whole e-mail address, or part of the name.")
@@ -680,6 +718,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         if obj is not None and change:
             context.update(self._points_context(request, obj))
             context.update(self._coupons_context(request, obj))
+            context.update(self._notifications_context(obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _points_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
@@ -732,6 +771,23 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                 current_app=self.admin_site.name,
             )
         return context
+
+    def _notifications_context(self, member: Member) -> dict[str, Any]:
+        # One query: the newest notifications sent (or queued) to the member, with status.
+        from notifications.models import Notification
+
+        rows = list(
+            Notification.objects.filter(member=member)
+            .order_by("-id")
+            .only("id", "event", "channel", "status", "attempts", "sent_at", "created_at",
+                  "last_error", "member_id")[: COUPONS_SHOWN + 1]
+        )  # fmt: skip
+        outbox = reverse("admin:notifications_notification_changelist")
+        return {
+            "member_notifications": rows[:COUPONS_SHOWN],
+            "member_notifications_more": len(rows) > COUPONS_SHOWN,
+            "member_notifications_url": f"{outbox}?member__id__exact={member.pk}",
+        }
 
     # Coupons issued by staff: to the selected members, or from a member's page
 
@@ -1246,7 +1302,7 @@ class ApiKeyAdmin(ServiceSavedAdmin[ApiKey]):
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # Revoke instead: the key's record stays, with when it was last used.
@@ -1264,3 +1320,6 @@ class ApiKeyAdmin(ServiceSavedAdmin[ApiKey]):
 
 # Earning rules, campaigns, transfers and feedback have their own module.
 from loyalty import earning_admin  # noqa: E402, F401
+
+# The audit trail and bulk jobs (their admins need the mixins above).
+from loyalty.backoffice import admin as _backoffice_admin  # noqa: E402, F401

@@ -43,7 +43,7 @@ DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Shop"
 DEMO_CURRENCY = "EUR"
 DEMO_API_KEY = "lk_demo_key_for_local_use_only"  # noqa: S105 - printed in the README on purpose
-DEMO_USERS = {"admin": "admin", "staff": "staff"}
+DEMO_USERS = {"admin": "admin", "staff": "staff", "support": "support", "viewer": "viewer"}
 DEFAULT_MEMBERS = 300
 BATCH_SIZE = 25
 SEED = 42
@@ -325,7 +325,8 @@ def demo_merchant() -> Merchant:
 
 
 def demo_users(merchant: Merchant) -> tuple[User, dict[str, str | None]]:
-    """The superuser ``admin`` and the merchant's staff user ``staff``.
+    """The superuser ``admin`` and the merchant's staff users: ``staff`` (a manager),
+    ``support`` and ``viewer`` (one per backoffice role).
 
     Passwords are set only on creation; returns the staff user and, per login,
     the known password or None when an existing user's password was left alone.
@@ -335,6 +336,8 @@ def demo_users(merchant: Merchant) -> tuple[User, dict[str, str | None]]:
     for username, extra in (
         ("admin", {"is_staff": True, "is_superuser": True}),
         ("staff", {"is_staff": True, "merchant": merchant}),
+        ("support", {"is_staff": True, "merchant": merchant, "role": User.Role.SUPPORT}),
+        ("viewer", {"is_staff": True, "merchant": merchant, "role": User.Role.VIEWER}),
     ):
         user, created = User.objects.get_or_create(
             username=username, defaults={"email": f"{username}@example.com", **extra}
@@ -368,6 +371,9 @@ def demo_thresholds(program: Program) -> None:
     """The demo's rewards, set once (staff may change them later), before any order."""
     if not RewardThreshold.objects.filter(program=program).exists():
         thresholds_replace(program=program, thresholds=DEMO_THRESHOLDS)
+    if program.point_value is None:
+        # What the dashboard's liability figure needs: a point is worth a cent here.
+        Program.objects.filter(pk=program.pk).update(point_value=Decimal("0.01"))
 
 
 def demo_tiers(program: Program) -> None:

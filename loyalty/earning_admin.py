@@ -15,7 +15,7 @@ from loyalty.admin import (
     MerchantScopedAdmin,
     ReadOnlyScopedAdmin,
     _is_superuser,
-    _staff_merchant_id,
+    staff_program,
 )
 from loyalty.errors import InvalidInput
 from loyalty.forms import add_service_error
@@ -25,8 +25,7 @@ from loyalty.services.feedback import feedback_summary
 
 
 def _program_of(request: HttpRequest) -> Program | None:
-    merchant_id = _staff_merchant_id(request)
-    return None if merchant_id is None else Program.objects.filter(merchant_id=merchant_id).first()
+    return staff_program(request)
 
 
 class EarningRuleForm(forms.ModelForm):

@@ -55,9 +55,16 @@ class Merchant(models.Model):
 class User(AbstractUser):
     """A login. Staff users belong to one merchant and see only its data; superusers see all."""
 
+    class Role(models.TextChoices):
+        VIEWER = "viewer", _("viewer: reads only")
+        SUPPORT = "support", _("support: grants up to the program's limit, compensation coupons")
+        MANAGER = "manager", _("manager: everything of the merchant")
+
     merchant = models.ForeignKey(
         Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
+    # What a merchant's staff user may do in the backoffice (loyalty.services.roles).
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
 
 
 class Program(models.Model):
@@ -137,6 +144,20 @@ class Program(models.Model):
         help_text=_(
             "Days before a tier would be lost to tell the member what keeps it (0: never)."
         ),
+    )
+    point_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text=_(
+            "What one point is worth in the currency; the dashboard shows the liability "
+            "of outstanding points with it."
+        ),
+    )
+    support_grant_limit = models.PositiveIntegerField(
+        default=1000,
+        help_text=_("The most points a support user may grant or deduct at once."),
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -675,3 +696,110 @@ class ProfileToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} token of {self.member_id}"
+
+
+class AuditEntry(models.Model):
+    """A staff action that changed money-like data: who, when, what changed, why.
+
+    Append-only like the ledger: PostgreSQL refuses UPDATE and DELETE (migration 0010).
+    ``actor_name`` keeps the username readable even if the login is renamed.
+    """
+
+    merchant = models.ForeignKey(
+        Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="audit_merchant_newest_idx"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_repr} by {self.actor_name or '-'}"
+
+
+class BulkJob(models.Model):
+    """A bulk operation from a CSV: previewed, then run by a Celery task with progress.
+
+    Each row is a ``BulkRow``; a row is done in the same transaction as its effect,
+    so running the job again (a retry, a second worker) carries on where it stopped.
+    """
+
+    class Kind(models.TextChoices):
+        POINTS = "points", _("grant or deduct points")
+        COUPONS = "coupons", _("issue compensation coupons")
+        MEMBERS = "members", _("import members")
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", _("preview")
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="bulk_jobs")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="bulk_jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    file_name = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="bulk_jobs"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk job")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(self.processed * 100 / self.total)
+
+
+class BulkRow(models.Model):
+    """One line of a bulk job's CSV, with what happened to it."""
+
+    class Status(models.TextChoices):
+        READY = "ready", _("ready")
+        INVALID = "invalid", _("invalid")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    external_id = models.CharField(max_length=191, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    code = models.CharField(max_length=40, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "line"], name="bulk_row_line_unique"),
+        ]
+        indexes = [models.Index(fields=["job", "status", "line"], name="bulk_row_todo_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.external_id} ({self.status})"

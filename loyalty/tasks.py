@@ -71,3 +71,12 @@ def profile_tokens_purge() -> int:
     from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
 
     return purge_tokens()
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def bulk_job_run_task(job_id: int) -> dict[str, int]:
+    """Run a confirmed bulk job; a rerun does only the rows still ready."""
+    from loyalty.services.bulk import bulk_job_run
+
+    job = bulk_job_run(job_id=job_id)
+    return {"processed": job.processed, "succeeded": job.succeeded, "failed": job.failed}

@@ -35,8 +35,15 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.admin import MerchantScopedAdmin, _is_superuser, _search_member, _staff_merchant_id
+from loyalty.admin import (
+    MerchantScopedAdmin,
+    _is_superuser,
+    _search_member,
+    _staff_merchant_id,
+    _user,
+)
 from loyalty.models import Merchant
+from loyalty.services.audit import Action, audit_changes, audit_record
 from notifications import rendering
 from notifications.defaults import default_parts
 from notifications.forms import NotificationTemplateForm, variables_help
@@ -145,7 +152,35 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
+        fields = ("event", "channel", "language", *PARTS[Channel.EMAIL], *PARTS[Channel.PUSH])
+        before: dict[str, Any] = {}
+        if change:
+            before = NotificationTemplate.objects.filter(pk=obj.pk).values(*fields).first() or {}
         super().save_model(request, obj, form, change)
+        # In the admin's transaction: the template and its trail commit together.
+        audit_record(
+            merchant=obj.merchant_id,
+            actor=_user(request),
+            action=Action.TEMPLATE_UPDATE if change else Action.TEMPLATE_CREATE,
+            target=obj,
+            changes=audit_changes(before, {name: getattr(obj, name) for name in fields}),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: NotificationTemplate) -> None:
+        audit_record(
+            merchant=obj.merchant_id,
+            actor=_user(request),
+            action=Action.TEMPLATE_DELETE,
+            target=obj,
+            changes={"event": obj.event, "channel": obj.channel, "language": obj.language},
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]
+    ) -> None:
+        for template in queryset:
+            self.delete_model(request, template)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """``?event=…&channel=…&language=…`` starts a new template from the shipped one."""
@@ -159,12 +194,12 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     # Staff manage their own merchant's templates (deleting one brings the default back).
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     def has_delete_permission(
         self, request: HttpRequest, obj: NotificationTemplate | None = None
     ) -> bool:
-        return _is_superuser(request) or self._in_scope(request, obj)
+        return _is_superuser(request) or self._may_write(request, obj)
 
     # The preview: rendered on the page, then live from the preview URL as staff type.
 
@@ -326,7 +361,7 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
         return False
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     @admin.action(description=_("Resend the selected failed notifications"), permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
@@ -450,12 +485,12 @@ class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
         super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     def has_delete_permission(
         self, request: HttpRequest, obj: WebhookEndpoint | None = None
     ) -> bool:
-        return _is_superuser(request) or self._in_scope(request, obj)
+        return _is_superuser(request) or self._may_write(request, obj)
 
 
 @admin.register(WebhookDelivery)
@@ -514,7 +549,7 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin[WebhookDelivery]):
         return False
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._in_scope(request, None)
+        return _is_superuser(request) or self._may_write(request)
 
     @admin.action(description=_("Resend the selected failed deliveries"), permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:

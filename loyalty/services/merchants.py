@@ -9,7 +9,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import LedgerEntry, Merchant, Order, Program
+from loyalty.models import LedgerEntry, Merchant, Order, Program, User
+from loyalty.services.audit import Action, audit_changes, audit_record
+from loyalty.services.roles import Permission, role_check
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -73,6 +75,8 @@ PROGRAM_FIELDS = (
     "transfer_monthly_limit",
     "tier_grace_days",
     "tier_notice_days",
+    "point_value",
+    "support_grant_limit",
 )
 
 
@@ -143,16 +147,38 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             changes["currency"] = _check_currency(changes["currency"])
         except InvalidInput as exc:
             errors.update(exc.fields)
+    if "point_value" in changes and changes["point_value"] is not None:
+        try:
+            value = Decimal(str(changes["point_value"]))
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= 1000:
+            errors["point_value"] = [str(_("Give the value of one point, from 0 to 1000."))]
+        else:
+            changes["point_value"] = value
+    limit = changes.get("support_grant_limit")
+    if "support_grant_limit" in changes and (
+        not isinstance(limit, int) or not 0 <= limit <= 100_000_000
+    ):
+        errors["support_grant_limit"] = [str(_("Give a whole number of points, at least 0."))]
     if errors:
         raise InvalidInput(errors)
     return changes
 
 
 @transaction.atomic
-def program_update(*, program: Program, **changes: Any) -> Program:
-    """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here)."""
+def program_update(
+    *, program: Program, actor: User | None = None, reason: str = "", **changes: Any
+) -> Program:
+    """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here).
+
+    With an ``actor`` (a staff user) the role must allow it, and the changed settings go
+    to the audit trail with their old and new values.
+    """
+    role_check(user=actor, permission=Permission.MANAGE)
     changes = _check_program(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
+    before = {name: getattr(program, name) for name in changes}
     currency = changes.get("currency", program.currency)
     if currency != program.currency and Order.objects.filter(program=program).exists():
         raise CurrencyLocked(currency=program.currency)
@@ -167,4 +193,14 @@ def program_update(*, program: Program, **changes: Any) -> Program:
     for name, value in changes.items():
         setattr(program, name, value)
     program.save()
+    changed = audit_changes(before, changes)
+    if actor is not None and changed:
+        audit_record(
+            merchant=program.merchant_id,
+            actor=actor,
+            action=Action.PROGRAM_UPDATE,
+            target=program,
+            changes=changed,
+            reason=reason,
+        )
     return program

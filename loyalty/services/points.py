@@ -15,8 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
+from loyalty.services.audit import Action, audit_record
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from loyalty.services.roles import role_check_points
 from loyalty.services.tiers import tier_on_earn
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
@@ -52,6 +54,9 @@ def points_grant(
     A grant may carry its own expiry (programs where each earning expires on its own
     date); otherwise it follows the program's validity. Granted points count toward
     tiers only when ``counts_for_tier`` says so (then they may lift the member at once).
+
+    With ``created_by`` (a staff user) the user's role must allow it (support: up to the
+    program's limit), and the change is written to the audit trail.
     """
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -66,6 +71,7 @@ def points_grant(
         errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
     if errors:
         raise InvalidInput(errors)
+    role_check_points(user=created_by, program=program, points=points)
 
     member = member_lock(program=program, external_id=member_external_id)
     key = f"grant:{idempotency_key or uuid.uuid4()}"
@@ -86,6 +92,18 @@ def points_grant(
         expires_at=expires_at,
         details={"counts_for_tier": True} if counts_for_tier else None,
     )
+    if created_by is not None:
+        audit_record(
+            merchant=program.merchant_id,
+            actor=created_by,
+            action=Action.POINTS_GRANT if points > 0 else Action.POINTS_DEDUCT,
+            target=member,
+            changes={
+                "points": points,
+                "balance": [entry.balance_after - points, entry.balance_after],
+            },
+            reason=reason,
+        )
     if points > 0:
         webhook_enqueue(
             merchant_id=program.merchant_id,

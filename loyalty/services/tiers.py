@@ -39,7 +39,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange, User
+from loyalty.services.audit import Action, audit_record
 from loyalty.services.members import MAX_RATING, member_lock
+from loyalty.services.roles import Permission, role_check
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
@@ -307,8 +309,10 @@ def tier_override(
     """Put a member at ``tier`` (None: no tier) until ``until``, with a reason.
 
     Until then the daily job leaves the member where staff put it; afterwards it sets
-    the tier the member's points give.
+    the tier the member's points give. By staff (``created_by``) it takes a manager and
+    goes to the audit trail.
     """
+    role_check(user=created_by, permission=Permission.MANAGE)
     now = now or timezone.now()
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -332,6 +336,18 @@ def tier_override(
     for target in (member, locked):
         target.tier, target.tier_since, target.tier_override = tier, now, tier
         target.tier_override_reason, target.tier_override_until = reason, until
+    if created_by is not None:
+        audit_record(
+            merchant=member.program.merchant_id,
+            actor=created_by,
+            action=Action.TIER_OVERRIDE,
+            target=locked,
+            changes={
+                "tier": [getattr(current, "name", None), getattr(tier, "name", None)],
+                "until": until,
+            },
+            reason=reason,
+        )
     return _change(
         member=locked, to=tier, kind=TierChange.Kind.OVERRIDE, reason=reason, now=now,
         created_by=created_by, until=until, from_tier=current,

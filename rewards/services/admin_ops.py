@@ -31,7 +31,9 @@ from django.utils.translation import ngettext
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import IdempotencyRecord, Member, Program, User
+from loyalty.services.audit import Action, audit_record
 from loyalty.services.idempotency import idempotent_call
+from loyalty.services.roles import Permission, role_check
 from rewards.models import Coupon, CouponTemplate
 from rewards.services.coupons import CouponTerms, coupon_issue, reason_problem, terms_check
 from rewards.terms import terms_text
@@ -285,6 +287,7 @@ def coupons_issue(
     anything is written. Sending the same key again returns the first report.
     """
     reason = (reason or "").strip()
+    role_check(user=issued_by, permission=Permission.COUPONS)
     coupons_issue_check(program=program, terms=terms, reason=reason, source=source, rows=len(rows))
     idempotency_key = f"{KEY_PREFIX}{key}"
     ran = False
@@ -306,6 +309,21 @@ def coupons_issue(
                     issued_by=issued_by,
                 )
                 outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
+        if issued_by is not None:
+            audit_record(
+                merchant=program.merchant_id,
+                actor=issued_by,
+                action=Action.COUPON_ISSUE_BATCH,
+                target=program,
+                changes={
+                    "batch": key,
+                    "source": source,
+                    "terms": terms_text(terms, currency=program.currency),
+                    "issued": [o.code for o in outcomes if o.status == RowStatus.ISSUED][:1000],
+                    "count": sum(1 for o in outcomes if o.status == RowStatus.ISSUED),
+                },
+                reason=reason,
+            )
         report = IssueReport(
             key=key,
             rows=outcomes,

@@ -11,8 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import LedgerEntry, Member, Order, Program, User
+from loyalty.services.audit import Action, audit_record
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_get, member_lock
+from loyalty.services.roles import Permission, role_check
 from rewards.codes import code_generate, code_normalise
 from rewards.errors import CouponNotFound, CouponNotVoidable
 from rewards.models import Coupon, CouponEvent, CouponKind, CouponTemplate
@@ -131,14 +133,36 @@ def coupon_issue_compensation(
         raise InvalidInput({"reason": [problem]})
     reason = reason.strip()
     terms_check(terms, currency=program.currency)
+    role_check(user=issued_by, permission=Permission.COUPONS)
     member = member_get(program=program, external_id=member_external_id)
-    return coupon_issue(
+    coupon = coupon_issue(
         program=program,
         terms=terms,
         member=member,
         source=source,
         reason=reason,
         issued_by=issued_by,
+    )
+    if issued_by is not None:
+        coupon_audit_issue(coupon=coupon, by=issued_by)
+    return coupon
+
+
+def coupon_audit_issue(*, coupon: Coupon, by: User) -> None:
+    """A coupon issued by staff, in the audit trail (in the issuing transaction)."""
+    audit_record(
+        merchant=coupon.program.merchant_id,
+        actor=by,
+        action=Action.COUPON_ISSUE,
+        target=coupon,
+        changes={
+            "member": coupon.member.external_id if coupon.member else None,
+            "source": coupon.source,
+            "kind": coupon.kind,
+            "value": coupon.value,
+            "valid_until": coupon.valid_until,
+        },
+        reason=coupon.reason,
     )
 
 
@@ -155,6 +179,7 @@ def coupon_void(
     if problem := reason_problem(reason):
         raise InvalidInput({"reason": [problem]})
     reason = reason.strip()
+    role_check(user=by, permission=Permission.MANAGE)
     found = coupon_get(program=program, code=code)
     member = None
     if found.member is not None:
@@ -162,7 +187,20 @@ def coupon_void(
     coupon = Coupon.objects.select_for_update().get(pk=found.pk)
     if coupon.status not in (Coupon.Status.ACTIVE, Coupon.Status.EXPIRED) or coupon.uses_count:
         raise CouponNotVoidable(code=coupon.display_code, status=coupon.get_status_display())
+    status = coupon.status
     _void(coupon, member=member, reason=reason, by=by, return_points=return_points)
+    if by is not None:
+        audit_record(
+            merchant=program.merchant_id,
+            actor=by,
+            action=Action.COUPON_VOID,
+            target=coupon,
+            changes={
+                "status": [status, coupon.status],
+                "points_returned": coupon.points_spent if return_points and member else 0,
+            },
+            reason=reason,
+        )
     return coupon
 
 

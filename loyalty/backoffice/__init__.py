@@ -1,0 +1,1 @@
+"""The merchant backoffice beyond Django's model pages: dashboard, exports, bulk jobs."""

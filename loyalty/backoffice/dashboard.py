@@ -1,0 +1,216 @@
+"""The dashboard's figures for one program and a date range.
+
+Invariant: a constant number of queries whatever the range (one aggregate per source,
+grouped by week in SQL), so a year of a big program costs the same round trips as a week.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, DateField, F, Q, Sum
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from loyalty.models import LedgerEntry, Member, Order, Program
+
+MAX_DAYS = 731
+DEFAULT_DAYS = 83  # twelve weeks with today's
+CENT = Decimal("0.01")
+# Ledger kinds shown per week, and the sign that makes each a positive figure.
+LEDGER_FIGURES: dict[str, str] = {
+    LedgerEntry.Kind.EARN: "earned",
+    LedgerEntry.Kind.REWARD: "converted",
+    LedgerEntry.Kind.EXPIRE: "expired",
+    LedgerEntry.Kind.GRANT: "granted",
+    LedgerEntry.Kind.DEDUCT: "deducted",
+}
+WEEK_COLUMNS = (
+    "earned",
+    "converted",
+    "expired",
+    "granted",
+    "deducted",
+    "coupons_issued",
+    "coupons_redeemed",
+)
+
+
+@dataclass
+class Week:
+    start: date
+    earned: int = 0
+    converted: int = 0
+    expired: int = 0
+    granted: int = 0
+    deducted: int = 0
+    coupons_issued: int = 0
+    coupons_redeemed: int = 0
+
+
+@dataclass
+class Figures:
+    program: Program
+    start: date
+    end: date
+    weeks: list[Week]
+    members: int = 0
+    active_members: int = 0
+    members_with_points: int = 0
+    outstanding_points: int = 0
+    liability: Decimal | None = None
+    tiers: list[tuple[str, int]] | None = None  # None: the program has no tiers
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def redemption_rate(self) -> Decimal | None:
+        issued = self.totals.get("coupons_issued", 0)
+        if not issued:
+            return None
+        return (Decimal(self.totals.get("coupons_redeemed", 0)) * 100 / issued).quantize(
+            Decimal("0.1")
+        )
+
+
+def dashboard_range(start: str | None, end: str | None) -> tuple[date, date]:
+    """The range asked (``YYYY-MM-DD``), or the last twelve weeks; at most two years."""
+    today = timezone.localdate()
+    try:
+        end_day = date.fromisoformat(end) if end else today
+    except ValueError:
+        end_day = today
+    try:
+        start_day = date.fromisoformat(start) if start else end_day - timedelta(days=DEFAULT_DAYS)
+    except ValueError:
+        start_day = end_day - timedelta(days=DEFAULT_DAYS)
+    if start_day > end_day:
+        start_day, end_day = end_day, start_day
+    if (end_day - start_day).days > MAX_DAYS:
+        start_day = end_day - timedelta(days=MAX_DAYS)
+    return start_day, end_day
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, time.min, tzinfo=tz),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
+    )
+
+
+def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
+    """Points earned, converted, expired, granted per week; coupons issued and redeemed;
+    members, active members, tiers; outstanding points and their liability."""
+    since, until = _bounds(start, end)
+    first_week = start - timedelta(days=start.weekday())
+    weeks = {
+        first_week + timedelta(weeks=n): Week(first_week + timedelta(weeks=n))
+        for n in range((end - first_week).days // 7 + 1)
+    }
+    week = TruncWeek("created_at", output_field=DateField())
+
+    ledger = (
+        LedgerEntry.objects.filter(
+            member__program=program,
+            created_at__gte=since,
+            created_at__lt=until,
+            kind__in=list(LEDGER_FIGURES),
+        )
+        .annotate(week=week)
+        .values("week", "kind")
+        .annotate(points=Sum("points"))
+        .order_by()
+    )
+    for row in ledger:
+        bucket = weeks.get(row["week"])
+        if bucket is not None:
+            setattr(bucket, LEDGER_FIGURES[row["kind"]], abs(int(row["points"] or 0)))
+
+    from rewards.models import Coupon
+
+    coupons = (
+        Coupon.objects.filter(program=program, created_at__gte=since, created_at__lt=until)
+        .annotate(week=week)
+        .values("week")
+        .annotate(issued=Count("pk"), redeemed=Count("pk", filter=Q(uses_count__gt=0)))
+        .order_by()
+    )
+    for counted in coupons:
+        bucket = weeks.get(counted["week"])
+        if bucket is not None:
+            bucket.coupons_issued = counted["issued"]
+            bucket.coupons_redeemed = counted["redeemed"]
+
+    members = Member.objects.filter(program=program).aggregate(
+        members=Count("pk"),
+        with_points=Count("pk", filter=Q(balance__gt=0)),
+        outstanding=Sum("balance", filter=Q(balance__gt=0)),
+    )
+    active = Order.objects.filter(
+        program=program, placed_at__gte=since, placed_at__lt=until
+    ).aggregate(members=Count("member", distinct=True))
+
+    per_tier = [
+        (row["tier__name"], row["count"])
+        for row in Member.objects.filter(program=program)
+        .values("tier__name", "tier__min_points")
+        .annotate(count=Count("pk"))
+        .order_by(F("tier__min_points").asc(nulls_first=True))
+    ]
+    # None: nobody holds a tier (the program has none, or none reached yet).
+    tiers = (
+        [(str(name or "—"), count) for name, count in per_tier]
+        if any(name for name, _count in per_tier)
+        else None
+    )
+
+    outstanding = int(members["outstanding"] or 0)
+    ordered = sorted(weeks.values(), key=lambda w: w.start)
+    totals = {name: sum(getattr(w, name) for w in ordered) for name in WEEK_COLUMNS}
+    return Figures(
+        program=program,
+        start=start,
+        end=end,
+        weeks=ordered,
+        members=members["members"],
+        active_members=active["members"],
+        members_with_points=members["with_points"],
+        outstanding_points=outstanding,
+        liability=(outstanding * program.point_value).quantize(CENT)
+        if program.point_value is not None
+        else None,
+        tiers=tiers,
+        totals=totals,
+    )
+
+
+def figures_csv(figures: Figures) -> str:
+    """The same figures as CSV: one line per week, then the totals and the snapshot."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["week", *WEEK_COLUMNS])
+    for week in figures.weeks:
+        writer.writerow([week.start.isoformat(), *(getattr(week, c) for c in WEEK_COLUMNS)])
+    writer.writerow(["total", *(figures.totals[c] for c in WEEK_COLUMNS)])
+    writer.writerow([])
+    summary: list[tuple[str, Any]] = [
+        ("from", figures.start.isoformat()),
+        ("to", figures.end.isoformat()),
+        ("members", figures.members),
+        ("active_members", figures.active_members),
+        ("members_with_points", figures.members_with_points),
+        ("outstanding_points", figures.outstanding_points),
+        ("liability", "" if figures.liability is None else figures.liability),
+        ("currency", figures.program.currency),
+        ("redemption_rate_percent", figures.redemption_rate or ""),
+    ]
+    for name, count in figures.tiers or []:
+        summary.append((f"tier:{name}", count))
+    for name, value in summary:
+        writer.writerow([name, value])
+    return out.getvalue()

@@ -1,0 +1,88 @@
+"""The audit trail: every staff action that changes money-like data leaves one entry.
+
+Invariant: entries are only ever inserted (``AuditEntry`` rows are refused UPDATE and
+DELETE by a PostgreSQL trigger, migration 0007). Callers record inside the transaction
+of the change itself, so a change that rolls back leaves no entry, and a change that
+commits always has one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Model
+
+from loyalty.models import AuditEntry, Merchant, User
+
+
+class Action:
+    """The words of the trail (``action``), one per kind of change."""
+
+    POINTS_GRANT = "points.grant"
+    POINTS_DEDUCT = "points.deduct"
+    COUPON_ISSUE = "coupon.issue"
+    COUPON_ISSUE_BATCH = "coupon.issue_batch"
+    COUPON_VOID = "coupon.void"
+    PROGRAM_UPDATE = "program.update"
+    TEMPLATE_CREATE = "template.create"
+    TEMPLATE_UPDATE = "template.update"
+    TEMPLATE_DELETE = "template.delete"
+    TIER_OVERRIDE = "tier.override"
+    MEMBER_IMPORT = "member.import"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values that keep their meaning: Decimals and dates as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Model):
+        return str(value.pk)
+    return value
+
+
+def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``{field: [old, new]}`` for the fields whose value differs (by value: 10.0000 is 10)."""
+    return {
+        name: [_plain(before.get(name)), _plain(after.get(name))]
+        for name in after
+        if before.get(name) != after.get(name)
+    }
+
+
+def audit_record(
+    *,
+    merchant: Merchant | int | None,
+    actor: User | None,
+    action: str,
+    target: object | None,
+    changes: dict[str, Any],
+    reason: str = "",
+) -> AuditEntry:
+    """Record one staff action. ``changes`` is ``{field: [old, new]}`` or any JSON-able facts."""
+    target_type = target_id = target_repr = ""
+    if isinstance(target, Model):
+        target_type = target._meta.label_lower
+        target_id = str(target.pk)
+        target_repr = str(target)[:200]
+    elif target is not None:
+        target_repr = str(target)[:200]
+    merchant_id = merchant.pk if isinstance(merchant, Merchant) else merchant
+    return AuditEntry.objects.create(
+        merchant_id=merchant_id,
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        changes=_plain(changes),
+        reason=(reason or "").strip(),
+    )

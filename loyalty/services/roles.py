@@ -1,0 +1,87 @@
+"""What a merchant's staff user may do, by role.
+
+- viewer: reads only;
+- support: grants or deductions up to the program's ``support_grant_limit`` points at
+  once, compensation coupons (and member profiles);
+- manager: everything of the merchant.
+
+Superusers may do everything. The admin asks ``role_allows`` to show or hide what a
+user may not use; the services call ``role_check`` / ``role_check_points`` so a refusal
+holds whatever page or script asks.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import LoyaltyError
+from loyalty.models import Program, User
+
+
+class Permission:
+    VIEW = "view"
+    POINTS = "points"  # grant or deduct by hand, within the support limit
+    COUPONS = "coupons"  # issue compensation coupons
+    MEMBERS = "members"  # edit a member's profile
+    MANAGE = "manage"  # everything else: program, templates, voids, keys, imports
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    User.Role.VIEWER: frozenset({Permission.VIEW}),
+    User.Role.SUPPORT: frozenset(
+        {Permission.VIEW, Permission.POINTS, Permission.COUPONS, Permission.MEMBERS}
+    ),
+    User.Role.MANAGER: frozenset(
+        {
+            Permission.VIEW,
+            Permission.POINTS,
+            Permission.COUPONS,
+            Permission.MEMBERS,
+            Permission.MANAGE,
+        }
+    ),
+}
+
+
+class RoleForbidden(LoyaltyError):
+    code = "role_forbidden"
+    status = 403
+    message = _("Your role (%(role)s) may not do this; ask a manager of your shop.")
+
+
+class GrantLimitExceeded(LoyaltyError):
+    code = "grant_limit_exceeded"
+    status = 403
+    message = _(
+        "Your role (support) may grant or deduct at most %(limit)s points at once; "
+        "%(points)s were asked. Ask a manager of your shop."
+    )
+
+
+def role_of(user: User) -> str:
+    return User.Role.MANAGER if user.is_superuser else user.role
+
+
+def role_allows(user: User | None, permission: str) -> bool:
+    if user is None or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def role_check(*, user: User | None, permission: str) -> None:
+    """Refuse (``role_forbidden``) what the user's role does not allow. None: the system."""
+    if user is not None and not role_allows(user, permission):
+        raise RoleForbidden(role=User.Role(user.role).name.lower())
+
+
+def role_check_points(*, user: User | None, program: Program, points: int) -> None:
+    """A grant or deduction by hand: refused for viewers, and above the limit for support."""
+    role_check(user=user, permission=Permission.POINTS)
+    if (
+        user is not None
+        and not role_allows(user, Permission.MANAGE)
+        and abs(points) > program.support_grant_limit
+    ):
+        raise GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))
