@@ -327,6 +327,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                     "earn_on_shipping",
                     "earn_on_tax",
                     "earn_on_gift_card",
+                    "pending_days",
                 )
             },
         ),
@@ -409,6 +410,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         "external_id",
         "program",
         "balance",
+        "pending",
         "points_expire_at",
         "last_order_at",
         "login",
@@ -418,7 +420,16 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
     fieldsets = (
         (
             None,
-            {"fields": ("external_id", "program", "balance", "points_expire_at", "last_order_at")},
+            {
+                "fields": (
+                    "external_id",
+                    "program",
+                    "balance",
+                    "pending",
+                    "points_expire_at",
+                    "last_order_at",
+                )
+            },
         ),
         (_("Profile"), {"fields": PROFILE_FIELDS}),
         (_("Record"), {"fields": ("login", "created_at", "updated_at")}),

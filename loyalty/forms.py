@@ -135,6 +135,14 @@ class ProgramForm(forms.ModelForm):
         help_text=Program._meta.get_field("refund_after_conversion").help_text,
     )
 
+    pending_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Return window (days)"),
+        help_text=Program._meta.get_field("pending_days").help_text,
+    )
+
     class Meta:
         model = Program
         fields = PROGRAM_FIELDS  # the settings program_update takes, in one place
@@ -153,6 +161,10 @@ class ProgramForm(forms.ModelForm):
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode
+
+    def clean_pending_days(self) -> int:
+        days = self.cleaned_data.get("pending_days")
+        return self.instance.pending_days if days is None else days
 
     def clean_refund_after_conversion(self) -> str:
         return (

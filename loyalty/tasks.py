@@ -7,6 +7,7 @@ from celery import shared_task
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.pending import pending_release
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +31,10 @@ def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
     return {"members": run.members, "entries": run.entries, "points": run.points}
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def release_pending() -> dict[str, int]:
+    """Pending points whose return window ended count now; batches commit one by one."""
+    run = pending_release()
+    return {"members": run.members, "earnings": run.earnings, "points": run.points}

@@ -117,6 +117,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_reminders",
         "schedule": crontab(minute=30, hour=9),
     },
+    "release-pending": {
+        "task": "loyalty.tasks.release_pending",
+        "schedule": crontab(minute=50, hour=1),
+    },
     "expire-points": {
         "task": "loyalty.tasks.expire_points",
         "schedule": crontab(minute=10, hour=2),

@@ -23,6 +23,7 @@ from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.orders import order_get, order_record, refund_record
+from loyalty.services.pending import order_pending
 from loyalty.services.points import points_grant
 from loyalty.services.program_config import program_configure
 from rewards.services.thresholds import thresholds_describe
@@ -276,7 +277,10 @@ class OrdersView(LoyaltyView):
                 breakdown=data.get("breakdown"),
             )
             body = s.OrderSerializer.present(
-                result.order, balance=result.balance, coupons=result.coupons_issued
+                result.order,
+                balance=result.balance,
+                coupons=result.coupons_issued,
+                pending=(result.pending_points, result.pending_until),
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             return Response(s.OrderSerializer(body).data, status=code)
@@ -295,7 +299,9 @@ class OrderView(OrderPathView):
     def get(self, request: Request, external_id: str) -> Response:
         order = order_get(program=self.program, external_id=external_id)
         coupons = list(order.coupons_issued.select_related("member").order_by("pk"))
-        body = s.OrderSerializer.present(order, balance=order.member.balance, coupons=coupons)
+        body = s.OrderSerializer.present(
+            order, balance=order.member.balance, coupons=coupons, pending=order_pending(order=order)
+        )
         return Response(s.OrderSerializer(body).data)
 
 
