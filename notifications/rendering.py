@@ -49,7 +49,7 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import FilterExpression, Variable
+from django.template.base import FilterExpression, Variable, VariableNode, render_value_in_context
 from django.template.defaulttags import ForNode, WithNode
 from django.template.exceptions import TemplateSyntaxError
 from django.template.smartif import TokenBase
@@ -280,3 +280,73 @@ def sample_context() -> dict[str, Any]:
         "tier_name": "Gold",
         "reason": "Sorry for the late delivery",
     }
+
+
+# Rendering one template for many members: the parts of the output that do not depend on a
+# member are rendered once, and each member's own values are slotted in.
+
+SLOT = re.compile("\ue000(\\w+)\ue001")
+
+
+@lru_cache(maxsize=1024)
+def slot_variables(source: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The variables ``source`` prints as a bare ``{{ name }}`` and nowhere else (their value
+    cannot change anything around them), and the variables it reads in any other way (in a
+    filter, a condition, a ``with``: those decide what the output looks like)."""
+    bare: set[str] = set()
+    other: set[str] = set()
+    _uses(compile_template(source).nodelist, bare, other)
+    if "\ue000" in source or "\ue001" in source:  # our slot marks: slot nothing
+        return frozenset(), frozenset(bare | other)
+    return frozenset(bare - other), frozenset(other)
+
+
+def _uses(value: Any, bare: set[str], other: set[str]) -> None:
+    if isinstance(value, VariableNode):
+        expression = value.filter_expression
+        var = expression.var
+        if not expression.filters and isinstance(var, Variable) and len(var.lookups or ()) == 1:
+            bare.add(var.lookups[0])  # type: ignore[index]
+            return
+        _uses(expression, bare, other)
+    elif isinstance(value, FilterExpression):
+        _uses(value.var, bare, other)
+        for _func, args in value.filters:
+            for is_variable, arg in args:
+                if is_variable:
+                    _uses(arg, bare, other)
+    elif isinstance(value, Variable):
+        if value.lookups is not None:
+            other.add(value.lookups[0])
+    elif isinstance(value, Node):
+        for name, attribute in vars(value).items():
+            if name not in ("token", "origin"):
+                _uses(attribute, bare, other)
+    elif isinstance(value, TokenBase):
+        for attribute in (value.first, value.second, value.value):
+            _uses(attribute, bare, other)
+    elif isinstance(value, NodeList | list | tuple):
+        for item in value:
+            _uses(item, bare, other)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _uses(item, bare, other)
+
+
+def render_slotted(
+    source: str, values: Mapping[str, Any], *, slots: frozenset[str], html: bool = False
+) -> list[str]:
+    """``render`` with each variable of ``slots`` left as a slot: the output split into
+    ``[text, name, text, name, ..., text]``, to be joined by ``fill_slots``."""
+    marked = {**values, **{name: f"\ue000{name}\ue001" for name in slots}}
+    return SLOT.split(render(source, marked, html=html))
+
+
+def fill_slots(pieces: list[str], values: Mapping[str, Any], *, html: bool = False) -> str:
+    """The text ``render`` would give: each slot printed as ``{{ name }}`` prints its value
+    (localized in the active language, escaped in HTML)."""
+    context = Context(autoescape=html)
+    out = []
+    for index, piece in enumerate(pieces):
+        out.append(piece if index % 2 == 0 else render_value_in_context(values[piece], context))
+    return str.__str__("".join(out))
