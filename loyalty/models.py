@@ -75,6 +75,7 @@ class Program(models.Model):
     )
     pending_days = models.PositiveIntegerField(
         default=0,
+        db_default=0,
         help_text=_(
             "Return window: points from an order stay pending this many days before they "
             "count. 0: points count at once."
@@ -134,7 +135,7 @@ class Member(models.Model):
     balance = models.BigIntegerField(default=0, editable=False)
     # Cached sum of the member's pending earnings (not yet in the balance); written only by
     # loyalty.services.pending.
-    pending = models.BigIntegerField(default=0, editable=False)
+    pending = models.BigIntegerField(default=0, db_default=0, editable=False)
     points_expire_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_order_at = models.DateTimeField(null=True, blank=True, editable=False)
     user = models.OneToOneField(
@@ -234,7 +235,7 @@ class Refund(models.Model):
     # All the points this refund took back: ``pending_cancelled`` of them were still pending
     # (they never reached the balance), the rest came off the balance as a reversal entry.
     points_reversed = models.BigIntegerField(default=0)
-    pending_cancelled = models.BigIntegerField(default=0)
+    pending_cancelled = models.BigIntegerField(default=0, db_default=0)
     balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -196,6 +196,9 @@ NOTIFICATIONS_CLAIM_SECONDS = env.int("NOTIFICATIONS_CLAIM_SECONDS", default=300
 NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
     "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=900
 )
+# Webhooks may reach private, loopback and link-local addresses (local development only:
+# in production an endpoint must not make our servers call into our own network).
+WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=False)
 # Push rows are written only once web push delivery exists.
 NOTIFICATIONS_PUSH_ENABLED = env.bool("NOTIFICATIONS_PUSH_ENABLED", default=False)
 CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
