@@ -29,8 +29,9 @@ from django.utils import timezone
 from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.validity import earning_expiry
-from notifications.models import WebhookEvent
+from notifications.models import WebhookEndpoint, WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
+from rewards.models import RewardThreshold
 from rewards.services.conversion import rewards_convert
 
 
@@ -132,6 +133,21 @@ def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
         .select_related("order")
         .order_by("member_id", "available_at", "id")
     )
+    programs = {member.program_id for member in members.values()}
+    # One query each, so a batch costs nothing for merchants without endpoints or thresholds.
+    hooked = set(
+        WebhookEndpoint.objects.filter(
+            merchant__program__in=programs,
+            active=True,
+            events__contains=[WebhookEvent.POINTS_EARNED],
+        ).values_list("merchant_id", flat=True)
+    )
+    smallest = dict(
+        RewardThreshold.objects.filter(program__in=programs)
+        .values("program")
+        .annotate(points=Min("points"))
+        .values_list("program", "points")
+    )
     last_order: dict[int, Order] = {}
     for row in rows:
         member = members[row.member_id]
@@ -153,12 +169,14 @@ def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
         last_order[member.pk] = order
         run.earnings += 1
         run.points += row.points
-        _hook_earned(member=member, row=row)
+        if member.program.merchant_id in hooked:
+            _hook_earned(member=member, row=row)
     PendingEarning.objects.bulk_update(rows, ["status", "entry", "released_at"])
     for member_pk, order in last_order.items():
         member = members[member_pk]
         # The released points count now: thresholds convert them as an order's would.
-        rewards_convert(member=member, program=member.program, order=order)
+        if member.balance >= smallest.get(member.program_id, member.balance + 1):
+            rewards_convert(member=member, program=member.program, order=order)
     run.members += len(members)
     return True
 
