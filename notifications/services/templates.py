@@ -106,6 +106,7 @@ class TemplatesBatch:
         }
         self.failed: set[str] = set()  # channels whose merchant template failed: shipped ones
         self._pieces: dict[tuple[Any, ...], list[str]] = {}
+        self._formatted: dict[tuple[Any, ...], str] = {}
 
     def render(
         self, *, channels: list[str], values: Mapping[str, Any]
@@ -137,15 +138,17 @@ class TemplatesBatch:
         for name in PARTS[Channel(channel)]:
             source = parts.get(name, "")
             html = name in HTML_PARTS
-            slots, shaping = rendering.slot_variables(source)
-            key = (source, html, *(values.get(v) for v in sorted(shaping)))
+            plan = rendering.slot_plan(source)
+            key = (source, html, *plan.shape(values))
             pieces = self._pieces.get(key)
             if pieces is None:
                 if len(self._pieces) >= MAX_PIECES:  # bounded memory, whatever the values
                     self._pieces.clear()
-                pieces = rendering.render_slotted(source, values, slots=slots, html=html)
+                pieces = rendering.render_slotted(source, values, slots=plan.slots, html=html)
                 self._pieces[key] = pieces
-            text = rendering.fill_slots(pieces, values, html=html)
+            if len(self._formatted) >= MAX_PIECES:
+                self._formatted.clear()
+            text = rendering.fill_slots(pieces, values, html=html, formatted=self._formatted)
             if name in ONE_LINE_PARTS:
                 text = " ".join(text.split())
             elif name not in HTML_PARTS:

@@ -47,7 +47,8 @@ def values(**overrides):
 
 
 CUSTOM = {
-    "subject": "{{ member_name|upper }}: {{ expiring_points }} on {{ expiry_date }}",
+    "subject": "{{ member_name|upper }}: {{ expiring_points }} on {{ expiry_date }}"
+    "{% if unsubscribe_url and expiring_points %}!{% endif %}",
     "body_text": "Hi {{ member_name }}\n\n\n{% if balance > 5 %}rich{% endif %}\n\n\n"
     "{{ balance }} point{{ balance|pluralize }}",
     "body_html": "<p>{{ member_name }} {{ unsubscribe_url }} {{ expiring_points }}</p>",
@@ -75,6 +76,7 @@ def test_batch_rendering_gives_the_same_text_as_rendering_one_by_one(language, c
         values(),
         values(balance=7, member_name="Zoë", expiring_points=1),
         values(balance=1, member_name="", unsubscribe_url="https://example.com/u/<y>"),
+        values(balance=1, member_name="Bob", expiring_points=0),
         values(),  # from the batch's cache now
     ]:
         expected = templates_render(
@@ -88,11 +90,25 @@ def test_batch_rendering_gives_the_same_text_as_rendering_one_by_one(language, c
 
 
 def test_a_printed_variable_is_a_slot_and_a_filtered_one_shapes_the_text():
-    slots, shaping = rendering.slot_variables(CUSTOM["subject"] + CUSTOM["body_text"])
+    plan = rendering.slot_plan(CUSTOM["subject"] + CUSTOM["body_text"])
 
-    assert {"expiring_points", "expiry_date"} <= slots
-    assert {"member_name", "balance"} <= shaping
-    assert not slots & shaping
+    assert {"expiring_points", "expiry_date"} <= plan.slots
+    assert {"member_name", "balance"} <= plan.exact
+    assert not plan.slots & plan.exact
+
+
+def test_a_variable_tested_only_for_truth_shapes_the_text_by_its_truth():
+    plan = rendering.slot_plan(
+        "{% if unsubscribe_url and not tier_name %}<a href='{{ unsubscribe_url }}'>{% endif %}"
+        "{% if points > 3 %}many{% endif %}"
+    )
+
+    assert plan.slots == {"unsubscribe_url"}
+    assert plan.truths == {"unsubscribe_url", "tier_name"}
+    assert plan.exact == {"points"}
+    assert plan.shape({"unsubscribe_url": "https://a", "points": 4}) == plan.shape(
+        {"unsubscribe_url": "https://b", "points": 4}
+    )
 
 
 @pytest.mark.django_db
