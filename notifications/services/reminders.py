@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
 from loyalty.models import Member, PointLot, Program
@@ -29,7 +29,7 @@ from notifications.models import Event, Notification
 from notifications.services import outbox
 from notifications.services.outbox import member_channels, profile_url
 from notifications.services.templates import TemplatesBatch, language_for
-from notifications.services.unsubscribe import unsubscribe_url
+from notifications.services.unsubscribe import unsubscribe_urls
 
 EVENT = Event.POINTS_EXPIRING.value
 
@@ -118,6 +118,7 @@ def _remind_chunk(
         ).values_list("member_id", "dedupe_key")
     )
     shared = {"merchant_name": program.merchant.name, "profile_url": profile_url()}
+    unsubscribe_url = unsubscribe_urls()
     rows: list[Notification] = []
     for member, _offset in due:
         if member.pk not in keys:
@@ -132,7 +133,7 @@ def _remind_chunk(
                 **shared,
                 "member_name": member.name,
                 "balance": member.balance,
-                "unsubscribe_url": unsubscribe_url(member=member),
+                "unsubscribe_url": unsubscribe_url(member.pk),
                 "expiring_points": expiring[member.pk],
                 "expiry_date": timezone.localdate(member.points_expire_at),
             }
@@ -161,8 +162,12 @@ def _remind_chunk(
     # A concurrent run writing the same keys wins quietly: its rows stay, ours are ignored.
     # Our rows are the ones with our stamp (a concurrent run's have its own).
     stamp = timezone.now()
+    # A literal expression makes Django insert with VALUES instead of UNNEST arrays: psycopg
+    # escapes every quote of every JSON document in an array literal, most of the time here.
+    literal = Value(stamp, output_field=DateTimeField())
     for row in rows:
-        row.created_at = row.next_attempt_at = stamp
+        row.created_at = literal
+        row.next_attempt_at = stamp
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     ours = {(row.member_id, row.dedupe_key) for row in rows}
     written = [

@@ -196,3 +196,13 @@ def test_two_reminder_runs_at_once_write_each_reminder_once():
     assert sum(counts) == 40
     assert Notification.objects.count() == 40
     assert Notification.objects.values("member").distinct().count() == 40
+
+
+@pytest.mark.django_db
+def test_unsubscribe_links_made_in_bulk_are_the_ones_made_one_by_one():
+    from notifications.services.unsubscribe import unsubscribe_url, unsubscribe_urls
+
+    members = [MemberFactory(), MemberFactory()]
+    make = unsubscribe_urls()
+
+    assert [make(m.pk) for m in members] == [unsubscribe_url(member=m) for m in members]
