@@ -447,6 +447,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                     "earn_on_shipping",
                     "earn_on_tax",
                     "earn_on_gift_card",
+                    "pending_days",
                 )
             },
         ),
@@ -611,6 +612,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         "program",
         "referred_by",
         "balance",
+        "pending",
         "points_expire_at",
         "last_order_at",
         "login",
@@ -630,6 +632,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
                     "external_id",
                     "program",
                     "balance",
+                    "pending",
                     "points_expire_at",
                     "last_order_at",
                     "referred_by",

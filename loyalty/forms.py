@@ -149,6 +149,13 @@ class ProgramForm(forms.ModelForm):
         label=_("Tier notice days"),
         help_text=Program._meta.get_field("tier_notice_days").help_text,
     )
+    pending_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label=_("Return window (days)"),
+        help_text=Program._meta.get_field("pending_days").help_text,
+    )
 
     class Meta:
         model = Program
@@ -192,6 +199,10 @@ class ProgramForm(forms.ModelForm):
     def clean_tier_notice_days(self) -> int:
         value = self.cleaned_data.get("tier_notice_days")
         return self.instance.tier_notice_days if value is None else value
+
+    def clean_pending_days(self) -> int:
+        days = self.cleaned_data.get("pending_days")
+        return self.instance.pending_days if days is None else days
 
     def clean_refund_after_conversion(self) -> str:
         return (

@@ -92,6 +92,14 @@ class Program(models.Model):
     reminder_offsets_days = models.JSONField(
         default=default_reminder_offsets, help_text=_("Days before expiry to remind members.")
     )
+    pending_days = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text=_(
+            "Return window: points from an order stay pending this many days before they "
+            "count. 0: points count at once."
+        ),
+    )
 
     class ConversionMode(models.TextChoices):
         AUTOMATIC = "automatic", _("automatic: points turn into a coupon at the threshold")
@@ -190,6 +198,9 @@ class Member(models.Model):
     consent_push = models.BooleanField(default=False)
     # Cached sum of the member's ledger entries; written only by loyalty.services.ledger.
     balance = models.BigIntegerField(default=0, editable=False)
+    # Cached sum of the member's pending earnings (not yet in the balance); written only by
+    # loyalty.services.pending.
+    pending = models.BigIntegerField(default=0, db_default=0, editable=False)
     points_expire_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_order_at = models.DateTimeField(null=True, blank=True, editable=False)
     birth_date = models.DateField(null=True, blank=True)
@@ -229,6 +240,7 @@ class Member(models.Model):
             models.UniqueConstraint(
                 fields=["program", "external_id"], name="member_external_id_unique"
             ),
+            models.CheckConstraint(condition=Q(pending__gte=0), name="member_pending_gte_0"),
         ]
         indexes = [
             models.Index(fields=["program", "email"], name="member_email_idx"),
@@ -396,7 +408,10 @@ class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(max_length=191)
     amount = amount_field()
+    # All the points this refund took back: ``pending_cancelled`` of them were still pending
+    # (they never reached the balance), the rest came off the balance as a reversal entry.
     points_reversed = models.BigIntegerField(default=0)
+    pending_cancelled = models.BigIntegerField(default=0, db_default=0)
     balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -404,6 +419,11 @@ class Refund(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["order", "external_id"], name="refund_per_order_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_cancelled__gte=0)
+                & Q(pending_cancelled__lte=models.F("points_reversed")),
+                name="refund_pending_within_reversed",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(points_reversed__gte=0), name="refund_points_gte_0"),
@@ -516,6 +536,60 @@ class PointLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.remaining}/{self.points} until {self.expires_at}"
+
+
+class PendingEarning(models.Model):
+    """An order's points during the program's return window: not in the balance yet.
+
+    ``points`` is what is still pending (a refund inside the window lowers it); when the
+    window ends the release job writes them as the order's ``earn`` entry (``entry``) and
+    the row becomes released. Rows change only with their member locked.
+
+    Invariant: ``member.pending`` is the sum of ``points`` of the member's pending rows.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RELEASED = "released", _("released")
+        CANCELLED = "cancelled", _("cancelled by refunds")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="pending_earnings")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="pending_earning")
+    points = models.BigIntegerField()
+    # Taken off by refunds inside the window (they never reached the balance).
+    cancelled = models.BigIntegerField(default=0)
+    available_at = models.DateTimeField()
+    # How the order earned them, for the ledger entry the release writes.
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="pending"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=0) & Q(cancelled__gte=0), name="pending_points_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="released", entry__isnull=False, points__gt=0)
+                | (~Q(status="released") & Q(entry__isnull=True)),
+                name="pending_released_has_entry",
+            ),
+        ]
+        indexes = [
+            # The release job finds due rows through this; released ones cost nothing.
+            models.Index(
+                fields=["available_at", "member"],
+                condition=Q(status="pending"),
+                name="pending_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} pending until {self.available_at} ({self.order})"
 
 
 class ApiKey(models.Model):

@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from loyalty.models import LedgerEntry, Member, PointLot
+from loyalty.services.pending import member_pending_until
 from loyalty.services.tiers import tier_status
 from loyalty.services.validity import per_earning
 from rewards.services.conversion import next_reward, thresholds_of
@@ -34,6 +35,8 @@ def member_summary(*, member: Member) -> dict[str, Any]:
         "locale": member.locale,
         "consent": {"email": member.consent_email, "push": member.consent_push},
         "balance": member.balance,
+        "pending_points": member.pending,
+        "pending_until": member_pending_until(member=member),
         "tier": tiers["tier"],
         "rating": member.rating,
         **dict(

@@ -8,6 +8,7 @@ from loyalty.services.birthdays import birthdays_award
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.pending import pending_release
 from loyalty.services.tiers import tiers_evaluate
 
 logger = logging.getLogger(__name__)
@@ -80,3 +81,10 @@ def bulk_job_run_task(job_id: int) -> dict[str, int]:
 
     job = bulk_job_run(job_id=job_id)
     return {"processed": job.processed, "succeeded": job.succeeded, "failed": job.failed}
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def release_pending() -> dict[str, int]:
+    """Pending points whose return window ended count now; batches commit one by one."""
+    run = pending_release()
+    return {"members": run.members, "earnings": run.earnings, "points": run.points}

@@ -36,6 +36,7 @@ from django.utils.translation import pgettext_lazy
 
 from loyalty.models import Member, Merchant
 from notifications import rendering
+from notifications.netguard import host_refusal
 
 
 class Event(models.TextChoices):
@@ -247,16 +248,25 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def webhook_url_validate(value: str) -> None:
-    """An endpoint must be HTTPS, except ``http://127.0.0.1`` or ``http://localhost``."""
+    """An endpoint must be HTTPS, except ``http://127.0.0.1`` or ``http://localhost``, and
+    its host a public internet address (``notifications.netguard``) unless
+    ``WEBHOOKS_ALLOW_PRIVATE_HOSTS``."""
     parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
-        return
-    raise ValidationError(
-        _("Use an https:// address (plain http only for 127.0.0.1 or localhost)."),
-        code="insecure_url",
-    )
+    if not (
+        (parts.scheme == "https" and parts.hostname)
+        or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
+    ):
+        raise ValidationError(
+            _("Use an https:// address (plain http only for 127.0.0.1 or localhost)."),
+            code="insecure_url",
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError(_("The address has an invalid port."), code="invalid_port") from None
+    refusal = host_refusal(parts.hostname or "", port)
+    if refusal:
+        raise ValidationError(refusal, code="private_address")
 
 
 def webhook_events_validate(value: Any) -> None:

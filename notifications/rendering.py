@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -49,12 +50,13 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import FilterExpression, Variable
-from django.template.defaulttags import ForNode, WithNode
+from django.template.base import FilterExpression, Variable, VariableNode, render_value_in_context
+from django.template.defaulttags import ForNode, IfNode, TemplateLiteral, WithNode
 from django.template.exceptions import TemplateSyntaxError
 from django.template.smartif import TokenBase
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext_lazy as _
 
 VARIABLES: dict[str, Promise] = {
@@ -280,3 +282,148 @@ def sample_context() -> dict[str, Any]:
         "tier_name": "Gold",
         "reason": "Sorry for the late delivery",
     }
+
+
+# Rendering one template for many members: the parts of the output that do not depend on a
+# member are rendered once, and each member's own values are slotted in.
+
+SLOT = re.compile("\ue000(\\w+)\ue001")
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """How one template part uses the variables, for rendering it for many members.
+
+    ``slots``: printed as a bare ``{{ name }}`` and otherwise at most tested for truth.
+    ``truths``: read only as a condition's truth (``{% if name %}``, ``and``/``or``/``not``),
+    so only whether they are empty shapes the text. ``exact``: read in any other way (a
+    filter, a comparison, a ``with``), so their value shapes the text. A slot with an empty
+    value is not left as a slot but rendered (so its truth is the real one), and is part of
+    the shape.
+    """
+
+    slots: frozenset[str]
+    truths: frozenset[str]
+    exact: frozenset[str]
+
+    def shape(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What of ``values`` decides the text around the slots."""
+        return (
+            *(bool(values.get(name)) for name in sorted(self.truths)),
+            *(values.get(name) for name in sorted(self.exact)),
+            *(
+                (type(values.get(name)), values.get(name))
+                for name in sorted(self.slots)
+                if not values.get(name)
+            ),
+        )
+
+
+@lru_cache(maxsize=1024)
+def slot_plan(source: str) -> SlotPlan:
+    bare: set[str] = set()
+    truths: set[str] = set()
+    exact: set[str] = set()
+    _uses(compile_template(source).nodelist, bare, truths, exact, truth=False)
+    if "\ue000" in source or "\ue001" in source:  # our slot marks: slot nothing
+        return SlotPlan(frozenset(), frozenset(), frozenset(bare | truths | exact))
+    # A variable both printed and tested is still a slot: the shape keeps its truth.
+    return SlotPlan(frozenset(bare - exact), frozenset(truths - exact), frozenset(exact))
+
+
+def _bare_name(expression: Any) -> str | None:
+    """The variable's name when ``expression`` is a lone ``name`` without filters."""
+    if (
+        isinstance(expression, FilterExpression)
+        and not expression.filters
+        and isinstance(expression.var, Variable)
+        and len(expression.var.lookups or ()) == 1
+    ):
+        return expression.var.lookups[0]  # type: ignore[index]
+    return None
+
+
+def _uses(value: Any, bare: set[str], truths: set[str], exact: set[str], *, truth: bool) -> None:
+    """Walk a compiled template (like ``_check``), sorting the variables by how they are read.
+
+    ``truth``: ``value`` is an operand whose truth alone matters (an ``if`` condition, an
+    operand of ``and``/``or``/``not``).
+    """
+    if isinstance(value, VariableNode):
+        name = _bare_name(value.filter_expression)
+        if name is not None:
+            bare.add(name)
+        else:
+            _uses(value.filter_expression, bare, truths, exact, truth=False)
+    elif isinstance(value, IfNode):
+        for condition, nodelist in value.conditions_nodelists:
+            _uses(condition, bare, truths, exact, truth=True)
+            _uses(nodelist, bare, truths, exact, truth=False)
+    elif isinstance(value, TemplateLiteral):
+        name = _bare_name(value.value)
+        if truth and name is not None:
+            truths.add(name)
+        else:
+            _uses(value.value, bare, truths, exact, truth=False)
+    elif isinstance(value, TokenBase):
+        logical = getattr(value, "id", None) in ("and", "or", "not")
+        for attribute in (value.first, value.second, value.value):
+            _uses(attribute, bare, truths, exact, truth=truth and logical)
+    elif isinstance(value, FilterExpression):
+        _uses(value.var, bare, truths, exact, truth=False)
+        for _func, args in value.filters:
+            for is_variable, arg in args:
+                if is_variable:
+                    _uses(arg, bare, truths, exact, truth=False)
+    elif isinstance(value, Variable):
+        if value.lookups is not None:
+            exact.add(value.lookups[0])
+    elif isinstance(value, Node):
+        for name, attribute in vars(value).items():
+            if name not in ("token", "origin"):
+                _uses(attribute, bare, truths, exact, truth=False)
+    elif isinstance(value, NodeList | list | tuple):
+        for item in value:
+            _uses(item, bare, truths, exact, truth=truth)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _uses(item, bare, truths, exact, truth=False)
+
+
+def render_slotted(
+    source: str, values: Mapping[str, Any], *, slots: frozenset[str], html: bool = False
+) -> list[str]:
+    """``render`` with each variable of ``slots`` that has a value (an empty one is rendered,
+    see ``SlotPlan``) left as a slot: the output split into
+    ``[text, name, text, name, ..., text]``, to be joined by ``fill_slots``."""
+    marked = {**values, **{name: f"\ue000{name}\ue001" for name in slots if values.get(name)}}
+    return SLOT.split(render(source, marked, html=html))
+
+
+def fill_slots(
+    pieces: list[str],
+    values: Mapping[str, Any],
+    *,
+    html: bool = False,
+    formatted: dict[tuple[Any, ...], str] | None = None,
+) -> str:
+    """The text ``render`` would give: each slot printed as ``{{ name }}`` prints its value
+    (localized in the active language, escaped in HTML). ``formatted`` caches the printed
+    numbers and dates (for one language)."""
+    context = Context(autoescape=html)
+    cache = {} if formatted is None else formatted
+    out = []
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            out.append(piece)
+            continue
+        value = values[piece]
+        if isinstance(value, str):  # what printing a string does, without the detour
+            out.append(conditional_escape(value) if html else value)
+            continue
+        key = (html, type(value), value)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = render_value_in_context(value, context)
+        out.append(text)
+    return str.__str__("".join(out))

@@ -117,6 +117,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_reminders",
         "schedule": crontab(minute=30, hour=9),
     },
+    "release-pending": {
+        "task": "loyalty.tasks.release_pending",
+        "schedule": crontab(minute=50, hour=1),
+    },
     "expire-points": {
         "task": "loyalty.tasks.expire_points",
         "schedule": crontab(minute=10, hour=2),
@@ -221,6 +225,9 @@ PUSH_ENDPOINT_HOSTS = env.list(
         "push.apple.com",
     ],
 )
+# Webhooks may reach private, loopback and link-local addresses (local development only:
+# in production an endpoint must not make our servers call into our own network).
+WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=False)
 CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
     "task": "notifications.tasks.deliver",
     "schedule": crontab(),  # every minute: pending rows and retries that are due

@@ -9,6 +9,7 @@ Every external id an integrator sends in a body can be addressed in a URL later:
 no '/', no control characters, not "." or "..".
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -324,7 +325,13 @@ class MemberSerializer(serializers.Serializer):
     name = serializers.CharField()
     locale = serializers.CharField()
     consent = ConsentSerializer()
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="Available points (pending ones not included).")
+    pending_points = serializers.IntegerField(
+        help_text="Points still in the program's return window: they count once it ends."
+    )
+    pending_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the next pending points become available."
+    )
     tier = serializers.CharField(source="tier.name", allow_null=True, help_text="The tier's name.")
     tier_badge = serializers.CharField(source="tier.badge", allow_null=True)
     tier_since = serializers.DateTimeField(source="tier.since", allow_null=True)
@@ -556,6 +563,12 @@ class OrderSerializer(serializers.Serializer):
     points_reversed = serializers.IntegerField()
     placed_at = serializers.DateTimeField()
     balance = serializers.IntegerField()
+    pending_points = serializers.IntegerField(
+        help_text="Of the points earned, those still in the program's return window."
+    )
+    pending_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the pending points become available."
+    )
     coupons_issued = CouponSerializer(
         many=True, help_text="Coupons the order's points converted into (automatic programs)."
     )
@@ -565,7 +578,13 @@ class OrderSerializer(serializers.Serializer):
     )
 
     @staticmethod
-    def present(order: Order, *, balance: int, coupons: list[Coupon]) -> dict[str, Any]:
+    def present(
+        order: Order,
+        *,
+        balance: int,
+        coupons: list[Coupon],
+        pending: tuple[int, datetime | None] = (0, None),
+    ) -> dict[str, Any]:
         cur = order.currency
         return {
             "external_id": order.external_id,
@@ -583,6 +602,8 @@ class OrderSerializer(serializers.Serializer):
             "points_reversed": order.points_reversed,
             "placed_at": order.placed_at,
             "balance": balance,
+            "pending_points": pending[0],
+            "pending_until": pending[1],
             "coupons_issued": CouponSerializer.present_all(coupons),
             "points_breakdown": order.earning or None,
         }
@@ -606,6 +627,9 @@ class RefundDetailSerializer(serializers.Serializer):
 class RefundSerializer(serializers.Serializer):
     refund = RefundDetailSerializer()
     points_reversed = serializers.IntegerField()
+    pending_cancelled = serializers.IntegerField(
+        help_text="Of the points taken back, those still pending (the balance kept them out)."
+    )
     balance = serializers.IntegerField()
 
     @staticmethod
@@ -620,6 +644,7 @@ class RefundSerializer(serializers.Serializer):
                 "created_at": refund.created_at,
             },
             "points_reversed": refund.points_reversed,
+            "pending_cancelled": refund.pending_cancelled,
             "balance": balance,
         }
 
@@ -725,7 +750,7 @@ class ProgramSerializer(serializers.ModelSerializer):
         model = Program
         fields = [
             "name", "currency", "earn_rate", "points_validity_days", "reset_validity_on_order",
-            "reminder_offsets_days", "conversion_mode", "refund_after_conversion",
+            "reminder_offsets_days", "pending_days", "conversion_mode", "refund_after_conversion",
             "earn_on_discount", "earn_on_shipping", "earn_on_tax", "earn_on_gift_card",
             "thresholds", "time_zone", "transfers_enabled", "transfer_min_points",
             "transfer_monthly_limit", "earning_rules", "campaigns", "stacking_rule",
@@ -784,6 +809,12 @@ class ProgramInSerializer(DottedErrorsSerializer):
     reset_validity_on_order = serializers.BooleanField(required=False)
     reminder_offsets_days = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=3650), max_length=12, required=False
+    )
+    pending_days = serializers.IntegerField(
+        min_value=0,
+        max_value=365,
+        required=False,
+        help_text="Return window: days an order's points stay pending. 0: they count at once.",
     )
     conversion_mode = serializers.ChoiceField(
         choices=Program.ConversionMode.choices, required=False

@@ -25,6 +25,7 @@ from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.orders import order_get, order_record, refund_record
+from loyalty.services.pending import order_pending
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create
 from loyalty.services.program_config import program_configure
@@ -373,7 +374,10 @@ class OrdersView(LoyaltyView):
                 lines=data.get("lines"),
             )
             body = s.OrderSerializer.present(
-                result.order, balance=result.balance, coupons=result.coupons_issued
+                result.order,
+                balance=result.balance,
+                coupons=result.coupons_issued,
+                pending=(result.pending_points, result.pending_until),
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             return Response(s.OrderSerializer(body).data, status=code)
@@ -483,7 +487,9 @@ class OrderView(OrderPathView):
     def get(self, request: Request, external_id: str) -> Response:
         order = order_get(program=self.program, external_id=external_id)
         coupons = list(order.coupons_issued.select_related("member").order_by("pk"))
-        body = s.OrderSerializer.present(order, balance=order.member.balance, coupons=coupons)
+        body = s.OrderSerializer.present(
+            order, balance=order.member.balance, coupons=coupons, pending=order_pending(order=order)
+        )
         return Response(s.OrderSerializer(body).data)
 
 

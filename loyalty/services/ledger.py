@@ -1,7 +1,9 @@
 """The only writer of ledger entries and member balances.
 
 Invariant: ``member.balance`` equals the sum of the member's entries, and each
-entry's ``balance_after`` is the previous entry's plus its points. Callers hold
+entry's ``balance_after`` is the previous entry's plus its points. Points still in a
+return window are not entries yet (``member.pending``, see ``pending``); the audit
+checks them too. Callers hold
 the member's row lock (``member_lock``) for the whole transaction, so entries of
 one member are appended one at a time.
 """
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 from django.db.models import F
 
-from loyalty.models import LedgerEntry, Member, Order, Refund, User
+from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Refund, User
 from loyalty.services.validity import validity_on_append
 
 if TYPE_CHECKING:
@@ -82,10 +84,13 @@ class LedgerMismatch:
 def ledger_audit() -> list[LedgerMismatch]:
     """Every member whose balance is not the sum of its entries, or whose chain is broken.
 
-    Two set-based queries, so it runs over millions of entries without loading them.
+    Also every member whose cached pending points are not the sum of its pending
+    earnings, and every released earning whose entry does not carry exactly its points.
+    Set-based queries, so it runs over millions of entries without loading them.
     """
     member_table = Member._meta.db_table
     entry_table = LedgerEntry._meta.db_table
+    pending_table = PendingEarning._meta.db_table
     mismatches: list[LedgerMismatch] = []
     with connection.cursor() as cursor:
         cursor.execute(
@@ -124,6 +129,46 @@ def ledger_audit() -> list[LedgerMismatch]:
                     external_id,
                     f"entry {entry_id} says balance {balance_after} but the entries "
                     f"up to it sum to {running}",
+                )
+            )
+        cursor.execute(
+            f"""
+            SELECT m.id, m.external_id, m.pending, COALESCE(s.total, 0)
+            FROM {member_table} m
+            LEFT JOIN (
+                SELECT member_id, SUM(points) AS total FROM {pending_table}
+                WHERE status = 'pending' GROUP BY member_id
+            ) s ON s.member_id = m.id
+            WHERE m.pending <> COALESCE(s.total, 0)
+            ORDER BY m.id
+            """  # noqa: S608
+        )
+        for member_id, external_id, pending, total in cursor.fetchall():
+            mismatches.append(
+                LedgerMismatch(
+                    member_id,
+                    external_id,
+                    f"pending {pending} but pending earnings sum to {total}",
+                )
+            )
+        cursor.execute(
+            f"""
+            SELECT p.member_id, m.external_id, p.order_id, p.points, e.points
+            FROM {pending_table} p
+            JOIN {member_table} m ON m.id = p.member_id
+            LEFT JOIN {entry_table} e ON e.id = p.entry_id
+            WHERE p.status = 'released'
+              AND (e.id IS NULL OR e.points <> p.points OR e.member_id <> p.member_id)
+            ORDER BY p.member_id, p.id
+            """  # noqa: S608
+        )
+        for member_id, external_id, order_id, points, entry_points in cursor.fetchall():
+            mismatches.append(
+                LedgerMismatch(
+                    member_id,
+                    external_id,
+                    f"order {order_id} released {points} pending points but its entry "
+                    f"carries {entry_points}",
                 )
             )
     return mismatches

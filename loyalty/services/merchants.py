@@ -63,6 +63,7 @@ PROGRAM_FIELDS = (
     "points_validity_days",
     "reset_validity_on_order",
     "reminder_offsets_days",
+    "pending_days",
     "conversion_mode",
     "refund_after_conversion",
     "earn_on_discount",
@@ -81,6 +82,7 @@ PROGRAM_FIELDS = (
 
 
 MAX_EARN_RATE = Decimal(100000)
+MAX_PENDING_DAYS = 365
 
 
 def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +108,15 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             str(
                 _("Give a number of days from 1 to 36500, or nothing for points that never expire.")
             )
+        ]
+    pending_days = changes.get("pending_days", 0)
+    if (
+        not isinstance(pending_days, int)
+        or isinstance(pending_days, bool)
+        or not (0 <= pending_days <= MAX_PENDING_DAYS)
+    ):
+        errors["pending_days"] = [
+            str(_("Give a number of days from 0 (points count at once) to 365."))
         ]
     if "reminder_offsets_days" in changes:
         offsets = changes["reminder_offsets_days"]

@@ -37,6 +37,12 @@ from loyalty.ids import external_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.earning import earn_breakdown, lines_clean
 from loyalty.services.ledger import ledger_append
+from loyalty.services.pending import (
+    order_pending,
+    pending_available_at,
+    pending_cancel,
+    pending_hold,
+)
 from loyalty.services.referrals import (
     order_member_lock,
     referral_on_first_order,
@@ -62,6 +68,9 @@ class OrderResult:
     balance: int
     coupons_issued: list[Coupon] = field(default_factory=list)
     bonuses: list[LedgerEntry] = field(default_factory=list)
+    # Points of this order still in the program's return window, and until when.
+    pending_points: int = 0
+    pending_until: datetime | None = None
 
 
 @dataclass
@@ -177,11 +186,14 @@ def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> Or
     order = Order.objects.select_related("member").get(program=program, external_id=external_id)
     if order.fingerprint != fingerprint:
         raise OrderConflict(external_id=external_id)
+    pending_points, pending_until = order_pending(order=order)
     return OrderResult(
         order=order,
         created=False,
         balance=order.balance_after,
         coupons_issued=list(order.coupons_issued.order_by("pk")),
+        pending_points=pending_points,
+        pending_until=pending_until,
     )
 
 
@@ -208,6 +220,8 @@ def _order_record(
         placed_at=placed_at,
     )
     base, points = earned.points_base, earned.total
+    # Inside a return window the points wait (loyalty.services.pending) instead of counting.
+    pending_until = pending_available_at(program=program, placed_at=placed_at, points=points)
     order = Order.objects.create(
         program=program,
         member=member,
@@ -217,7 +231,7 @@ def _order_record(
         points_base=base,
         earn_rate=program.earn_rate,
         points_earned=points,
-        balance_after=member.balance + points,
+        balance_after=member.balance + (0 if pending_until else points),
         placed_at=placed_at,
         fingerprint=fingerprint,
         lines=_lines_out(lines),
@@ -225,7 +239,16 @@ def _order_record(
         **parts,
     )
     activity = validity_on_order(member=member, program=program, placed_at=placed_at)
-    if points:
+    if pending_until:
+        pending_hold(
+            member=member,
+            order=order,
+            points=points,
+            available_at=pending_until,
+            reason=earned.reason,
+            member_updates=activity,
+        )
+    elif points:
         entry = ledger_append(
             member=member,
             kind=LedgerEntry.Kind.EARN,
@@ -274,6 +297,7 @@ def _order_record(
             "amount": str(amount),
             "currency": currency,
             "points_earned": points,
+            "points_pending": points if pending_until else 0,
             "balance": member.balance,
         },
     )
@@ -283,6 +307,8 @@ def _order_record(
         balance=member.balance,
         coupons_issued=coupons,
         bonuses=bonuses,
+        pending_points=points if pending_until else 0,
+        pending_until=pending_until,
     )
 
 
@@ -353,7 +379,9 @@ def refund_record(
     # Cumulative, so partial refunds add up to exactly what the order earned.
     target = money.floor_points(Decimal(order.points_earned) * refunded / order.amount)
     points = min(target, order.points_earned) - order.points_reversed
-    shortfall = points - max(member.balance, 0)
+    # Inside the return window the points come off the pending ones, not the balance.
+    cancelled = pending_cancel(member=member, order=order, points=points)
+    shortfall = points - cancelled - max(member.balance, 0)
     if (
         shortfall > 0
         and program.refund_after_conversion == Program.RefundAfterConversion.VOID_COUPON
@@ -367,7 +395,8 @@ def refund_record(
         external_id=external_id,
         amount=amount,
         points_reversed=points,
-        balance_after=member.balance - points,
+        pending_cancelled=cancelled,
+        balance_after=member.balance - (points - cancelled),
     )
     status = Order.Status.REFUNDED if refunded == order.amount else Order.Status.PARTIALLY_REFUNDED
     Order.objects.filter(pk=order.pk).update(
@@ -375,11 +404,11 @@ def refund_record(
         points_reversed=F("points_reversed") + points,
         status=status,
     )
-    if points:
+    if points > cancelled:
         ledger_append(
             member=member,
             kind=LedgerEntry.Kind.REVERSAL,
-            points=-points,
+            points=-(points - cancelled),
             reason=_reversal_reason(order, refund, member.balance),
             key=f"refund:{refund.pk}",
             order=order,

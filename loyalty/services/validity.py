@@ -97,3 +97,10 @@ def next_expiry(*, member: Member) -> datetime | None:
     return PointLot.objects.filter(member=member, remaining__gt=0).aggregate(at=Min("expires_at"))[
         "at"
     ]
+
+
+def earning_expiry(*, program: Program, placed_at: datetime) -> datetime | None:
+    """An order's earning's own expiry (per-earning mode): a validity from when the order was
+    placed, also when its points arrive later (pending points released after the window)."""
+    days = program.points_validity_days
+    return placed_at + timedelta(days=days) if days else None

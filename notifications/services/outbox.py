@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from loyalty.models import Member
 from notifications import rendering
-from notifications.models import Channel, Event, Notification
+from notifications.models import Channel, Event, Notification, PushSubscription
 from notifications.services.claims import claim_due
 from notifications.services.email import EmailSender
 from notifications.services.push import PushSender, push_enabled
@@ -107,15 +107,33 @@ def profile_url(merchant_slug: str) -> str:
 # Writing
 
 
-def member_channels(member: Member) -> list[str]:
+def member_channels(member: Member, *, subscribed: set[int] | None = None) -> list[str]:
     """The channels a member agreed to and we can reach them on (push: a browser of theirs
-    is subscribed and push is configured)."""
+    is subscribed and push is configured). A batch passes ``subscribed`` (from
+    ``push_subscribed``) to ask once for all its members."""
     channels = []
     if member.consent_email and member.email:
         channels.append(Channel.EMAIL.value)
-    if member.consent_push and push_enabled() and member.push_subscriptions.exists():
-        channels.append(Channel.PUSH.value)
+    if member.consent_push and push_enabled():
+        if (
+            member.pk in subscribed
+            if subscribed is not None
+            else member.push_subscriptions.exists()
+        ):
+            channels.append(Channel.PUSH.value)
     return channels
+
+
+def push_subscribed(member_ids: list[int]) -> set[int]:
+    """Which of these members have a browser subscribed to push (one query; none when push
+    is not configured)."""
+    if not push_enabled() or not member_ids:
+        return set()
+    return set(
+        PushSubscription.objects.filter(member_id__in=member_ids).values_list(
+            "member_id", flat=True
+        )
+    )
 
 
 def notification_enqueue(

@@ -24,6 +24,8 @@ SHIPPED_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
 # Parts shown on one line (an email subject, a push title): newlines would break headers.
 ONE_LINE_PARTS = frozenset({"subject", "title", "link"})
 BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+# Pre-rendered parts a TemplatesBatch keeps (one per combination of shaping values).
+MAX_PIECES = 4096
 
 
 def language_for(locale: str) -> str:
@@ -80,3 +82,78 @@ def templates_render(
         shipped = default_parts(event=event, channel=channel, language=language)
         rendered[channel] = parts_render(shipped, values, channel=channel, language=language)
     return rendered
+
+
+class TemplatesBatch:
+    """``templates_render`` for many members of one merchant, event and language.
+
+    The merchant's templates are read once. Each part is rendered once for each
+    combination of the values that shape it (those it reads in a filter or a condition,
+    such as ``{{ balance|pluralize }}``), with the values it only prints left as slots
+    (``{{ member_name }}``, ``{{ unsubscribe_url }}``) that are filled per member. The result
+    is the text ``templates_render`` gives for the same values, without a template render
+    per member.
+    """
+
+    def __init__(self, *, merchant_id: int, event: str, language: str) -> None:
+        self.event = event
+        self.language = language
+        self.custom = {
+            template.channel: template.parts()
+            for template in NotificationTemplate.objects.filter(
+                merchant_id=merchant_id, event=event, language=language
+            )
+        }
+        self.failed: set[str] = set()  # channels whose merchant template failed: shipped ones
+        self._pieces: dict[tuple[Any, ...], list[str]] = {}
+        self._formatted: dict[tuple[Any, ...], str] = {}
+
+    def render(
+        self, *, channels: list[str], values: Mapping[str, Any]
+    ) -> dict[str, dict[str, str]]:
+        """The rendered parts per channel for one member's (plain) values."""
+        rendered: dict[str, dict[str, str]] = {}
+        with translation.override(self.language):
+            for channel in channels:
+                parts = self.custom.get(channel)
+                if parts is not None and channel not in self.failed:
+                    try:
+                        rendered[channel] = self._parts(parts, values, channel=channel)
+                        continue
+                    except Exception:
+                        logger.exception(
+                            "notification template %s/%s failed; using the default",
+                            self.event,
+                            channel,
+                        )
+                        self.failed.add(channel)
+                shipped = default_parts(event=self.event, channel=channel, language=self.language)
+                rendered[channel] = self._parts(shipped, values, channel=channel)
+        return rendered
+
+    def _parts(
+        self, parts: Mapping[str, str], values: Mapping[str, Any], *, channel: str
+    ) -> dict[str, str]:
+        rendered: dict[str, str] = {}
+        for name in PARTS[Channel(channel)]:
+            source = parts.get(name, "")
+            html = name in HTML_PARTS
+            plan = rendering.slot_plan(source)
+            key = (source, html, *plan.shape(values))
+            pieces = self._pieces.get(key)
+            if pieces is None:
+                if len(self._pieces) >= MAX_PIECES:  # bounded memory, whatever the values
+                    self._pieces.clear()
+                pieces = rendering.render_slotted(source, values, slots=plan.slots, html=html)
+                self._pieces[key] = pieces
+            if len(self._formatted) >= MAX_PIECES:
+                self._formatted.clear()
+            text = rendering.fill_slots(pieces, values, html=html, formatted=self._formatted)
+            if name in ONE_LINE_PARTS:
+                text = " ".join(text.split())
+            elif name not in HTML_PARTS:
+                text = BLANK_LINES.sub("\n\n", text)
+            rendered[name] = text
+        if "link" in rendered and not rendered["link"]:
+            rendered["link"] = str(values.get("profile_url", ""))
+        return rendered

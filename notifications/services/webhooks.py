@@ -59,6 +59,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from notifications.netguard import GuardedHTTPHandler, GuardedHTTPSHandler
 from notifications.services.claims import claim_due
 from notifications.services.outbox import max_attempts, retry_delay
 
@@ -179,7 +180,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+# Connections only to public addresses, checked on the address actually connected to.
+_opener = urllib.request.build_opener(_NoRedirect, GuardedHTTPHandler, GuardedHTTPSHandler)
 
 
 def webhooks_deliver(*, ids: list[int] | None = None, batch_size: int = 100) -> int:

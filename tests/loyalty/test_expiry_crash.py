@@ -72,6 +72,9 @@ def _due_members(program, now) -> dict[int, int]:
     return {m.pk: m.balance for m in members}
 
 
+JOB_APPNAME = "expiry-crash-test-job"
+
+
 def _expired() -> int:
     return LedgerEntry.objects.filter(kind=EXPIRE).count()
 
@@ -84,8 +87,8 @@ def _wait_for_other_sessions_to_end(timeout: float = 30) -> None:
         while True:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND backend_type = 'client backend'"
+                "WHERE datname = current_database() AND application_name = %s",
+                [JOB_APPNAME],
             )
             if cursor.fetchone()[0] == 0:
                 return
@@ -108,6 +111,8 @@ def test_the_expiry_job_killed_half_way_is_finished_by_the_rerun_without_double_
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DEBUG": "false",
+        # libpq names the job's session, so the test waits for that one session alone.
+        "PGAPPNAME": JOB_APPNAME,
     }
     job = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, "manage.py", "run_job", "expire_points"],

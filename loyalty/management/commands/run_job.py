@@ -12,6 +12,7 @@ from config.celery import app
 
 JOBS = {
     "expire_points": "loyalty.tasks.expire_points",
+    "release_pending": "loyalty.tasks.release_pending",
     "expire_coupons": "rewards.tasks.coupons_expire",
     "evaluate_tiers": "loyalty.tasks.evaluate_tiers",
     "send_reminders": "notifications.tasks.send_reminders",

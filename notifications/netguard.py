@@ -1,0 +1,142 @@
+"""Webhook requests go only to public internet addresses (no server-side request forgery).
+
+A merchant's endpoint URL must not make our servers call into our own network: addresses
+that are private, loopback, link-local (cloud metadata at 169.254.169.254), multicast,
+reserved, unspecified or otherwise not global are refused, for IPv4 and IPv6 (an
+IPv4-mapped IPv6 address is judged as its IPv4 address).
+
+Checked twice: when the endpoint is saved (a readable error in the admin), and at every
+delivery on the addresses the connection really uses: the host name is resolved once, every
+address it resolves to is checked, and the socket connects to a checked address, never to a
+second resolution. So a name that resolved to a public address at save time and to a
+private one later (DNS rebinding) is refused at send time.
+
+``settings.WEBHOOKS_ALLOW_PRIVATE_HOSTS`` (local development, tests with a receiver on
+127.0.0.1) switches both checks off.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# socket.create_connection's "no timeout given" marker (not in the type stubs).
+DEFAULT_TIMEOUT: Any = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT")  # noqa: B009
+
+
+class AddressRefused(OSError):
+    """The endpoint's host is, or resolves to, an address webhooks must not reach."""
+
+
+def private_hosts_allowed() -> bool:
+    return bool(getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_HOSTS", False))
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why webhooks may not go to ``address`` (None when it is a public address)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for flag, kind in (
+        ("is_loopback", _("a loopback address")),
+        ("is_private", _("a private address")),
+        ("is_link_local", _("a link-local address")),
+        ("is_multicast", _("a multicast address")),
+        ("is_reserved", _("a reserved address")),
+        ("is_unspecified", _("an unspecified address")),
+    ):
+        if getattr(address, flag):
+            return kind
+    if not address.is_global:
+        return _("not a public internet address")
+    return None
+
+
+def resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` for a TCP connection, refused when any address is not public."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        reason = address_refusal(address)
+        if reason:
+            params = {"host": host, "address": address, "reason": reason}
+            if host.strip("[]") == str(address):
+                message = _(
+                    "%(host)s is %(reason)s: webhooks go only to public internet addresses."
+                )
+            else:
+                message = _(
+                    "%(host)s resolves to %(address)s, %(reason)s: webhooks go only to public "
+                    "internet addresses."
+                )
+            raise AddressRefused(message % params)
+    return infos
+
+
+def host_refusal(host: str, port: int) -> str | None:
+    """Why ``host`` may not receive webhooks, if it can be told now.
+
+    A name that does not resolve at all is not refused here (DNS may be down or not set up
+    yet); every delivery checks again before it connects.
+    """
+    if private_hosts_allowed():
+        return None
+    try:
+        resolve(host, port)
+    except AddressRefused as refused:
+        return str(refused)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return None
+
+
+def _connect(
+    address: tuple[str, int], timeout: Any = DEFAULT_TIMEOUT, source: Any = None
+) -> socket.socket:
+    """``socket.create_connection`` that connects only to checked addresses of one lookup."""
+    host, port = address
+    if private_hosts_allowed():
+        return socket.create_connection(address, timeout, source)
+    error: OSError | None = None
+    for family, type_, proto, _name, sockaddr in resolve(host, port):
+        sock = socket.socket(family, type_, proto)
+        try:
+            if timeout is not DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source:
+                sock.bind(source)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    raise error or OSError(f"no address for {host}")
+
+
+class GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class GuardedHTTPSConnection(http.client.HTTPSConnection):
+    # TLS is set up on the guarded socket with the host name (SNI, certificate check).
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect
+
+
+class GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(GuardedHTTPConnection, req)
+
+
+class GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(GuardedHTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
