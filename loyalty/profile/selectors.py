@@ -157,4 +157,10 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         "history_lines": lines,
         "choice_mode": choice,
         "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
+        # The sections below read only the program and member rows loaded above: no query.
+        "transfers_enabled": program.transfers_enabled,
+        "badge": {
+            "enabled": member.badge_enabled,
+            "token": member.badge_token if member.badge_enabled else None,
+        },
     }
