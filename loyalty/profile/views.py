@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -350,7 +351,11 @@ def transfer(request: HttpRequest, member: Member) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("You gave %(points)s points to %(to)s. Your balance is now %(balance)s.")
+                ngettext(
+                    "You gave %(points)s point to %(to)s. Your balance is now %(balance)s.",
+                    "You gave %(points)s points to %(to)s. Your balance is now %(balance)s.",
+                    result.transfer.points,
+                )
                 % {
                     "points": format_points(result.transfer.points),
                     "to": data["to"].strip(),
