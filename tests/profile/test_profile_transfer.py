@@ -276,3 +276,31 @@ def test_a_refused_transfer_renders_the_page_in_constant_queries(signed_in, prog
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
+
+
+def test_both_histories_name_the_other_member_in_their_language(signed_in, program, ben):
+    ana = member_with(program, "ana", 1000, locale="es")
+    post(signed_in(ana), to="ben", points=100, note="Feliz cumpleaños")
+    ben.locale = "ru"
+    ben.save()
+
+    ana_page = signed_in(ana).get("/profile/").content.decode()
+    ben_page = signed_in(ben, on=Client()).get("/profile/").content.decode()
+
+    assert "Dado al miembro ben: Feliz cumpleaños" in ana_page
+    assert "Получено от участника ana: Feliz cumpleaños" in ben_page
+
+
+def test_transfers_in_the_history_cost_one_query_whatever_their_number(signed_in, program, ben):
+    """Outside English the page reads the transfers it shows in one query: 1 or 20 alike."""
+    one = member_with(program, "one", 1000, locale="es")
+    many = member_with(program, "many", 1000, locale="es")
+    post(signed_in(one, on=Client()), to="ben", points=10)
+    many_client = signed_in(many, on=Client())
+    for _ in range(25):
+        post(many_client, to="ben", points=10)
+    many_client.get("/profile/")  # shows (and so removes) the success messages
+
+    counts = [page_queries(signed_in(m, on=Client())) for m in (one, many)]
+
+    assert counts[0] == counts[1]
