@@ -94,6 +94,7 @@ def test_the_section_states_the_minimum_and_the_monthly_limit(signed_in, program
     assert "at least 10 points at a time" in page
     assert "You can give up to 5,000 points a month." in page
     assert '<label for="id_to">To:</label>' in page
+    assert "Your member number is <strong>ann</strong>: give it to whoever wants" in page
 
 
 def test_the_section_is_hidden_and_the_view_refuses_when_transfers_are_disabled(
@@ -288,6 +289,7 @@ def test_both_histories_name_the_other_member_in_their_language(signed_in, progr
     ben_page = signed_in(ben, on=Client()).get("/profile/").content.decode()
 
     assert "Dado al miembro ben: Feliz cumpleaños" in ana_page
+    assert "Tu número de miembro es <strong>ana</strong>" in ana_page
     assert "Получено от участника ana: Feliz cumpleaños" in ben_page
 
 
