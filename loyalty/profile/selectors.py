@@ -1,5 +1,6 @@
 """What the profile page shows, read in a fixed number of queries whatever the member's
-history: the ledger is paged, past coupons are capped, everything else is per program."""
+history: the ledger is paged, past coupons are capped, everything else is per program
+(a page of history with transfers on it, outside English, reads them in one more query)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import LedgerEntry, Member, Program
+from loyalty.models import LedgerEntry, Member, Program, Transfer
 from loyalty.selectors import member_ledger, member_summary
 from rewards.models import Coupon, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons
@@ -21,6 +22,7 @@ HISTORY_PAGE_SIZE = 20
 PAST_COUPONS_SHOWN = 20
 # Points expiring within this many days are highlighted.
 EXPIRY_WARNING_DAYS = 30
+TRANSFER_KINDS = (LedgerEntry.Kind.TRANSFER_IN, LedgerEntry.Kind.TRANSFER_OUT)
 
 
 @dataclass
@@ -47,11 +49,17 @@ class RewardOption:
     points_missing: int
 
 
-def entry_text(entry: LedgerEntry, *, language: str) -> str:
+def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None = None) -> str:
     """Why the points came or went, in the active language where the entry says enough;
     else (and in English) the reason stored with the entry."""
     if language == "en":
         return entry.reason
+    if transfer is not None and entry.kind in TRANSFER_KINDS:
+        if entry.kind == LedgerEntry.Kind.TRANSFER_OUT:
+            text = _("Given to member %(member)s") % {"member": transfer.recipient.external_id}
+        else:
+            text = _("Received from member %(member)s") % {"member": transfer.sender.external_id}
+        return f"{text}: {transfer.note}" if transfer.note else text
     if entry.kind == LedgerEntry.Kind.EARN and entry.order is not None:
         return _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
     if entry.kind == LedgerEntry.Kind.REVERSAL and entry.order is not None:
@@ -89,18 +97,40 @@ def _reward_options(
 
 
 def history_page(*, member: Member, page: Any, language: str) -> tuple[Page, list[HistoryLine]]:
-    """One page of the ledger, newest first (two queries: the count and the page)."""
+    """One page of the ledger, newest first (two queries: the count and the page; a third
+    for the transfers on it, when it has some and is not in English)."""
     paginator = Paginator(member_ledger(member=member), HISTORY_PAGE_SIZE)
     current = paginator.get_page(page)
+    entries = list(current.object_list)
+    transfers: dict[int | None, Transfer] = {}
+    if language != "en":
+        transfers = _page_transfers(entries)
     lines = [
         HistoryLine(
             entry=entry,
             kind=str(LedgerEntry.Kind(entry.kind).label),
-            text=entry_text(entry, language=language),
+            text=entry_text(entry, language=language, transfer=transfers.get(_transfer_id(entry))),
         )
-        for entry in current.object_list
+        for entry in entries
     ]
     return current, lines
+
+
+def _transfer_id(entry: LedgerEntry) -> int | None:
+    if entry.kind not in TRANSFER_KINDS or not isinstance(entry.details, dict):
+        return None
+    found = entry.details.get("transfer")
+    return found if isinstance(found, int) else None
+
+
+def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
+    """The transfers behind a page's transfer entries, with both members: one query, and
+    only when the page has such an entry (the stored reason is English)."""
+    ids = {pk for pk in map(_transfer_id, entries) if pk is not None}
+    if not ids:
+        return {}
+    found = Transfer.objects.filter(pk__in=ids).select_related("sender", "recipient")
+    return {transfer.pk: transfer for transfer in found}
 
 
 def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
@@ -157,4 +187,10 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         "history_lines": lines,
         "choice_mode": choice,
         "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
+        # The sections below read only the program and member rows loaded above: no query.
+        "transfers_enabled": program.transfers_enabled,
+        "badge": {
+            "enabled": member.badge_enabled,
+            "token": member.badge_token if member.badge_enabled else None,
+        },
     }

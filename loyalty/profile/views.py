@@ -6,6 +6,7 @@ Views parse, call one service or selector, and render.
 """
 
 import json
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,13 +20,22 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loyalty.errors import LoyaltyError, SignInLinkInvalid, SignInRateLimited
+from loyalty.errors import (
+    IdempotencyConflict,
+    LoyaltyError,
+    SignInLinkInvalid,
+    SignInRateLimited,
+    TransfersDisabled,
+)
+from loyalty.forms import FeedbackForm, TransferForm, add_service_error
 from loyalty.models import Member, Merchant
 from loyalty.profile.auth import session_login, session_logout, session_member
 from loyalty.profile.selectors import profile_page
+from loyalty.services.feedback import feedback_submit
 from loyalty.services.members import member_email_consent_set, member_locale_set
 from loyalty.services.profile_access import (
     profile_link_use,
@@ -33,7 +43,10 @@ from loyalty.services.profile_access import (
     signin_email_use,
     signin_rate_check,
 )
+from loyalty.services.tiers import badge_card_set
+from loyalty.services.transfers import transfer_create
 from loyalty.tasks import profile_sign_in_email
+from loyalty.templatetags.profile_format import points as format_points
 from notifications.services import push
 from rewards.services.conversion import reward_claim
 
@@ -104,15 +117,39 @@ def home(request: HttpRequest) -> HttpResponse:
         if slug and Merchant.objects.filter(slug=slug).exists():
             return redirect("profile:sign-in", slug=slug)
         return _page(request, "profile/signed_out.html", {})
-    merchant = member.program.merchant
+    return _profile(request, member, language)
+
+
+def _profile(
+    request: HttpRequest,
+    member: Member,
+    language: str,
+    *,
+    transfer_form: TransferForm | None = None,
+    feedback_form: FeedbackForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The page; a refused form is shown again with its errors (``status`` 400)."""
+    program = member.program
     context = profile_page(member=member, page=request.GET.get("page", 1), language=language)
+    badge_token = context["badge"]["token"]
     context.update(
         member=member,
-        merchant=merchant,
-        program=member.program,
+        merchant=program.merchant,
+        program=program,
         push_key=_push_public_key(),
+        # A fresh key on every page load: the same form sent twice transfers once.
+        transfer_form=transfer_form or TransferForm(initial={"key": uuid.uuid4().hex}),
+        transfer_url=reverse("profile:transfer"),
+        feedback_form=feedback_form or FeedbackForm(),
+        feedback_url=reverse("profile:feedback"),
+        badge_url=(
+            request.build_absolute_uri(reverse("badge-card", args=[badge_token]))
+            if badge_token
+            else None
+        ),
     )
-    return _page(request, "profile/page.html", context)
+    return _page(request, "profile/page.html", context, status=status)
 
 
 @never_cache
@@ -279,6 +316,90 @@ def claim(request: HttpRequest, member: Member) -> HttpResponse:
             request, _("Your coupon %(code)s is ready to use.") % {"code": coupon.display_code}
         )
     return redirect(reverse("profile:home") + "#coupons")
+
+
+# Where a transfer's refusal is shown: next to the field it is about, else above the form.
+TRANSFER_ERROR_FIELDS = {"insufficient_points": "points", "transfer_limit_exceeded": "points"}
+
+
+@require_POST
+@member_required
+def transfer(request: HttpRequest, member: Member) -> HttpResponse:
+    """Give points to another member. The sender is always the signed-in member: the form
+    names only the recipient."""
+    program = member.program
+    if not program.transfers_enabled:
+        messages.error(request, TransfersDisabled().detail)
+        return redirect("profile:home")
+    form = TransferForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = transfer_create(
+                program=program,
+                sender_external_id=member.external_id,
+                recipient_external_id=data["to"].strip(),
+                points=data["points"],
+                note=data["note"],
+                key=data["key"],
+            )
+        except IdempotencyConflict:
+            # The key of a form already sent, with other data (back button, then edited).
+            form.add_error(None, _("This form was already sent. Reload the page to give again."))
+        except LoyaltyError as exc:
+            add_service_error(form, exc, TRANSFER_ERROR_FIELDS)
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "You gave %(points)s point to %(to)s. Your balance is now %(balance)s.",
+                    "You gave %(points)s points to %(to)s. Your balance is now %(balance)s.",
+                    result.transfer.points,
+                )
+                % {
+                    "points": format_points(result.transfer.points),
+                    "to": data["to"].strip(),
+                    "balance": format_points(result.sender_balance),
+                },
+            )
+            return redirect(reverse("profile:home") + "#transfer")
+    language = translation.get_language()
+    return _profile(request, member, language, transfer_form=form, status=400)
+
+
+@require_POST
+@member_required
+def feedback(request: HttpRequest, member: Member) -> HttpResponse:
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            feedback_submit(
+                member=member,
+                rating=form.cleaned_data["rating"],
+                wanted_rewards=form.cleaned_data["wanted_rewards"],
+            )
+        except LoyaltyError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("Thank you for your feedback!"))
+            return redirect(reverse("profile:home") + "#feedback")
+    language = translation.get_language()
+    return _profile(request, member, language, feedback_form=form, status=400)
+
+
+@require_POST
+@member_required
+def badge(request: HttpRequest, member: Member) -> HttpResponse:
+    """Turn the member's public badge card on (``enabled=on``) or off (anything else)."""
+    enabled = request.POST.get("enabled") == "on"
+    badge_card_set(member=member, enabled=enabled)
+    messages.success(
+        request,
+        _("Your badge card is on: anyone with its link can see it.")
+        if enabled
+        else _("Your badge card is off: its link shows nothing."),
+    )
+    return redirect(reverse("profile:home") + "#badge")
 
 
 def _push_call(request: HttpRequest, member: Member, name: str) -> HttpResponse:
