@@ -38,12 +38,33 @@ def _check_currency(currency: str) -> str:
     return currency.upper()
 
 
+# /profile/<slug>/ is a shop's profile page; these paths under /profile/ are pages of their own.
+RESERVED_SLUGS = frozenset(
+    {
+        "sign-out",
+        "language",
+        "notifications",
+        "rewards",
+        "push",
+        "link",
+        "transfer",
+        "feedback",
+        "badge",
+        "static",
+        "admin",
+        "api",
+    }
+)
+
+
 @transaction.atomic
 def merchant_create(*, slug: str, name: str, currency: str = "EUR") -> Merchant:
     """A merchant with a default program: 10 points per 1.00, valid 365 days from the last order."""
     errors: dict[str, list[str]] = {}
     if not SLUG.fullmatch(slug or ""):
         errors["slug"] = [str(_("Use lowercase letters, digits and hyphens (at most 64)."))]
+    elif slug in RESERVED_SLUGS:
+        errors["slug"] = [str(_("This slug is taken by a page of the profile; choose another."))]
     elif Merchant.objects.filter(slug=slug).exists():
         errors["slug"] = [str(_("A merchant with this slug exists already."))]
     if not (name or "").strip():
