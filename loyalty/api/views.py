@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import metrics
 from loyalty.api import serializers as s
 from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
@@ -234,6 +235,8 @@ class MemberGrantsView(MemberPathView):
                 reason=data["reason"],
                 idempotency_key=request.headers.get("Idempotency-Key"),
             )
+            if data["points"] > 0:
+                metrics.POINTS_ISSUED.inc(data["points"])
             body = {
                 "entry": result.entry,
                 "balance": result.balance,
@@ -275,6 +278,7 @@ class OrdersView(LoyaltyView):
                 placed_at=data.get("placed_at"),
                 breakdown=data.get("breakdown"),
             )
+            metrics.observe_order(created=result.created, points=result.order.points_earned)
             body = s.OrderSerializer.present(
                 result.order, balance=result.balance, coupons=result.coupons_issued
             )
