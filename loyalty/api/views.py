@@ -26,6 +26,7 @@ from loyalty.services.members import member_get, member_upsert
 from loyalty.services.orders import order_get, order_record, refund_record
 from loyalty.services.points import points_grant
 from loyalty.services.program_config import program_configure
+from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.services.thresholds import thresholds_describe
 
 READ_MEMBERS = ("orders", "checkout", "manage")
@@ -269,15 +270,16 @@ class OrdersView(LoyaltyView):
     def post(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
-            result = order_record(
-                program=self.program,
-                external_id=data["external_id"],
-                member_external_id=data["member"],
-                amount=data["amount"],
-                currency=data["currency"],
-                placed_at=data.get("placed_at"),
-                breakdown=data.get("breakdown"),
-            )
+            with webhook_endpoints_snapshot():  # the order's two events: one endpoint query
+                result = order_record(
+                    program=self.program,
+                    external_id=data["external_id"],
+                    member_external_id=data["member"],
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    placed_at=data.get("placed_at"),
+                    breakdown=data.get("breakdown"),
+                )
             metrics.observe_order(created=result.created, points=result.order.points_earned)
             body = s.OrderSerializer.present(
                 result.order, balance=result.balance, coupons=result.coupons_issued

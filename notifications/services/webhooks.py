@@ -48,6 +48,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -104,6 +107,9 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
         raise ValueError(f"occasion {occasion[:40]!r}... is too long for a dedupe key")
     # A programming error raises here, before any write; stored as it will be sent.
     data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    snapshot = _endpoints_snapshot.get()
+    if snapshot is not None and merchant_id in snapshot and not _endpoints_for(merchant_id, event):
+        return 0  # known to have no endpoint for it: not even a savepoint's round trips
     try:
         with transaction.atomic():
             ids = _write(merchant_id=merchant_id, event=event, key=key, data=data)
@@ -115,12 +121,44 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
     return len(ids)
 
 
+# Within ``webhook_endpoints_snapshot()``: each merchant's active endpoints and their events,
+# read once. An order enqueues two events and a batch of orders many more; without it each
+# enqueue asks the database for the endpoints again.
+_endpoints_snapshot: ContextVar[dict[int, list[tuple[int, list[str]]]] | None] = ContextVar(
+    "webhook_endpoints_snapshot", default=None
+)
+
+
+@contextmanager
+def webhook_endpoints_snapshot() -> Iterator[None]:
+    """Read each merchant's webhook endpoints once for the duration of the block (one API
+    request): an endpoint added meanwhile gets the events of the next request on."""
+    token = _endpoints_snapshot.set({})
+    try:
+        yield
+    finally:
+        _endpoints_snapshot.reset(token)
+
+
+def _endpoints_for(merchant_id: int, event: str) -> list[int]:
+    snapshot = _endpoints_snapshot.get()
+    if snapshot is None:
+        return list(
+            WebhookEndpoint.objects.filter(
+                merchant_id=merchant_id, active=True, events__contains=[event]
+            ).values_list("pk", flat=True)
+        )
+    if merchant_id not in snapshot:
+        snapshot[merchant_id] = list(
+            WebhookEndpoint.objects.filter(merchant_id=merchant_id, active=True)
+            .order_by("pk")
+            .values_list("pk", "events")
+        )
+    return [pk for pk, events in snapshot[merchant_id] if event in events]
+
+
 def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> list[int]:
-    endpoints = list(
-        WebhookEndpoint.objects.filter(
-            merchant_id=merchant_id, active=True, events__contains=[event]
-        ).values_list("pk", flat=True)
-    )
+    endpoints = _endpoints_for(merchant_id, event)
     if not endpoints:
         return []
     existing = set(
