@@ -270,7 +270,8 @@ class OrdersView(LoyaltyView):
     def post(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
-            with webhook_endpoints_snapshot():  # the order's two events: one endpoint query
+            # The order's two events: one endpoint query, before the order's transaction.
+            with webhook_endpoints_snapshot(merchant_id=self.program.merchant_id):
                 result = order_record(
                     program=self.program,
                     external_id=data["external_id"],

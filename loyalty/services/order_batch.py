@@ -63,7 +63,7 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
         raise InvalidInput(
             {"orders": [str(_("Send 1 to %(max)s orders.")) % {"max": MAX_BATCH_ORDERS}]}
         )
-    with transaction.atomic(), webhook_endpoints_snapshot():
+    with webhook_endpoints_snapshot(merchant_id=program.merchant_id), transaction.atomic():
         _lock_known_members(program=program, external_ids={o["member"] for o in orders})
         outcomes: list[BatchOutcome | None] = [None] * len(orders)
         # Stable: one member's orders keep the order they were sent in.
