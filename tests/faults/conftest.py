@@ -2,6 +2,7 @@
 Celery worker process, and the test database's URL for child processes."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -57,7 +58,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603
             [
-                "redis-server",
+                shutil.which("redis-server") or "/usr/bin/redis-server",
                 "--port",
                 str(self.port),
                 "--bind",
