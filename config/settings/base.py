@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
     "task": "notifications.tasks.deliver",
     "schedule": crontab(),  # every minute: pending rows and retries that are due
 }
+# Each web process reads a merchant's webhook endpoints at most this often (0: every request).
+WEBHOOK_ENDPOINTS_CACHE_SECONDS = env.int("WEBHOOK_ENDPOINTS_CACHE_SECONDS", default=10)
 CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
     "task": "notifications.tasks.deliver_webhooks",
     "schedule": crontab(),  # every minute: pending webhook deliveries and retries that are due

@@ -15,3 +15,5 @@ STORAGES = {
 }
 # Tasks run in process in tests (a test that needs the real worker says so itself).
 CELERY_TASK_ALWAYS_EAGER = True
+# Endpoints created by a test must be seen by its next request (a test opts in to the cache).
+WEBHOOK_ENDPOINTS_CACHE_SECONDS = 0

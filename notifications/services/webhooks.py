@@ -56,6 +56,7 @@ from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
@@ -155,12 +156,35 @@ def _endpoints_for(merchant_id: int, event: str) -> list[int]:
             ).values_list("pk", flat=True)
         )
     if merchant_id not in snapshot:
-        snapshot[merchant_id] = list(
-            WebhookEndpoint.objects.filter(merchant_id=merchant_id, active=True)
-            .order_by("pk")
-            .values_list("pk", "events")
-        )
+        snapshot[merchant_id] = _endpoints_cached(merchant_id)
     return [pk for pk, events in snapshot[merchant_id] if event in events]
+
+
+# Across requests, per process: merchant id -> (read at, endpoints). Endpoints change rarely
+# and orders arrive all the time, so each web process reads them at most once every
+# WEBHOOK_ENDPOINTS_CACHE_SECONDS; a change in the admin reaches every process within that.
+_endpoints_cache: dict[int, tuple[float, list[tuple[int, list[str]]]]] = {}
+
+
+def _endpoints_cached(merchant_id: int) -> list[tuple[int, list[str]]]:
+    ttl = settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _endpoints_cache.get(merchant_id)
+    if ttl > 0 and cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    endpoints = list(
+        WebhookEndpoint.objects.filter(merchant_id=merchant_id, active=True)
+        .order_by("pk")
+        .values_list("pk", "events")
+    )
+    if ttl > 0:
+        _endpoints_cache[merchant_id] = (now, endpoints)
+    return endpoints
+
+
+def webhook_endpoints_forget() -> None:
+    """Drop this process's cached endpoints (the next request reads them again)."""
+    _endpoints_cache.clear()
 
 
 def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> list[int]:

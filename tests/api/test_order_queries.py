@@ -63,3 +63,29 @@ def test_the_idempotency_key_adds_a_fixed_number_of_queries(api, program):
     assert len(set(keyed)) == 1
     # Its transaction, the record's insert in a savepoint, the answer's update.
     assert keyed[0] - plain <= 6
+
+
+@pytest.fixture
+def endpoints_cache(settings):
+    from notifications.services.webhooks import webhook_endpoints_forget
+
+    settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS = 30
+    webhook_endpoints_forget()
+    yield
+    webhook_endpoints_forget()
+
+
+def test_with_the_endpoints_cache_later_orders_read_no_endpoints_at_all(
+    api, program, endpoints_cache
+):
+    WebhookEndpoint.objects.create(
+        merchant=program.merchant, url="https://hooks.example/c", events=["order_recorded"]
+    )
+    _post(api, 0, "ann")
+    order = {"external_id": "W-2", "member": "ann", "amount": "10.00", "currency": "EUR"}
+
+    with CaptureQueriesContext(connection) as ctx:
+        api.post("/api/v1/orders", order, format="json")
+
+    assert not [q for q in ctx.captured_queries if "webhookendpoint" in q["sql"]]
+    assert WebhookEndpoint.objects.get().deliveries.count() == 2  # both orders delivered
