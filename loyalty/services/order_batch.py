@@ -15,6 +15,8 @@ Rules kept here:
   So two batches, or a batch and single orders, never wait on each other in a
   cycle, and each member is locked once for the whole batch however many of
   its orders it holds. Orders of one member are recorded in the order sent.
+- One set of rules for the whole batch: the webhook endpoints and the reward
+  thresholds are read once, at its start.
 """
 
 from collections.abc import Sequence
@@ -30,6 +32,7 @@ from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Member, Program
 from loyalty.services.orders import OrderResult, order_record
 from notifications.services.webhooks import webhook_endpoints_snapshot
+from rewards.services.conversion import thresholds_snapshot
 
 MAX_BATCH_ORDERS = 1000
 
@@ -63,7 +66,11 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
         raise InvalidInput(
             {"orders": [str(_("Send 1 to %(max)s orders.")) % {"max": MAX_BATCH_ORDERS}]}
         )
-    with webhook_endpoints_snapshot(merchant_id=program.merchant_id), transaction.atomic():
+    with (
+        webhook_endpoints_snapshot(merchant_id=program.merchant_id),
+        thresholds_snapshot(),
+        transaction.atomic(),
+    ):
         _lock_known_members(program=program, external_ids={o["member"] for o in orders})
         outcomes: list[BatchOutcome | None] = [None] * len(orders)
         # Stable: one member's orders keep the order they were sent in.
