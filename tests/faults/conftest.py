@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connection
+from kombu import pools
 
 from config.celery import app
 
@@ -99,10 +100,10 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
 
 
 def _reset_broker_connections() -> None:
-    """Celery keeps its broker connections in pools: drop them so the new URL is used."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Celery keeps its broker connections in kombu's global pools: close and forget them
+    all (closing only ours would leave a closed pool registered for the next test)."""
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
