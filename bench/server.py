@@ -80,7 +80,10 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_dir = tempfile.mkdtemp(prefix="loyalty-metrics-")
-        self.log = tempfile.NamedTemporaryFile(prefix="loyalty-gunicorn-", suffix=".log")  # noqa: SIM115
+        # Kept after the run: server errors are explained there.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="loyalty-gunicorn-", suffix=".log", delete=False
+        )
         env = {
             **env,
             "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,

@@ -143,6 +143,7 @@ def main() -> int:
         for client in clients:
             client.join()
         wall = time.monotonic() - started
+        log = server.log.name
     audit = subprocess.run(
         [sys.executable, "manage.py", "check_ledger"], cwd=ROOT, env=env,
         capture_output=True, text=True, check=False,
@@ -166,6 +167,7 @@ def main() -> int:
         "requests_per_second": round(sum(totals.values()) / wall, 1),
         "server_errors": server_errors,
         "ledger": ledger,
+        "server_log": log,
         "check_ledger": {
             "ok": audit.returncode == 0,
             "output": (audit.stdout or audit.stderr).strip()[-1000:],

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 from loyalty import metrics
@@ -86,35 +87,41 @@ class RequestObservabilityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
+        # Cleared when the response is finished (request_finished), not when this returns:
+        # Django logs a 4xx/5xx answer ("django.request") after the middleware chain.
+        request_id_var.set(request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            elapsed = time.perf_counter() - started
-            route = _route(request)
-            response[REQUEST_ID_HEADER] = request_id
-            metrics.observe_request(
-                method=request.method or "", route=route, status=response.status_code,
-                seconds=elapsed,
-            )  # fmt: skip
-            if route not in QUIET_ROUTES:
-                access_log.info(
-                    "%s %s %s %.1fms",
-                    request.method,
-                    request.path,
-                    response.status_code,
-                    elapsed * 1000,
-                    extra={
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "route": route,
-                    },
-                )
-            return response
-        finally:
-            request_id_var.reset(token)
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        route = _route(request)
+        response[REQUEST_ID_HEADER] = request_id
+        metrics.observe_request(
+            method=request.method or "", route=route, status=response.status_code,
+            seconds=elapsed,
+        )  # fmt: skip
+        if route not in QUIET_ROUTES:
+            access_log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed * 1000,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "route": route,
+                },
+            )
+        return response
+
+
+def _request_finished(**kwargs: object) -> None:
+    request_id_var.set("-")
+
+
+request_finished.connect(_request_finished, dispatch_uid="loyalty.observability.request_id")
 
 
 # Probes and scrapes every few seconds would drown the access log.

@@ -132,3 +132,18 @@ def test_metrics_can_require_a_token(client: Client, settings):
 
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_djangos_own_log_of_a_refused_request_carries_its_id_and_the_id_ends_with_it(api):
+    from loyalty.observability import current_request_id
+
+    keep = _Keep()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(keep)
+    try:
+        api.get("/api/v1/members/nobody", HTTP_X_REQUEST_ID="trace-43")
+    finally:
+        logger.removeHandler(keep)
+
+    assert [r.request_id for r in keep.records] == ["trace-43"]
+    assert current_request_id() == "-"
