@@ -51,7 +51,13 @@ class LookupGuard:
             key = self._key(name, now)
             try:
                 cache.add(key, 0, timeout=self.window + 5)
-                count = cache.incr(key)
+                try:
+                    count = cache.incr(key)
+                except ValueError:
+                    # The counter vanished between add and incr (evicted, flushed): this is
+                    # the window's first guess again, not a server error.
+                    cache.add(key, 1, timeout=self.window + 5)
+                    count = 1
             except (RedisError, OSError):
                 logger.warning("coupon guess limit not checked: the cache is unreachable")
                 return
