@@ -49,8 +49,13 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Needs wrk and pgbench on PATH; scratch databases on the server of DATABASE_URL.
+# SOAK=1 adds 10 minutes of mixed traffic followed by check_ledger (SOAK_MINUTES to change).
+SOAK_MINUTES ?= 10
 bench: install
+	$(PY) -m bench.http
 	$(PY) -m bench
+	@if [ -n "$(SOAK)" ]; then $(PY) -m bench.soak --minutes $(SOAK_MINUTES); fi
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

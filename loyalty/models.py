@@ -877,3 +877,37 @@ class BulkRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line}: {self.external_id} ({self.status})"
+
+
+class OpsAlert(models.Model):
+    """Something wrong with how a merchant's program runs (not with one customer), seen by the
+    scheduled check: the ledger disagrees with a balance, or the outboxes are not draining.
+
+    At most one open alert per merchant and kind; the check closes it when the problem is
+    gone, and a new one opens (and emails again) if it comes back.
+    """
+
+    class Kind(models.TextChoices):
+        LEDGER_MISMATCH = "ledger_mismatch", _("ledger mismatch")
+        OUTBOX_BACKLOG = "outbox_backlog", _("outbox backlog")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ops_alerts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    count = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="ops_alert_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.count})"

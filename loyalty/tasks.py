@@ -4,10 +4,12 @@ import logging
 
 from celery import shared_task
 
+from loyalty.metrics import POINTS_EXPIRED
 from loyalty.services.birthdays import birthdays_award
 from loyalty.services.expiry import points_expire
 from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
+from loyalty.services.ops import ops_check
 from loyalty.services.pending import pending_release
 from loyalty.services.tiers import tiers_evaluate
 
@@ -16,11 +18,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def ledger_check() -> int:
-    """Prove every balance equals its entries; log each mismatch loudly."""
-    mismatches = ledger_audit()
-    for mismatch in mismatches:
-        logger.error("ledger mismatch: member %s: %s", mismatch.external_id, mismatch.problem)
-    return len(mismatches)
+    """Prove every balance equals its entries and the outboxes drain; a problem opens an
+    alert on the dashboard and emails the merchant's staff (loyalty.services.ops)."""
+    return ops_check(mismatches=ledger_audit()).mismatches
 
 
 @shared_task
@@ -32,6 +32,7 @@ def idempotency_purge() -> int:
 def expire_points() -> dict[str, int]:
     """Expire what is due; batches commit one by one, so a rerun carries on."""
     run = points_expire()
+    POINTS_EXPIRED.inc(run.points)
     return {"members": run.members, "entries": run.entries, "points": run.points}
 
 

@@ -6,15 +6,23 @@ a slot in every counter and is refused once any is over its limit, so however
 many guesses arrive at once, at most the limit are evaluated; a look-up that
 finds a real code gives its slot back, so legitimate refusals (an expired or
 used coupon) never count.
+
+When the cache is unreachable (Redis down) the guard lets look-ups through and
+logs it: checkout keeps working through a Redis outage, and codes are 74 random
+bits, so the limit is a second line of defence, not the only one.
 """
 
+import logging
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from redis import RedisError
 
 from rewards.errors import RateLimited
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,8 +49,18 @@ class LookupGuard:
         now = time.time()
         for name, limit in self.counters:
             key = self._key(name, now)
-            cache.add(key, 0, timeout=self.window + 5)
-            count = cache.incr(key)
+            try:
+                cache.add(key, 0, timeout=self.window + 5)
+                try:
+                    count = cache.incr(key)
+                except ValueError:
+                    # The counter vanished between add and incr (evicted, flushed): this is
+                    # the window's first guess again, not a server error.
+                    cache.add(key, 1, timeout=self.window + 5)
+                    count = 1
+            except (RedisError, OSError):
+                logger.warning("coupon guess limit not checked: the cache is unreachable")
+                return
             self._reserved.append(key)
             if count > limit:
                 self.give_back()
@@ -54,4 +72,6 @@ class LookupGuard:
                 cache.decr(key)
             except ValueError:
                 pass  # the window rolled over: nothing to give back
+            except (RedisError, OSError):
+                break  # the cache went away: its counters with it
         self._reserved.clear()

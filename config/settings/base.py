@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost of ours: the request id covers everything below, the timing too.
+    "loyalty.observability.RequestObservabilityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,7 +177,12 @@ SPECTACULAR_SETTINGS = {
 # processes), else this process's memory (the embedded default).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis outage must not hang requests: fail fast (the guard then lets them by).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -188,13 +195,30 @@ COUPON_GUESS_LIMIT_PER_MEMBER = env.int("COUPON_GUESS_LIMIT_PER_MEMBER", default
 # How long Idempotency-Key answers are kept (the contract promises at least 24 h).
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)
 
+# Logs carry the request's id; LOG_FORMAT=json writes one JSON object a line (production).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "loyalty.observability.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "loyalty.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Operations: /metrics may require "Authorization: Bearer <METRICS_TOKEN>" (empty: open).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The hourly check alerts when outbox rows have been due this long and are still not sent.
+OPS_OUTBOX_STALE_MINUTES = env.int("OPS_OUTBOX_STALE_MINUTES", default=15)
 
 # Notifications: the outbox's delivery (notifications/services/outbox.py).
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
@@ -232,6 +256,8 @@ CELERY_BEAT_SCHEDULE["notifications-deliver"] = {
     "task": "notifications.tasks.deliver",
     "schedule": crontab(),  # every minute: pending rows and retries that are due
 }
+# Each web process reads a merchant's webhook endpoints at most this often (0: every request).
+WEBHOOK_ENDPOINTS_CACHE_SECONDS = env.int("WEBHOOK_ENDPOINTS_CACHE_SECONDS", default=10)
 CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
     "task": "notifications.tasks.deliver_webhooks",
     "schedule": crontab(),  # every minute: pending webhook deliveries and retries that are due

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from loyalty.api import views
+from loyalty.api import batch, views
 from rewards import api as rewards
 
 urlpatterns = [
@@ -40,6 +40,7 @@ urlpatterns = [
     path("orders", views.OrdersView.as_view(), name="orders"),
     # Before orders/<id>: "quote" is this endpoint, not an order's external id.
     path("orders/quote", views.OrderQuoteView.as_view(), name="order-quote"),
+    path("orders/batch", batch.OrdersBatchView.as_view(), name="orders-batch"),
     path("orders/<str:external_id>", views.OrderView.as_view(), name="order"),
     path(
         "orders/<str:external_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import metrics
 from loyalty.api import serializers as s
 from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
@@ -32,6 +33,7 @@ from loyalty.services.program_config import program_configure
 from loyalty.services.quote import order_quote
 from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
 from loyalty.services.transfers import transfer_create
+from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.services.thresholds import thresholds_describe
 
 READ_MEMBERS = ("orders", "checkout", "manage")
@@ -244,6 +246,8 @@ class MemberGrantsView(MemberPathView):
                 counts_for_tier=data["counts_for_tier"],
                 idempotency_key=request.headers.get("Idempotency-Key"),
             )
+            if data["points"] > 0:
+                metrics.POINTS_ISSUED.inc(data["points"])
             body = {
                 "entry": result.entry,
                 "balance": result.balance,
@@ -323,7 +327,7 @@ class MemberProfileLinkView(MemberPathView):
         operation_id="member_profile_link",
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: s.ProfileLinkSerializer, **errors(401, 403, 404, 409)},
+        responses={201: s.ProfileLinkSerializer, **errors(400, 401, 403, 404, 409)},
         description=(
             "A short-lived URL (5 minutes by default) that signs the member straight in to "
             "their profile page, for a shop to send its signed-in customer to. It works once; "
@@ -363,16 +367,19 @@ class OrdersView(LoyaltyView):
     def post(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
-            result = order_record(
-                program=self.program,
-                external_id=data["external_id"],
-                member_external_id=data["member"],
-                amount=data["amount"],
-                currency=data["currency"],
-                placed_at=data.get("placed_at"),
-                breakdown=data.get("breakdown"),
-                lines=data.get("lines"),
-            )
+            # The order's two events: one endpoint query, before the order's transaction.
+            with webhook_endpoints_snapshot(merchant_id=self.program.merchant_id):
+                result = order_record(
+                    program=self.program,
+                    external_id=data["external_id"],
+                    member_external_id=data["member"],
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    placed_at=data.get("placed_at"),
+                    breakdown=data.get("breakdown"),
+                    lines=data.get("lines"),
+                )
+            metrics.observe_order(created=result.created, points=result.order.points_earned)
             body = s.OrderSerializer.present(
                 result.order,
                 balance=result.balance,

@@ -21,6 +21,7 @@ from loyalty.backoffice.exports import EXPORTS
 from loyalty.backoffice.views import backoffice_program, staff_user
 from loyalty.models import Merchant
 from loyalty.services.bulk import PERMISSION
+from loyalty.services.ops import ops_alerts
 from loyalty.services.roles import role_allows
 
 register = template.Library()
@@ -39,6 +40,8 @@ def backoffice_dashboard(context: template.Context) -> dict[str, Any]:
         result["merchant_id"] = program.merchant_id if program else None
     if program is None:
         return result
+    # Problems the hourly check found (ledger mismatch, outbox not draining) come first.
+    result["alerts"] = list(ops_alerts(merchant=program.merchant))
     start, end = dashboard_range(request.GET.get("start"), request.GET.get("end"))
     figures = dashboard_figures(program=program, start=start, end=end)
     labels = [week.start.strftime("%d %b") for week in figures.weeks]

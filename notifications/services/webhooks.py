@@ -48,11 +48,15 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
@@ -105,6 +109,9 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
         raise ValueError(f"occasion {occasion[:40]!r}... is too long for a dedupe key")
     # A programming error raises here, before any write; stored as it will be sent.
     data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    snapshot = _endpoints_snapshot.get()
+    if snapshot is not None and merchant_id in snapshot and not _endpoints_for(merchant_id, event):
+        return 0  # known to have no endpoint for it: not even a savepoint's round trips
     try:
         with transaction.atomic():
             ids = _write(merchant_id=merchant_id, event=event, key=key, data=data)
@@ -116,12 +123,73 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
     return len(ids)
 
 
-def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> list[int]:
+# Within ``webhook_endpoints_snapshot()``: each merchant's active endpoints and their events,
+# read once. An order enqueues two events and a batch of orders many more; without it each
+# enqueue asks the database for the endpoints again.
+_endpoints_snapshot: ContextVar[dict[int, list[tuple[int, list[str]]]] | None] = ContextVar(
+    "webhook_endpoints_snapshot", default=None
+)
+
+
+@contextmanager
+def webhook_endpoints_snapshot(*, merchant_id: int | None = None) -> Iterator[None]:
+    """Read each merchant's webhook endpoints once for the duration of the block (one API
+    request): an endpoint added meanwhile gets the events of the next request on.
+
+    With ``merchant_id`` its endpoints are read here, before the caller's transaction, so
+    an event with no endpoint costs no query (not even a savepoint) inside it.
+    """
+    token = _endpoints_snapshot.set({})
+    try:
+        if merchant_id is not None:
+            _endpoints_for(merchant_id, "")
+        yield
+    finally:
+        _endpoints_snapshot.reset(token)
+
+
+def _endpoints_for(merchant_id: int, event: str) -> list[int]:
+    snapshot = _endpoints_snapshot.get()
+    if snapshot is None:
+        return list(
+            WebhookEndpoint.objects.filter(
+                merchant_id=merchant_id, active=True, events__contains=[event]
+            ).values_list("pk", flat=True)
+        )
+    if merchant_id not in snapshot:
+        snapshot[merchant_id] = _endpoints_cached(merchant_id)
+    return [pk for pk, events in snapshot[merchant_id] if event in events]
+
+
+# Across requests, per process: merchant id -> (read at, endpoints). Endpoints change rarely
+# and orders arrive all the time, so each web process reads them at most once every
+# WEBHOOK_ENDPOINTS_CACHE_SECONDS; a change in the admin reaches every process within that.
+_endpoints_cache: dict[int, tuple[float, list[tuple[int, list[str]]]]] = {}
+
+
+def _endpoints_cached(merchant_id: int) -> list[tuple[int, list[str]]]:
+    ttl = settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _endpoints_cache.get(merchant_id)
+    if ttl > 0 and cached is not None and now - cached[0] < ttl:
+        return cached[1]
     endpoints = list(
-        WebhookEndpoint.objects.filter(
-            merchant_id=merchant_id, active=True, events__contains=[event]
-        ).values_list("pk", flat=True)
+        WebhookEndpoint.objects.filter(merchant_id=merchant_id, active=True)
+        .order_by("pk")
+        .values_list("pk", "events")
     )
+    if ttl > 0:
+        _endpoints_cache[merchant_id] = (now, endpoints)
+    return endpoints
+
+
+def webhook_endpoints_forget() -> None:
+    """Drop this process's cached endpoints (the next request reads them again)."""
+    _endpoints_cache.clear()
+
+
+def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> list[int]:
+    endpoints = _endpoints_for(merchant_id, event)
     if not endpoints:
         return []
     existing = set(

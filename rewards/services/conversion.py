@@ -6,6 +6,10 @@ largest threshold first. Customer's-choice programs convert when the member (or
 the integrator for them) claims a reward.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -27,13 +31,35 @@ from rewards.terms import terms_text
 MAX_CONVERSIONS_PER_WRITE = 100
 
 
+# Within ``thresholds_snapshot()``: each program's thresholds, read once (a batch of orders).
+_thresholds: ContextVar[dict[int, list[RewardThreshold]] | None] = ContextVar(
+    "thresholds_snapshot", default=None
+)
+
+
+@contextmanager
+def thresholds_snapshot() -> Iterator[None]:
+    """Read each program's thresholds once for the block: one bulk write, one set of rules."""
+    token = _thresholds.set({})
+    try:
+        yield
+    finally:
+        _thresholds.reset(token)
+
+
 def thresholds_of(program: Program) -> list[RewardThreshold]:
     """The program's thresholds, largest first, with their templates."""
-    return list(
+    snapshot = _thresholds.get()
+    if snapshot is not None and program.pk in snapshot:
+        return snapshot[program.pk]
+    thresholds = list(
         RewardThreshold.objects.filter(program=program)
         .select_related("template")
         .order_by("-points")
     )
+    if snapshot is not None:
+        snapshot[program.pk] = thresholds
+    return thresholds
 
 
 def rewards_convert(

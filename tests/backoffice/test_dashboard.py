@@ -158,7 +158,7 @@ def test_admin_home_shows_the_dashboard_of_the_staff_users_merchant(known, staff
 def test_admin_home_is_fast_whatever_the_range(known, staff_client, django_assert_max_num_queries):
     _user, client = staff_client(known)
     client.get(reverse("admin:index"))  # warm the session
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         client.get(reverse("admin:index"), {"start": "2024-01-20", "end": "2026-01-18"})
 
 

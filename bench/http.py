@@ -1,0 +1,266 @@
+"""Ingestion through the real stack, against the database's own limit.
+
+    python -m bench.http [--seconds 20] [--clients 16] [--workers 4]
+
+In one run, on the PostgreSQL of DATABASE_URL:
+1. ``pgbench`` (its built-in TPC-B-like script: small write transactions) with
+   the same number of clients, on its own scratch database: the server's limit.
+2. ``POST /api/v1/orders`` through gunicorn (production settings) from ``wrk``,
+   a separate load process, with ``--clients`` connections: orders/s, p50/p99,
+   and the ratio to pgbench's TPS (target >= 0.3).
+3. ``POST /api/v1/orders/batch`` with 1,000 orders per request from
+   ``--batch-clients`` clients, each syncing its own members: orders/s and the
+   ratio to pgbench (target >= 2).
+4. ``POST /api/v1/coupons/{code}/validate`` (the checkout's read path) from wrk.
+5. ``check_ledger`` over everything written.
+Writes bench/results/http.json (figures, ratios, machine and its load average
+before and after, date) and prints a table. The machine may be shared: the
+load average says how much.
+"""
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.server import (
+    ROOT,
+    Gunicorn,
+    app_env,
+    call,
+    database_url,
+    machine,
+    manage,
+    postgres_version,
+    recreate_database,
+)
+
+RESULTS = Path(__file__).parent / "results"
+LUA = Path(__file__).parent / "lua"
+BENCH_DB = "loyalty_bench_http"
+PGBENCH_DB = "loyalty_bench_pgbench"
+MEMBERS = 5000
+
+
+def pgbench(*, clients: int, seconds: int) -> dict[str, Any]:
+    url = recreate_database(PGBENCH_DB)
+    scale = max(clients, 10)  # a branch per client at least: no artificial row contention
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), url], check=True,
+                   capture_output=True)  # fmt: skip
+    done = subprocess.run(
+        ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tps = float(re.findall(r"tps = ([\d.]+)", done.stdout)[-1])
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    return {
+        "name": f"pgbench TPC-B-like, {clients} clients",
+        "tps": round(tps, 1),
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+        "scale": scale,
+    }
+
+
+def wrk(
+    *, url: str, script: str, args: list[str], clients: int, seconds: int
+) -> dict[str, Any]:  # fmt: skip
+    threads = min(clients, 2)
+    done = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s",
+         "-s", str(LUA / script), url, "--", *args],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    raw = json.loads(line.removeprefix("RESULT "))
+    ok = raw["requests"] - raw["status_errors"]
+    return {
+        "requests": raw["requests"],
+        "errors": raw["status_errors"] + raw["socket_errors"],
+        "per_second": round(ok / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p90_ms": round(raw["p90_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+    }
+
+
+def batches(*, url: str, key: str, clients: int, size: int, rounds: int) -> dict[str, Any]:
+    """Each client syncs its own shop's members (as separate integrators would)."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client(c: int) -> None:
+        barrier.wait()
+        for r in range(rounds):
+            orders = [
+                {"external_id": f"batch-{c}-{r}-{n}", "member": f"b{c}-{n % (size // 2)}",
+                 "amount": f"{10 + n % 190}.{n % 100:02d}", "currency": "EUR"}
+                for n in range(size)
+            ]  # fmt: skip
+            t0 = time.perf_counter()
+            status, body = call(url, "POST", "/api/v1/orders/batch", key, {"orders": orders})
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies.append(elapsed)
+                if status != 200 or body.get("created") != size:
+                    failures.append(f"{status}: {str(body)[:200]}")
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    ordered = sorted(latencies)
+    return {
+        "requests": len(latencies),
+        "orders": len(latencies) * size,
+        "errors": len(failures),
+        "first_error": failures[0] if failures else None,
+        "per_second": round(len(latencies) * size / wall, 1),
+        "batch_p50_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+        "batch_max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--batch-clients", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not shutil.which("pgbench"):
+        print("needs wrk and pgbench on PATH (apt install wrk postgresql-client)")
+        return 2
+
+    load_before = machine()["loadavg"]
+    pg = pgbench(clients=args.clients, seconds=args.seconds)
+    print(f"pgbench: {pg['tps']} tps")
+
+    env = app_env(recreate_database(BENCH_DB))
+    manage(env, "migrate", "--no-input")
+    manage(env, "create_merchant", "bench", "--name", "Bench", "--currency", "EUR")
+    key = manage(env, "create_api_key", "bench", "--scopes", "orders,checkout,manage")
+    key = key.strip().splitlines()[-1]
+
+    figures: dict[str, Any] = {}
+    with Gunicorn(env, workers=args.workers) as server:
+        # A reward threshold, so some orders convert points into coupons, as in real life.
+        status, _ = call(server.url, "PUT", "/api/v1/program", key, {"thresholds": [
+            {"points": 5000, "coupon": {"kind": "percent", "value": "10", "valid_days": 30}}
+        ]})  # fmt: skip
+        assert status == 200, status
+        call(server.url, "PUT", "/api/v1/members/shopper", key, {"email": "s@example.com"})
+        status, grant = call(server.url, "POST", "/api/v1/members/shopper/grants", key,
+                             {"points": 5000, "reason": "benchmark coupon"})  # fmt: skip
+        assert status == 201, grant
+        code = grant["coupons_issued"][0]["code"]
+        # Warm up every worker (imports, connections) before measuring.
+        wrk(url=server.url, script="orders.lua", args=[key, "warm", str(MEMBERS)],
+            clients=args.clients, seconds=3)  # fmt: skip
+
+        figures["orders"] = wrk(
+            url=server.url, script="orders.lua", args=[key, "run", str(MEMBERS)],
+            clients=args.clients, seconds=args.seconds,
+        )  # fmt: skip
+        print(f"orders: {figures['orders']['per_second']} orders/s")
+        figures["batch"] = batches(
+            url=server.url, key=key, clients=args.batch_clients, size=args.batch_size,
+            rounds=args.batch_rounds,
+        )  # fmt: skip
+        print(f"batch: {figures['batch']['per_second']} orders/s")
+        figures["validate"] = wrk(
+            url=server.url, script="validate.lua", args=[key, code, "shopper"],
+            clients=args.clients, seconds=args.seconds,
+        )  # fmt: skip
+        print(f"validate: {figures['validate']['per_second']} requests/s")
+    audit = subprocess.run(
+        [sys.executable, "manage.py", "check_ledger"], cwd=ROOT, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    report = {
+        "benchmark": "http",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine() | {"loadavg_before": load_before},
+        "postgresql": postgres_version(),
+        "settings": {
+            "clients": args.clients,
+            "gunicorn_workers": args.workers,
+            "seconds": args.seconds,
+            "batch_clients": args.batch_clients,
+            "batch_size": args.batch_size,
+            "members": MEMBERS,
+        },
+        "pgbench": pg,
+        "orders": figures["orders"]
+        | {"ratio_to_pgbench": round(figures["orders"]["per_second"] / pg["tps"], 3)},  # fmt: skip
+        "orders_batch": figures["batch"]
+        | {"ratio_to_pgbench": round(figures["batch"]["per_second"] / pg["tps"], 3)},  # fmt: skip
+        "coupon_validate": figures["validate"],
+        "check_ledger": {
+            "ok": audit.returncode == 0,
+            "output": audit.stdout.strip() or audit.stderr.strip()[-500:],
+        },  # fmt: skip
+        "database_url": database_url(BENCH_DB).rsplit("@", 1)[-1],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "http.json").write_text(json.dumps(report, indent=2) + "\n")
+    _print(report)
+    failed = figures["orders"]["errors"] or figures["batch"]["errors"] or audit.returncode
+    return 1 if failed else 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    pg = report["pgbench"]
+    rows = [
+        (pg["name"], f"{pg['tps']} tps", "", "", "1.00"),
+        (
+            f"POST /orders ({report['settings']['clients']} clients, wrk)",
+            f"{report['orders']['per_second']} /s",
+            report["orders"]["p50_ms"],
+            report["orders"]["p99_ms"],
+            f"{report['orders']['ratio_to_pgbench']:.2f}",
+        ),
+        (
+            f"POST /orders/batch ({report['settings']['batch_clients']} x "
+            f"{report['settings']['batch_size']})",
+            f"{report['orders_batch']['per_second']} orders/s",
+            report["orders_batch"]["batch_p50_ms"],
+            report["orders_batch"]["batch_max_ms"],
+            f"{report['orders_batch']['ratio_to_pgbench']:.2f}",
+        ),
+        (
+            "POST /coupons/{code}/validate",
+            f"{report['coupon_validate']['per_second']} /s",
+            report["coupon_validate"]["p50_ms"],
+            report["coupon_validate"]["p99_ms"],
+            "",
+        ),
+    ]
+    print(f"\n{'benchmark':44} {'rate':>20} {'p50 ms':>9} {'p99 ms':>9} {'x pgbench':>9}")
+    for name, rate, p50, p99, ratio in rows:
+        print(f"{name:44} {rate:>20} {p50!s:>9} {p99!s:>9} {ratio:>9}")
+    print("(batch row: p50 and max are per request of the whole batch)")
+    print(f"check_ledger: {report['check_ledger']['output']}")
+    print(f"load average before {report['machine']['loadavg_before']}, "
+          f"after {report['machine']['loadavg']} on {report['machine']['cpus']} cpus")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""``POST /api/v1/orders/batch``: up to 1,000 orders in one request, one result each.
+
+Each item is checked by the single order's input serializer, then recorded by
+``orders_record_batch`` (the single-order path per order). The answer is 200
+with a result per item in the order sent: ``created``, ``replayed`` (already
+recorded with this body) or ``error`` with the error body a single
+``POST /orders`` would have got. A malformed envelope (no list, too many) is a
+400 for the whole request.
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from loyalty import metrics
+from loyalty.api import serializers as s
+from loyalty.api.errors import _flatten, error_body
+from loyalty.api.schema import IDEMPOTENCY_KEY, errors
+from loyalty.api.views import OrderView
+from loyalty.ids import external_id_problem
+from loyalty.services.order_batch import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
+
+
+class OrderBatchInSerializer(serializers.Serializer):
+    """The envelope; each item is checked on its own (its errors go in its result)."""
+
+    orders = serializers.ListField(
+        child=serializers.DictField(), min_length=1, max_length=MAX_BATCH_ORDERS
+    )
+
+
+class OrderBatchDocSerializer(serializers.Serializer):
+    """What the schema shows: a list of single-order bodies."""
+
+    orders = s.OrderInSerializer(many=True, help_text=f"1 to {MAX_BATCH_ORDERS} orders.")
+
+
+class OrderBatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in `orders`, from 0.")
+    external_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["created", "replayed", "error"])
+    order = s.OrderSerializer(allow_null=True)
+    error = s.ErrorSerializer(allow_null=True)
+
+
+class OrderBatchSerializer(serializers.Serializer):
+    results = OrderBatchResultSerializer(many=True)
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+def _result(index: int, external_id: Any, **fields: Any) -> dict[str, Any]:
+    # An id the external id rule refuses (control characters, a NUL...) is not echoed back.
+    if not isinstance(external_id, str) or external_id_problem(external_id):
+        external_id = None
+    return {"index": index, "external_id": external_id, "order": None, "error": None, **fields}
+
+
+class OrdersBatchView(OrderView):
+    """POST records a batch. GET is the order whose external id is "batch" (the path
+    shadows it; the look-up keeps working here)."""
+
+    required_scopes = {"POST": ("orders",), "GET": ("orders",)}
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, external_id: str = "batch") -> Response:
+        return super().get(request, external_id="batch")
+
+    @extend_schema(
+        operation_id="order_batch_create",
+        request=OrderBatchDocSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: OrderBatchSerializer, **errors(400, 401, 403, 409)},
+        description=(
+            f"Record up to {MAX_BATCH_ORDERS} paid orders at once, for integrators who sync in "
+            "bulk. Each order is handled exactly as `POST /orders` would (same checks, same "
+            "earning, idempotent by its external_id) and gets its own result, in the order "
+            "sent: `created`, `replayed`, or `error` with the error body a single order would "
+            "have got. One bad order does not stop the others."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        def handler() -> Response:
+            items = self.valid(OrderBatchInSerializer, request)["orders"]
+            results: list[dict[str, Any] | None] = [None] * len(items)
+            valid: list[BatchOrder] = []
+            positions: list[int] = []
+            for index, item in enumerate(items):
+                checked = s.OrderInSerializer(data=item)
+                if checked.is_valid():
+                    valid.append(checked.validated_data)
+                    positions.append(index)
+                    continue
+                body = error_body("validation_error", gettext("Some fields are invalid; see "
+                                  "'fields'."), _flatten(checked.errors))  # fmt: skip
+                external_id = item.get("external_id")
+                results[index] = _result(
+                    index, external_id if isinstance(external_id, str) else None,
+                    status="error", error=body,
+                )  # fmt: skip
+            outcomes = orders_record_batch(program=self.program, orders=valid) if valid else []
+            for index, outcome in zip(positions, outcomes, strict=True):
+                if outcome.error is not None:
+                    error = error_body(outcome.error.code, outcome.error.detail,
+                                       getattr(outcome.error, "fields", None))  # fmt: skip
+                    results[index] = _result(
+                        index, outcome.external_id, status="error", error=error
+                    )
+                    continue
+                result = outcome.result
+                assert result is not None
+                metrics.observe_order(created=result.created, points=result.order.points_earned)
+                order = s.OrderSerializer.present(
+                    result.order, balance=result.balance, coupons=result.coupons_issued
+                )
+                results[index] = _result(
+                    index, outcome.external_id, status=outcome.status, order=order
+                )
+            final = [r for r in results if r is not None]
+            body = {
+                "results": final,
+                "created": sum(r["status"] == "created" for r in final),
+                "replayed": sum(r["status"] == "replayed" for r in final),
+                "failed": sum(r["status"] == "error" for r in final),
+            }
+            return Response(OrderBatchSerializer(body).data)
+
+        return self.write(request, handler)
