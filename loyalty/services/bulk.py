@@ -16,7 +16,6 @@ Invariants:
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,6 +27,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.csvfiles import csv_reader
 from loyalty.errors import InvalidInput, LoyaltyError, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import BulkJob, BulkRow, Member, Program, User
@@ -71,21 +71,7 @@ def bulk_parse(*, kind: str, data: bytes) -> list[ParsedRow]:
     """The CSV's rows with a header naming the columns of ``kind`` (extra columns ignored)."""
     if kind not in COLUMNS:
         raise InvalidInput({"kind": [_("Choose one of: %s.") % ", ".join(COLUMNS)]})
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput(
-            {"file": [_("The file is larger than %(size)s MB.") % {"size": MAX_CSV_BYTES // 10**6}]}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            {"file": [_("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")]}
-        ) from None
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv_reader(data, max_bytes=MAX_CSV_BYTES)
     header: list[str] | None = None
     rows: list[ParsedRow] = []
     try:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from loyalty.csvfiles import csv_reader
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import IdempotencyRecord, Member, Program, User
@@ -123,21 +124,7 @@ class IssueReport:
 def csv_rows(data: bytes) -> list[CsvRow]:
     """External ids from a CSV: one column ``external_id`` (header optional; with several
     columns, the one headed ``external_id``, else the first). Blank lines are ignored."""
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput(
-            {"file": [_("The file is larger than %(size)s MB.") % {"size": MAX_CSV_BYTES // 10**6}]}
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            {"file": [_("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")]}
-        ) from None
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv_reader(data, max_bytes=MAX_CSV_BYTES)
     rows: list[CsvRow] = []
     column, first = 0, True
     try:

@@ -6,13 +6,10 @@ earned, reversed or deducted exactly once, no balance goes where a lone request
 could not take it, and the audit finds nothing afterwards.
 """
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from loyalty.errors import (
     InsufficientPoints,
@@ -25,24 +22,9 @@ from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record, refund_record
 from loyalty.services.points import points_grant
 from tests.factories import ProgramFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def at_once(calls):
-    """Run the calls in threads released together; the result or exception of each, in order."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
 
 
 def kinds(outcomes):

@@ -1,7 +1,6 @@
 """Pending points: an order's points wait out the program's return window before they count."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,6 +21,7 @@ from notifications.models import WebhookDelivery, WebhookEndpoint
 from rewards.models import Coupon
 from tests.factories import ProgramFactory
 from tests.rewards.factories import RewardThresholdFactory
+from tests.threads import at_once
 
 WINDOW = 14
 
@@ -317,21 +317,6 @@ def test_audit_finds_a_pending_total_that_does_not_add_up():
 
 
 # Concurrency: real threads against PostgreSQL.
-
-
-def at_once(calls):
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,8 +1,6 @@
 """The tier job and upgrades under real concurrency (threads against PostgreSQL), and the
 job's cost: a constant number of queries per batch, whatever the number of members."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,21 +15,7 @@ from loyalty.services.ledger import ledger_audit
 from loyalty.services.orders import order_record
 from loyalty.services.tiers import tiers_evaluate, tiers_seed_defaults
 from tests.factories import ProgramFactory
-
-
-def at_once(calls):
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
+from tests.threads import at_once
 
 
 def tiered_program():

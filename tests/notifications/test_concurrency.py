@@ -3,36 +3,19 @@
 Two delivery runs over the same rows send each exactly once (SKIP LOCKED claims); two
 writers of the same occasion leave one row (the unique dedupe key)."""
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core import mail
-from django.db import connection, transaction
+from django.db import transaction
 
 from notifications.models import Notification
 from notifications.services import notification_enqueue, notifications_deliver
 from tests.factories import MemberFactory, ProgramFactory
 from tests.notifications.conftest import REWARD_CONTEXT
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def at_once(calls):
-    """Run the calls in threads released together; the result or exception of each."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
 
 
 def test_three_delivery_runs_send_each_notification_once(settings, monkeypatch):

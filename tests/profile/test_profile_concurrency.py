@@ -4,12 +4,9 @@ Real threads against PostgreSQL: each use locks the token's row, so the second a
 later uses see it spent.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from loyalty.errors import SignInLinkInvalid
@@ -21,24 +18,9 @@ from loyalty.services.profile_access import (
     signin_email_use,
 )
 from tests.factories import MemberFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def at_once(calls):
-    """Run the calls in threads released together; the result or exception of each."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
 
 
 def test_ten_uses_of_one_email_link_at_once_sign_in_once(mailoutbox):

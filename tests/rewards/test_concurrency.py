@@ -6,13 +6,10 @@ used more often than it allows, a retried redemption gets the first answer, and
 conversions keep the ledger whole.
 """
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from loyalty.models import LedgerEntry, Member
 from loyalty.services.ledger import ledger_audit
@@ -25,24 +22,9 @@ from rewards.services.conversion import reward_claim
 from rewards.services.coupons import coupon_void, coupons_expire
 from tests.factories import ProgramFactory
 from tests.rewards.factories import CouponFactory, RewardThresholdFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def at_once(calls):
-    """Run the calls in threads released together; the result or exception of each, in order."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.exception(timeout=60) or future.result() for future in futures]
 
 
 def kinds(outcomes):

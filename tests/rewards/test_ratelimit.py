@@ -4,16 +4,13 @@ Per API key and per member, with an atomic counter in Redis. A real code, even o
 that is refused (expired, used), is no guess and does not count.
 """
 
-import threading
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 
 from rewards import ratelimit
 from rewards.errors import CouponAlreadyRedeemed, CouponExpired, CouponNotFound, RateLimited
@@ -21,6 +18,7 @@ from rewards.ratelimit import LookupGuard
 from rewards.services.checkout import coupon_redeem, coupon_release, coupon_validate
 from tests.factories import ProgramFactory
 from tests.rewards.factories import CouponFactory
+from tests.threads import at_once
 
 WRONG = "ABCDE-FGHJK-MNPQR"
 
@@ -230,21 +228,6 @@ def test_an_expired_coupon_keeps_answering_after_the_limit_is_nearly_spent(progr
 
 
 # -- in parallel ---------------------------------------------------------------------------------
-
-
-def at_once(calls):
-    """Run the calls in threads released together; the outcome of each, in order."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [future.result(timeout=60) for future in [pool.submit(run, c) for c in calls]]
 
 
 @pytest.mark.django_db(transaction=True)
