@@ -28,6 +28,7 @@ from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Member, Order, Program
 from loyalty.services.tiers import tier_multiplier
+from loyalty.snapshot import snapshot_read
 
 STACKING_RULE = _(
     "Campaign multipliers and the tier multiplier multiply each other and the base points; "
@@ -476,15 +477,21 @@ def earn_breakdown(
     ``campaigns`` and ``tier`` default to the program's active ones and the tier seam.
     """
     if rules is None:
-        rules = list(
-            EarningRule.objects.filter(program=program, active=True, kind__in=ORDER_RULE_KINDS)
+        rules = snapshot_read(
+            ("earning_rules", program.pk),
+            lambda: list(
+                EarningRule.objects.filter(program=program, active=True, kind__in=ORDER_RULE_KINDS)
+            ),
         )
     if campaigns is None:
         day = local_date(program, placed_at)
-        campaigns = list(
-            Campaign.objects.filter(
-                program=program, active=True, start_date__lte=day, end_date__gte=day
-            ).order_by("pk")
+        campaigns = snapshot_read(
+            ("campaigns", program.pk, day),
+            lambda: list(
+                Campaign.objects.filter(
+                    program=program, active=True, start_date__lte=day, end_date__gte=day
+                ).order_by("pk")
+            ),
         )
     multiplier, tier_name = tier if tier is not None else tier_multiplier_for(member)
     rate = program.earn_rate

@@ -16,7 +16,7 @@ Rules kept here:
   cycle, and each member is locked once for the whole batch however many of
   its orders it holds. Orders of one member are recorded in the order sent.
 - One set of rules for the whole batch: the webhook endpoints and the reward
-  thresholds are read once, at its start.
+  thresholds, earning rules, campaigns and tiers are read once (``loyalty.snapshot``).
 """
 
 from collections.abc import Sequence
@@ -31,8 +31,8 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Member, Program
 from loyalty.services.orders import OrderResult, order_record
+from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
-from rewards.services.conversion import thresholds_snapshot
 
 MAX_BATCH_ORDERS = 1000
 
@@ -68,7 +68,7 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
         )
     with (
         webhook_endpoints_snapshot(merchant_id=program.merchant_id),
-        thresholds_snapshot(),
+        program_snapshot(),
         transaction.atomic(),
     ):
         _lock_known_members(program=program, external_ids={o["member"] for o in orders})

@@ -30,6 +30,7 @@ from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.tiers import tier_on_earn
 from loyalty.services.validity import earning_expiry
+from loyalty.snapshot import program_snapshot
 from notifications.models import WebhookEndpoint, WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
 from rewards.models import RewardThreshold
@@ -109,8 +110,10 @@ def pending_release(*, now: datetime | None = None, batch_size: int = 500) -> Re
     """Release every pending earning whose window has ended at ``now``."""
     now = now or timezone.now()
     run = ReleaseRun()
-    while _release_batch(now=now, batch_size=batch_size, run=run):
-        pass
+    # Tiers and thresholds read once for the run, not once per member released.
+    with program_snapshot():
+        while _release_batch(now=now, batch_size=batch_size, run=run):
+            pass
     return run
 
 

@@ -42,6 +42,7 @@ from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange
 from loyalty.services.audit import Action, audit_record
 from loyalty.services.members import MAX_RATING, member_lock
 from loyalty.services.roles import Permission, role_check
+from loyalty.snapshot import snapshot_read
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
@@ -135,7 +136,10 @@ def _contributions(*, member: Member, days: int, now: datetime) -> list[tuple[da
 
 def program_tiers(program: Program) -> list[Tier]:
     """The program's tiers, lowest first."""
-    return list(Tier.objects.filter(program=program).order_by("min_points"))
+    return snapshot_read(
+        ("tiers", program.pk),
+        lambda: list(Tier.objects.filter(program=program).order_by("min_points")),
+    )
 
 
 def _rating_ok(tier: Tier, rating: Decimal | None) -> bool:

@@ -6,10 +6,6 @@ largest threshold first. Customer's-choice programs convert when the member (or
 the integrator for them) claims a reward.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -17,6 +13,7 @@ from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
+from loyalty.snapshot import snapshot_read
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.templates import language_for
@@ -31,35 +28,16 @@ from rewards.terms import terms_text
 MAX_CONVERSIONS_PER_WRITE = 100
 
 
-# Within ``thresholds_snapshot()``: each program's thresholds, read once (a batch of orders).
-_thresholds: ContextVar[dict[int, list[RewardThreshold]] | None] = ContextVar(
-    "thresholds_snapshot", default=None
-)
-
-
-@contextmanager
-def thresholds_snapshot() -> Iterator[None]:
-    """Read each program's thresholds once for the block: one bulk write, one set of rules."""
-    token = _thresholds.set({})
-    try:
-        yield
-    finally:
-        _thresholds.reset(token)
-
-
 def thresholds_of(program: Program) -> list[RewardThreshold]:
     """The program's thresholds, largest first, with their templates."""
-    snapshot = _thresholds.get()
-    if snapshot is not None and program.pk in snapshot:
-        return snapshot[program.pk]
-    thresholds = list(
-        RewardThreshold.objects.filter(program=program)
-        .select_related("template")
-        .order_by("-points")
+    return snapshot_read(
+        ("thresholds", program.pk),
+        lambda: list(
+            RewardThreshold.objects.filter(program=program)
+            .select_related("template")
+            .order_by("-points")
+        ),
     )
-    if snapshot is not None:
-        snapshot[program.pk] = thresholds
-    return thresholds
 
 
 def rewards_convert(

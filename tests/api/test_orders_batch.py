@@ -148,10 +148,10 @@ def test_queries_per_order_in_a_batch_are_constant(api, program):
     per_order = (thirty - ten) / 20
     assert per_order == int(per_order)
     assert ten == queries(10, 3000)
-    # Savepoint + release, referrer peek, member lock, replay check, earning rules,
-    # campaigns, order, ledger entry, balance, tiers; the thresholds and webhook endpoints
-    # are read once a batch.
-    assert per_order <= 11
+    # Savepoint + release, referrer peek, member lock, replay check, order, ledger entry,
+    # balance; the program's settings (loyalty.snapshot) and webhook endpoints are read
+    # once a batch.
+    assert per_order <= 8
 
 
 @pytest.mark.django_db(transaction=True)
