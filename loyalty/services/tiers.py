@@ -258,7 +258,8 @@ def tier_on_earn(*, member: Member, now: datetime | None = None) -> TierChange |
     """
     now = now or timezone.now()
     tiers = program_tiers(member.program)
-    if not tiers:
+    # Nothing above the top tier: no need to count the window.
+    if not tiers or member.tier_id == tiers[-1].pk:
         return None
     sums = window_sums(member_ids=[member.pk], days={t.window_days for t in tiers}, now=now)
     current = next((t for t in tiers if t.pk == member.tier_id), None)

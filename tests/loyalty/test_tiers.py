@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput
@@ -435,3 +437,22 @@ def test_the_safe_until_is_the_override_end_while_overridden(program):
     assert tier["safe_until"] == timezone.localdate(until)
     assert tier["keep"] is None
     assert isinstance(tier["safe_until"], date)
+
+
+def test_an_order_of_a_member_at_the_top_tier_does_not_count_the_window(program):
+    order(program, "A-1", "2500.00")  # 2,500 points: Diamond
+    assert tier_name() == "Diamond"
+
+    with CaptureQueriesContext(connection) as ctx:
+        order(program, "A-2", "10.00")
+
+    assert tier_name() == "Diamond"
+    assert not any("SUM(CASE WHEN" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_an_order_of_a_member_below_the_top_tier_counts_the_window(program):
+    order(program, "A-1", "300.00")  # Gold
+    with CaptureQueriesContext(connection) as ctx:
+        order(program, "A-2", "10.00")
+
+    assert any("SUM(CASE WHEN" in q["sql"] for q in ctx.captured_queries)
