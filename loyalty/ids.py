@@ -9,6 +9,8 @@ import unicodedata
 from django.utils.translation import gettext_lazy as _
 
 MAX_LENGTH = 191
+# /api/v1/orders/quote and /api/v1/orders/batch are endpoints, so no order may be named so.
+RESERVED_ORDER_IDS = frozenset({"quote", "batch"})
 
 
 def external_id_problem(value: str) -> str | None:
@@ -26,4 +28,14 @@ def external_id_problem(value: str) -> str | None:
         )
     if value in {".", ".."}:
         return str(_("An external id cannot be '.' or '..'."))
+    return None
+
+
+def order_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an order's external id (the rule above, and not the name of
+    an endpoint under /api/v1/orders/); None when it can."""
+    if problem := external_id_problem(value):
+        return problem
+    if value in RESERVED_ORDER_IDS:
+        return str(_("'%(id)s' names an API endpoint; choose another order id.")) % {"id": value}
     return None

@@ -20,7 +20,7 @@ from loyalty import metrics
 from loyalty.api import serializers as s
 from loyalty.api.errors import _flatten, error_body
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
-from loyalty.api.views import OrderView
+from loyalty.api.views import LoyaltyView
 from loyalty.ids import external_id_problem
 from loyalty.services.order_batch import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
 
@@ -61,15 +61,10 @@ def _result(index: int, external_id: Any, **fields: Any) -> dict[str, Any]:
     return {"index": index, "external_id": external_id, "order": None, "error": None, **fields}
 
 
-class OrdersBatchView(OrderView):
-    """POST records a batch. GET is the order whose external id is "batch" (the path
-    shadows it; the look-up keeps working here)."""
+class OrdersBatchView(LoyaltyView):
+    """POST records a batch ("batch" is never an order's id: loyalty.ids)."""
 
-    required_scopes = {"POST": ("orders",), "GET": ("orders",)}
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request, external_id: str = "batch") -> Response:
-        return super().get(request, external_id="batch")
+    required_scopes = {"POST": ("orders",)}
 
     @extend_schema(
         operation_id="order_batch_create",

@@ -33,7 +33,7 @@ from loyalty.errors import (
     RefundConflict,
     RefundExceedsOrder,
 )
-from loyalty.ids import external_id_problem
+from loyalty.ids import external_id_problem, order_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
 from loyalty.services.earning import earn_breakdown, lines_clean
 from loyalty.services.ledger import ledger_append
@@ -114,6 +114,16 @@ def _validate_order(
         raise InvalidInput(errors)
 
 
+def order_ids_check(*, external_id: str, member_external_id: str) -> None:
+    """The order's and the member's external ids, by the id rules (loyalty.ids)."""
+    for name, problem in (
+        ("external_id", order_id_problem(external_id)),
+        ("member", external_id_problem(member_external_id)),
+    ):
+        if problem:
+            raise InvalidInput({name: [problem]})
+
+
 def _fingerprint(payload: dict[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -150,9 +160,7 @@ def order_record(
         }
     )
     placed_at = placed_at or timezone.now()
-    for name, value in (("external_id", external_id), ("member", member_external_id)):
-        if problem := external_id_problem(value):
-            raise InvalidInput({name: [problem]})
+    order_ids_check(external_id=external_id, member_external_id=member_external_id)
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )

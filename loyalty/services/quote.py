@@ -13,12 +13,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput
-from loyalty.ids import external_id_problem
 from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program
 from loyalty.services.bonuses import bonus_rule
 from loyalty.services.earning import EarnBreakdown, earn_breakdown, lines_clean
-from loyalty.services.orders import BREAKDOWN_PARTS, _validate_order
+from loyalty.services.orders import BREAKDOWN_PARTS, _validate_order, order_ids_check
 from loyalty.services.tiers import tier_preview
 from rewards.models import RewardThreshold
 from rewards.services.conversion import MAX_CONVERSIONS_PER_WRITE, thresholds_of
@@ -61,9 +59,7 @@ def order_quote(
     parts = {part: Decimal((breakdown or {}).get(part) or 0) for part in BREAKDOWN_PARTS}
     currency = currency.upper()
     placed_at = placed_at or timezone.now()
-    for name, value in (("external_id", external_id), ("member", member_external_id)):
-        if problem := external_id_problem(value):
-            raise InvalidInput({name: [problem]})
+    order_ids_check(external_id=external_id, member_external_id=member_external_id)
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )

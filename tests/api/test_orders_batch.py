@@ -123,15 +123,6 @@ def test_a_batch_honours_the_idempotency_key(api, program):
     assert other.status_code == 409
 
 
-def test_the_order_named_batch_can_still_be_read(api, program):
-    api.post("/api/v1/orders", _order(0) | {"external_id": "batch"}, format="json")
-
-    response = api.get("/api/v1/orders/batch")
-
-    assert response.status_code == 200
-    assert response.json()["external_id"] == "batch"
-
-
 def test_queries_per_order_in_a_batch_are_constant(api, program):
     # Warm up: members exist, so both batches do the same work per order.
     api.post(URL, {"orders": [_order(n, member=f"q-{n}") for n in range(40)]}, format="json")
