@@ -35,6 +35,8 @@ from loyalty.services.audit import Action, audit_record
 from loyalty.services.members import LOCALES, member_upsert
 from loyalty.services.points import MAX_GRANT, points_grant
 from loyalty.services.roles import GrantLimitExceeded, Permission, role_allows, role_check
+from loyalty.snapshot import program_snapshot
+from notifications.services.webhooks import webhook_endpoints_snapshot
 
 MAX_ROWS = 100_000
 MAX_CSV_BYTES = 10_000_000
@@ -398,19 +400,8 @@ def _progress(job: BulkJob) -> None:
     )
 
 
-def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
-    """Do the job's ready rows, each in its own transaction; progress after each chunk.
-
-    Safe to run twice, also at the same time: a row taken by one run is skipped by the
-    other (SKIP LOCKED), and a done row is never done again.
-    """
-    job = BulkJob.objects.select_related("program__merchant", "created_by").get(pk=job_id)
-    if job.status == BulkJob.Status.PREVIEW:
-        return job  # not confirmed: nothing to do
-    BulkJob.objects.filter(pk=job.pk).update(
-        status=BulkJob.Status.RUNNING, started_at=job.started_at or timezone.now()
-    )
-    terms = _coupon_terms(job.program, job.params) if job.kind == BulkJob.Kind.COUPONS else None
+def _run_rows(job: BulkJob, terms: Any, chunk: int) -> None:
+    """The ready rows in line order, each in its own transaction; progress after a chunk."""
     last_line = 0
     while True:
         lines = list(
@@ -443,6 +434,25 @@ def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
                     row.status = BulkRow.Status.DONE
                 row.save(update_fields=["status", "code", "detail"])
         _progress(job)
+
+
+def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
+    """Do the job's ready rows, each in its own transaction; progress after each chunk.
+
+    Safe to run twice, also at the same time: a row taken by one run is skipped by the
+    other (SKIP LOCKED), and a done row is never done again.
+    """
+    job = BulkJob.objects.select_related("program__merchant", "created_by").get(pk=job_id)
+    if job.status == BulkJob.Status.PREVIEW:
+        return job  # not confirmed: nothing to do
+    BulkJob.objects.filter(pk=job.pk).update(
+        status=BulkJob.Status.RUNNING, started_at=job.started_at or timezone.now()
+    )
+    terms = _coupon_terms(job.program, job.params) if job.kind == BulkJob.Kind.COUPONS else None
+    # The program's settings (thresholds, tiers) and the merchant's webhook endpoints are
+    # read once for the run, not per row.
+    with program_snapshot(), webhook_endpoints_snapshot(merchant_id=job.merchant_id):
+        _run_rows(job, terms, chunk)
     _progress(job)
     with transaction.atomic():
         finished = BulkJob.objects.select_for_update().get(pk=job.pk)

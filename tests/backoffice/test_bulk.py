@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from loyalty.errors import InvalidInput
@@ -352,3 +353,29 @@ def test_a_viewer_sees_a_job_but_cannot_run_it(shop, members, staff_client):
     assert 'id="bulk-confirm"' not in page
     job.refresh_from_db()
     assert job.status == BulkJob.Status.PREVIEW
+
+
+def test_a_points_row_costs_the_same_few_queries_however_long_the_job(shop):
+    """The program's settings and the merchant's webhook endpoints are read once a run."""
+    manager = StaffFactory(merchant=shop.merchant)
+
+    def run(count: int, prefix: str) -> int:
+        Member.objects.bulk_create(
+            [Member(program=shop, external_id=f"{prefix}{n}") for n in range(count)]
+        )
+        data = "external_id,points,reason\n" + "".join(
+            f"{prefix}{n},5,Goodwill\n" for n in range(count)
+        )
+        job = bulk_job_create(
+            program=shop, kind=BulkJob.Kind.POINTS, data=data.encode(), created_by=manager
+        )
+        BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.QUEUED)
+        with CaptureQueriesContext(connection) as ctx:
+            bulk_job_run(job_id=job.pk)
+        return len(ctx.captured_queries)
+
+    ten, thirty = run(10, "a"), run(30, "b")
+
+    # The row's transaction (a savepoint pair inside the test's own), row lock, savepoint
+    # pair of the grant, member lock, key check, ledger entry, balance, audit, row status.
+    assert (thirty - ten) / 20 <= 11
