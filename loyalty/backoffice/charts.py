@@ -17,6 +17,16 @@ MARGIN_LEFT = 48
 MARGIN_BOTTOM = 22
 
 
+def axis_label(value: int) -> str:
+    """The top of the axis in a few characters (the margin is narrow; bars carry exact
+    values in their tooltips): 9,999, 672k, 1.8M."""
+    if value < 10_000:
+        return f"{value:,}"
+    if value < 1_000_000:
+        return f"{value / 1000:.0f}k"
+    return f"{value / 1_000_000:.1f}M"
+
+
 def bar_chart(
     *, labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]], title: str
 ) -> SafeString:
@@ -63,7 +73,7 @@ def bar_chart(
         WIDTH - 8,
         8 + plot_h,
         MARGIN_LEFT - 4,
-        f"{top:,}",
+        axis_label(top),
         MARGIN_LEFT - 4,
         8 + plot_h,
         format_html_join(

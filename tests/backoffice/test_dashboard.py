@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.backoffice.charts import axis_label
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range
 from loyalty.models import LedgerEntry, Member, Program, Tier
 from loyalty.services.orders import order_record
@@ -203,3 +204,11 @@ def test_members_per_tier(shop):
 def test_no_tier_figures_while_nobody_holds_a_tier(shop):
     MemberFactory(program=shop)
     assert dashboard_figures(program=shop, start=START, end=END).tiers is None
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(0, "0"), (9_999, "9,999"), (10_000, "10k"), (671_394, "671k"), (1_835_480, "1.8M")],
+)
+def test_the_chart_axis_label_fits_the_margin(value, label):
+    assert axis_label(value) == label
