@@ -15,36 +15,26 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import LiteralString
-from urllib.parse import urlparse
 
 import psycopg
+
+from bench.scratch import peak_rss, scratch_url, server_sql
 
 RESULTS = Path(__file__).parent / "results"
 DB = "loyalty_bench_expiry"
 
 
-def _urls() -> tuple[str, str]:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"))
-    return base._replace(path="/postgres").geturl(), base._replace(path=f"/{DB}").geturl()
-
-
-def _admin(sql: str) -> None:
-    admin_url, _ = _urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 FILL = """
 INSERT INTO loyalty_member (program_id, external_id, email, name, locale, consent_email,
-    consent_push, balance, points_expire_at, last_order_at, created_at, updated_at)
+    consent_push, balance, points_expire_at, last_order_at, created_at, updated_at,
+    badge_enabled, tier_override_reason)
 SELECT %(program)s, 'm-' || n, '', '', 'en', false, false, 100 + n %% 900,
-    now() - interval '1 day', now() - interval '366 days', now(), now()
+    now() - interval '1 day', now() - interval '366 days', now(), now(), false, ''
 FROM generate_series(1, %(n)s) AS n;
 INSERT INTO loyalty_ledgerentry (member_id, kind, points, balance_after, reason, details,
     idempotency_key, created_at)
@@ -69,9 +59,9 @@ UPDATE loyalty_member m SET balance = 0, points_expire_at = NULL FROM due WHERE 
 
 
 def _prepare(n: int) -> None:
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"DROP DATABASE IF EXISTS {DB}_copy WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    server_sql(f"DROP DATABASE IF EXISTS {DB}_copy WITH (FORCE)")
+    server_sql(f"CREATE DATABASE {DB}")
     import django
     from django.core.management import call_command
 
@@ -85,7 +75,7 @@ def _prepare(n: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(FILL, {"program": program.pk, "n": n})
     connection.close()
-    _admin(f"CREATE DATABASE {DB}_copy TEMPLATE {DB}")
+    server_sql(f"CREATE DATABASE {DB}_copy TEMPLATE {DB}")
 
 
 def _job(batch: int) -> tuple[float, int, int]:
@@ -99,7 +89,7 @@ def _job(batch: int) -> tuple[float, int, int]:
     connection.close()
     # The process's peak resident memory so far (KiB on Linux): flat across sizes means the
     # job's memory does not grow with the number of members.
-    return seconds, run.entries, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return seconds, run.entries, peak_rss()
 
 
 def main() -> int:
@@ -107,7 +97,7 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    _, url = _urls()
+    url = scratch_url(DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory

@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.scratch import scratch_url, server_sql
 
 RESULTS = Path(__file__).parent / "results"
 DB = "loyalty_bench_push"
@@ -66,17 +66,6 @@ def _serve(port: Any, count: Any, sample: Any) -> None:
     server.serve_forever()
 
 
-def _urls() -> tuple[str, str]:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"))
-    return base._replace(path="/postgres").geturl(), base._replace(path=f"/{DB}").geturl()
-
-
-def _admin(sql: str) -> None:
-    admin_url, _ = _urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=1000)
@@ -93,7 +82,7 @@ def main() -> int:
     from notifications.management.commands.generate_vapid_keys import vapid_keys_new
 
     public, private = vapid_keys_new()
-    _, url = _urls()
+    url = scratch_url(DB)
     os.environ.update(
         DATABASE_URL=url,
         DEBUG="false",  # DEBUG keeps every query in memory
@@ -103,8 +92,8 @@ def main() -> int:
         PUSH_ENDPOINT_HOSTS="127.0.0.1",
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    server_sql(f"CREATE DATABASE {DB}")
     import django
 
     django.setup()

@@ -18,23 +18,22 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg
+from bench.scratch import peak_rss, scratch_url, server_sql
 
 RESULTS = Path(__file__).parent / "results"
 DB = "loyalty_bench_reminders"
 
 FILL = """
 INSERT INTO loyalty_member (program_id, external_id, email, name, locale, consent_email,
-    consent_push, balance, points_expire_at, last_order_at, created_at, updated_at)
+    consent_push, balance, points_expire_at, last_order_at, created_at, updated_at,
+    badge_enabled, tier_override_reason)
 SELECT %(program)s, 'm-' || n, 'm-' || n || '@example.com', 'Member ' || n, 'en', true, false,
-    100 + n %% 900, now() + interval '10 days', now() - interval '355 days', now(), now()
+    100 + n %% 900, now() + interval '10 days', now() - interval '355 days', now(), now(), false, ''
 FROM generate_series(1, %(n)s) AS n;
 INSERT INTO loyalty_ledgerentry (member_id, kind, points, balance_after, reason, details,
     idempotency_key, created_at)
@@ -44,25 +43,9 @@ ANALYZE;
 """
 
 
-def _urls() -> tuple[str, str]:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"))
-    return base._replace(path="/postgres").geturl(), base._replace(path=f"/{DB}").geturl()
-
-
-def _admin(sql: str) -> None:
-    admin_url, _ = _urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def _peak_rss() -> int:
-    """The process's peak resident memory so far, in bytes (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _prepare(n: int) -> None:
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    server_sql(f"CREATE DATABASE {DB}")
     import django
     from django.conf import settings
 
@@ -87,7 +70,7 @@ def main() -> int:
         "--no-deliver", action="store_true", help="time the writing only (the outbox stays full)"
     )
     args = parser.parse_args()
-    _, url = _urls()
+    url = scratch_url(DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory
@@ -101,12 +84,12 @@ def main() -> int:
     from notifications.services.reminders import reminders_send
 
     outbox._hand_off = lambda ids: None  # time writing and delivering apart
-    rss_before = _peak_rss()
+    rss_before = peak_rss()
 
     t0 = time.perf_counter()
     reminded = reminders_send()
     write_seconds = time.perf_counter() - t0
-    rss_written = _peak_rss()
+    rss_written = peak_rss()
 
     sent = 0
     calls = 0
@@ -119,7 +102,7 @@ def main() -> int:
             sent += outbox.notifications_deliver(batch_size=1000)
             calls += 1
     deliver_seconds = time.perf_counter() - t0
-    rss_delivered = _peak_rss()
+    rss_delivered = peak_rss()
 
     statuses = dict(Notification.objects.values_list("status").annotate(n=Count("id")))
     report = {

@@ -13,14 +13,12 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg
+from bench.scratch import peak_rss, scratch_url, server_sql
 
 RESULTS = Path(__file__).parent / "results"
 DB = "loyalty_bench_tiers"
@@ -46,25 +44,14 @@ ANALYZE;
 """
 
 
-def _urls() -> tuple[str, str]:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"))
-    return base._replace(path="/postgres").geturl(), base._replace(path=f"/{DB}").geturl()
-
-
-def _admin(sql: str) -> None:
-    admin_url, _ = _urls()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    _, url = _urls()
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    url = scratch_url(DB)
+    server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    server_sql(f"CREATE DATABASE {DB}")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory
@@ -102,9 +89,9 @@ def main() -> int:
         "notices_due": args.members - run.down,
         "second_run_seconds": round(quiet_seconds, 2),
         "second_run_down": again.down,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": round(peak_rss() / 2**20, 1),
     }
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tiers.json").write_text(json.dumps(report, indent=2) + "\n")
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
