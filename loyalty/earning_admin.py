@@ -19,13 +19,9 @@ from loyalty.admin import (
 )
 from loyalty.errors import InvalidInput
 from loyalty.forms import add_service_error
-from loyalty.models import Campaign, EarningRule, Feedback, Program, Transfer
+from loyalty.models import Campaign, EarningRule, Feedback, Transfer
 from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
 from loyalty.services.feedback import feedback_summary
-
-
-def _program_of(request: HttpRequest) -> Program | None:
-    return staff_program(request)
 
 
 class EarningRuleForm(forms.ModelForm):
@@ -85,11 +81,11 @@ class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: Any) -> None:
         if not _is_superuser(request) and obj.program_id is None:
-            obj.program = _program_of(request)
+            obj.program = staff_program(request)
         super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or _program_of(request) is not None
+        return _is_superuser(request) or staff_program(request) is not None
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _is_superuser(request) or self._in_scope(request, obj)
@@ -145,7 +141,7 @@ class FeedbackAdmin(ReadOnlyScopedAdmin[Feedback]):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        program = None if _is_superuser(request) else _program_of(request)
+        program = None if _is_superuser(request) else staff_program(request)
         summary = feedback_summary(program=program)
         subtitle = (
             _("Average rating %(average)s of 5 from %(count)s answers")

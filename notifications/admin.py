@@ -33,11 +33,13 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 
 from loyalty.admin import (
     MerchantScopedAdmin,
+    ReadOnlyScopedAdmin,
     _is_superuser,
+    _ModelT,
     _search_member,
     _staff_merchant_id,
     _user,
@@ -282,8 +284,49 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
 # The outbox
 
 
+class MemberRowsAdmin(ReadOnlyScopedAdmin[_ModelT]):
+    """Rows about one member each, written by the services: read-only, searched by member."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(_search_member(term, prefix="member__")), False
+
+
+class OutboxLogAdmin(ReadOnlyScopedAdmin[_ModelT]):
+    """An outbox as a log (notifications, webhook deliveries): read-only; failed rows can be
+    sent again by the staff allowed to write, through the outbox's own resend service."""
+
+    actions: Any = ("resend",)
+
+    @admin.display(description=_("error"))
+    def error(self, row: Any) -> str:
+        text = row.last_error
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or self._may_write(request)
+
+    def _resend(
+        self, request: HttpRequest, queryset: QuerySet[Any], *, resend: Any, done: Any,
+        only_failed: Any,
+    ) -> None:  # fmt: skip
+        """``resend(queryset)`` returns how many rows were queued again; ``done`` is a lazy
+        plural keyed on ``count``."""
+        selected = queryset.count()
+        count = resend(queryset)
+        self.message_user(
+            request, done % {"count": count}, messages.SUCCESS if count else messages.WARNING
+        )
+        if selected > count:
+            self.message_user(request, only_failed, messages.WARNING)
+
+
 @admin.register(Notification)
-class NotificationAdmin(MerchantScopedAdmin[Notification]):
+class NotificationAdmin(OutboxLogAdmin[Notification], MemberRowsAdmin[Notification]):
     merchant_path = "member__program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
     list_display = (
@@ -303,7 +346,6 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
     search_fields = ("member__external_id", "member__email", "member__name")
     search_help_text = _("A member: exact external id, whole e-mail address, or part of the name.")
     ordering = ("-id",)
-    actions = ("resend",)
     fields = (
         "member",
         "event",
@@ -319,11 +361,6 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
         "message",
     )
     readonly_fields = ("message",)
-
-    @admin.display(description=_("error"))
-    def error(self, notification: Notification) -> str:
-        text = notification.last_error
-        return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description=_("message"))
     def message(self, notification: Notification) -> SafeString:
@@ -343,53 +380,28 @@ class NotificationAdmin(MerchantScopedAdmin[Notification]):
             rows.append((name, shown))
         return format_html_join("\n", "<p><strong>{}</strong></p>{}", rows)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Notification], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(_search_member(term, prefix="member__")), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
-        return False
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
-
     @admin.action(description=_("Resend the selected failed notifications"), permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        selected = queryset.count()
-        count = notifications_resend(notifications=queryset)
-        self.message_user(
+        self._resend(
             request,
-            ngettext(
+            queryset,
+            resend=lambda rows: notifications_resend(notifications=rows),
+            done=ngettext_lazy(
                 "%(count)d notification queued to be sent again.",
                 "%(count)d notifications queued to be sent again.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
+                "count",
+            ),
+            only_failed=_(
+                "Only failed notifications are resent; the others were left as they are."
+            ),
         )
-        if selected > count:
-            self.message_user(
-                request,
-                _("Only failed notifications are resent; the others were left as they are."),
-                messages.WARNING,
-            )
 
 
 # Webhooks
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(MerchantScopedAdmin[PushSubscription]):
+class PushSubscriptionAdmin(MemberRowsAdmin[PushSubscription]):
     merchant_path = "member__program__merchant"
     list_display = (
         "member",
@@ -417,27 +429,6 @@ class PushSubscriptionAdmin(MerchantScopedAdmin[PushSubscription]):
     def push_service(self, subscription: PushSubscription) -> str:
         # The endpoint itself is a capability to message the browser: not shown.
         return urlsplit(subscription.endpoint).hostname or ""
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[PushSubscription], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(_search_member(term, prefix="member__")), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: PushSubscription | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: PushSubscription | None = None
-    ) -> bool:
-        return False
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -494,7 +485,7 @@ class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(MerchantScopedAdmin[WebhookDelivery]):
+class WebhookDeliveryAdmin(OutboxLogAdmin[WebhookDelivery]):
     merchant_path = "endpoint__merchant"
     owner_column = "endpoint__merchant"
     show_full_result_count = False
@@ -515,7 +506,6 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin[WebhookDelivery]):
     search_fields = ("dedupe_key",)
     search_help_text = _("The event and occasion, e.g. order_recorded:A-1001.")
     ordering = ("-id",)
-    actions = ("resend",)
     fields = (
         "endpoint",
         "event",
@@ -530,44 +520,16 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin[WebhookDelivery]):
         "payload",
     )
 
-    @admin.display(description=_("error"))
-    def error(self, delivery: WebhookDelivery) -> str:
-        text = delivery.last_error
-        return text if len(text) <= 80 else text[:79] + "…"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: WebhookDelivery | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: WebhookDelivery | None = None
-    ) -> bool:
-        return False
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
-
     @admin.action(description=_("Resend the selected failed deliveries"), permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        selected = queryset.count()
-        count = webhooks_resend(deliveries=queryset)
-        self.message_user(
+        self._resend(
             request,
-            ngettext(
+            queryset,
+            resend=lambda rows: webhooks_resend(deliveries=rows),
+            done=ngettext_lazy(
                 "%(count)d delivery queued to be sent again.",
                 "%(count)d deliveries queued to be sent again.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
+                "count",
+            ),
+            only_failed=_("Only failed deliveries are resent; the others were left as they are."),
         )
-        if selected > count:
-            self.message_user(
-                request,
-                _("Only failed deliveries are resent; the others were left as they are."),
-                messages.WARNING,
-            )

@@ -23,6 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin import staff_program
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range, figures_csv
 from loyalty.backoffice.exports import EXPORTS, csv_lines, export_lines
 from loyalty.errors import LoyaltyError
@@ -50,9 +51,7 @@ def backoffice_program(request: HttpRequest) -> Program | None:
         if not merchant.isdigit():
             return None
         return Program.objects.select_related("merchant").filter(merchant_id=merchant).first()
-    if user.merchant_id is None:
-        return None
-    return Program.objects.select_related("merchant").filter(merchant_id=user.merchant_id).first()
+    return staff_program(request)
 
 
 def _program_or_404(request: HttpRequest) -> Program:
