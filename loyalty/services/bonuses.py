@@ -10,8 +10,7 @@ from typing import Any
 
 from loyalty.models import EarningRule, LedgerEntry, Member, Program
 from loyalty.services.ledger import ledger_append
-from notifications.models import WebhookEvent
-from notifications.services.webhooks import webhook_enqueue
+from notifications.services.webhooks import webhook_points_earned
 
 
 def bonus_rule(*, program: Program, kind: str) -> EarningRule | None:
@@ -34,18 +33,7 @@ def bonus_award(
         key=key,
         details=details,
     )
-    webhook_enqueue(
-        merchant_id=member.program.merchant_id,
-        event=WebhookEvent.POINTS_EARNED,
-        occasion=str(entry.pk),
-        payload={
-            "member": member.external_id,
-            "points": points,
-            "reason": reason,
-            "order": None,
-            "balance": member.balance,
-        },
-    )
+    webhook_points_earned(member=member, entry=entry)
     return entry
 
 

@@ -51,7 +51,7 @@ from loyalty.services.referrals import (
 from loyalty.services.tiers import tier_on_earn
 from loyalty.services.validity import validity_on_order
 from notifications.models import WebhookEvent
-from notifications.services.webhooks import webhook_enqueue
+from notifications.services.webhooks import webhook_enqueue, webhook_points_earned
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 from rewards.services.coupons import coupons_void_for_refund
@@ -273,18 +273,7 @@ def _order_record(
             member_updates=activity,
             expires_at=_lot_expiry(program, placed_at),
         )
-        webhook_enqueue(
-            merchant_id=program.merchant_id,
-            event=WebhookEvent.POINTS_EARNED,
-            occasion=str(entry.pk),
-            payload={
-                "member": member.external_id,
-                "points": points,
-                "reason": entry.reason,
-                "order": external_id,
-                "balance": member.balance,
-            },
-        )
+        webhook_points_earned(member=member, entry=entry, order=external_id)
         tier_on_earn(member=member)  # up at once; down only by the daily job
     elif activity:
         Member.objects.filter(pk=member.pk).update(**activity)

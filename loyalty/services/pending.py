@@ -32,7 +32,7 @@ from loyalty.services.tiers import tier_on_earn
 from loyalty.services.validity import earning_expiry
 from loyalty.snapshot import program_snapshot
 from notifications.models import WebhookEndpoint, WebhookEvent
-from notifications.services.webhooks import webhook_enqueue
+from notifications.services.webhooks import webhook_points_earned
 from rewards.models import RewardThreshold
 from rewards.services.conversion import rewards_convert
 
@@ -196,18 +196,11 @@ def _release_reason(row: PendingEarning) -> str:
 
 def _hook_earned(*, member: Member, row: PendingEarning) -> None:
     assert row.entry is not None
-    webhook_enqueue(
-        merchant_id=member.program.merchant_id,
-        event=WebhookEvent.POINTS_EARNED,
-        occasion=str(row.entry.pk),
-        payload={
-            "member": member.external_id,
-            "points": row.points,
-            "reason": row.entry.reason,
-            "order": row.order.external_id,
-            "balance": member.balance,
-            "pending_since": row.order.placed_at,
-        },
+    webhook_points_earned(
+        member=member,
+        entry=row.entry,
+        order=row.order.external_id,
+        pending_since=row.order.placed_at,
     )
 
 

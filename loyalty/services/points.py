@@ -20,9 +20,9 @@ from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
 from loyalty.services.roles import role_check_points
 from loyalty.services.tiers import tier_on_earn
-from notifications.models import Event, WebhookEvent
+from notifications.models import Event
 from notifications.services import notification_enqueue
-from notifications.services.webhooks import webhook_enqueue
+from notifications.services.webhooks import webhook_points_earned
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
 
@@ -105,18 +105,7 @@ def points_grant(
             reason=reason,
         )
     if points > 0:
-        webhook_enqueue(
-            merchant_id=program.merchant_id,
-            event=WebhookEvent.POINTS_EARNED,
-            occasion=str(entry.pk),
-            payload={
-                "member": member.external_id,
-                "points": points,
-                "reason": reason,
-                "order": None,
-                "balance": member.balance,
-            },
-        )
+        webhook_points_earned(member=member, entry=entry)
         notification_enqueue(
             member=member,
             event=Event.POINTS_GRANTED,

@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -66,6 +66,9 @@ from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from notifications.netguard import GuardedHTTPHandler, GuardedHTTPSHandler
 from notifications.services.claims import claim_due
 from notifications.services.outbox import max_attempts, retry_delay
+
+if TYPE_CHECKING:
+    from loyalty.models import LedgerEntry, Member
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,26 @@ def webhook_signature(secret: str, timestamp: int | str, body: bytes | str) -> s
 
 
 # Writing
+
+
+def webhook_points_earned(
+    *, member: Member, entry: LedgerEntry, order: str | None = None, **extra: Any
+) -> int:
+    """The ``points_earned`` event of one ledger entry: an order's earning, its release
+    after the return window, a grant or a bonus (the member holds the new balance)."""
+    return webhook_enqueue(
+        merchant_id=member.program.merchant_id,
+        event=WebhookEvent.POINTS_EARNED,
+        occasion=str(entry.pk),
+        payload={
+            "member": member.external_id,
+            "points": entry.points,
+            "reason": entry.reason,
+            "order": order,
+            "balance": member.balance,
+            **extra,
+        },
+    )
 
 
 def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dict[str, Any]) -> int:
