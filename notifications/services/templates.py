@@ -34,6 +34,23 @@ def language_for(locale: str) -> str:
     return code if code in SHIPPED_LANGUAGES else FALLBACK_LANGUAGE
 
 
+def _tidy(name: str, text: str) -> str:
+    """A rendered part as sent: one-line parts on one line; in text parts, a paragraph left
+    out by an {% if %} leaves no gap of blank lines."""
+    if name in ONE_LINE_PARTS:
+        return " ".join(text.split())
+    if name not in HTML_PARTS:
+        return BLANK_LINES.sub("\n\n", text)
+    return text
+
+
+def _with_link(rendered: dict[str, str], values: Mapping[str, Any]) -> dict[str, str]:
+    """A push without a link of its own opens the profile page."""
+    if "link" in rendered and not rendered["link"]:
+        rendered["link"] = str(values.get("profile_url", ""))
+    return rendered
+
+
 def parts_render(
     parts: Mapping[str, str], values: Mapping[str, Any], *, channel: str, language: str
 ) -> dict[str, str]:
@@ -42,15 +59,8 @@ def parts_render(
     with translation.override(language):
         for name in PARTS[Channel(channel)]:
             text = rendering.render(parts.get(name, ""), values, html=name in HTML_PARTS)
-            if name in ONE_LINE_PARTS:
-                text = " ".join(text.split())
-            elif name not in HTML_PARTS:
-                # A paragraph left out by an {% if %} leaves no gap of blank lines.
-                text = BLANK_LINES.sub("\n\n", text)
-            rendered[name] = text
-        if "link" in rendered and not rendered["link"]:
-            rendered["link"] = str(values.get("profile_url", ""))
-    return rendered
+            rendered[name] = _tidy(name, text)
+    return _with_link(rendered, values)
 
 
 def templates_render(
@@ -149,11 +159,5 @@ class TemplatesBatch:
             if len(self._formatted) >= MAX_PIECES:
                 self._formatted.clear()
             text = rendering.fill_slots(pieces, values, html=html, formatted=self._formatted)
-            if name in ONE_LINE_PARTS:
-                text = " ".join(text.split())
-            elif name not in HTML_PARTS:
-                text = BLANK_LINES.sub("\n\n", text)
-            rendered[name] = text
-        if "link" in rendered and not rendered["link"]:
-            rendered["link"] = str(values.get("profile_url", ""))
-        return rendered
+            rendered[name] = _tidy(name, text)
+        return _with_link(rendered, values)
