@@ -812,10 +812,11 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         response = self._issue_coupon(request, members, back_url=change_url)
         return response or redirect(f"{change_url}#coupons")
 
-    def _issue_coupon(
-        self, request: HttpRequest, members: QuerySet[Member], *, back_url: str | None
-    ) -> HttpResponse | None:
-        """The form (terms, reason), then ``coupons_issue``; None once issued (or refused)."""
+    def _one_program(
+        self, request: HttpRequest, members: QuerySet[Member]
+    ) -> tuple[Program, int] | None:
+        """The program of the selected members and how many they are; None (and a message)
+        when they span programs or are more than a form handles."""
         programs = list(members.order_by().values_list("program_id", flat=True).distinct()[:2])
         if len(programs) != 1:
             self.message_user(
@@ -826,7 +827,16 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         if count > MAX_ROWS:
             self.message_user(request, too_many_rows(), messages.ERROR)
             return None
-        program = Program.objects.select_related("merchant").get(pk=programs[0])
+        return Program.objects.select_related("merchant").get(pk=programs[0]), count
+
+    def _issue_coupon(
+        self, request: HttpRequest, members: QuerySet[Member], *, back_url: str | None
+    ) -> HttpResponse | None:
+        """The form (terms, reason), then ``coupons_issue``; None once issued (or refused)."""
+        selection = self._one_program(request, members)
+        if selection is None:
+            return None
+        program, count = selection
         sent = request.method == "POST" and "apply" in request.POST
         form = CouponIssueForm(
             request.POST if sent else None, program=program, initial={"key": uuid4()}
@@ -883,17 +893,10 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         self, request: HttpRequest, queryset: QuerySet[Member]
     ) -> HttpResponse | None:
         """The form (tier, until, reason), then ``tier_override`` for each selected member."""
-        programs = list(queryset.order_by().values_list("program_id", flat=True).distinct()[:2])
-        if len(programs) != 1:
-            self.message_user(
-                request, _("Select members of one program at a time."), messages.ERROR
-            )
+        selection = self._one_program(request, queryset)
+        if selection is None:
             return None
-        count = queryset.count()
-        if count > MAX_ROWS:
-            self.message_user(request, too_many_rows(), messages.ERROR)
-            return None
-        program = Program.objects.select_related("merchant").get(pk=programs[0])
+        program, count = selection
         sent = request.method == "POST" and "apply" in request.POST
         form = TierOverrideForm(request.POST if sent else None, program=program)
         if sent and form.is_valid():
