@@ -69,7 +69,8 @@ class CampaignForm(forms.ModelForm):
 
 
 class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
-    """Per-program configuration rows that staff add, change and delete themselves."""
+    """Per-program earning rules and campaigns, which staff add, change and delete
+    themselves; their lists state how rules and campaigns stack."""
 
     merchant_path = "program__merchant"
     owner_column = "program"
@@ -90,6 +91,13 @@ class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _is_superuser(request) or self._in_scope(request, obj)
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {**(extra_context or {}), "subtitle": STACKING_RULE}
+        )
+
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(ProgramConfigAdmin):
@@ -98,13 +106,6 @@ class EarningRuleAdmin(ProgramConfigAdmin):
     list_filter = ("kind", "active")
     list_select_related = ("program",)
 
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return super().changelist_view(
-            request, {**(extra_context or {}), "subtitle": STACKING_RULE}
-        )
-
 
 @admin.register(Campaign)
 class CampaignAdmin(ProgramConfigAdmin):
@@ -112,13 +113,6 @@ class CampaignAdmin(ProgramConfigAdmin):
     list_display = ("name", "start_date", "end_date", "multiplier", "fixed_bonus", "active")
     list_filter = ("active",)
     list_select_related = ("program",)
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return super().changelist_view(
-            request, {**(extra_context or {}), "subtitle": STACKING_RULE}
-        )
 
 
 @admin.register(Transfer)

@@ -17,27 +17,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import MerchantScopedAdmin
+from loyalty.admin import ReadOnlyScopedAdmin
 from loyalty.models import AuditEntry, BulkJob
 
 
-class NeverWritten:
-    """Read-only in the admin for everybody, superusers included."""
-
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(AuditEntry)
-class AuditEntryAdmin(NeverWritten, MerchantScopedAdmin[AuditEntry]):  # type: ignore[misc]
+class AuditEntryAdmin(ReadOnlyScopedAdmin[AuditEntry]):
     merchant_path = "merchant"
     owner_column = "merchant"
     show_full_result_count = False
@@ -81,7 +66,7 @@ class AuditEntryAdmin(NeverWritten, MerchantScopedAdmin[AuditEntry]):  # type: i
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(NeverWritten, MerchantScopedAdmin[BulkJob]):  # type: ignore[misc]
+class BulkJobAdmin(ReadOnlyScopedAdmin[BulkJob]):
     merchant_path = "merchant"
     owner_column = "merchant"
     list_display = (
