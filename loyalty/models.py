@@ -623,7 +623,9 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.JSONField(null=True)
+    # JSON as text, not jsonb: an answer may echo what it refused, NUL characters included,
+    # and jsonb cannot hold "\u0000".
+    response = models.TextField(null=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -21,7 +21,6 @@ from loyalty.api import serializers as s
 from loyalty.api.errors import _flatten, error_body
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.api.views import LoyaltyView
-from loyalty.ids import external_id_problem
 from loyalty.services.order_batch import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
 
 
@@ -55,9 +54,6 @@ class OrderBatchSerializer(serializers.Serializer):
 
 
 def _result(index: int, external_id: Any, **fields: Any) -> dict[str, Any]:
-    # An id the external id rule refuses (control characters, a NUL...) is not echoed back.
-    if not isinstance(external_id, str) or external_id_problem(external_id):
-        external_id = None
     return {"index": index, "external_id": external_id, "order": None, "error": None, **fields}
 
 

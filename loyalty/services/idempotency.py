@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -52,7 +53,8 @@ def idempotent_call(
                 status, body = call()
                 if status >= 500:
                     raise _ServerError((status, body))
-                record.status_code, record.response = status, body
+                record.status_code = status
+                record.response = json.dumps(body, cls=DjangoJSONEncoder)
                 record.save(update_fields=["status_code", "response"])
                 return status, body
     except _ServerError as failed:
@@ -61,7 +63,16 @@ def idempotent_call(
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict()
     assert record.status_code is not None  # a record is only ever committed with its answer
-    return record.status_code, record.response
+    return record.status_code, json.loads(record.response or "null")
+
+
+def idempotency_answer(*, key: str, merchant_id: int | None) -> Any:
+    """The body kept for ``key`` (within one merchant; None: any), or None when there is none."""
+    records = IdempotencyRecord.objects.filter(key=key, response__isnull=False)
+    if merchant_id is not None:
+        records = records.filter(merchant_id=merchant_id)
+    record = records.first()
+    return None if record is None else json.loads(record.response or "null")
 
 
 def idempotency_purge(*, batch_size: int = 5000) -> int:

@@ -31,9 +31,9 @@ from django.utils.translation import ngettext
 from loyalty.csvfiles import csv_reader
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
-from loyalty.models import IdempotencyRecord, Member, Program, User
+from loyalty.models import Member, Program, User
 from loyalty.services.audit import Action, audit_record
-from loyalty.services.idempotency import idempotent_call
+from loyalty.services.idempotency import idempotency_answer, idempotent_call
 from loyalty.services.roles import Permission, role_check
 from rewards.models import Coupon, CouponTemplate
 from rewards.services.coupons import CouponTerms, coupon_issue, reason_problem, terms_check
@@ -339,13 +339,10 @@ def coupons_issue(
 
 def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
     """A batch's report by its key, within one merchant (None: any, for superusers)."""
-    records = IdempotencyRecord.objects.filter(key=f"{KEY_PREFIX}{key}", response__isnull=False)
-    if merchant_id is not None:
-        records = records.filter(merchant_id=merchant_id)
-    record = records.first()
-    if record is None or not isinstance(record.response, dict):
+    body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)
+    if not isinstance(body, dict):
         return None
-    return IssueReport.from_body(key, record.response, replayed=True)
+    return IssueReport.from_body(key, body, replayed=True)
 
 
 def report_summary(report: IssueReport) -> str:
