@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Member, Order, Program
+from loyalty.services.deferred import deferred_flush
 from loyalty.services.tiers import tier_multiplier
 from loyalty.snapshot import snapshot_read
 
@@ -451,6 +452,7 @@ def _line_matches(rule: EarningRule, line: dict[str, Any]) -> bool:
 def _earned_between(member: Member | None, start: datetime, end: datetime) -> int:
     if member is None or member.pk is None:
         return 0
+    deferred_flush()  # a batch's orders waiting to be inserted count too
     total = Order.objects.filter(member=member, placed_at__gte=start, placed_at__lt=end).aggregate(
         total=Sum("points_earned")
     )["total"]

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import F
 
 from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Refund, User
+from loyalty.services.deferred import deferred_insert, deferred_member_update
 from loyalty.services.validity import validity_on_append
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def ledger_append(
     do not follow the program's default validity (see ``validity``).
     """
     balance_before = member.balance
-    entry = LedgerEntry.objects.create(
+    entry = LedgerEntry(
         member=member,
         kind=kind,
         points=points,
@@ -57,8 +57,8 @@ def ledger_append(
         created_by=created_by,
         details=details or {},
     )
+    deferred_insert(entry)
     updates = {
-        **(member_updates or {}),
         **validity_on_append(
             member=member,
             entry=entry,
@@ -66,11 +66,11 @@ def ledger_append(
             expires_at=expires_at,
             order=order,
         ),
+        # The caller's word last: an order's own expiry date (placed_at + validity) beats
+        # the "from now" a first earning would otherwise get.
+        **(member_updates or {}),
     }
-    Member.objects.filter(pk=member.pk).update(balance=F("balance") + points, **updates)
-    for name, value in updates.items():
-        setattr(member, name, value)
-    member.balance = entry.balance_after
+    deferred_member_update(member, balance_delta=points, **updates)
     return entry
 
 

@@ -19,18 +19,34 @@ Rules kept here:
   thresholds, earning rules, campaigns and tiers are read once (``loyalty.snapshot``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import Member, Program
-from loyalty.services.orders import OrderResult, order_record
+from loyalty.models import EarningRule, Member, Order, Program
+from loyalty.services.bonuses import bonus_rule, signup_bonus_award
+from loyalty.services.deferred import (
+    deferred_flush,
+    deferred_track_windows,
+    deferred_waiting,
+    deferred_writes,
+)
+from loyalty.services.orders import (
+    OrderInput,
+    OrderResult,
+    order_input,
+    order_record,
+    order_record_input,
+)
+from loyalty.services.tiers import program_tiers
+from loyalty.services.validity import per_earning
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 
@@ -44,6 +60,7 @@ class BatchOrder(TypedDict, total=False):
     currency: str
     placed_at: datetime | None
     breakdown: dict[str, Decimal] | None
+    lines: list[dict[str, Any]] | None
 
 
 @dataclass
@@ -66,39 +83,151 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
         raise InvalidInput(
             {"orders": [str(_("Send 1 to %(max)s orders.")) % {"max": MAX_BATCH_ORDERS}]}
         )
-    with (
-        webhook_endpoints_snapshot(merchant_id=program.merchant_id),
-        program_snapshot(),
-        transaction.atomic(),
-    ):
-        _lock_known_members(program=program, external_ids={o["member"] for o in orders})
-        outcomes: list[BatchOutcome | None] = [None] * len(orders)
-        # Stable: one member's orders keep the order they were sent in.
-        for index in sorted(range(len(orders)), key=lambda i: orders[i]["member"]):
-            outcomes[index] = _record_one(program=program, order=orders[index])
-    return [outcome for outcome in outcomes if outcome is not None]
+    with webhook_endpoints_snapshot(merchant_id=program.merchant_id), program_snapshot():
+        if _deferrable(program):
+            try:
+                with transaction.atomic():
+                    outcomes = _record(program=program, orders=orders, deferred=True)
+                if outcomes is not None:
+                    return outcomes
+            except (IntegrityError, _Redo):
+                # Another writer took one of these external ids meanwhile (for a member we
+                # do not hold), or an order failed half-written: everything above is rolled
+                # back; order by order, each order meets it on its own.
+                pass
+        with transaction.atomic():
+            outcomes = _record(program=program, orders=orders, deferred=False)
+        assert outcomes is not None
+        return outcomes
 
 
-def _lock_known_members(*, program: Program, external_ids: set[str]) -> None:
-    list(
-        Member.objects.select_for_update()
-        .filter(program=program, external_id__in=external_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+class _Redo(Exception):
+    """The deferred way cannot finish this batch; redo it order by order."""
+
+
+def _deferrable(program: Program) -> bool:
+    """Deferred writes serve programs whose order path reads back only what ``deferred``
+    tracks: no return window (pending rows) and no per-earning lots (spending reads them)."""
+    return (
+        connection.vendor == "postgresql"
+        and not program.pending_days
+        and not (per_earning(program))
     )
 
 
-def _record_one(*, program: Program, order: BatchOrder) -> BatchOutcome:
-    arguments: dict[str, Any] = {
+def _record(
+    *, program: Program, orders: Sequence[BatchOrder], deferred: bool
+) -> list[BatchOutcome] | None:
+    """All the orders in one transaction; None when the deferred way does not apply."""
+    members = _lock_known_members(program=program, external_ids={o["member"] for o in orders})
+    if deferred and _pays_referrals(program, members.values()):
+        # A first order pays its referrer, who may be another member of the batch:
+        # that member's row is read back, so every write must be in place.
+        return None
+    outcomes: list[BatchOutcome | None] = [None] * len(orders)
+    # Stable: one member's orders keep the order they were sent in.
+    sequence = sorted(range(len(orders)), key=lambda i: orders[i]["member"])
+    if not deferred:
+        for index in sequence:
+            outcomes[index] = _record_one(program=program, order=orders[index])
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    checked: dict[int, OrderInput] = {}
+    for index, order in enumerate(orders):
+        try:
+            checked[index] = order_input(program=program, **_arguments(order))
+        except LoyaltyError as error:
+            outcomes[index] = BatchOutcome(external_id=order["external_id"], error=error)
+    recorded = set(
+        Order.objects.filter(
+            program=program, external_id__in={c.external_id for c in checked.values()}
+        ).values_list("external_id", flat=True)
+    )
+    with deferred_writes(expected=len(checked)):
+        # Only the members of orders that will be written are created, as a single order's.
+        new = {c.member_external_id for c in checked.values() if c.external_id not in recorded}
+        created = _create_members(program=program, external_ids=new - members.keys())
+        members |= created
+        tiers = program_tiers(program)
+        if tiers:
+            deferred_track_windows(
+                member_ids=[m.pk for m in members.values()],
+                days={t.window_days for t in tiers},
+                now=timezone.now(),
+            )
+        for member in created.values():
+            signup_bonus_award(member=member)  # as member_lock(create=True); once per member
+        for index in sequence:
+            if index not in checked:
+                continue
+            order = checked[index]
+            if order.external_id in recorded:
+                # A replay (or a conflict), answered from what is written.
+                deferred_flush()
+                outcomes[index] = _record_one(program=program, order=orders[index])
+                continue
+            waiting = deferred_waiting()
+            try:
+                result = order_record_input(
+                    program=program, order=order, member=members[order.member_external_id]
+                )
+            except LoyaltyError as error:
+                if deferred_waiting() != waiting:
+                    raise _Redo() from error  # refused half-written: only a savepoint undoes it
+                outcomes[index] = BatchOutcome(external_id=order.external_id, error=error)
+                continue
+            outcomes[index] = BatchOutcome(external_id=order.external_id, result=result)
+            recorded.add(order.external_id)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _lock_known_members(*, program: Program, external_ids: set[str]) -> dict[str, Member]:
+    members = (
+        Member.objects.select_for_update()
+        .filter(program=program, external_id__in=external_ids)
+        .order_by("pk")
+    )
+    found = {}
+    for member in members:
+        member.program = program
+        found[member.external_id] = member
+    return found
+
+
+def _create_members(*, program: Program, external_ids: set[str]) -> dict[str, Member]:
+    """The members the batch names that do not exist yet, created and locked (the caller
+    gives their sign-up bonuses: one inserted by a concurrent writer has it already)."""
+    valid = sorted(external_ids)  # checked by order_input
+    if not valid:
+        return {}
+    # Inserted in external-id order, as every batch does: no two wait on each other in a cycle.
+    Member.objects.bulk_create(
+        [Member(program=program, external_id=e) for e in valid], ignore_conflicts=True
+    )
+    return _lock_known_members(program=program, external_ids=set(valid))
+
+
+def _pays_referrals(program: Program, members: Iterable[Member]) -> bool:
+    return any(m.referred_by_id for m in members) and (
+        bonus_rule(program=program, kind=EarningRule.Kind.REFERRAL) is not None
+    )
+
+
+def _arguments(order: BatchOrder) -> dict[str, Any]:
+    return {
         "external_id": order["external_id"],
         "member_external_id": order["member"],
         "amount": order["amount"],
         "currency": order["currency"],
         "placed_at": order.get("placed_at"),
         "breakdown": order.get("breakdown"),
+        "lines": order.get("lines"),
     }
+
+
+def _record_one(*, program: Program, order: BatchOrder) -> BatchOutcome:
     try:
-        result = order_record(program=program, **arguments)
+        result = order_record(program=program, **_arguments(order))
     except LoyaltyError as error:
         return BatchOutcome(external_id=order["external_id"], error=error)
     return BatchOutcome(external_id=order["external_id"], result=result)

@@ -35,6 +35,7 @@ from loyalty.errors import (
 )
 from loyalty.ids import external_id_problem, order_id_problem
 from loyalty.models import LedgerEntry, Member, Order, Program, Refund
+from loyalty.services.deferred import deferred_insert, deferred_member_update, deferred_update
 from loyalty.services.earning import earn_breakdown, lines_clean
 from loyalty.services.ledger import ledger_append
 from loyalty.services.pending import (
@@ -129,7 +130,21 @@ def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def order_record(
+@dataclass(frozen=True)
+class OrderInput:
+    """An order as checked and fingerprinted by ``order_input``: ready to record."""
+
+    external_id: str
+    member_external_id: str
+    amount: Decimal
+    currency: str
+    placed_at: datetime
+    parts: dict[str, Decimal]
+    lines: list[dict[str, Any]]
+    fingerprint: str
+
+
+def order_input(
     *,
     program: Program,
     external_id: str,
@@ -139,11 +154,8 @@ def order_record(
     placed_at: datetime | None = None,
     breakdown: dict[str, Decimal] | None = None,
     lines: list[dict[str, Any]] | None = None,
-) -> OrderResult:
-    """Record a paid order and earn its points, once.
-
-    Safe to call any number of times, also concurrently, with the same data.
-    """
+) -> OrderInput:
+    """Check an order (``InvalidInput``, ``CurrencyMismatch``) and fingerprint it. Reads nothing."""
     parts = {part: Decimal((breakdown or {}).get(part) or 0) for part in BREAKDOWN_PARTS}
     currency = currency.upper()
     clean_lines = lines_clean(lines=lines, currency=currency)
@@ -164,25 +176,61 @@ def order_record(
     _validate_order(
         program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
     )
+    return OrderInput(
+        external_id=external_id,
+        member_external_id=member_external_id,
+        amount=amount,
+        currency=currency,
+        placed_at=placed_at,
+        parts=parts,
+        lines=clean_lines,
+        fingerprint=fingerprint,
+    )
+
+
+def order_record(
+    *,
+    program: Program,
+    external_id: str,
+    member_external_id: str,
+    amount: Decimal,
+    currency: str,
+    placed_at: datetime | None = None,
+    breakdown: dict[str, Decimal] | None = None,
+    lines: list[dict[str, Any]] | None = None,
+) -> OrderResult:
+    """Record a paid order and earn its points, once.
+
+    Safe to call any number of times, also concurrently, with the same data.
+    """
+    order = order_input(
+        program=program, external_id=external_id, member_external_id=member_external_id,
+        amount=amount, currency=currency, placed_at=placed_at, breakdown=breakdown, lines=lines,
+    )  # fmt: skip
+    return order_record_input(program=program, order=order)
+
+
+def order_record_input(
+    *, program: Program, order: OrderInput, member: Member | None = None
+) -> OrderResult:
+    """``order_record`` for an order already checked.
+
+    ``member``: only for a batch (``order_batch``) that holds the member locked in its
+    transaction and knows that no order has this external id yet.
+    """
+    if member is not None:
+        return _order_write(program=program, member=member, checked=order)
     try:
-        return _order_record(
-            program=program,
-            external_id=external_id,
-            member_external_id=member_external_id,
-            amount=amount,
-            currency=currency,
-            placed_at=placed_at,
-            parts=parts,
-            lines=clean_lines,
-            fingerprint=fingerprint,
-        )
+        return _order_record(program=program, order=order)
     except IntegrityError:
         # Another transaction recorded the same external id (for another member, so
         # the member lock did not queue us) between our check and our insert. It has
         # committed now, so this is a replay or a conflict like any other.
-        if not Order.objects.filter(program=program, external_id=external_id).exists():
+        if not Order.objects.filter(program=program, external_id=order.external_id).exists():
             raise
-        return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
+        return _order_replay(
+            program=program, external_id=order.external_id, fingerprint=order.fingerprint
+        )
 
 
 def _lines_out(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -206,16 +254,21 @@ def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> Or
 
 
 @transaction.atomic
-def _order_record(
-    *, program: Program, external_id: str, member_external_id: str, amount: Decimal,
-    currency: str, placed_at: datetime, parts: dict[str, Decimal], lines: list[dict[str, Any]],
-    fingerprint: str,
-) -> OrderResult:  # fmt: skip
+def _order_record(*, program: Program, order: OrderInput) -> OrderResult:
     # Locks the referrer too (pk order) when this may be a referred member's first order.
-    member = order_member_lock(program=program, external_id=member_external_id)
-    if Order.objects.filter(program=program, external_id=external_id).exists():
-        return _order_replay(program=program, external_id=external_id, fingerprint=fingerprint)
+    member = order_member_lock(program=program, external_id=order.member_external_id)
+    if Order.objects.filter(program=program, external_id=order.external_id).exists():
+        return _order_replay(
+            program=program, external_id=order.external_id, fingerprint=order.fingerprint
+        )
+    return _order_write(program=program, member=member, checked=order)
 
+
+def _order_write(*, program: Program, member: Member, checked: OrderInput) -> OrderResult:
+    """The order's whole effect, for a locked member and a new external id. Its inserts
+    and member updates go through ``deferred``: at once, or together for a batch."""
+    external_id, amount, currency = checked.external_id, checked.amount, checked.currency
+    placed_at, parts, lines = checked.placed_at, checked.parts, checked.lines
     # The same computation as the quote (loyalty.services.earning), so they agree.
     earned = earn_breakdown(
         program=program,
@@ -230,7 +283,7 @@ def _order_record(
     base, points = earned.points_base, earned.total
     # Inside a return window the points wait (loyalty.services.pending) instead of counting.
     pending_until = pending_available_at(program=program, placed_at=placed_at, points=points)
-    order = Order.objects.create(
+    order = Order(
         program=program,
         member=member,
         external_id=external_id,
@@ -241,11 +294,12 @@ def _order_record(
         points_earned=points,
         balance_after=member.balance + (0 if pending_until else points),
         placed_at=placed_at,
-        fingerprint=fingerprint,
+        fingerprint=checked.fingerprint,
         lines=_lines_out(lines),
         earning=earned.as_dict(),
         **parts,
     )
+    deferred_insert(order)
     activity = validity_on_order(member=member, program=program, placed_at=placed_at)
     if pending_until:
         pending_hold(
@@ -276,14 +330,12 @@ def _order_record(
         webhook_points_earned(member=member, entry=entry, order=external_id)
         tier_on_earn(member=member)  # up at once; down only by the daily job
     elif activity:
-        Member.objects.filter(pk=member.pk).update(**activity)
-        for name, value in activity.items():
-            setattr(member, name, value)
+        deferred_member_update(member, **activity)
     bonuses = referral_on_first_order(member=member, order=order)
     coupons = rewards_convert(member=member, program=program, order=order)
-    if coupons or bonuses:
-        Order.objects.filter(pk=order.pk).update(balance_after=member.balance)
+    if (coupons or bonuses) and order.balance_after != member.balance:
         order.balance_after = member.balance
+        deferred_update(order, "balance_after")
     webhook_enqueue(
         merchant_id=program.merchant_id,
         event=WebhookEvent.ORDER_RECORDED,

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange, User
 from loyalty.services.audit import Action, audit_record
+from loyalty.services.deferred import deferred_window_sums
 from loyalty.services.members import MAX_RATING, member_lock
 from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import snapshot_read
@@ -78,6 +79,20 @@ def _counting(member_ids: Any) -> Any:  # Any: the annotation is invisible to dj
         )
         .annotate(at=Coalesce("order__placed_at", "created_at"))
     )
+
+
+def window_add(window: dict[int, int], *, entry: LedgerEntry, now: datetime) -> None:
+    """Add an entry not written yet to a member's window sums (``{days: points}``, as
+    ``window_sums`` gives them): the same rule as ``_counting``, for ``deferred`` batches."""
+    counts = entry.kind in (LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL) or (
+        entry.kind == LedgerEntry.Kind.GRANT and entry.details.get("counts_for_tier") is True
+    )
+    if not counts:
+        return
+    at = entry.order.placed_at if entry.order is not None else entry.created_at
+    for days in window:
+        if at >= now - timedelta(days=days):
+            window[days] += entry.points
 
 
 def _windows(program_tiers: list[Tier], grace: int) -> set[int]:
@@ -261,7 +276,8 @@ def tier_on_earn(*, member: Member, now: datetime | None = None) -> TierChange |
     # Nothing above the top tier: no need to count the window.
     if not tiers or member.tier_id == tiers[-1].pk:
         return None
-    sums = window_sums(member_ids=[member.pk], days={t.window_days for t in tiers}, now=now)
+    days = {t.window_days for t in tiers}
+    sums = deferred_window_sums(member_ids=[member.pk], days=days, now=now)
     current = next((t for t in tiers if t.pk == member.tier_id), None)
     target = _target(tiers, sums[member.pk], member.rating, held=None, grace=0)
     if target is None or _rank(target) <= _rank(current):

@@ -12,6 +12,7 @@ from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import LedgerEntry, Member, Order, Program, User
 from loyalty.services.audit import Action, audit_record
+from loyalty.services.deferred import deferred_insert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_get, member_lock
 from loyalty.services.roles import Permission, role_check
@@ -81,7 +82,7 @@ def coupon_issue(
 ) -> Coupon:
     """Make a coupon with a fresh code and its 'issued' event."""
     valid_from = valid_from or timezone.now()
-    coupon = Coupon.objects.create(
+    coupon = Coupon(
         program=program,
         member=member,
         # 74 random bits: a collision is too unlikely (< 1e-13 at a billion coupons) to retry.
@@ -101,9 +102,10 @@ def coupon_issue(
         reason=reason,
         issued_by=issued_by,
     )
-    CouponEvent.objects.create(
-        coupon=coupon, kind=CouponEvent.Kind.ISSUED, reason=reason, by=issued_by
-    )
+    # Inserted at once, or with the rest of a batch of orders (loyalty.services.deferred).
+    deferred_insert(coupon)
+    deferred_insert(CouponEvent(coupon=coupon, kind=CouponEvent.Kind.ISSUED, reason=reason,
+                                by=issued_by))  # fmt: skip
     return coupon
 
 

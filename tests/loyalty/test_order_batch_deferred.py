@@ -1,0 +1,252 @@
+"""A batch of orders (deferred writes) leaves exactly what the same orders sent one by one leave.
+
+``order_batch`` writes its orders, entries and coupons together (``loyalty.services.deferred``)
+and counts tier windows in memory. Whatever the program and the orders, the result must be
+the single-order path's, order for order and entry for entry.
+"""
+
+import os
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loyalty.errors import LoyaltyError
+from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program, TierChange
+from loyalty.services.ledger import ledger_audit
+from loyalty.services.order_batch import orders_record_batch
+from loyalty.services.orders import order_record
+from loyalty.services.tiers import tiers_replace
+from rewards.models import Coupon
+from rewards.services.thresholds import thresholds_replace
+from tests.factories import MemberFactory, ProgramFactory
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = ["ana", "bo", "cy", "dee"]
+RULES = {
+    "signup": ("signup", {"points": 50}),
+    "cap": ("cap_day", {"points": 2500}),
+    "category": ("category_bonus", {"category": "x", "multiplier": "2"}),
+}
+
+
+def _program(config: dict) -> Program:
+    program = ProgramFactory(
+        earn_rate=Decimal(config["rate"]),
+        pending_days=config["pending_days"],
+        reset_validity_on_order=config["reset_validity"],
+    )
+    if config["tiers"]:
+        tiers_replace(program=program, tiers=[
+            {"name": "Gold", "min_points": 300, "window_days": 90, "earn_multiplier": "1.5"},
+            {"name": "Diamond", "min_points": 2000, "window_days": 30, "earn_multiplier": "2"},
+        ])  # fmt: skip
+    if config["threshold"]:
+        thresholds_replace(program=program, thresholds=[
+            {"points": config["threshold"], "coupon": {"kind": "percent", "value": "5"}},
+            {"points": config["threshold"] * 3, "coupon": {"kind": "percent", "value": "20"}},
+        ])  # fmt: skip
+    for name in config["rules"]:
+        kind, parameters = RULES[name]
+        EarningRule.objects.create(program=program, kind=kind, name=name, parameters=parameters)
+    for external_id, balance in sorted(config["existing"].items()):  # "ana", the referrer, first
+        member = MemberFactory(program=program, external_id=external_id, balance=0)
+        if balance:
+            order_record(program=program, external_id=f"old-{external_id}", amount=Decimal(balance),
+                         member_external_id=external_id, currency="EUR")  # fmt: skip
+        if config["referral"] and external_id != "ana":
+            Member.objects.filter(pk=member.pk).update(referred_by=Member.objects.get(
+                program=program, external_id="ana"))  # fmt: skip
+    if config["referral"]:
+        EarningRule.objects.create(
+            program=program, kind="referral", name="ref",
+            parameters={"referrer_points": 100, "referred_points": 40},
+        )  # fmt: skip
+    return program
+
+
+def _state(program: Program) -> dict:
+    """Everything the orders left, with random coupon codes taken out."""
+
+    def plain(text: str) -> str:
+        return re.sub(r"coupon [A-Z0-9-]+", "coupon CODE", text)
+
+    members = {}
+    for member in Member.objects.filter(program=program).order_by("external_id"):
+        members[member.external_id] = {
+            "balance": member.balance,
+            "pending": member.pending,
+            "tier": member.tier.name if member.tier else None,
+            "last_order_at": member.last_order_at,
+            "points_expire_at": member.points_expire_at,
+            "ledger": [
+                (
+                    e.kind,
+                    e.points,
+                    e.balance_after,
+                    plain(e.reason),
+                    e.order.external_id if e.order else None,
+                )
+                for e in LedgerEntry.objects.filter(member=member)
+                .select_related("order")
+                .order_by("id")
+            ],  # fmt: skip
+            "coupons": sorted(
+                (c.points_spent, str(c.value), c.order.external_id if c.order else None)
+                for c in Coupon.objects.filter(member=member).select_related("order")
+            ),
+            "tiers": list(
+                TierChange.objects.filter(member=member)
+                .order_by("id")
+                .values_list("kind", "to_name", "reason")
+            ),  # fmt: skip
+        }
+    orders = {
+        o.external_id: (o.member.external_id, o.points_earned, o.balance_after, o.earning)
+        for o in Order.objects.filter(program=program).select_related("member")
+    }
+    return {"members": members, "orders": orders}
+
+
+def _outcome_of_single(program: Program, order: dict):
+    try:
+        result = order_record(program=program, **_args(order))
+    except LoyaltyError as error:
+        return ("error", error.code)
+    return ("created" if result.created else "replayed", result.order.points_earned,
+            result.balance, len(result.coupons_issued))  # fmt: skip
+
+
+def _outcome_of_batch(outcome):
+    if outcome.error is not None:
+        return ("error", outcome.error.code)
+    result = outcome.result
+    return (outcome.status, result.order.points_earned, result.balance,
+            len(result.coupons_issued))  # fmt: skip
+
+
+def _args(order: dict) -> dict:
+    return {"external_id": order["external_id"], "member_external_id": order["member"],
+            "amount": order["amount"], "currency": order["currency"],
+            "placed_at": order.get("placed_at"), "lines": order.get("lines")}  # fmt: skip
+
+
+orders_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "member": st.sampled_from(MEMBERS),
+            "amount": st.sampled_from(["0", "5.55", "49.99", "120", "310.10", "-3", "12.345"]),
+            "days_ago": st.sampled_from([0, 0, 1, 40, 100]),
+            "same_as": st.sampled_from([None, None, None, 0, 1]),
+            "currency": st.sampled_from(["EUR", "EUR", "EUR", "usd"]),
+            "lines": st.sampled_from(
+                [None, [{"sku": "s", "category": "x", "quantity": 2, "amount": "20.00"}]]
+            ),  # fmt: skip
+        }
+    ),
+    min_size=1,
+    max_size=14,
+)
+config_strategy = st.fixed_dictionaries(
+    {
+        "rate": st.sampled_from(["10", "2.5", "0.3333"]),
+        "pending_days": st.sampled_from([0, 0, 0, 14]),
+        "reset_validity": st.sampled_from([True, True, False]),
+        "tiers": st.booleans(),
+        "threshold": st.sampled_from([None, 500, 1200]),
+        "rules": st.sets(st.sampled_from(sorted(RULES))),
+        "existing": st.dictionaries(st.sampled_from(MEMBERS), st.sampled_from([0, 30, 119])),
+        "referral": st.sampled_from([False, False, True]),
+    }
+)
+
+
+def _orders(raw: list[dict], now) -> list[dict]:
+    orders = []
+    for n, item in enumerate(raw):
+        external_id = f"o-{n}"
+        if item["same_as"] is not None and item["same_as"] < n:
+            external_id = f"o-{item['same_as']}"  # sent twice: a replay or a conflict
+        orders.append({
+            "external_id": external_id, "member": item["member"],
+            "amount": Decimal(item["amount"]), "currency": item["currency"],
+            "placed_at": now - timedelta(days=item["days_ago"]), "lines": item["lines"],
+        })  # fmt: skip
+    return orders
+
+
+@settings(
+    max_examples=int(os.environ.get("BATCH_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(config=config_strategy, raw=orders_strategy)
+def test_a_batch_leaves_exactly_what_the_same_orders_one_by_one_leave(config, raw):
+    if config["referral"]:
+        config["existing"].setdefault("ana", 0)
+    now = timezone.now()
+    orders = _orders(raw, now)
+    # One clock for both runs: a grant's expiry counts from "now", which would differ.
+    with time_machine.travel(now, tick=False):
+        batch_program, single_program = _program(config), _program(config)
+        batch = [_outcome_of_batch(o) for o in orders_record_batch(program=batch_program,
+                                                                  orders=orders)]  # fmt: skip
+        # One by one in the batch's sequence: members by external id, each in the order sent.
+        sequence = sorted(range(len(orders)), key=lambda i: orders[i]["member"])
+        single: list = [None] * len(orders)
+        for index in sequence:
+            single[index] = _outcome_of_single(single_program, orders[index])
+
+    assert batch == single
+    batch_state, single_state = _state(batch_program), _state(single_program)
+    assert batch_state["orders"] == single_state["orders"]
+    for name in MEMBERS:  # member by member and field by field: a readable difference
+        one, other = batch_state["members"].get(name, {}), single_state["members"].get(name, {})
+        differences = {k: (one.get(k), other.get(k)) for k in one | other
+                       if one.get(k) != other.get(k)}  # fmt: skip
+        assert not differences, (name, differences)
+    assert ledger_audit() == []
+
+
+PLAIN = {"rate": "10", "pending_days": 0, "reset_validity": True, "tiers": True,
+         "threshold": None, "rules": set(), "existing": {}, "referral": False}  # fmt: skip
+
+
+def test_a_batch_writes_its_orders_entries_and_members_in_a_fixed_number_of_statements():
+    program = _program(PLAIN)
+    MemberFactory(program=program, external_id="known")
+
+    def statements(count: int, start: int) -> int:
+        orders = [
+            {"external_id": f"q-{start + n}", "member": "known" if n % 2 else f"n-{start + n}",
+             "amount": Decimal("12.50"), "currency": "EUR"}
+            for n in range(count)
+        ]  # fmt: skip
+        with CaptureQueriesContext(connection) as ctx:
+            outcomes = orders_record_batch(program=program, orders=orders)
+        assert all(o.status == "created" for o in outcomes)
+        return len(ctx.captured_queries)
+
+    assert statements(10, 0) == statements(200, 1000)
+
+
+def test_a_conversion_in_a_batch_costs_a_fixed_number_of_statements_too():
+    program = _program(PLAIN | {"tiers": False, "threshold": 500})
+    orders = [{"external_id": f"c-{n}", "member": f"m-{n % 5}", "amount": Decimal("50"),
+               "currency": "EUR"} for n in range(50)]  # fmt: skip
+    with CaptureQueriesContext(connection) as ctx:
+        outcomes = orders_record_batch(program=program, orders=orders)
+    coupons = sum(len(o.result.coupons_issued) for o in outcomes)
+    assert coupons == 50
+    # Coupons and their events go in with the orders and entries: no statement per coupon
+    # beyond the notification (these members have no email: none).
+    assert len(ctx.captured_queries) < 25
+    assert ledger_audit() == []
