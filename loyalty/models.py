@@ -169,6 +169,10 @@ class Program(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Raised by PostgreSQL triggers (migration 0014) in the same transaction as any change
+    # to the program's earning rules, campaigns, tiers, reward thresholds or their coupon
+    # templates; never lowered. ``loyalty.snapshot`` keys its cache on it.
+    settings_version = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         constraints = [

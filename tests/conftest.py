@@ -2,9 +2,18 @@ import pytest
 from rest_framework.test import APIClient
 
 from loyalty.models import Program
+from loyalty.snapshot import settings_forget
 from tests.factories import MemberFactory, ProgramFactory, api_key_for
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(autouse=True)
+def _program_settings_forgotten():
+    """Each test starts without program settings kept by an earlier one (loyalty.snapshot)."""
+    settings_forget()
+    yield
+    settings_forget()
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ member's lock. Rules come from ``EarningRule`` (the first active rule of a kind 
 from typing import Any
 
 from loyalty.models import EarningRule, LedgerEntry, Member, Program
+from loyalty.services.earning_rules import program_rules
 from loyalty.services.ledger import ledger_append
 from notifications.services.webhooks import webhook_points_earned
 
 
 def bonus_rule(*, program: Program, kind: str) -> EarningRule | None:
-    return (
-        EarningRule.objects.filter(program=program, kind=kind, active=True).order_by("pk").first()
-    )
+    return next((rule for rule in program_rules(program) if rule.kind == kind), None)
 
 
 def bonus_award(

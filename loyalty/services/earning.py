@@ -28,8 +28,9 @@ from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Member, Order, Program
 from loyalty.services.deferred import deferred_flush
+from loyalty.services.earning_rules import program_rules
 from loyalty.services.tiers import tier_multiplier
-from loyalty.snapshot import snapshot_read
+from loyalty.snapshot import settings_read
 
 STACKING_RULE = _(
     "Campaign multipliers and the tier multiplier multiply each other and the base points; "
@@ -459,6 +460,15 @@ def _earned_between(member: Member | None, start: datetime, end: datetime) -> in
     return int(total or 0)
 
 
+def program_campaigns(program: Program) -> list[Campaign]:
+    """The program's active campaigns, running or not, by pk (``loyalty.snapshot`` keeps them)."""
+    return settings_read(
+        "campaigns",
+        program,
+        lambda: list(Campaign.objects.filter(program=program, active=True).order_by("pk")),
+    )
+
+
 def earn_breakdown(
     *,
     program: Program,
@@ -479,22 +489,10 @@ def earn_breakdown(
     ``campaigns`` and ``tier`` default to the program's active ones and the tier seam.
     """
     if rules is None:
-        rules = snapshot_read(
-            ("earning_rules", program.pk),
-            lambda: list(
-                EarningRule.objects.filter(program=program, active=True, kind__in=ORDER_RULE_KINDS)
-            ),
-        )
+        rules = [r for r in program_rules(program) if r.kind in ORDER_RULE_KINDS]
     if campaigns is None:
         day = local_date(program, placed_at)
-        campaigns = snapshot_read(
-            ("campaigns", program.pk, day),
-            lambda: list(
-                Campaign.objects.filter(
-                    program=program, active=True, start_date__lte=day, end_date__gte=day
-                ).order_by("pk")
-            ),
-        )
+        campaigns = [c for c in program_campaigns(program) if c.start_date <= day <= c.end_date]
     multiplier, tier_name = tier if tier is not None else tier_multiplier_for(member)
     rate = program.earn_rate
 

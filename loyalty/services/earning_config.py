@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Program
 from loyalty.services.earning import campaign_check, rule_parameters
+from loyalty.snapshot import settings_changed
 
 MAX_ITEMS = 100
 
@@ -89,6 +90,7 @@ def rules_replace(*, program: Program, rules: list[dict[str, Any]]) -> None:
         raise InvalidInput(errors)
     EarningRule.objects.filter(program=program).delete()
     EarningRule.objects.bulk_create(made)
+    settings_changed(program)
 
 
 @transaction.atomic
@@ -106,6 +108,7 @@ def campaigns_replace(*, program: Program, campaigns: list[dict[str, Any]]) -> N
         raise InvalidInput(errors)
     Campaign.objects.filter(program=program).delete()
     Campaign.objects.bulk_create(made)
+    settings_changed(program)
 
 
 def _campaign(program: Program, item: dict[str, Any]) -> Campaign:

@@ -43,7 +43,7 @@ from loyalty.services.audit import Action, audit_record
 from loyalty.services.deferred import deferred_window_sums
 from loyalty.services.members import MAX_RATING, member_lock
 from loyalty.services.roles import Permission, role_check
-from loyalty.snapshot import snapshot_read
+from loyalty.snapshot import settings_changed, settings_read
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
@@ -151,9 +151,8 @@ def _contributions(*, member: Member, days: int, now: datetime) -> list[tuple[da
 
 def program_tiers(program: Program) -> list[Tier]:
     """The program's tiers, lowest first."""
-    return snapshot_read(
-        ("tiers", program.pk),
-        lambda: list(Tier.objects.filter(program=program).order_by("min_points")),
+    return settings_read(
+        "tiers", program, lambda: list(Tier.objects.filter(program=program).order_by("min_points"))
     )
 
 
@@ -186,10 +185,10 @@ def tier_multiplier(*, member: Member) -> tuple[Decimal, str | None]:
     """The earn multiplier of the member's tier and the tier's name ((1, None) without one)."""
     if member.tier_id is None:
         return Decimal(1), None
-    tier = Tier.objects.filter(pk=member.tier_id).values_list("earn_multiplier", "name").first()
+    tier = next((t for t in program_tiers(member.program) if t.pk == member.tier_id), None)
     if tier is None:
         return Decimal(1), None
-    return tier[0], tier[1]
+    return tier.earn_multiplier, tier.name
 
 
 # --- changes ------------------------------------------------------------------------------
@@ -832,6 +831,7 @@ def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier
         row.save()
     for item in fresh:
         Tier.objects.create(program=program, **{name: item[name] for name in fields})
+    settings_changed(program)
     return program_tiers(program)
 
 

@@ -13,7 +13,7 @@ from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
-from loyalty.snapshot import snapshot_read
+from loyalty.snapshot import settings_read
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.templates import language_for
@@ -30,8 +30,9 @@ MAX_CONVERSIONS_PER_WRITE = 100
 
 def thresholds_of(program: Program) -> list[RewardThreshold]:
     """The program's thresholds, largest first, with their templates."""
-    return snapshot_read(
-        ("thresholds", program.pk),
+    return settings_read(
+        "thresholds",
+        program,
         lambda: list(
             RewardThreshold.objects.filter(program=program)
             .select_related("template")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
 from loyalty.models import Program
+from loyalty.snapshot import settings_changed
 from rewards.models import CouponTemplate, RewardThreshold
 from rewards.services.coupons import CouponTerms, terms_check
 
@@ -90,6 +91,7 @@ def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) ->
                 program=program, name=f"Reward at {points} points", **values
             )
             RewardThreshold.objects.create(program=program, points=points, template=template)
+    settings_changed(program)
 
 
 def thresholds_describe(*, program: Program) -> list[dict[str, Any]]:
