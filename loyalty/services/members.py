@@ -34,15 +34,23 @@ def member_lock(*, program: Program, external_id: str, create: bool = False) -> 
     if member is None:
         if not create:
             raise MemberNotFound(external_id=external_id)
-        Member.objects.bulk_create(
-            [Member(program=program, external_id=external_id)], ignore_conflicts=True
-        )
-        member = locked.get()
-        member.program = program
-        # Under the lock: of two requests creating the member, the second finds the
-        # bonus given and skips it.
-        signup_bonus_award(member=member)
+        return member_create_locked(program=program, external_id=external_id)
     member.program = program
+    return member
+
+
+def member_create_locked(*, program: Program, external_id: str) -> Member:
+    """Create a member that was not found (or take the one a concurrent writer has just
+    created), locked, with its sign-up bonus."""
+    _check_external_id(external_id)
+    Member.objects.bulk_create(
+        [Member(program=program, external_id=external_id)], ignore_conflicts=True
+    )
+    member = Member.objects.select_for_update().get(program=program, external_id=external_id)
+    member.program = program
+    # Under the lock: of two requests creating the member, the second finds the
+    # bonus given and skips it.
+    signup_bonus_award(member=member)
     return member
 
 

@@ -44,6 +44,7 @@ from loyalty.services.orders import (
     order_input,
     order_record,
     order_record_input,
+    order_replay,
 )
 from loyalty.services.tiers import program_tiers
 from loyalty.services.validity import per_earning
@@ -144,8 +145,13 @@ def _record(
         ).values_list("external_id", flat=True)
     )
     with deferred_writes(expected=len(checked)):
-        # Only the members of orders that will be written are created, as a single order's.
-        new = {c.member_external_id for c in checked.values() if c.external_id not in recorded}
+        # Only the members of orders that will be written are created, as a single order's:
+        # the first valid one of each new external id (a second one is a replay or conflict).
+        first: dict[str, OrderInput] = {}
+        for index in sequence:
+            if index in checked and checked[index].external_id not in recorded:
+                first.setdefault(checked[index].external_id, checked[index])
+        new = {order.member_external_id for order in first.values()}
         created = _create_members(program=program, external_ids=new - members.keys())
         members |= created
         tiers = program_tiers(program)
@@ -162,9 +168,14 @@ def _record(
                 continue
             order = checked[index]
             if order.external_id in recorded:
-                # A replay (or a conflict), answered from what is written.
-                deferred_flush()
-                outcomes[index] = _record_one(program=program, order=orders[index])
+                deferred_flush()  # a replay (or a conflict), answered from what is written
+                try:
+                    replay = order_replay(program=program, external_id=order.external_id,
+                                          fingerprint=order.fingerprint)  # fmt: skip
+                except LoyaltyError as error:
+                    outcomes[index] = BatchOutcome(external_id=order.external_id, error=error)
+                else:
+                    outcomes[index] = BatchOutcome(external_id=order.external_id, result=replay)
                 continue
             waiting = deferred_waiting()
             try:

@@ -223,12 +223,12 @@ def order_record_input(
     try:
         return _order_record(program=program, order=order)
     except IntegrityError:
-        # Another transaction recorded the same external id (for another member, so
-        # the member lock did not queue us) between our check and our insert. It has
-        # committed now, so this is a replay or a conflict like any other.
+        # The external id is recorded already: by an earlier request (a retry), or by
+        # another transaction for another member (whose lock did not queue us), which has
+        # committed now. Everything of ours is rolled back: a replay or a conflict.
         if not Order.objects.filter(program=program, external_id=order.external_id).exists():
             raise
-        return _order_replay(
+        return order_replay(
             program=program, external_id=order.external_id, fingerprint=order.fingerprint
         )
 
@@ -238,7 +238,8 @@ def _lines_out(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**line, "amount": format(line["amount"].normalize(), "f")} for line in lines]
 
 
-def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> OrderResult:
+def order_replay(*, program: Program, external_id: str, fingerprint: str) -> OrderResult:
+    """The answer for an order recorded already: the same again, or a conflict."""
     order = Order.objects.select_related("member").get(program=program, external_id=external_id)
     if order.fingerprint != fingerprint:
         raise OrderConflict(external_id=external_id)
@@ -257,10 +258,9 @@ def _order_replay(*, program: Program, external_id: str, fingerprint: str) -> Or
 def _order_record(*, program: Program, order: OrderInput) -> OrderResult:
     # Locks the referrer too (pk order) when this may be a referred member's first order.
     member = order_member_lock(program=program, external_id=order.member_external_id)
-    if Order.objects.filter(program=program, external_id=order.external_id).exists():
-        return _order_replay(
-            program=program, external_id=order.external_id, fingerprint=order.fingerprint
-        )
+    # No look for the external id first: a replay is rare, and the order's unique key
+    # refuses it at the insert (before anything else is written), which order_record_input
+    # turns into the replay or the conflict.
     return _order_write(program=program, member=member, checked=order)
 
 
