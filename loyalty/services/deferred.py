@@ -3,10 +3,11 @@
 A batch of orders (``order_batch``) holds every member it writes for locked for its whole
 transaction, so nobody else reads or writes their rows meanwhile. Inside
 ``deferred_writes()``:
-- new orders, ledger entries and coupons (``deferred_insert``) take their ids from a block of their
-  table's sequence, fetched in one query, and wait in memory instead of being inserted one
-  by one; a member's balance and dates are changed on the locked object and marked
-  (``deferred_member_update``) instead of being updated row by row;
+- new orders, ledger entries, coupons and webhook deliveries (``deferred_insert``) take
+  their ids from a block of their table's sequence, fetched in one query, and wait in
+  memory instead of being inserted one by one; a member's balance and dates are changed on
+  the locked object and marked (``deferred_member_update``) instead of being updated row
+  by row;
 - ``deferred_flush()`` inserts what waits (one INSERT a table) and writes the marked members
   (one UPDATE, with the absolute values of the locked objects). Whoever reads such rows back
   calls it first (see ``earning._earned_between``); the batch calls it before it commits.
@@ -26,16 +27,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Model
 
 from loyalty.models import LedgerEntry, Member, Order
+from notifications.models import WebhookDelivery
 from rewards.models import Coupon, CouponEvent
 
 # In the order they are inserted (any order would do: the keys between them are deferred).
-DEFERRED_MODELS: tuple[type[Model], ...] = (Order, Coupon, CouponEvent, LedgerEntry)
+DEFERRED_MODELS: tuple[type[Model], ...] = (
+    Order, Coupon, CouponEvent, LedgerEntry, WebhookDelivery,
+)  # fmt: skip
 
 
 class _Writes:
@@ -63,8 +68,17 @@ class _Writes:
     def flush(self) -> None:
         for model in DEFERRED_MODELS:
             rows, self.rows[model] = self.rows[model], {}
-            if rows:
-                model._default_manager.bulk_create(list(rows.values()))
+            if not rows:
+                continue
+            if model is WebhookDelivery:
+                # As webhook_enqueue: an event already written for an endpoint (its dedupe
+                # key) is kept once; the rest go to a worker when the batch commits.
+                from notifications.services.webhooks import webhooks_hand_off
+
+                WebhookDelivery.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+                transaction.on_commit(partial(webhooks_hand_off, list(rows)))
+                continue
+            model._default_manager.bulk_create(list(rows.values()))
         if self.members:
             members, self.members = list(self.members.values()), {}
             fields, self.fields = sorted(self.fields), set()
@@ -106,6 +120,11 @@ def deferred_writes(*, expected: int) -> Iterator[None]:
         writes.flush()
     finally:
         _writes.reset(token)
+
+
+def deferred_active() -> bool:
+    """Whether writes wait for a flush here (inside a batch's ``deferred_writes``)."""
+    return _writes.get() is not None
 
 
 def deferred_flush() -> None:

@@ -62,6 +62,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from loyalty.services.deferred import deferred_active, deferred_insert
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from notifications.netguard import GuardedHTTPHandler, GuardedHTTPSHandler
 from notifications.services.claims import claim_due
@@ -135,6 +136,16 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
     snapshot = _endpoints_snapshot.get()
     if snapshot is not None and merchant_id in snapshot and not _endpoints_for(merchant_id, event):
         return 0  # known to have no endpoint for it: not even a savepoint's round trips
+    if deferred_active():
+        # In a batch of orders: inserted with the batch's rows (a key written before is
+        # kept once), handed to a worker when the batch commits (loyalty.services.deferred).
+        rows = [
+            WebhookDelivery(endpoint_id=pk, event=event, dedupe_key=key, payload=data)
+            for pk in _endpoints_for(merchant_id, event)
+        ]
+        for row in rows:
+            deferred_insert(row)
+        return len(rows)
     try:
         with transaction.atomic():
             ids = _write(merchant_id=merchant_id, event=event, key=key, data=data)
@@ -142,7 +153,7 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
         logger.exception("webhook %s for merchant %s not written", key, merchant_id)
         return 0
     if ids:
-        transaction.on_commit(partial(_hand_off, ids))
+        transaction.on_commit(partial(webhooks_hand_off, ids))
     return len(ids)
 
 
@@ -235,7 +246,7 @@ def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> l
     )
 
 
-def _hand_off(ids: list[int]) -> None:
+def webhooks_hand_off(ids: list[int]) -> None:
     """After commit: ask a worker to deliver now. Best effort; the beat job is the safety net."""
     from notifications.tasks import deliver_webhooks
 
@@ -257,7 +268,7 @@ def webhooks_resend(*, deliveries: QuerySet[WebhookDelivery]) -> int:
         status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claim=None
     )
     if count:
-        transaction.on_commit(partial(_hand_off, ids))
+        transaction.on_commit(partial(webhooks_hand_off, ids))
     return count
 
 

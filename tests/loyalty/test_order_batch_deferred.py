@@ -9,6 +9,7 @@ import os
 import re
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 import time_machine
@@ -24,6 +25,7 @@ from loyalty.services.ledger import ledger_audit
 from loyalty.services.order_batch import orders_record_batch
 from loyalty.services.orders import order_record
 from loyalty.services.tiers import tiers_replace
+from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from rewards.models import Coupon
 from rewards.services.thresholds import thresholds_replace
 from tests.factories import MemberFactory, ProgramFactory
@@ -65,6 +67,9 @@ def _program(config: dict) -> Program:
         if config["referral"] and external_id != "ana":
             Member.objects.filter(pk=member.pk).update(referred_by=Member.objects.get(
                 program=program, external_id="ana"))  # fmt: skip
+    if config["webhook"]:
+        WebhookEndpoint.objects.create(merchant=program.merchant, url="https://hooks.example.com/",
+                                       events=list(WebhookEvent.values))  # fmt: skip
     if config["referral"]:
         EarningRule.objects.create(
             program=program, kind="referral", name="ref",
@@ -113,7 +118,12 @@ def _state(program: Program) -> dict:
         o.external_id: (o.member.external_id, o.points_earned, o.balance_after, o.earning)
         for o in Order.objects.filter(program=program).select_related("member")
     }
-    return {"members": members, "orders": orders}
+    # Webhook deliveries, without what names rows (ids, coupon codes).
+    hooks = sorted(
+        (row.event, sorted((k, str(v)) for k, v in row.payload.items() if k != "coupon"))
+        for row in WebhookDelivery.objects.filter(endpoint__merchant=program.merchant)
+    )
+    return {"members": members, "orders": orders, "hooks": hooks}
 
 
 def _outcome_of_single(program: Program, order: dict):
@@ -165,6 +175,7 @@ config_strategy = st.fixed_dictionaries(
         "rules": st.sets(st.sampled_from(sorted(RULES))),
         "existing": st.dictionaries(st.sampled_from(MEMBERS), st.sampled_from([0, 30, 119])),
         "referral": st.sampled_from([False, False, True]),
+        "webhook": st.booleans(),
     }
 )
 
@@ -208,6 +219,7 @@ def test_a_batch_leaves_exactly_what_the_same_orders_one_by_one_leave(config, ra
     assert batch == single
     batch_state, single_state = _state(batch_program), _state(single_program)
     assert batch_state["orders"] == single_state["orders"]
+    assert batch_state["hooks"] == single_state["hooks"]
     for name in MEMBERS:  # member by member and field by field: a readable difference
         one, other = batch_state["members"].get(name, {}), single_state["members"].get(name, {})
         differences = {k: (one.get(k), other.get(k)) for k in one | other
@@ -217,7 +229,8 @@ def test_a_batch_leaves_exactly_what_the_same_orders_one_by_one_leave(config, ra
 
 
 PLAIN = {"rate": "10", "pending_days": 0, "reset_validity": True, "tiers": True,
-         "threshold": None, "rules": set(), "existing": {}, "referral": False}  # fmt: skip
+         "threshold": None, "rules": set(), "existing": {}, "referral": False,
+         "webhook": False}  # fmt: skip
 
 
 def test_a_batch_writes_its_orders_entries_and_members_in_a_fixed_number_of_statements():
@@ -250,3 +263,42 @@ def test_a_conversion_in_a_batch_costs_a_fixed_number_of_statements_too():
     # beyond the notification (these members have no email: none).
     assert len(ctx.captured_queries) < 25
     assert ledger_audit() == []
+
+
+def test_a_batch_hands_its_webhook_deliveries_to_a_worker_once_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    program = _program(PLAIN | {"webhook": True})
+    orders = [{"external_id": f"w-{n}", "member": f"m-{n % 3}", "amount": Decimal("20"),
+               "currency": "EUR"} for n in range(30)]  # fmt: skip
+    with (
+        mock.patch("notifications.services.webhooks.webhooks_hand_off") as hand_off,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        orders_record_batch(program=program, orders=orders)
+
+    rows = WebhookDelivery.objects.filter(endpoint__merchant=program.merchant)
+    # An order_recorded and a points_earned event for each order, and the tier changes.
+    assert rows.filter(event__in=["order_recorded", "points_earned"]).count() == 60
+    assert rows.filter(event="tier_changed").count() == 6
+    assert hand_off.call_count == 1
+    assert sorted(hand_off.call_args.args[0]) == sorted(rows.values_list("pk", flat=True))
+
+
+def test_a_webhook_event_written_before_is_kept_once_in_a_batch():
+    program = _program(PLAIN | {"webhook": True})
+    endpoint = WebhookEndpoint.objects.get(merchant=program.merchant)
+    # The order_recorded event of w-1, as if written by an earlier attempt.
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, event="order_recorded", dedupe_key="order_recorded:w-1",
+        payload={"old": True},
+    )  # fmt: skip
+    orders = [{"external_id": f"w-{n}", "member": "m", "amount": Decimal("20"),
+               "currency": "EUR"} for n in range(3)]  # fmt: skip
+
+    outcomes = orders_record_batch(program=program, orders=orders)
+
+    assert [o.status for o in outcomes] == ["created"] * 3
+    kept = WebhookDelivery.objects.get(dedupe_key="order_recorded:w-1")
+    assert kept.payload == {"old": True}
+    assert WebhookDelivery.objects.filter(event="order_recorded").count() == 3

@@ -353,7 +353,7 @@ def staff(program):
 @pytest.fixture
 def quiet(monkeypatch):
     """No delivery right after commit: rows stay as the test leaves them."""
-    monkeypatch.setattr("notifications.services.webhooks._hand_off", lambda ids: None)
+    monkeypatch.setattr("notifications.services.webhooks.webhooks_hand_off", lambda ids: None)
 
 
 def test_staff_add_an_endpoint_for_their_own_merchant_and_see_its_secret(client, staff, program):
