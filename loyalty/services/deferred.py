@@ -75,7 +75,8 @@ class _Writes:
                 # key) is kept once; the rest go to a worker when the batch commits.
                 from notifications.services.webhooks import webhooks_hand_off
 
-                WebhookDelivery.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+                deliveries = [row for row in rows.values() if isinstance(row, WebhookDelivery)]
+                WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
                 transaction.on_commit(partial(webhooks_hand_off, list(rows)))
                 continue
             model._default_manager.bulk_create(list(rows.values()))
@@ -88,14 +89,14 @@ class _Writes:
 def _members_update(members: list[Member], names: list[str]) -> None:
     """One UPDATE ... FROM (VALUES ...) setting these columns to the objects' values
     (``bulk_update``'s CASE per row costs far more, in Python and in the database)."""
-    fields = [Member._meta.get_field(name) for name in names]
+    fields = [field for field in Member._meta.concrete_fields if field.name in names]
     quote = connection.ops.quote_name
     row = "(%s::bigint" + "".join(f", %s::{f.db_type(connection)}" for f in fields) + ")"
     params: list[Any] = []
     for member in members:
         params.append(member.pk)
         params.extend(f.get_db_prep_save(getattr(member, f.attname), connection) for f in fields)
-    columns = [quote(f.column) for f in fields]
+    columns = [quote(str(f.column)) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(Member._meta.db_table)} AS m "  # noqa: S608 - names from the model

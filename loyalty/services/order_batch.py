@@ -166,29 +166,29 @@ def _record(
         for index in sequence:
             if index not in checked:
                 continue
-            order = checked[index]
-            if order.external_id in recorded:
+            item = checked[index]
+            if item.external_id in recorded:
                 deferred_flush()  # a replay (or a conflict), answered from what is written
                 try:
-                    replay = order_replay(program=program, external_id=order.external_id,
-                                          fingerprint=order.fingerprint)  # fmt: skip
+                    replay = order_replay(program=program, external_id=item.external_id,
+                                          fingerprint=item.fingerprint)  # fmt: skip
                 except LoyaltyError as error:
-                    outcomes[index] = BatchOutcome(external_id=order.external_id, error=error)
+                    outcomes[index] = BatchOutcome(external_id=item.external_id, error=error)
                 else:
-                    outcomes[index] = BatchOutcome(external_id=order.external_id, result=replay)
+                    outcomes[index] = BatchOutcome(external_id=item.external_id, result=replay)
                 continue
             waiting = deferred_waiting()
             try:
                 result = order_record_input(
-                    program=program, order=order, member=members[order.member_external_id]
+                    program=program, order=item, member=members[item.member_external_id]
                 )
             except LoyaltyError as error:
                 if deferred_waiting() != waiting:
                     raise _Redo() from error  # refused half-written: only a savepoint undoes it
-                outcomes[index] = BatchOutcome(external_id=order.external_id, error=error)
+                outcomes[index] = BatchOutcome(external_id=item.external_id, error=error)
                 continue
-            outcomes[index] = BatchOutcome(external_id=order.external_id, result=result)
-            recorded.add(order.external_id)
+            outcomes[index] = BatchOutcome(external_id=item.external_id, result=result)
+            recorded.add(item.external_id)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
