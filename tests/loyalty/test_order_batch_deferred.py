@@ -7,13 +7,15 @@ the single-order path's, order for order and entry for entry.
 
 import os
 import re
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -302,3 +304,50 @@ def test_a_webhook_event_written_before_is_kept_once_in_a_batch():
     kept = WebhookDelivery.objects.get(dedupe_key="order_recorded:w-1")
     assert kept.payload == {"old": True}
     assert WebhookDelivery.objects.filter(event="order_recorded").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_id_taken_by_another_writer_mid_batch_sends_the_batch_the_slow_way_correctly():
+    """Another member's order takes one of the batch's external ids after the batch looked
+    them up: the batch's insert meets it, everything is rolled back and redone order by order,
+    where that order is a conflict and the others are recorded once."""
+    program = _program(PLAIN | {"threshold": 500})
+    orders = [{"external_id": f"x-{n}", "member": f"m-{n % 3}", "amount": Decimal("30"),
+               "currency": "EUR"} for n in range(9)]  # fmt: skip
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                order_record(program=program, external_id="x-4", member_external_id="other",
+                             amount=Decimal("5"), currency="EUR")  # fmt: skip
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    outcomes: list = []
+
+    def batch():
+        try:
+            outcomes.extend(orders_record_batch(program=program, orders=orders))
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert holding.wait(30)
+    sender = threading.Thread(target=batch)
+    sender.start()
+    time.sleep(1)  # the batch reaches its insert and waits on the other writer's row
+    release.set()
+    writer.join(30)
+    sender.join(60)
+
+    assert [o.status for o in outcomes] == ["created"] * 4 + ["error"] + ["created"] * 4
+    assert outcomes[4].error.code == "order_conflict"
+    assert Order.objects.filter(program=program).count() == 9  # 8 of the batch, 1 of "other"
+    # m-1 earned 300 on x-1 (reaching Gold) and 450 on x-7 (x 1.5; x-4 was refused): 750,
+    # of which 500 became a coupon.
+    assert Member.objects.get(program=program, external_id="m-1").balance == 250
+    assert ledger_audit() == []
