@@ -351,3 +351,28 @@ def test_an_id_taken_by_another_writer_mid_batch_sends_the_batch_the_slow_way_co
     # of which 500 became a coupon.
     assert Member.objects.get(program=program, external_id="m-1").balance == 250
     assert ledger_audit() == []
+
+
+def test_an_order_refused_after_its_rows_were_queued_sends_the_batch_the_slow_way():
+    """Nothing of a refused order may stay: the deferred way cannot take back queued rows,
+    so the batch is redone order by order, where a savepoint undoes that order alone."""
+    from loyalty.errors import InvalidInput
+    from loyalty.services import orders as orders_module
+
+    program = _program(PLAIN)
+    real = orders_module.webhook_enqueue
+
+    def refuse_for_bo(**kwargs):
+        if kwargs["payload"].get("member") == "bo":
+            raise InvalidInput({"member": ["refused late"]})
+        return real(**kwargs)
+
+    orders = [{"external_id": f"r-{n}", "member": name, "amount": Decimal("10"),
+               "currency": "EUR"} for n, name in enumerate(["ana", "bo", "cy"])]  # fmt: skip
+    with mock.patch.object(orders_module, "webhook_enqueue", side_effect=refuse_for_bo):
+        outcomes = orders_record_batch(program=program, orders=orders)
+
+    assert [o.status for o in outcomes] == ["created", "error", "created"]
+    assert not Order.objects.filter(program=program, external_id="r-1").exists()
+    assert not LedgerEntry.objects.filter(member__program=program, member__external_id="bo")
+    assert ledger_audit() == []
