@@ -11,12 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program
 from loyalty.services.bonuses import bonus_rule
-from loyalty.services.earning import EarnBreakdown, earn_breakdown, lines_clean
-from loyalty.services.orders import BREAKDOWN_PARTS, _validate_order, order_ids_check
+from loyalty.services.earning import EarnBreakdown, earn_breakdown
+from loyalty.services.orders import order_input
 from loyalty.services.tiers import tier_preview
 from rewards.models import RewardThreshold
 from rewards.services.conversion import MAX_CONVERSIONS_PER_WRITE, thresholds_of
@@ -56,14 +54,12 @@ def order_quote(
     lines: list[dict[str, Any]] | None = None,
 ) -> Quote:
     """What ``order_record`` with the same arguments would earn now. Changes nothing."""
-    parts = {part: Decimal((breakdown or {}).get(part) or 0) for part in BREAKDOWN_PARTS}
-    currency = currency.upper()
-    placed_at = placed_at or timezone.now()
-    order_ids_check(external_id=external_id, member_external_id=member_external_id)
-    _validate_order(
-        program=program, amount=amount, currency=currency, breakdown=parts, placed_at=placed_at
-    )
-    clean_lines = lines_clean(lines=lines, currency=currency)
+    # The same checks as the order's, in the same order: the same refusals.
+    checked = order_input(
+        program=program, external_id=external_id, member_external_id=member_external_id,
+        amount=amount, currency=currency, placed_at=placed_at, breakdown=breakdown, lines=lines,
+    )  # fmt: skip
+    currency, placed_at, parts = checked.currency, checked.placed_at, checked.parts
     member = Member.objects.filter(program=program, external_id=member_external_id).first()
     exists = member is not None
     if member is None:
@@ -77,7 +73,7 @@ def order_quote(
         amount=amount,
         currency=currency,
         breakdown=parts,
-        lines=clean_lines,
+        lines=checked.lines,
         placed_at=placed_at,
     )
     bonuses = _bonuses(program=program, member=member, exists=exists)
