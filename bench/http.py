@@ -5,6 +5,8 @@
 In one run, on the PostgreSQL of DATABASE_URL:
 1. ``pgbench`` (its built-in TPC-B-like script: small write transactions) with
    the same number of clients, on its own scratch database: the server's limit.
+   Then ``GET /healthz`` from wrk: a request that does no work, the ceiling of the HTTP
+   stack itself on this machine, to read the order figures against.
 2. ``POST /api/v1/orders`` through gunicorn (production settings) from ``wrk``,
    a separate load process, with ``--clients`` connections: orders/s, p50/p99,
    and the ratio to pgbench's TPS (target >= 0.3).
@@ -174,6 +176,11 @@ def main() -> int:
         wrk(url=server.url, script="orders.lua", args=[key, "warm", str(MEMBERS)],
             clients=args.clients, seconds=3)  # fmt: skip
 
+        figures["healthz"] = wrk(
+            url=server.url, script="healthz.lua", args=[], clients=args.clients,
+            seconds=max(args.seconds // 2, 5),
+        )  # fmt: skip
+        print(f"healthz: {figures['healthz']['per_second']} requests/s")
         figures["orders"] = wrk(
             url=server.url, script="orders.lua", args=[key, "run", str(MEMBERS)],
             clients=args.clients, seconds=args.seconds,
@@ -208,6 +215,8 @@ def main() -> int:
             "members": MEMBERS,
         },
         "pgbench": pg,
+        "healthz": figures["healthz"]
+        | {"ratio_to_pgbench": round(figures["healthz"]["per_second"] / pg["tps"], 3)},  # fmt: skip
         "orders": figures["orders"]
         | {"ratio_to_pgbench": round(figures["orders"]["per_second"] / pg["tps"], 3)},  # fmt: skip
         "orders_batch": figures["batch"]
@@ -230,6 +239,13 @@ def _print(report: dict[str, Any]) -> None:
     pg = report["pgbench"]
     rows = [
         (pg["name"], f"{pg['tps']} tps", "", "", "1.00"),
+        (
+            f"GET /healthz ({report['settings']['clients']} clients: no work, the ceiling)",
+            f"{report['healthz']['per_second']} /s",
+            report["healthz"]["p50_ms"],
+            report["healthz"]["p99_ms"],
+            f"{report['healthz']['ratio_to_pgbench']:.2f}",
+        ),
         (
             f"POST /orders ({report['settings']['clients']} clients, wrk)",
             f"{report['orders']['per_second']} /s",
