@@ -77,7 +77,7 @@ class LoyaltyView(APIView):
         return self.request.auth.merchant.program  # type: ignore[union-attr]
 
     def write(self, request: Request, handler: Callable[[], Response]) -> Response:
-        key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not headers: built on first use
+        key = request.headers.get("Idempotency-Key")
         if key is None:
             return handler()
 
