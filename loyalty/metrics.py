@@ -13,6 +13,7 @@ many processes write to the outboxes.
 
 import os
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -44,13 +45,26 @@ POINTS_EXPIRED = Counter("loyalty_points_expired_total", "Points taken by the ex
 TASK_FAILURES = Counter("loyalty_task_failures_total", "Celery tasks that raised.", ["task"])
 
 
+# The labelled series each request updates, found once per label values (``labels()`` checks
+# them and looks the series up under a lock on every call). Nothing here removes a series.
+@lru_cache(maxsize=1024)
+def _request_series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
+
+
+@lru_cache(maxsize=2)
+def _order_series(result: str) -> Any:
+    return ORDERS.labels(result)
+
+
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    count, latency = _request_series(method, route, status)
+    count.inc()
+    latency.observe(seconds)
 
 
 def observe_order(*, created: bool, points: int) -> None:
-    ORDERS.labels("created" if created else "replayed").inc()
+    _order_series("created" if created else "replayed").inc()
     if created and points > 0:
         POINTS_ISSUED.inc(points)
 

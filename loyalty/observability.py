@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from loyalty import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("loyalty.request")
@@ -52,6 +53,10 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+# One encoder for every line (json.dumps with ``default`` would make a new one each time).
+_ENCODER = json.JSONEncoder(default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, request_id, extras, exception."""
 
@@ -68,7 +73,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 def _route(request: HttpRequest) -> str:
@@ -85,7 +90,8 @@ class RequestObservabilityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
+        # META, not request.headers: that mapping of every header is built on first use.
+        given = request.META.get(REQUEST_ID_META, "")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         # Cleared when the response is finished (request_finished), not when this returns:
         # Django logs a 4xx/5xx answer ("django.request") after the middleware chain.
@@ -99,7 +105,7 @@ class RequestObservabilityMiddleware:
             method=request.method or "", route=route, status=response.status_code,
             seconds=elapsed,
         )  # fmt: skip
-        if route not in QUIET_ROUTES:
+        if route not in QUIET_ROUTES and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,

@@ -88,7 +88,7 @@ class CouponValidateView(CheckoutView):
             "discount": s.amount_str(result.discount, result.coupon.currency),
             "coupon": s.CouponSerializer.present(result.coupon),
         }
-        return Response(s.CouponValidationSerializer(body).data)
+        return Response(s.represent(s.CouponValidationSerializer, body))
 
 
 class CouponRedeemView(CheckoutView):
@@ -121,7 +121,7 @@ class CouponRedeemView(CheckoutView):
                 "discount": s.amount_str(result.discount, result.coupon.currency),
                 "coupon": s.CouponSerializer.present(result.coupon),
             }
-            return Response(s.CouponRedemptionSerializer(body).data)
+            return Response(s.represent(s.CouponRedemptionSerializer, body))
 
         return self.write(request, handler)
 
@@ -146,7 +146,7 @@ class CouponReleaseView(CheckoutView):
                 guard=self.guard(None),
             )
             body = {"coupon": s.CouponSerializer.present(coupon)}
-            return Response(s.CouponReleaseSerializer(body).data)
+            return Response(s.represent(s.CouponReleaseSerializer, body))
 
         return self.write(request, handler)
 
@@ -162,12 +162,11 @@ class MemberCouponsView(MemberPathView):
         "`{results, next, previous}`; `status` filters them.",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        query = s.CouponListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = s.validated(s.CouponListQuerySerializer, request.query_params)
         member = member_get(program=self.program, external_id=external_id)
         paginator = NewestFirstCursorPagination()
         page: list[Any] | None = paginator.paginate_queryset(
-            member_coupons(member=member, status=query.validated_data.get("status")),
+            member_coupons(member=member, status=query.get("status")),
             request,
             view=self,
         )
@@ -195,7 +194,7 @@ class MemberCouponsView(MemberPathView):
                     source=data["source"],
                 )
             body = s.CouponSerializer.present(coupon)
-            return Response(s.CouponSerializer(body).data, status=status.HTTP_201_CREATED)
+            return Response(s.represent(s.CouponSerializer, body), status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 
@@ -224,6 +223,8 @@ class MemberRewardsView(MemberPathView):
                 "coupon": s.CouponSerializer.present(coupon),
                 "balance": coupon.member.balance,
             }
-            return Response(s.RewardClaimSerializer(body).data, status=status.HTTP_201_CREATED)
+            return Response(
+                s.represent(s.RewardClaimSerializer, body), status=status.HTTP_201_CREATED
+            )
 
         return self.write(request, handler)

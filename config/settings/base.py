@@ -40,12 +40,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost of ours: the request id covers everything below, the timing too.
     "loyalty.observability.RequestObservabilityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Session, user and messages: not for the API and the probes (see loyalty.middleware).
+    "loyalty.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "loyalty.middleware.AuthenticationMiddleware",
+    "loyalty.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

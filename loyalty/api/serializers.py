@@ -11,6 +11,7 @@ no '/', no control characters, not "." or "..".
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -78,6 +79,40 @@ def terms_out(
         "max_discount": None if max_discount is None else amount_str(max_discount, currency),
         "min_order_amount": amount_str(min_order_amount, currency),
     }
+
+
+# A serializer deep-copies its declared fields each time it is made, and each nested one
+# again when first used: on the hot paths (an order, a checkout) that copying costs far more
+# than the validation or the representation themselves. The fields keep no state between
+# calls (messages stay lazy, so they follow each request's language), so one bound instance
+# per class serves every request. No context: serializers that read one are made as usual.
+
+
+@cache
+def _bound(serializer_class: type[serializers.Serializer], many: bool = False) -> Any:
+    return serializer_class(many=many)
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """``serializer_class(data=data)``'s validated data after ``is_valid(raise_exception=True)``.
+
+    Invalid input is checked again by a new instance, so the error is exactly DRF's.
+    """
+    try:
+        return _bound(serializer_class).run_validation(data)
+    except serializers.ValidationError:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def represent(
+    serializer_class: type[serializers.Serializer], value: Any, many: bool = False
+) -> Any:
+    """``serializer_class(value, many=many).data``."""
+    if value is None:  # DRF answers the initial (empty) representation
+        return serializer_class(value, many=many).data
+    return _bound(serializer_class, many).to_representation(value)
 
 
 class NamedChoiceField(serializers.ChoiceField):

@@ -106,9 +106,8 @@ class LoyaltyView(APIView):
 
     @staticmethod
     def valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        data: dict[str, Any] = s.validated(serializer_class, request.data)
+        return data
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -153,7 +152,7 @@ class MemberView(MemberPathView):
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = member_get(program=self.program, external_id=external_id)
-        return Response(s.MemberSerializer(member_summary(member=member)).data)
+        return Response(s.represent(s.MemberSerializer, member_summary(member=member)))
 
     @extend_schema(
         operation_id="member_put",
@@ -184,7 +183,7 @@ class MemberView(MemberPathView):
                 **data,
             )
             return Response(
-                s.MemberSerializer(member_summary(member=member)).data,
+                s.represent(s.MemberSerializer, member_summary(member=member)),
                 status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             )
 
@@ -217,7 +216,9 @@ class MemberLedgerView(MemberPathView):
         page: list[Any] | None = paginator.paginate_queryset(
             member_ledger(member=member).select_related("coupon"), request, view=self
         )
-        return paginator.get_paginated_response(s.LedgerEntrySerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            s.represent(s.LedgerEntrySerializer, page, many=True)
+        )
 
 
 class MemberGrantsView(MemberPathView):
@@ -253,7 +254,7 @@ class MemberGrantsView(MemberPathView):
                 "balance": result.balance,
                 "coupons_issued": s.CouponSerializer.present_all(result.coupons_issued),
             }
-            return Response(s.GrantSerializer(body).data, status=status.HTTP_201_CREATED)
+            return Response(s.represent(s.GrantSerializer, body), status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 
@@ -277,7 +278,9 @@ class MemberTierHistoryView(MemberPathView):
         page: list[Any] | None = paginator.paginate_queryset(
             tier_history(member=member), request, view=self
         )
-        return paginator.get_paginated_response(s.TierChangeSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            s.represent(s.TierChangeSerializer, page, many=True)
+        )
 
 
 class MemberBadgeView(MemberPathView):
@@ -289,7 +292,7 @@ class MemberBadgeView(MemberPathView):
         url = None
         if card["token"]:
             url = request.build_absolute_uri(reverse("badge-card", args=[card["token"]]))
-        return s.BadgeCardSerializer({**card, "url": url}).data
+        return s.represent(s.BadgeCardSerializer, {**card, "url": url})
 
     @extend_schema(
         operation_id="member_badge_get",
@@ -340,7 +343,9 @@ class MemberProfileLinkView(MemberPathView):
                 program=self.program, member_external_id=external_id
             )
             body = {"url": url, "expires_at": expires_at}
-            return Response(s.ProfileLinkSerializer(body).data, status=status.HTTP_201_CREATED)
+            return Response(
+                s.represent(s.ProfileLinkSerializer, body), status=status.HTTP_201_CREATED
+            )
 
         return self.write(request, handler)
 
@@ -387,7 +392,7 @@ class OrdersView(LoyaltyView):
                 pending=(result.pending_points, result.pending_until),
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-            return Response(s.OrderSerializer(body).data, status=code)
+            return Response(s.represent(s.OrderSerializer, body), status=code)
 
         return self.write(request, handler)
 
@@ -436,7 +441,7 @@ class OrderQuoteView(LoyaltyView):
             ],
             "tier": quote.tier,
         }
-        return Response(s.QuoteSerializer(body).data)
+        return Response(s.represent(s.QuoteSerializer, body))
 
 
 class MemberTransfersView(MemberPathView):
@@ -478,7 +483,7 @@ class MemberTransfersView(MemberPathView):
                 "balance": result.sender_balance,
                 "recipient_balance": result.recipient_balance,
             }
-            return Response(s.TransferSerializer(body).data, status=status.HTTP_201_CREATED)
+            return Response(s.represent(s.TransferSerializer, body), status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 
@@ -497,7 +502,7 @@ class OrderView(OrderPathView):
         body = s.OrderSerializer.present(
             order, balance=order.member.balance, coupons=coupons, pending=order_pending(order=order)
         )
-        return Response(s.OrderSerializer(body).data)
+        return Response(s.represent(s.OrderSerializer, body))
 
 
 class OrderRefundsView(OrderPathView):
@@ -531,7 +536,7 @@ class OrderRefundsView(OrderPathView):
                 result.refund, order=result.refund.order, balance=result.balance
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-            return Response(s.RefundSerializer(body).data, status=code)
+            return Response(s.represent(s.RefundSerializer, body), status=code)
 
         return self.write(request, handler)
 

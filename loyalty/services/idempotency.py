@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +34,29 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _claim(*, merchant: Merchant, key: str, fingerprint: str) -> int | None:
+    """Insert the key's record (no answer yet) and return its id; None when the key is taken.
+
+    ``ON CONFLICT DO NOTHING`` waits for a concurrent holder of the key as a plain insert
+    would, but a taken key leaves the transaction usable: no savepoint is needed around it.
+    """
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(IdempotencyRecord._meta.db_table)}"  # noqa: S608 - our names
+            " (merchant_id, key, fingerprint, created_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            [
+                merchant.pk,
+                key,
+                fingerprint,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
 def idempotent_call(
     *, merchant: Merchant, key: str, fingerprint: str, call: Callable[[], Answer]
 ) -> Answer:
@@ -42,20 +65,14 @@ def idempotent_call(
         raise InvalidInput({"Idempotency-Key": [str(_("Use 1 to 255 characters."))]})
     try:
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        merchant=merchant, key=key, fingerprint=fingerprint
-                    )
-            except IntegrityError:
-                record = None
-            if record is not None:
+            record_id = _claim(merchant=merchant, key=key, fingerprint=fingerprint)
+            if record_id is not None:
                 status, body = call()
                 if status >= 500:
                     raise _ServerError((status, body))
-                record.status_code = status
-                record.response = json.dumps(body, cls=DjangoJSONEncoder)
-                record.save(update_fields=["status_code", "response"])
+                IdempotencyRecord.objects.filter(pk=record_id).update(
+                    status_code=status, response=json.dumps(body, cls=DjangoJSONEncoder)
+                )
                 return status, body
     except _ServerError as failed:
         return failed.answer
