@@ -19,7 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def fields_of(instance) -> dict:
-    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+    """Every column's value, with its type (Decimal, aware datetime, list from JSON...)."""
+    return {
+        f.attname: (getattr(instance, f.attname), type(getattr(instance, f.attname)))
+        for f in type(instance)._meta.concrete_fields
+    }
 
 
 @pytest.fixture
