@@ -174,12 +174,11 @@ def deferred_member_update(
     in the database now or, in a batch, at the flush. The member must be locked."""
     for name, value in values.items():
         setattr(member, name, value)
+    member.balance += balance_delta
     writes = _writes.get()
     if writes is None:
         Member.objects.filter(pk=member.pk).update(balance=F("balance") + balance_delta, **values)
-        member.balance += balance_delta
         return
-    member.balance += balance_delta
     writes.members[member.pk] = member
     writes.fields.update(values, ("balance",) if balance_delta else ())
 
@@ -187,8 +186,8 @@ def deferred_member_update(
 def deferred_window_sums(
     *, member_ids: list[int], days: set[int], now: datetime
 ) -> dict[int, dict[int, int]]:
-    """``tiers.window_sums`` that, in a batch, counts the batch's members once (at the first
-    call, before their waiting entries, which are added as they come)."""
+    """``tiers.window_sums``; in a batch, the sums ``deferred_track_windows`` counted once,
+    with every waiting entry added as it came."""
     from loyalty.services.tiers import window_sums
 
     writes = _writes.get()

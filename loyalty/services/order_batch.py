@@ -110,9 +110,7 @@ def _deferrable(program: Program) -> bool:
     """Deferred writes serve programs whose order path reads back only what ``deferred``
     tracks: no return window (pending rows) and no per-earning lots (spending reads them)."""
     return (
-        connection.vendor == "postgresql"
-        and not program.pending_days
-        and not (per_earning(program))
+        connection.vendor == "postgresql" and not program.pending_days and not per_earning(program)
     )
 
 
