@@ -29,12 +29,12 @@ def order_member_lock(*, program: Program, external_id: str) -> Member:
     """``member_lock(create=True)`` for an order, which also locks the referrer when this
     order may pay a referral: both in one statement, in pk order (the order every
     two-member writer uses)."""
-    referrer = Member.objects.filter(program=program, external_id=external_id).values(
-        "referred_by_id"
-    )
+    # Two scalar subqueries, so each side is an index lookup: ``… OR pk IN (subquery)``
+    # made PostgreSQL scan every member of every program (1.2 ms at 6,000 members).
+    me = Member.objects.filter(program=program, external_id=external_id)
     locked = (
         Member.objects.select_for_update()
-        .filter(Q(program=program, external_id=external_id) | Q(pk__in=Subquery(referrer)))
+        .filter(Q(pk=Subquery(me.values("pk"))) | Q(pk=Subquery(me.values("referred_by_id"))))
         .order_by("pk")
     )
     member = next((m for m in locked if m.external_id == external_id), None)

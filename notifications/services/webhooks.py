@@ -117,6 +117,9 @@ def webhook_points_earned(
     )
 
 
+_EVENTS = frozenset(WebhookEvent.values)  # ``WebhookEvent.values`` builds a new list each time
+
+
 def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dict[str, Any]) -> int:
     """Write a delivery of ``event`` for each of the merchant's active endpoints subscribed to
     it; send them after the caller's transaction commits. Returns how many rows were written.
@@ -126,16 +129,16 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
     is the delivery's ``data``: plain JSON values (dates and decimals are turned
     into strings).
     """
-    if event not in WebhookEvent.values:
+    if event not in _EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     key = f"{event}:{occasion}"
     if len(key) > DEDUPE_KEY_LENGTH:
         raise ValueError(f"occasion {occasion[:40]!r}... is too long for a dedupe key")
-    # A programming error raises here, before any write; stored as it will be sent.
-    data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     snapshot = _endpoints_snapshot.get()
     if snapshot is not None and merchant_id in snapshot and not _endpoints_for(merchant_id, event):
         return 0  # known to have no endpoint for it: not even a savepoint's round trips
+    # A programming error raises here, before any write; stored as it will be sent.
+    data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     if deferred_active():
         # In a batch of orders: inserted with the batch's rows (a key written before is
         # kept once), handed to a worker when the batch commits (loyalty.services.deferred).
