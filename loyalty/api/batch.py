@@ -124,6 +124,7 @@ class OrdersBatchView(LoyaltyView):
                 "replayed": sum(r["status"] == "replayed" for r in final),
                 "failed": sum(r["status"] == "error" for r in final),
             }
-            return Response(OrderBatchSerializer(body).data)
+            # Every part is its serializer's representation already (``present``, error_body).
+            return Response(body)
 
         return self.write(request, handler)

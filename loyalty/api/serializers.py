@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -66,6 +67,16 @@ def amount_str(value: Decimal, currency: str) -> str:
 def percent_str(value: Decimal) -> str:
     """10.000 -> "10", 12.500 -> "12.5" (never exponent notation)."""
     return format(value.normalize(), "f")
+
+
+def datetime_out(value: datetime | None) -> str | None:
+    """A date and time as DRF's DateTimeField shows it (ISO 8601 in the current time zone,
+    UTC as "Z"), for ``present`` methods whose result is the representation already.
+    Its own ``to_representation`` costs ten times more."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def terms_out(
@@ -193,8 +204,8 @@ class CouponSerializer(serializers.Serializer):
                 currency=currency,
             ),
             "currency": currency,
-            "valid_from": coupon.valid_from,
-            "valid_until": coupon.valid_until,
+            "valid_from": datetime_out(coupon.valid_from),
+            "valid_until": datetime_out(coupon.valid_until),
             "status": coupon_status(coupon),
             "member": coupon.member.external_id if coupon.member is not None else None,
             "uses_allowed": coupon.uses_allowed,
@@ -635,12 +646,14 @@ class OrderSerializer(serializers.Serializer):
             "points_earned": order.points_earned,
             "refunded_amount": amount_str(order.refunded_amount, cur),
             "points_reversed": order.points_reversed,
-            "placed_at": order.placed_at,
+            "placed_at": datetime_out(order.placed_at),
             "balance": balance,
             "pending_points": pending[0],
-            "pending_until": pending[1],
+            "pending_until": datetime_out(pending[1]),
             "coupons_issued": CouponSerializer.present_all(coupons),
-            "points_breakdown": order.earning or None,
+            "points_breakdown": represent(EarnBreakdownSerializer, order.earning)
+            if order.earning
+            else None,
         }
 
 

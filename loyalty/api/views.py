@@ -392,7 +392,7 @@ class OrdersView(LoyaltyView):
                 pending=(result.pending_points, result.pending_until),
             )
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-            return Response(s.represent(s.OrderSerializer, body), status=code)
+            return Response(body, status=code)  # present() is the representation already
 
         return self.write(request, handler)
 
@@ -502,7 +502,7 @@ class OrderView(OrderPathView):
         body = s.OrderSerializer.present(
             order, balance=order.member.balance, coupons=coupons, pending=order_pending(order=order)
         )
-        return Response(s.represent(s.OrderSerializer, body))
+        return Response(body)
 
 
 class OrderRefundsView(OrderPathView):

@@ -31,6 +31,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
+import psycopg
 from django.db import connection, models, transaction
 from django.db.models import F, Field, Model
 
@@ -113,19 +114,27 @@ def _copy(model: type[Model], rows: list[Model]) -> None:
     """Insert rows that have their ids with COPY: ``bulk_create`` quotes every value into
     the statement's text in Python, which cost a batch more than all its queries."""
     sql, columns = _copy_columns(model)
+    with _raw_cursor(f"{sql} ({len(rows)} rows)") as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([
+                getattr(row, name) if field is None
+                else field.get_db_prep_save(field.pre_save(row, True), connection)
+                for name, field in columns
+            ])  # fmt: skip
+
+
+@contextmanager
+def _raw_cursor(logged_as: str) -> Iterator[psycopg.Cursor[Any]]:
+    """A psycopg cursor that binds parameters on the server (Django's quotes each into the
+    statement's text, in Python: for thousands of values, more than the statement costs),
+    with Django's errors (a duplicate key is an IntegrityError) and its statement log."""
     started = time.monotonic()
-    # wrap_database_errors: a duplicate key raises Django's IntegrityError, as an INSERT does.
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row([
-                    getattr(row, name) if field is None
-                    else field.get_db_prep_save(field.pre_save(row, True), connection)
-                    for name, field in columns
-                ])  # fmt: skip
-    if connection.queries_logged:  # logged as Django's debug cursor logs a statement
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+    if connection.queries_logged:  # as Django's debug cursor logs a statement
         took = time.monotonic() - started
-        connection.queries_log.append({"sql": f"{sql} ({len(rows)} rows)", "time": f"{took:.3f}"})
+        connection.queries_log.append({"sql": logged_as, "time": f"{took:.3f}"})
 
 
 def _members_update(members: list[Member], names: list[str]) -> None:
@@ -139,14 +148,14 @@ def _members_update(members: list[Member], names: list[str]) -> None:
         params.append(member.pk)
         params.extend(f.get_db_prep_save(getattr(member, f.attname), connection) for f in fields)
     columns = [quote(str(f.column)) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(Member._meta.db_table)} AS m "  # noqa: S608 - names from the model
-            f"SET {', '.join(f'{c} = v.{c}' for c in columns)} "
-            f"FROM (VALUES {', '.join([row] * len(members))}) AS v(id, {', '.join(columns)}) "
-            "WHERE m.id = v.id",
-            params,
-        )
+    sql = (
+        f"UPDATE {quote(Member._meta.db_table)} AS m "  # noqa: S608 - names from the model
+        f"SET {', '.join(f'{c} = v.{c}' for c in columns)} "
+        f"FROM (VALUES {', '.join([row] * len(members))}) AS v(id, {', '.join(columns)}) "
+        "WHERE m.id = v.id"
+    )
+    with _raw_cursor(sql) as cursor:
+        cursor.execute(sql, params)
 
 
 _writes: ContextVar[_Writes | None] = ContextVar("deferred_writes", default=None)

@@ -5,11 +5,15 @@ representation must be the serializer's own, byte for byte, and refusals DRF's o
 the request's language.
 """
 
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as fixed
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import DateTimeField
 from rest_framework.renderers import JSONRenderer
 
 from loyalty.api import serializers as s
@@ -207,3 +211,30 @@ def test_an_api_refusal_follows_accept_language_after_other_languages(api, progr
 
     assert details[0] == details[3]
     assert len({str(d["fields"]["amount"]) for d in details[:3]}) == 3
+
+
+def test_an_order_as_presented_is_its_serializers_representation_already(shop):
+    """The order views answer ``present``'s dict as it is (no serializer pass): it must be
+    what the serializer would make of it, byte for byte."""
+    without_return_window(shop)
+    first = record(shop, "O-1", "30.00", lines=LINES)
+    converting = record(shop, "O-2", "500.00", breakdown={"discount": Decimal("5.00")})
+    assert converting.coupons_issued
+    replay = record(shop, "O-2", "500.00", breakdown={"discount": Decimal("5.00")})
+
+    for result in (first, converting, replay):
+        body = order_body(result)
+        assert rendered(body) == rendered(s.OrderSerializer(body).data)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Madrid", "Asia/Kolkata"])
+def test_datetimes_are_shown_as_drf_shows_them(zone):
+    values = [
+        datetime(2026, 7, 1, 12, 30, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=ZoneInfo("America/New_York")),
+        datetime(2026, 3, 29, 1, 59, tzinfo=fixed(timedelta(hours=-3))),
+    ]
+    with timezone.override(ZoneInfo(zone)):
+        for value in values:
+            assert s.datetime_out(value) == DateTimeField().to_representation(value)
+    assert s.datetime_out(None) is None
