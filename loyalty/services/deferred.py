@@ -23,7 +23,6 @@ Outside ``deferred_writes()`` every function here writes at once, so the single-
 the batch share every line that decides what is written.
 """
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,10 +30,10 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-import psycopg
-from django.db import connection, models, transaction
-from django.db.models import F, Field, Model
+from django.db import connection, transaction
+from django.db.models import Model
 
+from loyalty import sql
 from loyalty.models import LedgerEntry, Member, Order
 from notifications.models import WebhookDelivery
 from rewards.models import Coupon, CouponEvent
@@ -88,53 +87,16 @@ class _Writes:
             _members_update(members, fields)
 
 
-# Fields whose values go to psycopg as they are: on PostgreSQL their preparation for the
-# database only coerces a value that already has the right type (Django's adapt_* for them
-# return the value). Others (JSON) and the auto_now ones go through Django's preparation.
-_AS_IS = (models.IntegerField, models.CharField, models.TextField, models.BooleanField,
-          models.DecimalField, models.DateField, models.ForeignKey)  # fmt: skip
-
-
-@cache
-def _copy_columns(model: type[Model]) -> tuple[str, list[tuple[str, Field | None]]]:
-    """The COPY statement of ``model`` and, for each column, its attribute and the field
-    whose preparation the value needs (None: taken as it is)."""
-    fields = model._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    plain = [
-        isinstance(f, _AS_IS) and not getattr(f, "auto_now", False)
-        and not getattr(f, "auto_now_add", False)
-        for f in fields
-    ]  # fmt: skip
-    return sql, [(f.attname, None if p else f) for f, p in zip(fields, plain, strict=True)]
-
-
 def _copy(model: type[Model], rows: list[Model]) -> None:
     """Insert rows that have their ids with COPY: ``bulk_create`` quotes every value into
     the statement's text in Python, which cost a batch more than all its queries."""
-    sql, columns = _copy_columns(model)
-    with _raw_cursor(f"{sql} ({len(rows)} rows)") as cursor, cursor.copy(sql) as copy:
+    table = sql.quote(model._meta.db_table)
+    names = ", ".join(sql.quote(str(f.column)) for f in model._meta.concrete_fields)
+    copy_sql = f"COPY {table} ({names}) FROM STDIN"
+    fields = sql.prepared_fields(model, with_pk=True)
+    with sql.cursor(f"{copy_sql} ({len(rows)} rows)") as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
-            copy.write_row([
-                getattr(row, name) if field is None
-                else field.get_db_prep_save(field.pre_save(row, True), connection)
-                for name, field in columns
-            ])  # fmt: skip
-
-
-@contextmanager
-def _raw_cursor(logged_as: str) -> Iterator[psycopg.Cursor[Any]]:
-    """A psycopg cursor that binds parameters on the server (Django's quotes each into the
-    statement's text, in Python: for thousands of values, more than the statement costs),
-    with Django's errors (a duplicate key is an IntegrityError) and its statement log."""
-    started = time.monotonic()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-    if connection.queries_logged:  # as Django's debug cursor logs a statement
-        took = time.monotonic() - started
-        connection.queries_log.append({"sql": logged_as, "time": f"{took:.3f}"})
+            copy.write_row(sql.values(row, fields))
 
 
 def _members_update(members: list[Member], names: list[str]) -> None:
@@ -148,14 +110,13 @@ def _members_update(members: list[Member], names: list[str]) -> None:
         params.append(member.pk)
         params.extend(f.get_db_prep_save(getattr(member, f.attname), connection) for f in fields)
     columns = [quote(str(f.column)) for f in fields]
-    sql = (
+    statement = (
         f"UPDATE {quote(Member._meta.db_table)} AS m "  # noqa: S608 - names from the model
         f"SET {', '.join(f'{c} = v.{c}' for c in columns)} "
         f"FROM (VALUES {', '.join([row] * len(members))}) AS v(id, {', '.join(columns)}) "
         "WHERE m.id = v.id"
     )
-    with _raw_cursor(sql) as cursor:
-        cursor.execute(sql, params)
+    sql.run(statement, params)
 
 
 _writes: ContextVar[_Writes | None] = ContextVar("deferred_writes", default=None)
@@ -196,7 +157,7 @@ def deferred_insert(row: Model) -> None:
     """Insert a new row of ``DEFERRED_MODELS`` now, or, in a batch, number it and let it wait."""
     writes = _writes.get()
     if writes is None:
-        row.save(force_insert=True)
+        sql.insert(row)
         return
     row.pk = writes.next_id(type(row))
     writes.rows[type(row)][row.pk] = row
@@ -228,10 +189,26 @@ def deferred_member_update(
     member.balance += balance_delta
     writes = _writes.get()
     if writes is None:
-        Member.objects.filter(pk=member.pk).update(balance=F("balance") + balance_delta, **values)
+        names = tuple(sorted(values))
+        prepared = [_prepared(name, values[name]) for name in names]
+        sql.run(_member_update_sql(names), [balance_delta, *prepared, member.pk])
         return
     writes.members[member.pk] = member
     writes.fields.update(values, ("balance",) if balance_delta else ())
+
+
+@cache
+def _member_update_sql(names: tuple[str, ...]) -> str:
+    """``Member.objects.filter(pk=...).update(balance=F("balance") + delta, **values)``,
+    built once for each set of names (Django would build it again for every order)."""
+    balance = sql.column(Member, "balance")
+    sets = [f"{balance} = {balance} + %s"] + [f"{sql.column(Member, n)} = %s" for n in names]
+    table = sql.quote(Member._meta.db_table)
+    return f"UPDATE {table} SET {', '.join(sets)} WHERE {sql.column(Member, 'pk')} = %s"  # noqa: S608
+
+
+def _prepared(name: str, value: Any) -> Any:
+    return Member._meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
 
 
 def deferred_window_sums(

@@ -51,8 +51,8 @@ def test_an_order_reads_no_table_in_full(configured):
     # A new member, a referred member's first order (both locked), a member's next order
     # that crosses the threshold (a coupon) and a tier.
     for n, member in enumerate(["carol", "bob", "bob", "bob"]):
-        statements += _statements(lambda: api.post("/api/v1/orders", _order(n, member),
-                                                   format="json"))  # fmt: skip
+        order = _order(n, member)
+        statements += _statements(lambda o=order: api.post("/api/v1/orders", o, format="json"))
 
     assert full_scans(statements) == []
 
@@ -72,13 +72,14 @@ def test_a_refund_and_a_checkout_read_no_table_in_full(configured):
     issued = api.post("/api/v1/orders", _order(1, "fay", "80.00"), format="json").json()
     code = issued["coupons_issued"][0]["code"]
     checkout = {"member": "fay", "order_amount": "120.00", "currency": "EUR"}
+    coupon = f"/api/v1/coupons/{code}"
+    refund = {"external_id": "R-1", "amount": "20.00"}
 
-    statements = _statements(lambda: api.post(f"/api/v1/coupons/{code}/validate", checkout,
-                                              format="json"))  # fmt: skip
-    statements += _statements(lambda: api.post(f"/api/v1/coupons/{code}/redeem",
-                                               {**checkout, "order": "P-9"}, format="json"))  # fmt: skip
-    statements += _statements(lambda: api.post("/api/v1/orders/P-1/refunds",
-                                               {"external_id": "R-1", "amount": "20.00"},
+    statements = _statements(lambda: api.post(f"{coupon}/validate", checkout, format="json"))
+    statements += _statements(
+        lambda: api.post(f"{coupon}/redeem", {**checkout, "order": "P-9"}, format="json")
+    )
+    statements += _statements(lambda: api.post("/api/v1/orders/P-1/refunds", refund,
                                                format="json"))  # fmt: skip
 
     assert full_scans(statements) == []
