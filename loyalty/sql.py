@@ -71,29 +71,31 @@ def column(model: type[Model], name: str) -> str:
 
 
 @cache
-def columns(model: type[Model]) -> str:
-    """``"table"."col", ...`` for every concrete field, in the order ``load`` reads them."""
-    table = quote(model._meta.db_table)
+def columns(model: type[Model], table: str = "") -> str:
+    """``table."col", ...`` for every concrete field, in the order ``load`` reads them
+    (``table``: an alias in the statement; the model's table by default)."""
+    table = table or quote(model._meta.db_table)
     return ", ".join(f"{table}.{quote(str(f.column))}" for f in model._meta.concrete_fields)
 
 
 @cache
-def _converters(model: type[Model]) -> list[tuple[list[Any], Any]]:
-    found = []
+def _loading(model: type[Model]) -> tuple[list[str], list[tuple[list[Any], Any]]]:
+    """The attribute names ``from_db`` takes and each column's converters."""
+    converters = []
     for field in model._meta.concrete_fields:
         col = field.get_col(model._meta.db_table)
-        found.append((connection.ops.get_db_converters(col) + field.get_db_converters(connection),
-                      col))  # fmt: skip
-    return found
+        converters.append((connection.ops.get_db_converters(col)
+                           + field.get_db_converters(connection), col))  # fmt: skip
+    return [f.attname for f in model._meta.concrete_fields], converters
 
 
 def load(model: type[M], values: Iterable[Any]) -> M:
     """A row of ``columns(model)`` as the ORM would load it."""
+    names, converters = _loading(model)
     row = list(values)
-    for index, (functions, col) in enumerate(_converters(model)):
+    for index, (functions, col) in enumerate(converters):
         for convert in functions:
             row[index] = convert(row[index], col, connection)
-    names = [f.attname for f in model._meta.concrete_fields]
     return model.from_db(connection.alias, names, row)
 
 
@@ -132,6 +134,13 @@ def _insert_sql(model: type[Model]) -> str:
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"RETURNING {column(model, 'pk')}"
     )
+
+
+@cache
+def copy_sql(model: type[Model]) -> str:
+    """COPY of every column, the pk too, in the order ``prepared_fields(with_pk=True)``."""
+    names = ", ".join(quote(str(f.column)) for f in model._meta.concrete_fields)
+    return f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
 
 
 def insert(row: Model) -> None:

@@ -3,13 +3,13 @@
 import hashlib
 import secrets
 from functools import cache
-from typing import Any
 
-from django.db import connections
+from django.db import connection
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import sql
 from loyalty.errors import InvalidInput
 from loyalty.models import ApiKey, Merchant, Program
 
@@ -44,68 +44,43 @@ def api_key_create(
 
 # Every API request looks its key up, with the merchant and the program the services need.
 # Django would build the same three-table statement anew each time, which takes longer than
-# the database takes to answer it; so it is built once per process, from the models' fields
-# (it follows their changes), and its row is turned into the three models as the ORM does:
-# field converters, ``from_db``, the relations cached both ways like select_related.
+# the database takes to answer it; so it is built once per process from the models' fields
+# (``loyalty.sql``), and its row is turned into the three models as the ORM does, with the
+# relations cached both ways like select_related.
 _LOADED = ((ApiKey, "k"), (Merchant, "m"), (Program, "p"))
 
 
 @cache
-def _lookup_statement(alias: str) -> tuple[str, list[tuple[type[Model], list[str], list[Any]]]]:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-
-    def column(model: type[Model], table: str, name: str) -> str:
-        return f"{table}.{quote(model._meta.get_field(name).column)}"  # type: ignore[union-attr,arg-type]
-
-    columns: list[str] = []
-    plan: list[tuple[type[Model], list[str], list[Any]]] = []
-    for model, table in _LOADED:
-        fields = model._meta.concrete_fields
-        converters = []
-        for field in fields:
-            col = field.get_col(table)
-            converters.append(
-                (connection.ops.get_db_converters(col) + field.get_db_converters(connection), col)
-            )
-            columns.append(column(model, table, field.name))
-        plan.append((model, [field.attname for field in fields], converters))
+def _lookup_statement() -> str:
     # Identifiers of our models only; the hash is a parameter.
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(ApiKey._meta.db_table)} k"  # noqa: S608
-        f" INNER JOIN {quote(Merchant._meta.db_table)} m"
-        f" ON {column(Merchant, 'm', 'id')} = {column(ApiKey, 'k', 'merchant')}"
-        f" LEFT OUTER JOIN {quote(Program._meta.db_table)} p"
-        f" ON {column(Program, 'p', 'merchant')} = {column(Merchant, 'm', 'id')}"
-        f" WHERE {column(ApiKey, 'k', 'key_hash')} = %s"
-        f" AND {column(ApiKey, 'k', 'revoked_at')} IS NULL"
+    return (
+        f"SELECT {', '.join(sql.columns(model, table) for model, table in _LOADED)}"  # noqa: S608
+        f" FROM {sql.quote(ApiKey._meta.db_table)} k"
+        f" INNER JOIN {sql.quote(Merchant._meta.db_table)} m"
+        f" ON m.{sql.column(Merchant, 'id')} = k.{sql.column(ApiKey, 'merchant')}"
+        f" LEFT OUTER JOIN {sql.quote(Program._meta.db_table)} p"
+        f" ON p.{sql.column(Program, 'merchant')} = m.{sql.column(Merchant, 'id')}"
+        f" WHERE k.{sql.column(ApiKey, 'key_hash')} = %s"
+        f" AND k.{sql.column(ApiKey, 'revoked_at')} IS NULL"
     )
-    return sql, plan
 
 
 def _live_key(key_hash: str) -> ApiKey | None:
     """``ApiKey.objects.select_related("merchant__program").filter(key_hash=..., revoked_at=None)``
     (key_hash is unique), from the statement built once."""
-    alias = ApiKey.objects.db
-    connection = connections[alias]
-    sql, plan = _lookup_statement(alias)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key_hash])
+        cursor.execute(_lookup_statement(), [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None
     loaded: list[Model | None] = []
     start = 0
-    for model, names, converters in plan:
-        values = list(row[start : start + len(names)])
-        start += len(names)
-        if values[names.index("id")] is None:  # the left-joined program is missing
-            loaded.append(None)
-            continue
-        for index, (functions, col) in enumerate(converters):
-            for convert in functions:
-                values[index] = convert(values[index], col, connection)
-        loaded.append(model.from_db(alias, names, values))
+    for model, _table in _LOADED:
+        width = len(model._meta.concrete_fields)
+        values = row[start : start + width]
+        start += width
+        # The left-joined program is missing: its pk (the first column) is null.
+        loaded.append(None if values[0] is None else sql.load(model, values))
     key, merchant, program = loaded
     assert isinstance(key, ApiKey)
     assert isinstance(merchant, Merchant)

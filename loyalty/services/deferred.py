@@ -90,9 +90,7 @@ class _Writes:
 def _copy(model: type[Model], rows: list[Model]) -> None:
     """Insert rows that have their ids with COPY: ``bulk_create`` quotes every value into
     the statement's text in Python, which cost a batch more than all its queries."""
-    table = sql.quote(model._meta.db_table)
-    names = ", ".join(sql.quote(str(f.column)) for f in model._meta.concrete_fields)
-    copy_sql = f"COPY {table} ({names}) FROM STDIN"
+    copy_sql = sql.copy_sql(model)
     fields = sql.prepared_fields(model, with_pk=True)
     with sql.cursor(f"{copy_sql} ({len(rows)} rows)") as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
