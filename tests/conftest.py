@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -14,6 +16,20 @@ def _program_settings_forgotten():
     settings_forget()
     yield
     settings_forget()
+
+
+@pytest.fixture
+def own_cache(settings):
+    """The Redis cache under a key prefix of this test's own: its counters start at zero
+    without flushing the database under the tests running beside it (``-n 2``)."""
+    assert settings.REDIS_URL, "this test needs real Redis: set REDIS_URL"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Per API key and per member, with an atomic counter in Redis. A real code, even o
 that is refused (expired, used), is no guess and does not count.
 """
 
-import uuid
 from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
@@ -27,20 +26,9 @@ WINDOW_START = 60_000 * 60  # a whole number of 60-second windows
 
 
 @pytest.fixture(autouse=True)
-def small_limits(settings):
-    """5 guesses per key, 3 per member, in a 60-second window; counters start empty.
-
-    Each test counts under a key prefix of its own in Redis, so its counters start at
-    zero without flushing the database under tests running beside it (``-n 2``).
-    """
-    assert settings.REDIS_URL, "the guess limiter is tested on real Redis: set REDIS_URL"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
+def small_limits(settings, own_cache):
+    """5 guesses per key, 3 per member, in a 60-second window; counters start empty
+    (``own_cache``: on real Redis, under this test's own key prefix)."""
     settings.COUPON_GUESS_LIMIT_PER_KEY = 5
     settings.COUPON_GUESS_LIMIT_PER_MEMBER = 3
     settings.COUPON_GUESS_WINDOW_SECONDS = 60
