@@ -190,10 +190,24 @@ class Program(models.Model):
         return self.name
 
 
-class Member(models.Model):
-    """A customer of one program, known to the integrator by ``external_id``."""
+def _where_set(field: str, name: str) -> list[models.Index]:
+    """An index on a nullable foreign key over the rows that have it set: a look-up or a
+    delete's check by that key uses it, and the many rows without one cost nothing."""
+    return [models.Index(fields=[field], condition=Q(**{f"{field}__isnull": False}), name=name)]
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="members")
+
+class Member(models.Model):
+    """A customer of one program, known to the integrator by ``external_id``.
+
+    Every order rewrites its member's row, and with ``points_expire_at`` (indexed) changing
+    each index gets a new entry: so no index here that another covers (``program``: the
+    external-id key), and the foreign keys most members leave empty are indexed only where
+    set.
+    """
+
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="members", db_index=False
+    )
     external_id = models.CharField(max_length=191)
     email = models.EmailField(blank=True)
     name = models.CharField(max_length=200, blank=True)
@@ -210,8 +224,9 @@ class Member(models.Model):
     birth_date = models.DateField(null=True, blank=True)
     # Who brought this member in; the referral bonus is paid on the member's first order.
     referred_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
-    )
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="referrals",
+        db_index=False,
+    )  # fmt: skip
     user = models.OneToOneField(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
     )
@@ -219,7 +234,7 @@ class Member(models.Model):
     # (``tier`` is the override's tier while ``tier_override_until`` is ahead).
     tier = models.ForeignKey(
         "Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
-        editable=False,
+        editable=False, db_index=False,
     )  # fmt: skip
     tier_since = models.DateTimeField(null=True, blank=True, editable=False)
     rating = models.DecimalField(
@@ -227,14 +242,13 @@ class Member(models.Model):
         help_text=_("The member's rating as the shop sends it (a tier may require one)."),
     )  # fmt: skip
     tier_override = models.ForeignKey(
-        "Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
-    )
+        "Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        editable=False, db_index=False,
+    )  # fmt: skip
     tier_override_reason = models.TextField(blank=True, editable=False)
     tier_override_until = models.DateTimeField(null=True, blank=True, editable=False)
     # The public badge card: an unguessable token, shown only while the member allows it.
-    badge_token = models.CharField(
-        max_length=43, null=True, blank=True, unique=True, editable=False
-    )
+    badge_token = models.CharField(max_length=43, null=True, blank=True, editable=False)
     badge_enabled = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -245,9 +259,17 @@ class Member(models.Model):
                 fields=["program", "external_id"], name="member_external_id_unique"
             ),
             models.CheckConstraint(condition=Q(pending__gte=0), name="member_pending_gte_0"),
+            models.UniqueConstraint(
+                fields=["badge_token"],
+                condition=Q(badge_token__isnull=False),
+                name="member_badge_token_unique",
+            ),  # fmt: skip
         ]
         indexes = [
             models.Index(fields=["program", "email"], name="member_email_idx"),
+            *_where_set("referred_by", "member_referred_by_idx"),
+            *_where_set("tier", "member_tier_idx"),
+            *_where_set("tier_override", "member_tier_override_idx"),
             # The expiry job and reminders find due members through this (a partial index:
             # members without a date cost nothing).
             models.Index(
@@ -350,8 +372,13 @@ class Order(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", _("partially refunded")
         REFUNDED = "refunded", _("refunded")
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="orders")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="orders")
+    # Not indexed alone: order_external_id_unique and order_member_placed_idx lead with them.
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     external_id = models.CharField(max_length=191)
     amount = amount_field()
     currency = models.CharField(max_length=3)
@@ -452,7 +479,10 @@ class LedgerEntry(models.Model):
         TRANSFER_IN = "transfer_in", _("transfer received")
         TRANSFER_OUT = "transfer_out", _("transfer given")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
+    # Not indexed alone: ledger_key_per_member_unique and ledger_member_newest_idx lead with it.
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="ledger", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     points = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -461,19 +491,19 @@ class LedgerEntry(models.Model):
     order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
+    # Set on few entries: indexed only where set (ledger_*_idx below).
     refund = models.ForeignKey(
-        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
-    )
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
+        db_index=False,
+    )  # fmt: skip
     coupon = models.ForeignKey(
-        "rewards.Coupon",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="ledger_entries",
-    )
+        "rewards.Coupon", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="ledger_entries", db_index=False,
+    )  # fmt: skip
     created_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
-    )
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
+        db_index=False,
+    )  # fmt: skip
     # Room for a prefix such as "grant:" before a client's 255-character Idempotency-Key.
     idempotency_key = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
@@ -503,7 +533,12 @@ class LedgerEntry(models.Model):
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="ledger_reason_required"),
         ]
-        indexes = [models.Index(fields=["member", "-id"], name="ledger_member_newest_idx")]
+        indexes = [
+            models.Index(fields=["member", "-id"], name="ledger_member_newest_idx"),
+            *_where_set("refund", "ledger_refund_idx"),
+            *_where_set("coupon", "ledger_coupon_idx"),
+            *_where_set("created_by", "ledger_created_by_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.points:+d} {self.kind} ({self.member})"

@@ -25,7 +25,8 @@ from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
-from loyalty.services.orders import order_get, order_record, refund_record
+from loyalty.services.order_group import order_record_grouped
+from loyalty.services.orders import order_get, order_input, refund_record
 from loyalty.services.pending import order_pending
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create
@@ -33,7 +34,6 @@ from loyalty.services.program_config import program_configure
 from loyalty.services.quote import order_quote
 from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
 from loyalty.services.transfers import transfer_create
-from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.services.thresholds import thresholds_describe
 
 READ_MEMBERS = ("orders", "checkout", "manage")
@@ -372,18 +372,18 @@ class OrdersView(LoyaltyView):
     def post(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
-            # The order's two events: one endpoint query, before the order's transaction.
-            with webhook_endpoints_snapshot(merchant_id=self.program.merchant_id):
-                result = order_record(
-                    program=self.program,
-                    external_id=data["external_id"],
-                    member_external_id=data["member"],
-                    amount=data["amount"],
-                    currency=data["currency"],
-                    placed_at=data.get("placed_at"),
-                    breakdown=data.get("breakdown"),
-                    lines=data.get("lines"),
-                )
+            order = order_input(
+                program=self.program,
+                external_id=data["external_id"],
+                member_external_id=data["member"],
+                amount=data["amount"],
+                currency=data["currency"],
+                placed_at=data.get("placed_at"),
+                breakdown=data.get("breakdown"),
+                lines=data.get("lines"),
+            )
+            # With the orders of other requests arriving at the same moment (order_group).
+            result = order_record_grouped(program=self.program, order=order)
             metrics.observe_order(created=result.created, points=result.order.points_earned)
             body = s.OrderSerializer.present(
                 result.order,

@@ -42,7 +42,6 @@ from loyalty.services.orders import (
     OrderInput,
     OrderResult,
     order_input,
-    order_record,
     order_record_input,
     order_replay,
 )
@@ -84,6 +83,20 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
         raise InvalidInput(
             {"orders": [str(_("Send 1 to %(max)s orders.")) % {"max": MAX_BATCH_ORDERS}]}
         )
+    items: list[OrderInput | BatchOutcome] = []
+    for order in orders:
+        try:
+            items.append(order_input(program=program, **_arguments(order)))
+        except LoyaltyError as error:
+            items.append(BatchOutcome(external_id=order["external_id"], error=error))
+    return orders_record_checked(program=program, orders=items)
+
+
+def orders_record_checked(
+    *, program: Program, orders: Sequence[OrderInput | BatchOutcome]
+) -> list[BatchOutcome]:
+    """``orders_record_batch`` for orders checked by ``order_input`` already; an item that
+    is a ``BatchOutcome`` (a refused order) is handed back as it is, in its place."""
     with webhook_endpoints_snapshot(merchant_id=program.merchant_id), program_snapshot():
         if _deferrable(program):
             try:
@@ -115,28 +128,30 @@ def _deferrable(program: Program) -> bool:
 
 
 def _record(
-    *, program: Program, orders: Sequence[BatchOrder], deferred: bool
+    *, program: Program, orders: Sequence[OrderInput | BatchOutcome], deferred: bool
 ) -> list[BatchOutcome] | None:
     """All the orders in one transaction; None when the deferred way does not apply."""
-    members = _lock_known_members(program=program, external_ids={o["member"] for o in orders})
+    outcomes: list[BatchOutcome | None] = [None] * len(orders)
+    checked: dict[int, OrderInput] = {}
+    for index, item in enumerate(orders):
+        if isinstance(item, BatchOutcome):
+            outcomes[index] = item
+        else:
+            checked[index] = item
+    members = _lock_known_members(
+        program=program, external_ids={o.member_external_id for o in checked.values()}
+    )
     if deferred and _pays_referrals(program, members.values()):
         # A first order pays its referrer, who may be another member of the batch:
         # that member's row is read back, so every write must be in place.
         return None
-    outcomes: list[BatchOutcome | None] = [None] * len(orders)
     # Stable: one member's orders keep the order they were sent in.
-    sequence = sorted(range(len(orders)), key=lambda i: orders[i]["member"])
+    sequence = sorted(checked, key=lambda i: checked[i].member_external_id)
     if not deferred:
         for index in sequence:
-            outcomes[index] = _record_one(program=program, order=orders[index])
+            outcomes[index] = _record_one(program=program, order=checked[index])
         return [outcome for outcome in outcomes if outcome is not None]
 
-    checked: dict[int, OrderInput] = {}
-    for index, order in enumerate(orders):
-        try:
-            checked[index] = order_input(program=program, **_arguments(order))
-        except LoyaltyError as error:
-            outcomes[index] = BatchOutcome(external_id=order["external_id"], error=error)
     recorded = set(
         Order.objects.filter(
             program=program, external_id__in={c.external_id for c in checked.values()}
@@ -147,7 +162,7 @@ def _record(
         # the first valid one of each new external id (a second one is a replay or conflict).
         first: dict[str, OrderInput] = {}
         for index in sequence:
-            if index in checked and checked[index].external_id not in recorded:
+            if checked[index].external_id not in recorded:
                 first.setdefault(checked[index].external_id, checked[index])
         new = {order.member_external_id for order in first.values()}
         created = _create_members(program=program, external_ids=new - members.keys())
@@ -162,8 +177,6 @@ def _record(
         for member in created.values():
             signup_bonus_award(member=member)  # as member_lock(create=True); once per member
         for index in sequence:
-            if index not in checked:
-                continue
             item = checked[index]
             if item.external_id in recorded:
                 deferred_flush()  # a replay (or a conflict), answered from what is written
@@ -234,9 +247,9 @@ def _arguments(order: BatchOrder) -> dict[str, Any]:
     }
 
 
-def _record_one(*, program: Program, order: BatchOrder) -> BatchOutcome:
+def _record_one(*, program: Program, order: OrderInput) -> BatchOutcome:
     try:
-        result = order_record(program=program, **_arguments(order))
+        result = order_record_input(program=program, order=order)
     except LoyaltyError as error:
-        return BatchOutcome(external_id=order["external_id"], error=error)
-    return BatchOutcome(external_id=order["external_id"], result=result)
+        return BatchOutcome(external_id=order.external_id, error=error)
+    return BatchOutcome(external_id=order.external_id, result=result)
