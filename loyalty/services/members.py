@@ -1,15 +1,18 @@
 """Members: creating them (also on the fly from an order) and locking them for a write."""
 
+from collections.abc import Collection, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from types import EllipsisType
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import sql
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Order, Program
@@ -43,15 +46,75 @@ def member_create_locked(*, program: Program, external_id: str) -> Member:
     """Create a member that was not found (or take the one a concurrent writer has just
     created), locked, with its sign-up bonus."""
     _check_external_id(external_id)
-    Member.objects.bulk_create(
-        [Member(program=program, external_id=external_id)], ignore_conflicts=True
-    )
-    member = Member.objects.select_for_update().get(program=program, external_id=external_id)
-    member.program = program
+    member = members_create_locked(program=program, external_ids=[external_id])[external_id]
     # Under the lock: of two requests creating the member, the second finds the
     # bonus given and skips it.
     signup_bonus_award(member=member)
     return member
+
+
+def members_create_locked(*, program: Program, external_ids: Iterable[str]) -> dict[str, Member]:
+    """Create the members of these (checked) external ids, inserted in external-id order, and
+    return them locked, by external id; one a concurrent writer created first is taken as it
+    is. No sign-up bonus here: the caller gives it, under the lock.
+
+    One statement (kept, ``loyalty.sql``): the insert returns the rows it made, which no
+    other transaction can see, let alone lock, before ours commits.
+    """
+    wanted = sorted(set(external_ids))
+    if not wanted:
+        return {}
+    template = sql.values(Member(program=program, external_id=""), _CREATED)
+    made = sql.run(_create_sql(), [v for (name, _f), v in zip(_CREATED, template, strict=True)
+                                   if name != "external_id"] + [wanted])  # fmt: skip
+    members = {m.external_id: m for m in (sql.load(Member, row) for row in made)}
+    if len(members) < len(wanted):
+        members |= members_lock(program=program, external_ids=set(wanted) - members.keys())
+    for member in members.values():
+        member.program = program
+    return members
+
+
+def members_lock(*, program: Program, external_ids: Collection[str]) -> dict[str, Member]:
+    """The program's members of these external ids that exist, locked in pk order (the
+    order every writer of several members uses); by external id."""
+    rows = sql.run(_lock_many_sql(), [program.pk, list(external_ids)]) if external_ids else []
+    members = {}
+    for row in rows:
+        member = sql.load(Member, row)
+        member.program = program
+        members[member.external_id] = member
+    return members
+
+
+_CREATED = sql.prepared_fields(Member, with_pk=False)
+
+
+@cache
+def _create_sql() -> str:
+    """INSERT of a member per external id of the array parameter; every other column takes
+    the value of its parameter (a new member's defaults)."""
+    fields = {f.attname: f for f in Member._meta.concrete_fields}
+    columns, selected = [], []
+    for name, _field in _CREATED:
+        field = fields[name]
+        columns.append(sql.quote(str(field.column)))
+        selected.append("e" if name == "external_id" else f"%s::{field.cast_db_type(connection)}")
+    return (
+        f"INSERT INTO {sql.quote(Member._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(selected)} FROM unnest(%s::text[]) AS e ORDER BY e "
+        f"ON CONFLICT DO NOTHING RETURNING {sql.columns(Member)}"
+    )
+
+
+@cache
+def _lock_many_sql() -> str:
+    return (
+        f"SELECT {sql.columns(Member)} FROM {sql.quote(Member._meta.db_table)} "  # noqa: S608
+        f"WHERE {sql.column(Member, 'program')} = %s "
+        f"AND {sql.column(Member, 'external_id')} = ANY(%s) "
+        f"ORDER BY {sql.column(Member, 'pk')} FOR UPDATE"
+    )
 
 
 def member_get(*, program: Program, external_id: str) -> Member:

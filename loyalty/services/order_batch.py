@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import EarningRule, Member, Order, Program
+from loyalty.models import EarningRule, Member, Program
 from loyalty.services.bonuses import bonus_rule, signup_bonus_award
 from loyalty.services.deferred import (
     deferred_flush,
@@ -38,12 +38,14 @@ from loyalty.services.deferred import (
     deferred_waiting,
     deferred_writes,
 )
+from loyalty.services.members import members_create_locked, members_lock
 from loyalty.services.orders import (
     OrderInput,
     OrderResult,
     order_input,
     order_record_input,
     order_replay,
+    orders_recorded,
 )
 from loyalty.services.tiers import program_tiers
 from loyalty.services.validity import per_earning
@@ -138,7 +140,7 @@ def _record(
             outcomes[index] = item
         else:
             checked[index] = item
-    members = _lock_known_members(
+    members = members_lock(
         program=program, external_ids={o.member_external_id for o in checked.values()}
     )
     if deferred and _pays_referrals(program, members.values()):
@@ -152,10 +154,8 @@ def _record(
             outcomes[index] = _record_one(program=program, order=checked[index])
         return [outcome for outcome in outcomes if outcome is not None]
 
-    recorded = set(
-        Order.objects.filter(
-            program=program, external_id__in={c.external_id for c in checked.values()}
-        ).values_list("external_id", flat=True)
+    recorded = orders_recorded(
+        program=program, external_ids={c.external_id for c in checked.values()}
     )
     with deferred_writes(expected=len(checked)):
         # Only the members of orders that will be written are created, as a single order's:
@@ -165,7 +165,9 @@ def _record(
             if checked[index].external_id not in recorded:
                 first.setdefault(checked[index].external_id, checked[index])
         new = {order.member_external_id for order in first.values()}
-        created = _create_members(program=program, external_ids=new - members.keys())
+        # Inserted in external-id order, as every batch does: no two wait on each other in a
+        # cycle. One inserted by a concurrent writer has its sign-up bonus already.
+        created = members_create_locked(program=program, external_ids=new - members.keys())
         members |= created
         tiers = program_tiers(program)
         if tiers:
@@ -201,32 +203,6 @@ def _record(
             outcomes[index] = BatchOutcome(external_id=item.external_id, result=result)
             recorded.add(item.external_id)
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _lock_known_members(*, program: Program, external_ids: set[str]) -> dict[str, Member]:
-    members = (
-        Member.objects.select_for_update()
-        .filter(program=program, external_id__in=external_ids)
-        .order_by("pk")
-    )
-    found = {}
-    for member in members:
-        member.program = program
-        found[member.external_id] = member
-    return found
-
-
-def _create_members(*, program: Program, external_ids: set[str]) -> dict[str, Member]:
-    """The members the batch names that do not exist yet, created and locked (the caller
-    gives their sign-up bonuses: one inserted by a concurrent writer has it already)."""
-    valid = sorted(external_ids)  # checked by order_input
-    if not valid:
-        return {}
-    # Inserted in external-id order, as every batch does: no two wait on each other in a cycle.
-    Member.objects.bulk_create(
-        [Member(program=program, external_id=e) for e in valid], ignore_conflicts=True
-    )
-    return _lock_known_members(program=program, external_ids=set(valid))
 
 
 def _pays_referrals(program: Program, members: Iterable[Member]) -> bool:

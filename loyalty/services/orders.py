@@ -14,9 +14,11 @@ Rules kept here:
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import money
+from loyalty import money, sql
 from loyalty.errors import (
     CurrencyMismatch,
     InvalidInput,
@@ -365,6 +367,22 @@ def _lot_expiry(program: Program, placed_at: datetime) -> datetime | None:
     """An earning's own expiry counts from when the order was placed."""
     days = program.points_validity_days
     return placed_at + timedelta(days=days) if days else None
+
+
+def orders_recorded(*, program: Program, external_ids: Collection[str]) -> set[str]:
+    """Which of these external ids the program has an order for."""
+    if not external_ids:
+        return set()
+    return {row[0] for row in sql.run(_recorded_sql(), [program.pk, list(external_ids)])}
+
+
+@cache
+def _recorded_sql() -> str:
+    external_id = sql.column(Order, "external_id")
+    return (
+        f"SELECT {external_id} FROM {sql.quote(Order._meta.db_table)} "  # noqa: S608
+        f"WHERE {sql.column(Order, 'program')} = %s AND {external_id} = ANY(%s)"
+    )
 
 
 def order_get(*, program: Program, external_id: str) -> Order:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from loyalty import sql
 from loyalty.models import LedgerEntry, Member, Order
+from loyalty.services.members import members_create_locked, members_lock
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +71,33 @@ def test_a_loaded_row_is_the_orms_model(program):
     assert model_to_dict(order) == model_to_dict(Order.objects.get())
     assert order.earning == {"total": 99}
     assert order.amount == Decimal("9.99")
+
+
+def test_members_created_by_the_kept_statement_are_the_ones_the_orm_creates(program):
+    orm = Member.objects.create(program=program, external_id="orm")
+
+    with CaptureQueriesContext(connection) as ctx:
+        made = members_create_locked(program=program, external_ids=["b", "a", "b"])
+
+    assert len(ctx.captured_queries) == 1
+    assert sorted(made) == ["a", "b"]
+    assert made["a"].pk < made["b"].pk  # inserted in external-id order, as every batch does
+    stored = Member.objects.get(pk=made["a"].pk)
+    different = {"id", "external_id", "created_at", "updated_at"}
+    assert {k: v for k, v in model_to_dict(stored).items() if k not in different} == {
+        k: v for k, v in model_to_dict(orm).items() if k not in different
+    }
+    assert model_to_dict(made["a"]) == model_to_dict(stored)
+    assert abs(stored.created_at - timezone.now()) < timedelta(minutes=1)
+    assert abs(stored.updated_at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_creating_members_that_exist_takes_them_as_they_are(program):
+    MemberFactory(program=program, external_id="old", balance=40)
+
+    made = members_create_locked(program=program, external_ids=["old", "new"])
+
+    assert made["old"].balance == 40
+    assert made["new"].balance == 0
+    assert Member.objects.filter(program=program).count() == 2
+    assert members_lock(program=program, external_ids=["new", "none"]).keys() == {"new"}
