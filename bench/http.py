@@ -1,6 +1,6 @@
 """Ingestion through the real stack, against the database's own limit.
 
-    python -m bench.http [--seconds 20] [--clients 16] [--workers 4]
+    python -m bench.http [--seconds 20] [--clients 16] [--workers 2]
 
 In one run, on the PostgreSQL of DATABASE_URL:
 1. ``pgbench`` (its built-in TPC-B-like script: small write transactions) with
@@ -35,6 +35,7 @@ from typing import Any
 from bench.server import (
     ROOT,
     Gunicorn,
+    analyze,
     app_env,
     call,
     database_url,
@@ -141,7 +142,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (16 threads each)")
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--batch-rounds", type=int, default=3)
@@ -175,6 +176,7 @@ def main() -> int:
         # Warm up every worker (imports, connections) before measuring.
         wrk(url=server.url, script="orders.lua", args=[key, "warm", str(MEMBERS)],
             clients=args.clients, seconds=3)  # fmt: skip
+        analyze(BENCH_DB)
 
         figures["healthz"] = wrk(
             url=server.url, script="healthz.lua", args=[], clients=args.clients,

@@ -38,6 +38,13 @@ def admin_sql(sql: str) -> None:
         conn.execute(sql.encode())
 
 
+def analyze(name: str) -> None:
+    """Statistics for the planner, as autovacuum gathers them on a production server (a CI
+    server may run with autovacuum off: then a table filled during the run has none)."""
+    with psycopg.connect(database_url(name), autocommit=True) as conn:
+        conn.execute(b"ANALYZE")
+
+
 def recreate_database(name: str) -> str:
     admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin_sql(f"CREATE DATABASE {name}")

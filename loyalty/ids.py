@@ -4,13 +4,16 @@ Every id we store can be addressed in a URL later: at most 191 characters, no
 '/', no control characters, not "." or ".." (HTTP clients rewrite those).
 """
 
-import unicodedata
+import re
 
 from django.utils.translation import gettext_lazy as _
 
 MAX_LENGTH = 191
 # /api/v1/orders/quote and /api/v1/orders/batch are endpoints, so no order may be named so.
 RESERVED_ORDER_IDS = frozenset({"quote", "batch"})
+# Unicode's control characters (category Cc) are exactly these 65 code points; a regular
+# expression finds them an order of magnitude faster than asking unicodedata per character.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def external_id_problem(value: str) -> str | None:
@@ -22,7 +25,7 @@ def external_id_problem(value: str) -> str | None:
             _("An external id cannot contain '/': it is used in URLs such as "
               "/api/v1/members/{external_id}.")
         )  # fmt: skip
-    if any(unicodedata.category(char) == "Cc" for char in value):
+    if CONTROL_CHARACTERS.search(value):
         return str(
             _("An external id cannot contain control characters such as line breaks or tabs.")
         )

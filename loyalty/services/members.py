@@ -109,11 +109,15 @@ def _create_sql() -> str:
 
 @cache
 def _lock_many_sql() -> str:
+    # Each id looked up on its own (a subquery with both key columns: the unique index, for
+    # sure), then the rows by pk. ``external_id = ANY(%s)`` lets PostgreSQL read the whole
+    # program and filter when its statistics are stale (a new shop's first busy hour).
+    table, pk = sql.quote(Member._meta.db_table), sql.column(Member, "pk")
     return (
-        f"SELECT {sql.columns(Member)} FROM {sql.quote(Member._meta.db_table)} "  # noqa: S608
-        f"WHERE {sql.column(Member, 'program')} = %s "
-        f"AND {sql.column(Member, 'external_id')} = ANY(%s) "
-        f"ORDER BY {sql.column(Member, 'pk')} FOR UPDATE"
+        f"SELECT {sql.columns(Member)} FROM {table} WHERE {pk} = ANY(ARRAY("  # noqa: S608
+        f"SELECT (SELECT {pk} FROM {table} WHERE {sql.column(Member, 'program')} = %s "
+        f"AND {sql.column(Member, 'external_id')} = e) FROM unnest(%s::text[]) AS e)) "
+        f"ORDER BY {pk} FOR UPDATE"
     )
 
 

@@ -373,15 +373,16 @@ def orders_recorded(*, program: Program, external_ids: Collection[str]) -> set[s
     """Which of these external ids the program has an order for."""
     if not external_ids:
         return set()
-    return {row[0] for row in sql.run(_recorded_sql(), [program.pk, list(external_ids)])}
+    return {row[0] for row in sql.run(_recorded_sql(), [list(external_ids), program.pk])}
 
 
 @cache
 def _recorded_sql() -> str:
-    external_id = sql.column(Order, "external_id")
+    # Each id looked up on its own, by the unique index (see members._lock_many_sql).
     return (
-        f"SELECT {external_id} FROM {sql.quote(Order._meta.db_table)} "  # noqa: S608
-        f"WHERE {sql.column(Order, 'program')} = %s AND {external_id} = ANY(%s)"
+        f"SELECT e FROM unnest(%s::text[]) AS e WHERE EXISTS (SELECT 1 FROM "  # noqa: S608
+        f"{sql.quote(Order._meta.db_table)} WHERE {sql.column(Order, 'program')} = %s "
+        f"AND {sql.column(Order, 'external_id')} = e)"
     )
 
 
