@@ -4,7 +4,6 @@ import hashlib
 import secrets
 from functools import cache
 
-from django.db import connection
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -68,11 +67,10 @@ def _lookup_statement() -> str:
 def _live_key(key_hash: str) -> ApiKey | None:
     """``ApiKey.objects.select_related("merchant__program").filter(key_hash=..., revoked_at=None)``
     (key_hash is unique), from the statement built once."""
-    with connection.cursor() as cursor:
-        cursor.execute(_lookup_statement(), [key_hash])
-        row = cursor.fetchone()
-    if row is None:
+    rows = sql.run(_lookup_statement(), [key_hash])  # prepared by PostgreSQL once a connection
+    if not rows:
         return None
+    row = rows[0]
     loaded: list[Model | None] = []
     start = 0
     for model, _table in _LOADED:

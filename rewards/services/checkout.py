@@ -9,15 +9,17 @@ guarantee underneath.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from loyalty import money
+from loyalty import money, sql
 from loyalty.errors import InvalidInput
-from loyalty.models import Program
+from loyalty.models import Member, Program
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
 from rewards.codes import code_normalise
@@ -54,14 +56,33 @@ def _find(*, program: Program, code: str, guard: LookupGuard | None, lock: bool)
     normalised = code_normalise(code)
     if guard is not None:
         guard.reserve()
-    coupons = Coupon.objects.select_related("member").filter(program=program, code=normalised)
-    if lock:
-        coupons = coupons.select_for_update(of=("self",))
-    coupon = coupons.first() if normalised else None
-    if coupon is None:
+    rows = sql.run(_find_sql(lock), [program.pk, normalised]) if normalised else []
+    if not rows:
         raise CouponNotFound()
+    coupon = _loaded(rows[0])
     if guard is not None:
         guard.give_back()  # a real code is no guess
+    return coupon
+
+
+@cache
+def _find_sql(lock: bool) -> str:
+    """The coupon of a code with its member (or NULLs), locked or not; kept (``loyalty.sql``):
+    every checkout runs it, and Django took three times longer to build it than to run it."""
+    coupon, member = sql.quote(Coupon._meta.db_table), sql.quote(Member._meta.db_table)
+    return (
+        f"SELECT {sql.columns(Coupon, 'c')}, {sql.columns(Member, 'm')} "  # noqa: S608
+        f"FROM {coupon} c LEFT JOIN {member} m ON m.{sql.column(Member, 'pk')} = "
+        f"c.{sql.column(Coupon, 'member')} WHERE c.{sql.column(Coupon, 'program')} = %s "
+        f"AND c.{sql.column(Coupon, 'code')} = %s" + (" FOR UPDATE OF c" if lock else "")
+    )
+
+
+def _loaded(row: tuple[Any, ...]) -> Coupon:
+    """A row of ``_find_sql`` as ``select_related("member")`` loads it."""
+    width = len(Coupon._meta.concrete_fields)
+    coupon = sql.load(Coupon, row[:width])
+    coupon.member = sql.load(Member, row[width:]) if coupon.member_id is not None else None
     return coupon
 
 

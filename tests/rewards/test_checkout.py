@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput
@@ -420,3 +421,23 @@ def test_releasing_an_order_that_never_used_the_coupon_is_not_found(coupon, rede
 def test_releasing_an_unknown_code_is_not_found(program):
     with pytest.raises(CouponNotFound):
         release(program, "ABCDE-FGHJK-MNPQR")
+
+
+@pytest.mark.parametrize("with_member", [True, False])
+def test_a_coupon_looked_up_at_checkout_is_the_one_the_orm_loads(
+    with_member, django_assert_num_queries
+):
+    program = ProgramFactory()
+    extra = {} if with_member else {"member": None}
+    coupon = CouponFactory(program=program, **extra)
+
+    with django_assert_num_queries(1):
+        found = validate(program, coupon.code).coupon
+        member = found.member
+
+    orm = Coupon.objects.select_related("member").get(pk=coupon.pk)
+    assert model_to_dict(found) == model_to_dict(orm)
+    assert (model_to_dict(member) if member else None) == (
+        model_to_dict(orm.member) if orm.member else None
+    )
+    assert not found._state.adding
