@@ -26,7 +26,7 @@ from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.order_group import order_record_grouped
-from loyalty.services.orders import order_get, order_input, refund_record
+from loyalty.services.orders import order_arguments, order_get, order_input, refund_record
 from loyalty.services.pending import order_pending
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create
@@ -372,16 +372,7 @@ class OrdersView(LoyaltyView):
     def post(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
-            order = order_input(
-                program=self.program,
-                external_id=data["external_id"],
-                member_external_id=data["member"],
-                amount=data["amount"],
-                currency=data["currency"],
-                placed_at=data.get("placed_at"),
-                breakdown=data.get("breakdown"),
-                lines=data.get("lines"),
-            )
+            order = order_input(program=self.program, **order_arguments(data))
             # With the orders of other requests arriving at the same moment (order_group).
             result = order_record_grouped(program=self.program, order=order)
             metrics.observe_order(created=result.created, points=result.order.points_earned)
@@ -415,16 +406,7 @@ class OrderQuoteView(LoyaltyView):
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.OrderInSerializer, request)
-        quote = order_quote(
-            program=self.program,
-            external_id=data["external_id"],
-            member_external_id=data["member"],
-            amount=data["amount"],
-            currency=data["currency"],
-            placed_at=data.get("placed_at"),
-            breakdown=data.get("breakdown"),
-            lines=data.get("lines"),
-        )
+        quote = order_quote(program=self.program, **order_arguments(data))
         currency = self.program.currency
         body = {
             "external_id": quote.external_id,

@@ -42,6 +42,7 @@ from loyalty.services.members import members_create_locked, members_lock
 from loyalty.services.orders import (
     OrderInput,
     OrderResult,
+    order_arguments,
     order_input,
     order_record_input,
     order_replay,
@@ -88,7 +89,7 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
     items: list[OrderInput | BatchOutcome] = []
     for order in orders:
         try:
-            items.append(order_input(program=program, **_arguments(order)))
+            items.append(order_input(program=program, **order_arguments(order)))
         except LoyaltyError as error:
             items.append(BatchOutcome(external_id=order["external_id"], error=error))
     return orders_record_checked(program=program, orders=items)
@@ -209,18 +210,6 @@ def _pays_referrals(program: Program, members: Iterable[Member]) -> bool:
     return any(m.referred_by_id for m in members) and (
         bonus_rule(program=program, kind=EarningRule.Kind.REFERRAL) is not None
     )
-
-
-def _arguments(order: BatchOrder) -> dict[str, Any]:
-    return {
-        "external_id": order["external_id"],
-        "member_external_id": order["member"],
-        "amount": order["amount"],
-        "currency": order["currency"],
-        "placed_at": order.get("placed_at"),
-        "breakdown": order.get("breakdown"),
-        "lines": order.get("lines"),
-    }
 
 
 def _record_one(*, program: Program, order: OrderInput) -> BatchOutcome:

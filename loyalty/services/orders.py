@@ -14,7 +14,7 @@ Rules kept here:
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -144,6 +144,20 @@ class OrderInput:
     parts: dict[str, Decimal]
     lines: list[dict[str, Any]]
     fingerprint: str
+
+
+def order_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An order's fields as the API takes them (``member``, optional parts left out), as the
+    keyword arguments of ``order_input``, ``order_record`` and ``order_quote``."""
+    return {
+        "external_id": body["external_id"],
+        "member_external_id": body["member"],
+        "amount": body["amount"],
+        "currency": body["currency"],
+        "placed_at": body.get("placed_at"),
+        "breakdown": body.get("breakdown"),
+        "lines": body.get("lines"),
+    }
 
 
 def order_input(
