@@ -60,7 +60,11 @@ def run(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     )
     with cursor(logged) as bound:
         bound.execute(statement, params)
-        return bound.fetchall() if bound.description else []
+        # Rows only when the statement returns some: asked of the result's status, as
+        # ``description`` would build a column object per column for nothing.
+        result = bound.pgresult
+        returned = result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+        return bound.fetchall() if returned else []
 
 
 def column(model: type[Model], name: str) -> str:

@@ -162,11 +162,21 @@ def test_unsupported_method_is_405_method_not_allowed(clients, method, path):
     assert set(response.json()) == {"code", "detail"}
 
 
-def test_unknown_api_path_is_a_json_404(clients):
-    response = clients["all"].get("/api/v1/no-such-thing")
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/no-such-thing", "/api/v1/orders/", "/api/v1/members/x/y"]
+)
+def test_unknown_api_path_is_a_json_404_whatever_the_method(program, method, path):
+    # CSRF checks on, as a real client meets them (the test client skips them by default):
+    # an integrator's POST to a mistyped path learns it is mistyped, not a CSRF page.
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(program)}")
+
+    response = getattr(client, method)(path, {"a": 1}, format="json")
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
     assert set(response.json()) == {"code", "detail"}
 
 
