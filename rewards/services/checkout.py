@@ -58,6 +58,8 @@ def _find(*, program: Program, code: str, guard: LookupGuard | None, lock: bool)
         guard.reserve()
     rows = sql.run(_find_sql(lock), [program.pk, normalised]) if normalised else []
     if not rows:
+        if guard is not None:
+            guard.missed()
         raise CouponNotFound()
     coupon = _loaded(rows[0])
     if guard is not None:

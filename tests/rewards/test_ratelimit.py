@@ -4,6 +4,8 @@ Per API key and per member, with an atomic counter in Redis. A real code, even o
 that is refused (expired, used), is no guess and does not count.
 """
 
+import threading
+import time
 from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
@@ -15,7 +17,7 @@ from rewards import ratelimit
 from rewards.errors import CouponAlreadyRedeemed, CouponExpired, CouponNotFound, RateLimited
 from rewards.ratelimit import LookupGuard
 from rewards.services.checkout import coupon_redeem, coupon_release, coupon_validate
-from tests.factories import ProgramFactory
+from tests.factories import MemberFactory, ProgramFactory
 from tests.rewards.factories import CouponFactory
 from tests.threads import at_once
 
@@ -237,3 +239,64 @@ def test_thirty_guesses_for_one_member_at_once_evaluate_at_most_the_member_limit
     outcomes = at_once([lambda n=n: look_up(program, key=n, member="cust-a") for n in range(30)])
 
     assert Counter(names(outcomes)) == {"CouponNotFound": 3, "RateLimited": 27}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_members_real_code_looked_up_many_times_at_once_is_never_refused():
+    # a storefront validating the member's coupon from 12 requests at once: the member's
+    # counter (limit 3) is over only by look-ups in flight, none of them a guess
+    program = ProgramFactory()
+    coupon = cust_a_coupon(program)
+
+    outcomes = at_once(
+        [lambda n=n: look_up(program, code=coupon.code, key=n, member="cust-a") for n in range(12)]
+    )
+
+    assert names(outcomes) == ["CheckoutResult"] * 12
+    # and they counted nothing: the member's 3 guesses are all still there
+    assert names(look_up(program, key=99, member="cust-a") for _ in range(4)) == [
+        "CouponNotFound"
+    ] * 3 + ["RateLimited"]
+
+
+def cust_a_coupon(program):
+    return CouponFactory(
+        program=program, member=MemberFactory(program=program, external_id="cust-a")
+    )
+
+
+def member_counter(program, member="cust-a"):
+    return f"coupon-guess:member:{program.pk}:{member}:{WINDOW_START // 60}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_code_waits_for_the_look_ups_in_flight_then_goes_through(program):
+    # given the member's 3 slots taken by look-ups in flight (no miss among them)
+    coupon = cust_a_coupon(program)
+    cache.set(member_counter(program), 3)
+
+    # which end a moment later, as real codes give their slots back
+    def in_flight_end():
+        time.sleep(0.1)
+        cache.decr(member_counter(program), 3)
+
+    ending = threading.Thread(target=in_flight_end)
+    ending.start()
+    outcome = look_up(program, code=coupon.code, member="cust-a")
+    ending.join()
+
+    assert names([outcome]) == ["CheckoutResult"]
+    assert cache.get(member_counter(program)) == 0
+
+
+@pytest.mark.django_db
+def test_look_ups_in_flight_that_do_not_end_in_time_refuse_with_a_wait(program, monkeypatch):
+    monkeypatch.setattr(ratelimit, "IN_FLIGHT_WAIT", 0.05)
+    coupon = cust_a_coupon(program)
+    cache.set(member_counter(program), 3)
+
+    outcome = look_up(program, code=coupon.code, member="cust-a")
+
+    assert isinstance(outcome, RateLimited)
+    assert outcome.retry_after == 59
+    assert cache.get(member_counter(program)) == 3  # the refused look-up took no slot
