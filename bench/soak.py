@@ -1,6 +1,6 @@
 """Soak: mixed traffic through the real stack for a while, then prove the ledger.
 
-    python -m bench.soak [--minutes 10] [--clients 8] [--workers 4]
+    python -m bench.soak [--minutes 10] [--clients 8] [--workers 2]
 
 Against gunicorn on a scratch database (``loyalty_bench_soak``), ``--clients``
 threads send a mix for ``--minutes``: orders (60 %), refunds of their own
@@ -116,7 +116,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (16 threads each)")
     args = parser.parse_args()
     load_before = machine()["loadavg"]
     db_url = recreate_database(SOAK_DB)
