@@ -11,6 +11,7 @@ import threading
 import time
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 from prometheus_client import REGISTRY
@@ -23,6 +24,7 @@ from loyalty.services.members import member_upsert
 from loyalty.services.order_group import order_record_grouped
 from loyalty.services.orders import order_input, order_record
 from tests.factories import ProgramFactory
+from tests.faults.conftest import database_url, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,3 +211,54 @@ def test_orders_under_two_states_of_the_program_are_written_each_under_its_own()
     # then each earned at the rate its own request saw
     assert [o.order.points_earned for o in outcomes] == [200, 100, 200]
     assert Order.objects.get(program=program, external_id="O-1").earn_rate == Decimal(10)
+
+
+def test_a_group_whose_connection_drops_midway_is_written_again_order_by_order():
+    # given a group of three orders queued behind a leader
+    program = ProgramFactory()
+    for name in ("gus", "hal", "ivy"):
+        member_upsert(program=program, external_id=name)
+    held = Held(program, "held")
+    leader = Sent(program, checked(program, "L-1", "held"))
+    wait_until_leading()
+    sent = [Sent(program, checked(program, f"G-{n}", name, "20.00"))
+            for n, name in enumerate(("gus", "hal", "ivy"))]  # fmt: skip
+    wait_until_queued(3)
+
+    with psycopg.connect(database_url()) as blocker:
+        # and one of its members locked elsewhere, so the group's transaction stops half way
+        blocker.execute(
+            "SELECT id FROM loyalty_member WHERE program_id = %s AND external_id = 'gus'"
+            " FOR UPDATE",
+            [program.pk],
+        )
+        held.release()
+        writer = wait_until(
+            lambda: _waiting_on_a_lock(exclude=blocker.info.backend_pid),
+            timeout=20,
+            message="the group never waited on the lock",
+        )
+        # when PostgreSQL drops the group's connection
+        blocker.execute("SELECT pg_terminate_backend(%s)", [writer])
+        blocker.rollback()
+    outcomes = [s.result() for s in [leader, *sent]]
+
+    # then each order is written once, on its own, as if it had come alone: the group's
+    # transaction died whole, and Django closed the dead connection as its rollback failed,
+    # so the orders written again one by one go on a new one
+    assert [type(o).__name__ for o in outcomes] == ["OrderResult"] * 4
+    assert all(o.created for o in outcomes)
+    assert Order.objects.filter(program=program).count() == 4
+    assert Member.objects.get(program=program, external_id="gus").balance == 200
+    assert ledger_audit() == []
+
+
+def _waiting_on_a_lock(*, exclude):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> %s",
+            [exclude],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
