@@ -207,6 +207,7 @@ def main() -> int:
         "benchmark": "http",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine() | {"loadavg_before": load_before},
+        "redis": env.get("REDIS_URL"),
         "postgresql": postgres_version(),
         "settings": {
             "clients": args.clients,
@@ -276,6 +277,7 @@ def _print(report: dict[str, Any]) -> None:
         print(f"{name:44} {rate:>20} {p50!s:>9} {p99!s:>9} {ratio:>9}")
     print("(batch row: p50 and max are per request of the whole batch)")
     print(f"check_ledger: {report['check_ledger']['output']}")
+    print(f"Redis (broker, guard counters): {report['redis'] or 'none: tasks ran in the request'}")
     print(f"load average before {report['machine']['loadavg_before']}, "
           f"after {report['machine']['loadavg']} on {report['machine']['cpus']} cpus")  # fmt: skip
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -51,8 +52,28 @@ def recreate_database(name: str) -> str:
     return database_url(name)
 
 
+def bench_redis() -> str | None:
+    """The Redis the app gets, as in production (Celery's broker, the coupon guard's
+    counters): ``BENCH_REDIS_URL``, by default database 15 of the local server, emptied
+    first (no worker drains the queued tasks). None when no Redis answers: the app then
+    runs its tasks in the request and keeps the counters in its memory, the embedded
+    default, which is not production's cost."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.RedisError:
+        return None
+    return url
+
+
 def app_env(db_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    redis_url = bench_redis()
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        print("no Redis answers: the app runs without a broker (tasks in the request)")
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DATABASE_URL=db_url,

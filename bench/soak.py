@@ -160,6 +160,7 @@ def main() -> int:
         "benchmark": "soak",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine() | {"loadavg_before": load_before},
+        "redis": env.get("REDIS_URL"),
         "postgresql": postgres_version(),
         "minutes": round(wall / 60, 2),
         "clients": args.clients,
