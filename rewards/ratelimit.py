@@ -31,7 +31,6 @@ import time
 from dataclasses import dataclass, field
 from time import monotonic, sleep
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -144,16 +143,16 @@ class _CacheStore:
         return int(self.backend.get(key) or 0)
 
 
-_stores: "WeakKeyDictionary[BaseCache, _RedisStore | _CacheStore]" = WeakKeyDictionary()
+_STORE = "_coupon_guess_store"  # where a cache instance keeps its store
 
 
 def _store() -> _RedisStore | _CacheStore:
-    """The store of this thread's default cache (made once per cache instance)."""
+    """The store of this thread's default cache, made once per cache instance."""
     backend = caches["default"]
-    store = _stores.get(backend)
+    store: _RedisStore | _CacheStore | None = getattr(backend, _STORE, None)
     if store is None:
         store = _RedisStore(backend) if isinstance(backend, RedisCache) else _CacheStore(backend)
-        _stores[backend] = store
+        setattr(backend, _STORE, store)
     return store
 
 
