@@ -28,6 +28,7 @@ bits, so the limit is a second line of defence, not the only one.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic, sleep
 from typing import Any
@@ -79,9 +80,17 @@ return 0
 """
 
 
-class _RedisStore:
-    def __init__(self, backend: RedisCache) -> None:
+class _Store:
+    def __init__(self, backend: BaseCache) -> None:
         self.backend = backend
+
+    def get(self, key: str) -> int:
+        return int(self.backend.get(key) or 0)
+
+
+class _RedisStore(_Store):
+    def __init__(self, backend: RedisCache) -> None:
+        super().__init__(backend)
         # One client for this cache's look-ups, on its pool: redis-py takes longer to build
         # a client than Redis takes to run the script.
         self.client = backend._cache.get_client(write=True)
@@ -101,15 +110,9 @@ class _RedisStore:
     def count(self, keys: list[str], ttl: int) -> None:
         self._run(_COUNT, keys, [ttl])
 
-    def get(self, key: str) -> int:
-        return int(self.backend.get(key) or 0)
 
-
-class _CacheStore:
+class _CacheStore(_Store):
     """The same counters through the cache API (not atomic across processes)."""
-
-    def __init__(self, backend: BaseCache) -> None:
-        self.backend = backend
 
     def _incr(self, key: str, ttl: int) -> int:
         self.backend.add(key, 0, timeout=ttl)
@@ -139,17 +142,15 @@ class _CacheStore:
         for key in keys:
             self._incr(key, ttl)
 
-    def get(self, key: str) -> int:
-        return int(self.backend.get(key) or 0)
-
 
 _STORE = "_coupon_guess_store"  # where a cache instance keeps its store
+_Stores = _RedisStore | _CacheStore
 
 
-def _store() -> _RedisStore | _CacheStore:
+def _store() -> _Stores:
     """The store of this thread's default cache, made once per cache instance."""
     backend = caches["default"]
-    store: _RedisStore | _CacheStore | None = getattr(backend, _STORE, None)
+    store: _Stores | None = getattr(backend, _STORE, None)
     if store is None:
         store = _RedisStore(backend) if isinstance(backend, RedisCache) else _CacheStore(backend)
         setattr(backend, _STORE, store)
@@ -175,10 +176,10 @@ class LookupGuard:
 
     def reserve(self) -> None:
         store, deadline = _store(), monotonic() + IN_FLIGHT_WAIT
+        limits = [limit for _, limit in self.counters]
         while True:
             now = time.time()
             keys = [f"coupon-guess:{name}:{int(now // self.window)}" for name, _ in self.counters]
-            limits = [limit for _, limit in self.counters]
             try:
                 over = store.reserve(keys, limits, self.window + 5)
                 if over is None:
@@ -195,17 +196,16 @@ class LookupGuard:
 
     def missed(self) -> None:
         """The code looked up does not exist: its slots stay taken, and count as misses."""
-        if self._reserved:
-            try:
-                _store().count([_missed(key) for key in self._reserved], self.window + 5)
-            except (RedisError, OSError):
-                pass  # the cache went away: its counters with it
-        self._reserved = []
+        self._end(lambda store, keys: store.count([_missed(k) for k in keys], self.window + 5))
 
     def give_back(self) -> None:
+        self._end(lambda store, keys: store.give_back(keys))
+
+    def _end(self, step: Callable[[_Stores, list[str]], None]) -> None:
+        """The look-up's last step on its slots, if it holds any."""
         if self._reserved:
             try:
-                _store().give_back(self._reserved)
+                step(_store(), self._reserved)
             except (RedisError, OSError):
                 pass  # the cache went away: its counters with it
         self._reserved = []

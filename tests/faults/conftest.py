@@ -36,6 +36,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def waiting_on_a_lock(*, exclude: int) -> int | None:
+    """The pid of a backend of the test database waiting on a lock (not ``exclude``'s)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> %s",
+            [exclude],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def wait_until(condition, timeout: float, message: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:

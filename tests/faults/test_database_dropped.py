@@ -20,7 +20,7 @@ from loyalty.models import IdempotencyRecord, LedgerEntry, Member, Order
 from loyalty.services.ledger import ledger_audit
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import MemberFactory, ProgramFactory, api_key_for
-from tests.faults.conftest import database_url, wait_until
+from tests.faults.conftest import database_url, wait_until, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,17 +68,11 @@ def test_a_request_whose_database_connection_is_killed_midway_writes_nothing(liv
         )
         request.start()
 
-        def waiting_request() -> int | None:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND pid <> %s",
-                    [blocker.info.backend_pid],
-                )
-                row = cursor.fetchone()
-            return row[0] if row else None
-
-        pid = wait_until(waiting_request, 30, "the order never reached the webhook insert")
+        pid = wait_until(
+            lambda: waiting_on_a_lock(exclude=blocker.info.backend_pid),
+            30,
+            "the order never reached the webhook insert",
+        )
         # Half way: the order's own writes are done, in its open transaction.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

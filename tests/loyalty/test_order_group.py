@@ -24,7 +24,7 @@ from loyalty.services.members import member_upsert
 from loyalty.services.order_group import order_record_grouped
 from loyalty.services.orders import order_input, order_record
 from tests.factories import ProgramFactory
-from tests.faults.conftest import database_url, wait_until
+from tests.faults.conftest import database_url, wait_until, waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -234,7 +234,7 @@ def test_a_group_whose_connection_drops_midway_is_written_again_order_by_order()
         )
         held.release()
         writer = wait_until(
-            lambda: _waiting_on_a_lock(exclude=blocker.info.backend_pid),
+            lambda: waiting_on_a_lock(exclude=blocker.info.backend_pid),
             timeout=20,
             message="the group never waited on the lock",
         )
@@ -251,14 +251,3 @@ def test_a_group_whose_connection_drops_midway_is_written_again_order_by_order()
     assert Order.objects.filter(program=program).count() == 4
     assert Member.objects.get(program=program, external_id="gus").balance == 200
     assert ledger_audit() == []
-
-
-def _waiting_on_a_lock(*, exclude):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> %s",
-            [exclude],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
