@@ -1,4 +1,5 @@
-# The verbs people expect. `make run` and `make test` work on a fresh machine with Python 3.11+.
+# The verbs people expect. `make run` and `make test` work on a fresh machine with Python 3.11+
+# and nothing else: no database or Redis to install (config/embedded.py).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -17,25 +18,23 @@ $(VENV)/.installed: requirements.lock
 
 install: $(VENV)/.installed
 
+# manage.py starts the embedded PostgreSQL and Redis for the command when DATABASE_URL /
+# REDIS_URL are not set (config/embedded.py), and stops them after.
 migrate: install
 	$(PY) manage.py migrate --no-input
 
-demo: migrate
-	$(PY) manage.py seed_demo
+# What production runs (gunicorn, a Celery worker, beat) with the local settings and the
+# demo data, on the embedded servers or those of DATABASE_URL / REDIS_URL (config/run.py).
+# Ctrl-C stops all of it.
+run: install
+	$(PY) -m config.run --host $(HOST) --port $(PORT)
 
-# The web server plus whatever runs the background jobs: a Celery worker with beat
-# when REDIS_URL is set (environment or .env), else the in-process scheduler.
-run: demo
-	@if [ -n "$$REDIS_URL" ] || grep -qs '^REDIS_URL=.' .env; then \
-		jobs="$(VENV)/bin/celery -A config worker --beat --loglevel=info"; \
-	else \
-		jobs="$(PY) manage.py run_jobs"; \
-	fi; \
-	trap 'kill 0' EXIT INT TERM; \
-	$$jobs & \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+# The same, with the embedded database dropped and the demo data written anew.
+demo: install
+	$(PY) -m config.run --host $(HOST) --port $(PORT) --reset
 
-# Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, see README).
+# Real PostgreSQL and Redis: those of DATABASE_URL / REDIS_URL, else the embedded ones,
+# which the suite starts itself (tests/servers.py). Nothing to configure.
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -49,16 +48,19 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Needs wrk and pgbench on PATH; scratch databases on the server of DATABASE_URL.
+# Needs wrk on PATH (pgbench comes with the embedded PostgreSQL); scratch databases on the
+# server of DATABASE_URL, else on the embedded one.
 # SOAK=1 adds 10 minutes of mixed traffic followed by check_ledger (SOAK_MINUTES to change).
 SOAK_MINUTES ?= 10
 bench: install
-	$(PY) -m bench.http
-	$(PY) -m bench
-	@if [ -n "$(SOAK)" ]; then $(PY) -m bench.soak --minutes $(SOAK_MINUTES); fi
+	$(PY) -m config.embedded -- $(PY) -m bench.http
+	$(PY) -m config.embedded -- $(PY) -m bench
+	@if [ -n "$(SOAK)" ]; then $(PY) -m config.embedded -- $(PY) -m bench.soak --minutes $(SOAK_MINUTES); fi
 
+# Stops the embedded servers and removes them with their data.
 clean:
-	rm -rf $(VENV) db.sqlite3 var
+	-test -x $(PY) && $(PY) -m config.embedded stop
+	rm -rf $(VENV) var
 
 # Refresh the translation catalogs (locale/*/LC_MESSAGES/django.po) from the code, then
 # compile them; translate any new or changed entry in the .po files and commit both the .po

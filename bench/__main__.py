@@ -3,7 +3,7 @@
     python -m bench [--orders 3000] [--threads 8]
 
 Creates (and drops first) the database ``loyalty_bench`` on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432), migrates it, and
+DATABASE_URL (else the embedded PostgreSQL), migrates it, and
 measures:
 - order_record called directly (the service: locks, ledger, constraints);
 - POST /api/v1/orders through Django's full stack in process (middleware, auth,
@@ -30,7 +30,9 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def _prepare_database() -> None:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty")
+    from config import embedded
+
+    base = os.environ.get("DATABASE_URL") or embedded.postgres_url()
     parsed = urlparse(base)
     os.environ["DATABASE_URL"] = parsed._replace(path="/loyalty_bench").geturl()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")

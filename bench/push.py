@@ -86,7 +86,6 @@ def main() -> int:
     os.environ.update(
         DATABASE_URL=url,
         DEBUG="false",  # DEBUG keeps every query in memory
-        REDIS_URL="",
         VAPID_PUBLIC_KEY=public,
         VAPID_PRIVATE_KEY=private,
         PUSH_ENDPOINT_HOSTS="127.0.0.1",

@@ -74,7 +74,6 @@ def main() -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory
-    os.environ["REDIS_URL"] = ""  # no broker: nothing is handed to a worker
 
     _prepare(args.members)
     from django.db.models import Count

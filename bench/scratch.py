@@ -1,4 +1,5 @@
-"""Scratch databases for benchmarks, on the PostgreSQL server of DATABASE_URL."""
+"""Scratch databases for benchmarks, on the PostgreSQL server of DATABASE_URL (else the
+embedded one: run benchmarks through ``python -m config.embedded --``, as `make bench` does)."""
 
 import os
 import resource
@@ -6,10 +7,12 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from config import embedded
+
 
 def scratch_url(db: str) -> str:
     """The URL of database ``db`` on the server of DATABASE_URL."""
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"))
+    base = urlparse(os.environ.get("DATABASE_URL") or embedded.postgres_url())
     return base._replace(path=f"/{db}").geturl()
 
 

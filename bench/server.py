@@ -1,7 +1,7 @@
 """The real stack for benchmarks: a scratch database, gunicorn, and a tiny JSON client.
 
 Used by ``bench.http`` and ``bench.soak``. The database lives on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432) and is dropped and
+DATABASE_URL (else the embedded PostgreSQL) and is dropped and
 created again each run; gunicorn runs with the production settings.
 """
 
@@ -22,12 +22,14 @@ from urllib.parse import urlparse
 import psycopg
 import redis
 
+from config import embedded
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
 def server_url() -> str:
-    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty")
+    return os.environ.get("DATABASE_URL") or embedded.postgres_url()
 
 
 def database_url(name: str) -> str:
@@ -52,28 +54,19 @@ def recreate_database(name: str) -> str:
     return database_url(name)
 
 
-def bench_redis() -> str | None:
+def bench_redis() -> str:
     """The Redis the app gets, as in production (Celery's broker, the coupon guard's
-    counters): ``BENCH_REDIS_URL``, by default database 15 of the local server, emptied
-    first (no worker drains the queued tasks). None when no Redis answers: the app then
-    runs its tasks in the request and keeps the counters in its memory, the embedded
-    default, which is not production's cost."""
-    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
-    except redis.RedisError:
-        return None
+    counters): ``BENCH_REDIS_URL``, by default database 15 of the server of REDIS_URL (else
+    the embedded one), emptied first (no worker drains the queued tasks)."""
+    server = urlparse(os.environ.get("REDIS_URL") or embedded.redis_url())
+    url = os.environ.get("BENCH_REDIS_URL") or server._replace(path="/15").geturl()
+    redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
     return url
 
 
 def app_env(db_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("REDIS_URL", None)
-    redis_url = bench_redis()
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    else:
-        print("no Redis answers: the app runs without a broker (tasks in the request)")
+    env["REDIS_URL"] = bench_redis()
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DATABASE_URL=db_url,

@@ -1,5 +1,2 @@
-"""Project configuration. Importing the Celery app here makes @shared_task use it."""
-
-from config.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""Project configuration. Importing it starts nothing: the Celery app (config/celery.py) is
+loaded by Django's start (loyalty.apps), and by `celery -A config`, which finds it."""

@@ -1,4 +1,4 @@
-"""The Celery app. With no REDIS_URL (the embedded default) tasks run in process."""
+"""The Celery app: `celery -A config worker` and exactly one `celery -A config beat`."""
 
 import os
 from typing import Any
@@ -6,7 +6,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_failure
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# A server started without DJANGO_SETTINGS_MODULE runs as production does, never with DEBUG
+# or the development SECRET_KEY (`make run` and manage.py choose the local settings).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("loyalty")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -20,10 +20,12 @@ reference, a void status, a compensation coupon with the planned reason).
 
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from loyalty.errors import InsufficientPoints, LoyaltyError
@@ -31,8 +33,10 @@ from loyalty.models import ApiKey, Member, Merchant, Program, Tier, User
 from loyalty.services.api_keys import api_key_create, api_key_hash
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import merchant_create
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.order_batch import BatchOrder, orders_record_batch
+from loyalty.services.orders import refund_record
 from loyalty.services.points import points_grant
+from loyalty.services.profile_access import signin_link_create
 from loyalty.services.tiers import tiers_seed_defaults
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.checkout import coupon_redeem, coupon_release
@@ -45,7 +49,8 @@ DEMO_CURRENCY = "EUR"
 DEMO_API_KEY = "lk_demo_key_for_local_use_only"  # noqa: S105 - printed in the README on purpose
 DEMO_USERS = {"admin": "admin", "staff": "staff", "support": "support", "viewer": "viewer"}
 DEFAULT_MEMBERS = 300
-BATCH_SIZE = 25
+PROFILE_LINK_HOURS = 24  # how long the printed sign-in link works
+BATCH_SIZE = 100  # members a transaction (their orders: one order batch, under 1,000)
 SEED = 42
 CENTS = Decimal("0.01")
 
@@ -331,24 +336,35 @@ def demo_users(merchant: Merchant) -> tuple[User, dict[str, str | None]]:
     Passwords are set only on creation; returns the staff user and, per login,
     the known password or None when an existing user's password was left alone.
     """
-    passwords: dict[str, str | None] = {}
     users = {}
+    created = set()
     for username, extra in (
         ("admin", {"is_staff": True, "is_superuser": True}),
         ("staff", {"is_staff": True, "merchant": merchant}),
         ("support", {"is_staff": True, "merchant": merchant, "role": User.Role.SUPPORT}),
         ("viewer", {"is_staff": True, "merchant": merchant, "role": User.Role.VIEWER}),
     ):
-        user, created = User.objects.get_or_create(
+        users[username], new = User.objects.get_or_create(
             username=username, defaults={"email": f"{username}@example.com", **extra}
         )
-        password = DEMO_USERS[username]
-        if created:
-            user.set_password(password)
-            user.save(update_fields=["password"])
-        known = created or user.check_password(password)
-        passwords[username] = password if known else None
-        users[username] = user
+        if new:
+            created.add(username)
+
+    # A password hash takes a second of one core by design; the four run side by side.
+    def known(username: str) -> bool:
+        user, password = users[username], DEMO_USERS[username]
+        if username in created:
+            user.password = make_password(password)
+            return True
+        return user.check_password(password)
+
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        passwords = {
+            username: DEMO_USERS[username] if ok else None
+            for username, ok in zip(users, pool.map(known, users), strict=True)
+        }
+    for username in created:
+        users[username].save(update_fields=["password"])
     return users["staff"], passwords
 
 
@@ -382,28 +398,48 @@ def demo_tiers(program: Program) -> None:
         tiers_seed_defaults(program=program)
 
 
-def demo_member_write(*, program: Program, planned: PlannedMember, staff: User) -> None:
-    """One member's year, in order: profile, orders, refunds, staff adjustments, coupons."""
-    member_upsert(
-        program=program,
-        external_id=planned.external_id,
-        email=planned.email,
-        name=planned.name,
-        locale=planned.locale,
-        consent_email=planned.consent_email,
-        consent_push=planned.consent_push,
-    )
-    balance = 0
-    for order in planned.orders:
-        balance = order_record(
+def demo_members_write(*, program: Program, batch: list[PlannedMember], staff: User) -> None:
+    """A batch of members' year, each in order: profile, orders, refunds, staff adjustments,
+    coupons. The orders of the whole batch go in as one order batch (``POST /orders/batch``'s
+    path), each member's in the order they were placed; members do not touch each other."""
+    for planned in batch:
+        member_upsert(
             program=program,
-            external_id=order.external_id,
-            member_external_id=planned.external_id,
-            amount=order.amount,
-            currency=program.currency,
-            placed_at=order.placed_at,
-            breakdown=order.breakdown,
-        ).balance
+            external_id=planned.external_id,
+            email=planned.email,
+            name=planned.name,
+            locale=planned.locale,
+            consent_email=planned.consent_email,
+            consent_push=planned.consent_push,
+        )
+    orders: list[BatchOrder] = [
+        {
+            "external_id": order.external_id,
+            "member": planned.external_id,
+            "amount": order.amount,
+            "currency": program.currency,
+            "placed_at": order.placed_at,
+            "breakdown": order.breakdown,
+        }
+        for planned in batch
+        for order in planned.orders
+    ]
+    balances: dict[str, int] = {}
+    for outcome in orders_record_batch(program=program, orders=orders):
+        if outcome.error is not None:
+            raise outcome.error  # the plan is valid by construction: a bug, not data
+        assert outcome.result is not None
+        balances[outcome.result.order.member.external_id] = outcome.result.balance
+    for planned in batch:
+        demo_member_finish(
+            program=program, planned=planned, staff=staff, balance=balances[planned.external_id]
+        )
+
+
+def demo_member_finish(
+    *, program: Program, planned: PlannedMember, staff: User, balance: int
+) -> None:
+    """What follows a member's orders: refunds, staff adjustments, coupons."""
     for refund in planned.refunds:
         balance = refund_record(
             program=program,
@@ -502,9 +538,43 @@ def demo_seed(
             result.batches_skipped += 1
             continue
         with transaction.atomic():
-            for planned in batch:
-                demo_member_write(program=program, planned=planned, staff=staff)
+            demo_members_write(program=program, batch=batch, staff=staff)
         result.members_written += len(batch)
         if progress:
             progress(start + len(batch), len(plan))
     return result
+
+
+def demo_present(*, members: int = DEFAULT_MEMBERS) -> bool:
+    """Whether the demo is written whole (its last member is there: batches go in order)."""
+    return Member.objects.filter(
+        program__merchant__slug=DEMO_SLUG, external_id=f"cus_{members:05d}"
+    ).exists()
+
+
+def demo_guide(*, site: str) -> list[str]:
+    """Where to go in the demo: the backoffice and its logins, the API docs and the key, and
+    a one-time sign-in link to a demo member's profile page (a new one at each call)."""
+    merchant = Merchant.objects.select_related("program").filter(slug=DEMO_SLUG).first()
+    if merchant is None:
+        return []
+    program = merchant.program
+    roles = {"admin": "superuser", "staff": "manager", "support": "support", "viewer": "viewer"}
+    logins = ", ".join(f"{name} / {DEMO_USERS[name]} ({role})" for name, role in roles.items())
+    lines = [
+        f"Backoffice:    {site}/admin/",
+        f"  logins as the demo made them: {logins}",
+        f"API docs:      {site}/api/docs/",
+        f"API key:       {DEMO_API_KEY}",
+        f"Profile page:  {site}/profile/{merchant.slug}/sign-in/  (emails: var/mail/)",
+    ]
+    members = program.members.exclude(email="").filter(balance__gt=0).order_by("external_id")
+    member = members.filter(coupons__status="active").first() or members.first()
+    if member is not None:
+        url = signin_link_create(member=member, minutes=PROFILE_LINK_HOURS * 60)
+        lines += [
+            f"  signed in as {member.name} ({member.external_id}), once, within "
+            f"{PROFILE_LINK_HOURS} h:",
+            f"Profile link:  {url}",
+        ]
+    return lines

@@ -97,7 +97,7 @@ def settings_forget() -> None:
 def _across_requests(
     key: tuple[str, int], program: "Program", read: Callable[[], list[T]]
 ) -> list[T]:
-    if program.pk is None or getattr(program, _CHANGED, False) or not _cache_on():
+    if program.pk is None or getattr(program, _CHANGED, False):
         return read()
     version = program.settings_version
     entry = _kept.get(key)
@@ -109,11 +109,6 @@ def _across_requests(
         # At once outside a transaction; dropped if the transaction rolls back.
         transaction.on_commit(lambda: _keep(key, version, kept))
     return value
-
-
-def _cache_on() -> bool:
-    # Only PostgreSQL has the triggers that raise the version.
-    return connection.vendor == "postgresql"
 
 
 def _keep(key: tuple[str, int], version: int, value: tuple[Any, ...]) -> None:

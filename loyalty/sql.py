@@ -52,6 +52,7 @@ def cursor(logged_as: str) -> Iterator[psycopg.Cursor[Any]]:
 
 def run(statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Execute on a ``cursor``; the rows it returns (none for a plain write)."""
+    connection.ensure_connection()  # mogrify below needs the connection itself
     # Logged with its values in, as Django logs a statement (tests plan what they capture).
     logged = (
         psycopg.ClientCursor(connection.connection).mogrify(statement, params)

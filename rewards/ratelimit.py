@@ -1,7 +1,7 @@
 """Brute-force protection for coupon codes: guesses of codes that do not exist are limited.
 
-A fixed-window counter per API key and per member in the cache (Redis in
-production, where INCR is atomic across processes). A look-up first *reserves*
+A fixed-window counter per API key and per member in the cache (Redis, in every mode,
+shared by all processes). A look-up first *reserves*
 a slot in every counter and is refused once any is over its limit, so however
 many guesses arrive at once, at most the limit are evaluated; a look-up that
 finds a real code gives its slot back, so legitimate refusals (an expired or
@@ -16,10 +16,9 @@ only once codes that do not exist have spent the allowance, which is what the
 429 says. Guesses in a burst still wait and then meet the limit their own
 misses reached.
 
-On Redis each step is one round trip (a script, atomic too): the guard runs on every
+Each step is one round trip to Redis (a script, atomic too): the guard runs on every
 checkout, and through the cache API a real code's look-up took ten round trips and a new
-client each, 1.1 ms of CPU against 0.13 ms now. Any other cache (the embedded default's
-memory) goes through the cache API.
+client each, 1.1 ms of CPU against 0.13 ms now.
 
 When the cache is unreachable (Redis down) the guard lets look-ups through and
 logs it: checkout keeps working through a Redis outage, and codes are 74 random
@@ -34,7 +33,7 @@ from time import monotonic, sleep
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis import RedisError
 
@@ -80,21 +79,16 @@ return 0
 """
 
 
-class _Store:
-    def __init__(self, backend: BaseCache) -> None:
-        self.backend = backend
-
-    def get(self, key: str) -> int:
-        return int(self.backend.get(key) or 0)
-
-
-class _RedisStore(_Store):
+class _RedisStore:
     def __init__(self, backend: RedisCache) -> None:
-        super().__init__(backend)
+        self.backend = backend
         # One client for this cache's look-ups, on its pool: redis-py takes longer to build
         # a client than Redis takes to run the script.
         self.client = backend._cache.get_client(write=True)
         self.scripts = {s: self.client.register_script(s) for s in (_RESERVE, _GIVE_BACK, _COUNT)}
+
+    def get(self, key: str) -> int:
+        return int(self.backend.get(key) or 0)
 
     def _run(self, script: str, keys: list[str], args: list[int]) -> Any:
         names = [self.backend.make_key(key) for key in keys]
@@ -111,48 +105,16 @@ class _RedisStore(_Store):
         self._run(_COUNT, keys, [ttl])
 
 
-class _CacheStore(_Store):
-    """The same counters through the cache API (not atomic across processes)."""
-
-    def _incr(self, key: str, ttl: int) -> int:
-        self.backend.add(key, 0, timeout=ttl)
-        try:
-            return self.backend.incr(key)
-        except ValueError:
-            # The counter vanished between add and incr (evicted, flushed): this is the
-            # window's first guess again, not a server error.
-            self.backend.add(key, 1, timeout=ttl)
-            return 1
-
-    def reserve(self, keys: list[str], limits: list[int], ttl: int) -> int | None:
-        for index, (key, limit) in enumerate(zip(keys, limits, strict=True)):
-            if self._incr(key, ttl) > limit:
-                self.give_back(keys[: index + 1])
-                return index
-        return None
-
-    def give_back(self, keys: list[str]) -> None:
-        for key in keys:
-            try:
-                self.backend.decr(key)
-            except ValueError:
-                pass  # the window rolled over: nothing to give back
-
-    def count(self, keys: list[str], ttl: int) -> None:
-        for key in keys:
-            self._incr(key, ttl)
-
-
 _STORE = "_coupon_guess_store"  # where a cache instance keeps its store
-_Stores = _RedisStore | _CacheStore
 
 
-def _store() -> _Stores:
+def _store() -> _RedisStore:
     """The store of this thread's default cache, made once per cache instance."""
     backend = caches["default"]
-    store: _Stores | None = getattr(backend, _STORE, None)
+    store: _RedisStore | None = getattr(backend, _STORE, None)
     if store is None:
-        store = _RedisStore(backend) if isinstance(backend, RedisCache) else _CacheStore(backend)
+        assert isinstance(backend, RedisCache), "the guess limiter counts in Redis"
+        store = _RedisStore(backend)
         setattr(backend, _STORE, store)
     return store
 
@@ -201,7 +163,7 @@ class LookupGuard:
     def give_back(self) -> None:
         self._end(lambda store, keys: store.give_back(keys))
 
-    def _end(self, step: Callable[[_Stores, list[str]], None]) -> None:
+    def _end(self, step: Callable[[_RedisStore, list[str]], None]) -> None:
         """The look-up's last step on its slots, if it holds any."""
         if self._reserved:
             try:

@@ -9,6 +9,8 @@ import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from config import embedded
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -73,8 +75,10 @@ TEMPLATES = [
     },
 ]
 
-# The embedded default is SQLite, so a newcomer's `make run` needs nothing but Python.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# One engine in every mode: PostgreSQL at DATABASE_URL, else the project's own embedded
+# one, which manage.py, pytest and `make run` start (config/embedded.py). Production
+# requires DATABASE_URL.
+DATABASES = {"default": env.db("DATABASE_URL", default=embedded.postgres_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -104,10 +108,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
 # Seconds an SMTP call may take; without it a hung mail server would hold a worker forever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
-# Celery: Redis in production; with no REDIS_URL tasks run in process (embedded default).
-REDIS_URL = env("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Redis, Celery's broker and the cache: REDIS_URL, else the embedded one (as DATABASES).
+REDIS_URL = env("REDIS_URL", default="") or embedded.redis_url()
+CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -174,19 +177,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
-# The cache holds the coupon-guess counters: Redis when there is one (atomic across
-# processes), else this process's memory (the embedded default).
+# The cache holds the rate counters (coupon guesses, sign-ins), shared by every process.
 CACHES = {
-    "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # A Redis outage must not hang requests: fail fast (the guard then lets them by).
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # A Redis outage must not hang requests: fail fast (the guard then lets them by).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
 }
 # Guesses of coupon codes that do not exist, per window, before 429 rate_limited.
 COUPON_GUESS_WINDOW_SECONDS = env.int("COUPON_GUESS_WINDOW_SECONDS", default=600)

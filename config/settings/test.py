@@ -1,12 +1,9 @@
-"""Tests run against real PostgreSQL and Redis (see README)."""
+"""Tests run against real PostgreSQL and Redis: DATABASE_URL / REDIS_URL, else the embedded
+servers, which the suite starts itself (tests/servers.py)."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/loyalty")
-}
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

@@ -7,8 +7,6 @@ to, in the same transaction as the change, whoever writes it: the admin, the API
 service, a queryset ``update()``/``delete()``, raw SQL. A row moved to another program
 raises both; a coupon template also raises every program whose thresholds use it. A save
 of a program loaded before a change never takes the version back.
-
-PostgreSQL only: on SQLite there are no triggers and the cache is off.
 """
 
 from django.db import migrations, models
@@ -100,13 +98,11 @@ DROP FUNCTION IF EXISTS loyalty_settings_version_kept();
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+    schema_editor.execute(CREATE)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+    schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):

@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -125,9 +125,7 @@ class _Redo(Exception):
 def _deferrable(program: Program) -> bool:
     """Deferred writes serve programs whose order path reads back only what ``deferred``
     tracks: no return window (pending rows) and no per-earning lots (spending reads them)."""
-    return (
-        connection.vendor == "postgresql" and not program.pending_days and not per_earning(program)
-    )
+    return not program.pending_days and not per_earning(program)
 
 
 def _record(

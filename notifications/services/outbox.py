@@ -167,8 +167,36 @@ def notification_enqueue(
         logger.exception("notification %s:%s for member %s not written", event, occasion, member.pk)
         return []
     if created:
-        transaction.on_commit(partial(_hand_off, [row.pk for row in created]))
+        _hand_off_after_commit([row.pk for row in created])
     return created
+
+
+class _HandOff:
+    """The notifications written in one transaction, handed to a worker in one task once it
+    commits: a batch of 1,000 orders sends one message to the queue, not one an order."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        _hand_off(self.ids)
+
+
+def _hand_off_after_commit(ids: list[int]) -> None:
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _HandOff):
+                # (ids of a savepoint rolled back later name no row: delivering them is a
+                # no-op; a hand-off made inside such a savepoint goes with it, and the next
+                # enqueue makes a new one)
+                callback.ids.extend(ids)
+                return
+        hand_off = _HandOff()
+        hand_off.ids.extend(ids)
+        transaction.on_commit(hand_off)
+    else:
+        _hand_off(ids)
 
 
 def _write(

@@ -2,7 +2,6 @@
 Celery worker process, and the test database's URL for child processes."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from kombu import pools
 
+from config import embedded
 from config.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603
             [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
+                str(embedded.redis_bin() / "redis-server"),  # the project's own, as make run's
                 "--port",
                 str(self.port),
                 "--bind",

@@ -5,14 +5,11 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from loyalty import demo
-from loyalty.management.commands.run_jobs import Command as RunJobs
-from loyalty.management.commands.run_jobs import Job
 from loyalty.models import ApiKey, LedgerEntry, Member, Merchant, Order, User
 from loyalty.services.api_keys import api_key_authenticate
 from loyalty.services.orders import order_record
@@ -294,10 +291,11 @@ def test_seed_demo_replayed_through_the_services_changes_nothing():
     before = demo_counts()
     merchant = Merchant.objects.select_related("program").get(slug="demo")
 
-    for planned in demo.demo_plan(members=10, now=merchant.created_at):
-        demo.demo_member_write(
-            program=merchant.program, planned=planned, staff=User.objects.get(username="staff")
-        )
+    demo.demo_members_write(
+        program=merchant.program,
+        batch=demo.demo_plan(members=10, now=merchant.created_at),
+        staff=User.objects.get(username="staff"),
+    )
 
     assert demo_counts() == before
 
@@ -318,7 +316,7 @@ def test_seed_demo_leaves_an_existing_admin_password_alone():
     out, _ = run("seed_demo", "--members", "1", "--force")
 
     assert User.objects.get(username="admin").check_password("my-own-password")
-    assert "admin (existing user; its password was left unchanged)" in out
+    assert "admin existed before the demo: its password was left alone" in out
 
 
 @pytest.mark.django_db
@@ -331,62 +329,17 @@ def test_seed_demo_does_not_touch_other_merchants(program):
     assert not Order.objects.filter(program=program).exists()
 
 
-# run_jobs
+# the schedule
 
 
 @pytest.mark.django_db
-def test_run_jobs_once_runs_every_scheduled_task():
-    out, err = run("run_jobs", "--once")
-
-    assert settings.CELERY_BEAT_SCHEDULE, "the schedule lives in settings"
-    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
-        assert f"{name}: {entry['task']} done" in out
-    assert err == ""
-
-
-@pytest.mark.django_db
-def test_run_jobs_once_reports_a_failing_task_and_still_runs_the_others(monkeypatch):
-    def broken():
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr("loyalty.tasks.ledger_audit", broken)
-    out, err = StringIO(), StringIO()
-
-    with pytest.raises(CommandError, match="Failed: ledger-check"):
-        call_command("run_jobs", "--once", stdout=out, stderr=err)
-
-    assert "ledger-check: loyalty.tasks.ledger_check failed: RuntimeError('boom')" in err.getvalue()
-    assert "idempotency-purge: loyalty.tasks.idempotency_purge done" in out.getvalue()
-
-
-def test_run_jobs_refuses_a_schedule_naming_an_unknown_task(settings):
-    settings.CELERY_BEAT_SCHEDULE = {
-        "typo": {"task": "loyalty.tasks.no_such_task", "schedule": crontab(minute=0)}
-    }
-
-    with pytest.raises(CommandError, match="not found: loyalty.tasks.no_such_task"):
-        run("run_jobs", "--once")
-
-
-def test_run_jobs_tick_runs_only_due_jobs_and_sleeps_until_the_next(monkeypatch):
+def test_every_scheduled_task_is_a_registered_task_that_runs():
     from config.celery import app
 
-    ran: list[str] = []
-    monkeypatch.setattr("loyalty.management.commands.run_jobs.close_old_connections", lambda: None)
-
-    def fake_run(self: RunJobs, job: Job) -> tuple[bool, str]:
-        ran.append(job.name)
-        return True, ""
-
-    monkeypatch.setattr(RunJobs, "run", fake_run)
-    now = app.now()
-    hourly = crontab(minute=(now.minute + 30) % 60)
-    hourly.app = app
-    due = Job("due", "t.due", hourly, last_run_at=now - timedelta(hours=2))
-    later = Job("later", "t.later", hourly, last_run_at=now)
-
-    sleep = RunJobs().tick([due, later])
-
-    assert ran == ["due"]
-    assert due.last_run_at >= now
-    assert 1 <= sleep <= 60
+    app.loader.import_default_modules()  # as a worker does at start: the apps' tasks
+    assert settings.CELERY_BEAT_SCHEDULE, "the schedule lives in settings"
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        task = app.tasks.get(entry["task"])
+        assert task is not None, f"{name}: no task {entry['task']}"
+        result = task.apply()
+        assert result.successful(), f"{name}: {result.result!r}"

@@ -204,16 +204,3 @@ def test_a_snapshot_hands_back_the_same_settings_even_if_they_change(shop):
 
     assert again is first
     assert [t.name for t in program_tiers(Program.objects.get(pk=shop.pk))] == ["Gold", "Star"]
-
-
-def test_without_the_triggers_the_settings_are_read_every_time(shop, monkeypatch):
-    # SQLite (``make run``) has no triggers to raise the version: nothing may be kept.
-    Tier.objects.create(program=shop, name="Gold", min_points=100)
-    program = Program.objects.get(pk=shop.pk)
-    monkeypatch.setattr(connection, "vendor", "sqlite")
-    program_tiers(program)
-
-    reads, tiers = settings_reads(lambda: program_tiers(program))
-
-    assert reads
-    assert [t.name for t in tiers] == ["Gold"]

@@ -155,6 +155,32 @@ def test_delivery_starts_only_after_commit(member, django_capture_on_commit_call
     assert Notification.objects.get().status == "sent"
 
 
+def test_a_transactions_notifications_go_to_the_worker_in_one_task(
+    program, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given three members' events in one transaction, one of them in a savepoint rolled back
+    members = MemberFactory.create_batch(3, program=program)
+    sent: list[list[int]] = []
+    monkeypatch.setattr("notifications.tasks.deliver.delay", lambda ids: sent.append(ids))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            first = reward(members[0], occasion="a")
+            try:
+                with transaction.atomic():
+                    reward(members[1], occasion="b")
+                    raise RuntimeError("this order failed")
+            except RuntimeError:
+                pass
+            last = reward(members[2], occasion="c")
+
+    # then one task carries the rows that were written, and delivers exactly those
+    assert len(callbacks) == 1
+    written = [row.pk for row in [*first, *last]]
+    assert [sorted(set(ids) & set(Notification.objects.values_list("pk", flat=True)))
+            for ids in sent] == [sorted(written)]  # fmt: skip
+
+
 def test_a_rolled_back_transaction_leaves_no_row_and_sends_nothing(
     member, django_capture_on_commit_callbacks
 ):

@@ -25,9 +25,7 @@ def test_healthz_answers_without_touching_anything(client: Client):
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_checks_the_database_and_the_broker(client: Client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:6379/8"
-
+def test_readyz_checks_the_database_and_the_broker(client: Client):
     response = client.get("/readyz")
 
     assert response.status_code == 200

@@ -6,7 +6,6 @@ that is refused (expired, used), is no guess and does not count.
 
 import threading
 import time
-import uuid
 from collections import Counter
 from decimal import Decimal
 from types import SimpleNamespace
@@ -28,18 +27,10 @@ WRONG = "ABCDE-FGHJK-MNPQR"
 WINDOW_START = 60_000 * 60  # a whole number of 60-second windows
 
 
-@pytest.fixture(autouse=True, params=["redis", "memory"])
-def small_limits(request, settings):
-    """5 guesses per key, 3 per member, in a 60-second window; counters start empty: on real
-    Redis under this test's own key prefix (``own_cache``), or in this process's memory as
-    the embedded default keeps them (the guard's other store)."""
-    if request.param == "redis":
-        request.getfixturevalue("own_cache")
-    else:
-        settings.CACHES = {"default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"guesses-{uuid.uuid4().hex}",
-        }}  # fmt: skip
+@pytest.fixture(autouse=True)
+def small_limits(own_cache, settings):
+    """5 guesses per key, 3 per member, in a 60-second window; counters start empty (real
+    Redis, under this test's own key prefix)."""
     settings.COUPON_GUESS_LIMIT_PER_KEY = 5
     settings.COUPON_GUESS_LIMIT_PER_MEMBER = 3
     settings.COUPON_GUESS_WINDOW_SECONDS = 60
