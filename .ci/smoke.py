@@ -42,6 +42,8 @@ def call(method: str, url: str, key: str = "", body: dict | None = None) -> tupl
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+    except OSError as error:
+        return 0, str(error)
 
 
 def processes_of(clone: Path) -> list[str]:

@@ -338,11 +338,11 @@ def _redis_stop() -> None:
 
 def wanted() -> tuple[bool, bool]:
     """Which servers the environment leaves to us: (PostgreSQL, Redis)."""
-    _read_dotenv()
+    read_dotenv()
     return not os.environ.get("DATABASE_URL"), not os.environ.get("REDIS_URL")
 
 
-def _read_dotenv() -> None:
+def read_dotenv() -> None:
     """``.env`` as the settings read it, so its URLs win here too."""
     dotenv = BASE_DIR / ".env"
     if dotenv.exists():

@@ -112,9 +112,10 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 
 def serve(*, host: str, port: int, reset: bool) -> int:
-    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get(
-        "DJANGO_SETTINGS_MODULE", "config.settings.local"
-    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    # Links in emails and in the guide point at where this runs (unless SITE_URL says).
+    embedded.read_dotenv()
+    os.environ.setdefault("SITE_URL", f"http://{host}:{port}")
     if reset and not embedded.wanted()[0]:
         print("DATABASE_URL is set: --reset drops only the embedded database.", file=sys.stderr)  # noqa: T201
         return 2
