@@ -2,8 +2,13 @@
 
 A merchant's endpoint URL must not make our servers call into our own network: addresses
 that are private, loopback, link-local (cloud metadata at 169.254.169.254), multicast,
-reserved, unspecified or otherwise not global are refused, for IPv4 and IPv6 (an
-IPv4-mapped IPv6 address is judged as its IPv4 address).
+reserved, unspecified or otherwise not global are refused, for IPv4 and IPv6. An IPv6
+address that carries an IPv4 address is judged by it: an IPv4-mapped address
+(``::ffff:a.b.c.d``, which the system connects to over IPv4) and one of the well-known
+NAT64 prefix (``64:ff9b::/96``, which a NAT64 gateway translates) as their IPv4 address;
+the other transition prefixes (6to4, Teredo, IPv4-compatible, IPv4-translated, local-use
+NAT64) are refused outright, since a relay or translator would carry the request to the
+IPv4 address inside.
 
 Checked twice: when the endpoint is saved (a readable error in the admin), and at every
 delivery on the addresses the connection really uses: the host name is resolved once, every
@@ -31,6 +36,17 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_TIMEOUT: Any = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT")  # noqa: B009
 
 
+# A NAT64 gateway sends these to the IPv4 address in their last 32 bits (RFC 6052).
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv6 prefixes that carry an IPv4 address to a relay or translator: 6to4 (RFC 3056,
+# deprecated by RFC 7526), Teredo (RFC 4380), IPv4-compatible (deprecated by RFC 4291),
+# IPv4-translated (RFC 2765) and local-use NAT64 (RFC 8215). No receiver needs them.
+TRANSITION = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in ("2002::/16", "2001::/32", "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48")
+)
+
+
 class AddressRefused(OSError):
     """The endpoint's host is, or resolves to, an address webhooks must not reach."""
 
@@ -40,9 +56,12 @@ def private_hosts_allowed() -> bool:
 
 
 def address_refusal(address: IPAddress) -> str | None:
-    """Why webhooks may not go to ``address`` (None when it is a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why our servers may not connect to ``address`` (None when it is a public address)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     for flag, kind in (
         ("is_loopback", _("a loopback address")),
         ("is_private", _("a private address")),
@@ -53,6 +72,10 @@ def address_refusal(address: IPAddress) -> str | None:
     ):
         if getattr(address, flag):
             return kind
+    if isinstance(address, ipaddress.IPv6Address) and any(
+        address in prefix for prefix in TRANSITION
+    ):
+        return _("an IPv6 transition address, which carries an IPv4 address")
     if not address.is_global:
         return _("not a public internet address")
     return None
