@@ -89,6 +89,7 @@ def main() -> int:
         VAPID_PUBLIC_KEY=public,
         VAPID_PRIVATE_KEY=private,
         PUSH_ENDPOINT_HOSTS="127.0.0.1",
+        PUSH_ALLOW_PRIVATE_HOSTS="true",  # the push service runs on this machine
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     server_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")

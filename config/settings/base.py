@@ -237,7 +237,8 @@ VAPID_SUBJECT = env("VAPID_SUBJECT", default=f"mailto:{DEFAULT_FROM_EMAIL}")
 # How long a push service keeps a message for an offline device (seconds).
 PUSH_TTL_SECONDS = env.int("PUSH_TTL_SECONDS", default=4 * 24 * 3600)
 # Push endpoints are given by browsers, so we only POST to the known push services
-# (a host or its subdomains): anything else could point the server at an internal address.
+# (a host or its subdomains, https on port 443): anything else could point the server at
+# an internal address.
 PUSH_ENDPOINT_HOSTS = env.list(
     "PUSH_ENDPOINT_HOSTS",
     default=[
@@ -248,6 +249,10 @@ PUSH_ENDPOINT_HOSTS = env.list(
         "push.apple.com",
     ],
 )
+# Push services may be on this machine or a private network: plain http on 127.0.0.1 or
+# localhost, any port, private addresses (local development only; production sends only to
+# public addresses of the hosts above, checked at every connection).
+PUSH_ALLOW_PRIVATE_HOSTS = env.bool("PUSH_ALLOW_PRIVATE_HOSTS", default=False)
 # Webhooks may reach private, loopback and link-local addresses (local development only:
 # in production an endpoint must not make our servers call into our own network).
 WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=False)

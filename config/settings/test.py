@@ -14,5 +14,7 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = True
 # The webhook tests' receiver listens on 127.0.0.1; the guard's own tests switch this off.
 WEBHOOKS_ALLOW_PRIVATE_HOSTS = True
+# The push tests' service listens on 127.0.0.1 too; the push guard's own tests switch this off.
+PUSH_ALLOW_PRIVATE_HOSTS = True
 # Endpoints created by a test must be seen by its next request (a test opts in to the cache).
 WEBHOOK_ENDPOINTS_CACHE_SECONDS = 0

@@ -1,7 +1,8 @@
 """A real push service on 127.0.0.1 for the tests, and browsers that can read its messages.
 
-The service is a threading HTTP server that records every request (path, headers,
-body) and answers each endpoint with the status the test chose (201 by default).
+The service is a threading HTTP server that records every request (method, path,
+headers, body) and answers each endpoint with the status the test chose (201 by
+default), and a ``Location`` header when the test chose one (a redirect).
 A ``Browser`` holds the private key and auth secret a real browser keeps, so a
 test can decrypt what the server received (RFC 8291) exactly as the browser would.
 """
@@ -33,6 +34,7 @@ class Received:
     path: str
     headers: dict[str, str]  # names in lower case
     body: bytes
+    method: str = "POST"
 
 
 @dataclass
@@ -41,6 +43,8 @@ class PushService:
     requests: list[Received] = field(default_factory=list)
     # Status per path (e.g. "/push/b1": 410); others get 201.
     statuses: dict[str, int] = field(default_factory=dict)
+    # Location header per path (with a 3xx status in ``statuses``).
+    locations: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -64,13 +68,19 @@ def push_service_start() -> PushService:
             body = self.rfile.read(length)
             with service.lock:
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                service.requests.append(Received(self.path, headers, body))
+                service.requests.append(Received(self.path, headers, body, self.command))
                 status = service.statuses.get(self.path, 201)
+                location = service.locations.get(self.path)
             answer = b"" if status < 300 else b"push service says no"
             self.send_response(status)
+            if location:
+                self.send_header("Location", location)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
+
+        # A client that follows a redirect may come back with any method.
+        do_GET = do_PUT = do_DELETE = do_POST
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -53,7 +53,27 @@ def test_non_public_addresses_are_refused(address):
     assert address_refusal(ipaddress.ip_address(address)) is not None
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::1", "2002:a00:1::1", "2002:a9fe:a9fe::1",  # 6to4: 127.0.0.1, 10.0.0.1...
+        "2002:808:808::1",  # 6to4 of a public address: still a relay's business, refused
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b::a9fe:a9fe",  # NAT64 of private ones
+        "64:ff9b:1::808:808",  # local-use NAT64
+        "::7f00:1", "::808:808",  # IPv4-compatible
+        "::ffff:0:7f00:1", "::ffff:0:808:808",  # IPv4-translated
+        "::ffff:169.254.169.254", "::ffff:100.64.0.1",  # IPv4-mapped
+    ],
+)  # fmt: skip
+def test_ipv6_addresses_carrying_ipv4_are_refused_unless_mapped_or_nat64_of_a_public_one(
+    address,
+):
+    assert address_refusal(ipaddress.ip_address(address)) is not None
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111",
+                                     "::ffff:8.8.8.8", "64:ff9b::808:808"])  # fmt: skip
 def test_public_addresses_are_accepted(address):
     assert address_refusal(ipaddress.ip_address(address)) is None
 
@@ -66,6 +86,8 @@ def test_public_addresses_are_accepted(address):
         "https://169.254.169.254/latest/meta-data",
         "https://[::1]:8443/hooks",
         "https://[fd12:3456::1]/hooks",
+        "https://[2002:7f00:1::1]/hook",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
         "http://127.0.0.1:8000/hooks",
         "https://localhost/hooks",
         f"https://{REBOUND_HOST}/hooks",
@@ -139,6 +161,28 @@ def test_a_name_rebound_to_a_private_address_after_saving_is_refused_at_delivery
     assert sent == 0
     assert receiver.requests == []
     assert f"{REBOUND_HOST} resolves to 127.0.0.1" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_a_name_that_resolves_to_a_6to4_address_of_loopback_is_refused_at_delivery(
+    guarded, receiver, monkeypatch
+):
+    port = receiver.server.server_port
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == REBOUND_HOST:
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2002:7f00:1::1", port, 0, 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    sent, delivery = deliver_to(f"http://{REBOUND_HOST}:{port}/hooks")
+
+    assert sent == 0
+    assert f"{REBOUND_HOST} resolves to 2002:7f00:1::1, an IPv6 transition address" in (
+        delivery.last_error
+    )
 
 
 @pytest.mark.django_db

@@ -55,6 +55,31 @@ def test_a_bad_subscription_is_refused_and_changes_nothing(client, signed_in, me
     assert member.consent_push is False
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    # Read as fcm.googleapis.com by urlsplit, as 127.0.0.1 / 10.0.0.1 by urllib3 (which sends).
+    ["https://127.0.0.1\\@fcm.googleapis.com/x", "https://10.0.0.1\\.fcm.googleapis.com/y"],
+)
+def test_an_endpoint_that_would_send_to_an_internal_address_is_refused(
+    client, signed_in, member, settings, endpoint
+):
+    settings.PUSH_ALLOW_PRIVATE_HOSTS = False  # as in production
+    settings.PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com"]
+
+    response = signed_in(member).post(
+        "/profile/push/subscribe/",
+        {**SUBSCRIPTION, "endpoint": endpoint},
+        content_type="application/json",
+    )
+
+    member.refresh_from_db()
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "endpoint" in response.json()["fields"]
+    assert member.consent_push is False
+    assert not member.push_subscriptions.exists()
+
+
 def test_push_toggle_carries_the_contract_attributes_when_push_is_configured(
     client, signed_in, member
 ):
