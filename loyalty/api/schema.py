@@ -63,6 +63,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 
+# For an answer that holds a sign-in secret: kept for replay, it would sit in the idempotency
+# table for IDEMPOTENCY_TTL_HOURS and be handed out again, though it may be spent already.
+IDEMPOTENCY_KEY_NOT_KEPT = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Accepted, but no answer is kept: every call, a retry with the same key included, "
+        "answers a new link."
+    ),
+)
+
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     """Error responses in the one error shape, for the schema."""

@@ -19,7 +19,12 @@ from loyalty import metrics
 from loyalty.api import serializers as s
 from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
-from loyalty.api.schema import IDEMPOTENCY_KEY, ScopedAutoSchema, errors
+from loyalty.api.schema import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_NOT_KEPT,
+    ScopedAutoSchema,
+    errors,
+)
 from loyalty.errors import MemberNotFound, OrderNotFound
 from loyalty.models import Member, Program
 from loyalty.selectors import member_ledger, member_summary
@@ -335,30 +340,29 @@ class MemberBadgeView(MemberPathView):
 
 
 class MemberProfileLinkView(MemberPathView):
+    """The answer is a live sign-in secret: it is never kept for an Idempotency-Key (a kept
+    answer would sit in the idempotency table and be replayed, maybe after it was spent)."""
+
     required_scopes = {"POST": ("orders",)}
 
     @extend_schema(
         operation_id="member_profile_link",
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: s.ProfileLinkSerializer, **errors(400, 401, 403, 404, 409)},
+        parameters=[IDEMPOTENCY_KEY_NOT_KEPT],
+        responses={201: s.ProfileLinkSerializer, **errors(401, 403, 404)},
         description=(
             "A short-lived URL (5 minutes by default) that signs the member straight in to "
             "their profile page, for a shop to send its signed-in customer to. It works once; "
-            "ask for a new one each time."
+            "ask for a new one each time. Every call answers a new link, a retry with the "
+            "same Idempotency-Key included: the answer holds a sign-in secret, so it is never "
+            "stored for replay (and a replayed link might be used already). A link that was "
+            "answered but never used stops working when it expires."
         ),
     )
     def post(self, request: Request, external_id: str) -> Response:
-        def handler() -> Response:
-            url, expires_at = profile_link_create(
-                program=self.program, member_external_id=external_id
-            )
-            body = {"url": url, "expires_at": expires_at}
-            return Response(
-                s.represent(s.ProfileLinkSerializer, body), status=status.HTTP_201_CREATED
-            )
-
-        return self.write(request, handler)
+        url, expires_at = profile_link_create(program=self.program, member_external_id=external_id)
+        body = {"url": url, "expires_at": expires_at}
+        return Response(s.represent(s.ProfileLinkSerializer, body), status=status.HTTP_201_CREATED)
 
 
 class OrdersView(LoyaltyView):
