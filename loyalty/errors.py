@@ -49,6 +49,17 @@ class InvalidInput(LoyaltyError):
         super().__init__(detail or _("Some fields are invalid; see 'fields'."))
 
 
+class PayloadTooLarge(LoyaltyError):
+    """A body over the size the API reads (``DATA_UPLOAD_MAX_MEMORY_SIZE``); none of it is read."""
+
+    code = "payload_too_large"
+    status = 413
+    message = _(
+        "The request body is larger than %(limit)s bytes, the most this API accepts. "
+        "Send less at once: split a batch into smaller ones."
+    )
+
+
 class MemberNotFound(NotFound):
     code = "member_not_found"
     message = _("No member with external id '%(external_id)s' in this program.")

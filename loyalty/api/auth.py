@@ -36,12 +36,19 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-class HasScope(BasePermission):
-    """The view's ``required_scopes`` maps HTTP methods to the scopes that may call them.
+def scopes_required(view: Any, method: str) -> tuple[str, ...]:
+    """The scopes of which a key needs any one to call ``method`` on ``view``.
 
-    A key needs any one of the listed scopes; a view without the mapping for a
-    method refuses it.
+    The one declaration of who may call what: the view's ``required_scopes`` (HTTP
+    method -> scopes). ``HasScope`` enforces it and the OpenAPI schema states it
+    (``loyalty.api.schema``), so the documentation cannot drift from the check.
     """
+    return tuple(getattr(view, "required_scopes", {}).get(method.upper(), ()))
+
+
+class HasScope(BasePermission):
+    """A key needs any one of the scopes ``scopes_required`` names for the view and method;
+    a view without the mapping for a method refuses it."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         key = request.auth
@@ -52,7 +59,7 @@ class HasScope(BasePermission):
         method = (request.method or "").lower()
         if method == "options" or not hasattr(view, method):
             return True  # OPTIONS describes the endpoint; a method it lacks is a 405, not a 403
-        allowed = getattr(view, "required_scopes", {}).get(request.method, ())
+        allowed = scopes_required(view, method)
         if not set(allowed) & set(key.scopes):
             raise exceptions.PermissionDenied(
                 _("This API key lacks the scope this call needs: %(scopes)s.")

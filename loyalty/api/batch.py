@@ -5,7 +5,9 @@ Each item is checked by the single order's input serializer, then recorded by
 with a result per item in the order sent: ``created``, ``replayed`` (already
 recorded with this body) or ``error`` with the error body a single
 ``POST /orders`` would have got. A malformed envelope (no list, too many) is a
-400 for the whole request.
+400 for the whole request. Sizes come first: the orders are counted before any is
+looked at, an order's lines before any line is checked, and a body over
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 with none of it read.
 """
 
 from typing import Any
@@ -28,7 +30,7 @@ from loyalty.services.order_batch import MAX_BATCH_ORDERS, BatchOrder, orders_re
 class OrderBatchInSerializer(serializers.Serializer):
     """The envelope; each item is checked on its own (its errors go in its result)."""
 
-    orders = serializers.ListField(
+    orders = s.BoundedListField(
         child=serializers.DictField(), min_length=1, max_length=MAX_BATCH_ORDERS
     )
 
@@ -73,7 +75,9 @@ class OrdersBatchView(LoyaltyView):
             "bulk. Each order is handled exactly as `POST /orders` would (same checks, same "
             "earning, idempotent by its external_id) and gets its own result, in the order "
             "sent: `created`, `replayed`, or `error` with the error body a single order would "
-            "have got. One bad order does not stop the others."
+            "have got. One bad order does not stop the others. The body may be at most "
+            "2.5 MB by default (the server's `DATA_UPLOAD_MAX_MEMORY_SIZE`; more: 413 "
+            "`payload_too_large`): orders with many lines go in smaller batches."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -4,14 +4,15 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.errors import InvalidInput, LoyaltyError, PayloadTooLarge
 
 
 def _flatten(detail: Any) -> Any:
@@ -63,6 +64,10 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read the body (by its Content-Length, before reading any of it);
+        # left to Django, that is an HTML 400 page.
+        exc = PayloadTooLarge(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, LoyaltyError):
         set_rollback()
         fields = exc.fields if isinstance(exc, InvalidInput) else None

@@ -138,6 +138,19 @@ def coupon_kind_field(**kwargs: Any) -> NamedChoiceField:
     return NamedChoiceField(enum_name="CouponKindEnum", choices=CouponKind.choices, **kwargs)
 
 
+class BoundedListField(serializers.ListField):
+    """DRF's ListField with its ``max_length`` checked before any item is validated.
+
+    DRF validates every item first and counts them after: an order with 50,000 lines
+    took seconds to refuse. Here the refusal costs one ``len``, with DRF's own error.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if self.max_length is not None and isinstance(data, list) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class DottedErrorsSerializer(serializers.Serializer):
     """Errors inside the ``dotted_fields`` come out under flat keys ("coupon.value",
     "thresholds.0.coupon.value"), the way the services name the same fields."""
@@ -524,7 +537,7 @@ class OrderInSerializer(DottedErrorsSerializer):
     currency = currency_field()
     placed_at = serializers.DateTimeField(required=False)
     breakdown = BreakdownSerializer(required=False)
-    lines = serializers.ListField(
+    lines = BoundedListField(
         child=OrderLineSerializer(),
         required=False,
         max_length=200,
@@ -776,11 +789,11 @@ class TierSerializer(serializers.Serializer):
         help_text="Optional: the member's rating must reach this.",
     )  # fmt: skip
     badge = serializers.CharField(max_length=50, allow_blank=True, default="")
-    benefits = serializers.ListField(
+    benefits = BoundedListField(
         child=serializers.CharField(max_length=200), max_length=20, default=list,
         help_text="Texts shown to the member.",
     )  # fmt: skip
-    flags = serializers.ListField(
+    flags = BoundedListField(
         child=serializers.RegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
         help_text="Names integrators read from the member to open features (early_access).",
     )  # fmt: skip
@@ -855,7 +868,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
         min_value=1, max_value=36500, allow_null=True, required=False
     )
     reset_validity_on_order = serializers.BooleanField(required=False)
-    reminder_offsets_days = serializers.ListField(
+    reminder_offsets_days = BoundedListField(
         child=serializers.IntegerField(min_value=1, max_value=3650), max_length=12, required=False
     )
     pending_days = serializers.IntegerField(
@@ -874,7 +887,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
     earn_on_shipping = serializers.BooleanField(required=False)
     earn_on_tax = serializers.BooleanField(required=False)
     earn_on_gift_card = serializers.BooleanField(required=False)
-    thresholds = serializers.ListField(
+    thresholds = BoundedListField(
         child=ThresholdInSerializer(),
         max_length=50,
         required=False,
@@ -884,17 +897,17 @@ class ProgramInSerializer(DottedErrorsSerializer):
     transfers_enabled = serializers.BooleanField(required=False)
     transfer_min_points = serializers.IntegerField(min_value=1, max_value=10**8, required=False)
     transfer_monthly_limit = serializers.IntegerField(min_value=1, allow_null=True, required=False)
-    earning_rules = serializers.ListField(
+    earning_rules = BoundedListField(
         child=EarningRuleSerializer(), max_length=100, required=False,
         help_text="Replaces all earning rules.",
     )  # fmt: skip
-    campaigns = serializers.ListField(
+    campaigns = BoundedListField(
         child=CampaignSerializer(), max_length=100, required=False,
         help_text="Replaces all campaigns.",
     )  # fmt: skip
     tier_grace_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
     tier_notice_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
-    tiers = serializers.ListField(
+    tiers = BoundedListField(
         child=TierSerializer(),
         max_length=20,
         required=False,

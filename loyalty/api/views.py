@@ -19,7 +19,12 @@ from loyalty import metrics
 from loyalty.api import serializers as s
 from loyalty.api.errors import error_body
 from loyalty.api.pagination import NewestFirstCursorPagination
-from loyalty.api.schema import IDEMPOTENCY_KEY, errors
+from loyalty.api.schema import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_NOT_KEPT,
+    ScopedAutoSchema,
+    errors,
+)
 from loyalty.errors import MemberNotFound, OrderNotFound
 from loyalty.models import Member, Program
 from loyalty.selectors import member_ledger, member_summary
@@ -37,7 +42,9 @@ from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, ti
 from loyalty.services.transfers import transfer_create
 from rewards.services.thresholds import thresholds_describe
 
-READ_MEMBERS = ("orders", "checkout", "manage")
+# Who may read a member's data (profile, coupons with their codes, tier, badge): never a
+# `checkout` key, which validates, redeems and releases codes it is given and nothing more.
+READ_MEMBERS = ("orders", "manage")
 
 
 @csrf_exempt  # it changes nothing; a POST to a mistyped path must not get a CSRF page
@@ -72,7 +79,9 @@ TRANSIENT_STATUSES = {status.HTTP_429_TOO_MANY_REQUESTS}
 class LoyaltyView(APIView):
     """Base view: the caller's program, and writes that honour Idempotency-Key."""
 
+    # HTTP method -> the scopes of which a key needs one (``HasScope``; the schema states it).
     required_scopes: dict[str, tuple[str, ...]] = {}
+    schema = ScopedAutoSchema()
 
     @property
     def program(self) -> Program:
@@ -150,7 +159,12 @@ class MemberView(MemberPathView):
         return super().unknown_path_id(value)
 
     @extend_schema(
-        operation_id="member_get", responses={200: s.MemberSerializer, **errors(401, 403, 404)}
+        operation_id="member_get",
+        responses={200: s.MemberSerializer, **errors(401, 403, 404)},
+        description=(
+            "The member's profile, balance, tier, when points expire and the progress to the "
+            "next reward and tier."
+        ),
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = member_get(program=self.program, external_id=external_id)
@@ -326,30 +340,29 @@ class MemberBadgeView(MemberPathView):
 
 
 class MemberProfileLinkView(MemberPathView):
+    """The answer is a live sign-in secret: it is never kept for an Idempotency-Key (a kept
+    answer would sit in the idempotency table and be replayed, maybe after it was spent)."""
+
     required_scopes = {"POST": ("orders",)}
 
     @extend_schema(
         operation_id="member_profile_link",
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: s.ProfileLinkSerializer, **errors(400, 401, 403, 404, 409)},
+        parameters=[IDEMPOTENCY_KEY_NOT_KEPT],
+        responses={201: s.ProfileLinkSerializer, **errors(401, 403, 404)},
         description=(
             "A short-lived URL (5 minutes by default) that signs the member straight in to "
             "their profile page, for a shop to send its signed-in customer to. It works once; "
-            "ask for a new one each time."
+            "ask for a new one each time. Every call answers a new link, a retry with the "
+            "same Idempotency-Key included: the answer holds a sign-in secret, so it is never "
+            "stored for replay (and a replayed link might be used already). A link that was "
+            "answered but never used stops working when it expires."
         ),
     )
     def post(self, request: Request, external_id: str) -> Response:
-        def handler() -> Response:
-            url, expires_at = profile_link_create(
-                program=self.program, member_external_id=external_id
-            )
-            body = {"url": url, "expires_at": expires_at}
-            return Response(
-                s.represent(s.ProfileLinkSerializer, body), status=status.HTTP_201_CREATED
-            )
-
-        return self.write(request, handler)
+        url, expires_at = profile_link_create(program=self.program, member_external_id=external_id)
+        body = {"url": url, "expires_at": expires_at}
+        return Response(s.represent(s.ProfileLinkSerializer, body), status=status.HTTP_201_CREATED)
 
 
 class OrdersView(LoyaltyView):
@@ -539,7 +552,9 @@ class ProgramView(LoyaltyView):
         return s.ProgramSerializer(program, context=context).data
 
     @extend_schema(
-        operation_id="program_get", responses={200: s.ProgramSerializer, **errors(401, 403)}
+        operation_id="program_get",
+        responses={200: s.ProgramSerializer, **errors(401, 403)},
+        description="The program's settings, as `PUT /program` takes them.",
     )
     def get(self, request: Request) -> Response:
         return Response(self.present(self.program))

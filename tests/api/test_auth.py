@@ -144,6 +144,7 @@ FORBIDDEN = [
     ("checkout", ("post", "/api/v1/orders", ORDER)),
     ("checkout", ("get", "/api/v1/orders/A-1", None)),
     ("checkout", ("post", "/api/v1/orders/A-1/refunds", REFUND)),
+    ("checkout", ("get", MEMBER, None)),
     ("checkout", ("get", f"{MEMBER}/ledger", None)),
     ("checkout", ("put", MEMBER, {"email": "a@example.com"})),
     ("checkout", ("post", f"{MEMBER}/grants", GRANT)),
@@ -175,6 +176,7 @@ def test_key_without_the_scope_is_403_permission_denied_and_changes_nothing(
 # (scopes, endpoint, status) calls the key is allowed to make.
 ALLOWED = [
     ("orders", ("get", MEMBER, None), 200),
+    ("manage", ("get", MEMBER, None), 200),
     ("orders", ("put", MEMBER, {"email": "a@example.com"}), 200),
     ("orders", ("get", f"{MEMBER}/ledger", None), 200),
     ("orders", ("post", "/api/v1/orders", ORDER), 201),

@@ -310,11 +310,23 @@ def test_another_merchants_member_is_404(api, program):
     assert response.json()["code"] == "member_not_found"
 
 
-@pytest.mark.parametrize("scopes", ["orders", "checkout", "manage"])
-def test_member_coupons_may_be_read_with_any_scope(api_for, program, member, scopes):
+@pytest.mark.parametrize("scopes", ["orders", "manage"])
+def test_member_coupons_may_be_read_with_the_orders_or_manage_scope(
+    api_for, program, member, scopes
+):
     issue(program, member)
 
     assert api_for(program, scopes).get(coupons_url(member.external_id)).status_code == 200
+
+
+def test_member_coupons_are_not_listed_to_a_checkout_key(api_for, program, member):
+    coupon = issue(program, member)
+
+    response = api_for(program, "checkout").get(coupons_url(member.external_id))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert coupon.code not in response.content.decode()
 
 
 # --- giving a coupon -----------------------------------------------------------------------
