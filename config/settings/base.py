@@ -277,6 +277,12 @@ PROFILE_SIGNIN_LIMIT_PER_EMAIL = env.int("PROFILE_SIGNIN_LIMIT_PER_EMAIL", defau
 PROFILE_SIGNIN_LIMIT_PER_IP = env.int("PROFILE_SIGNIN_LIMIT_PER_IP", default=30)
 # The counters' cache keys start with this (tests give each test its own).
 PROFILE_SIGNIN_KEY_PREFIX = "profile-signin"
+# Transfers tried from the profile page, per window, per member and per client IP (each
+# merchant counts its own), before 429: a member number cannot be probed at length.
+PROFILE_TRANSFER_WINDOW_SECONDS = env.int("PROFILE_TRANSFER_WINDOW_SECONDS", default=3600)
+PROFILE_TRANSFER_LIMIT_PER_MEMBER = env.int("PROFILE_TRANSFER_LIMIT_PER_MEMBER", default=10)
+PROFILE_TRANSFER_LIMIT_PER_IP = env.int("PROFILE_TRANSFER_LIMIT_PER_IP", default=50)
+PROFILE_TRANSFER_KEY_PREFIX = "profile-transfer"
 
 
 def _proxy_networks(entries: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from loyalty.errors import (
     LoyaltyError,
     SignInLinkInvalid,
     SignInRateLimited,
+    TransferRateLimited,
     TransfersDisabled,
 )
 from loyalty.forms import FeedbackForm, TransferForm, add_service_error
@@ -45,7 +46,7 @@ from loyalty.services.profile_access import (
     signin_rate_check,
 )
 from loyalty.services.tiers import badge_card_set
-from loyalty.services.transfers import transfer_create
+from loyalty.services.transfers import transfer_create, transfer_rate_check
 from loyalty.tasks import profile_sign_in_email
 from loyalty.templatetags.profile_format import points as format_points
 from notifications.services import push
@@ -324,6 +325,14 @@ def transfer(request: HttpRequest, member: Member) -> HttpResponse:
     form = TransferForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        try:
+            transfer_rate_check(member=member, ip=client_ip(request))
+        except TransferRateLimited as exc:
+            form.add_error(None, exc.detail)
+            language = translation.get_language()
+            response = _profile(request, member, language, transfer_form=form, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
         try:
             result = transfer_create(
                 program=program,
