@@ -218,8 +218,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Operations: /metrics may require "Authorization: Bearer <METRICS_TOKEN>" (empty: open).
+# Operations: /metrics wants "Authorization: Bearer <METRICS_TOKEN>" when it is set (empty:
+# open). Production refuses to start without a token unless METRICS_PUBLIC says it is meant.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
 # The hourly check alerts when outbox rows have been due this long and are still not sent.
 OPS_OUTBOX_STALE_MINUTES = env.int("OPS_OUTBOX_STALE_MINUTES", default=15)
 
