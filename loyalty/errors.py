@@ -143,3 +143,15 @@ class SignInRateLimited(LoyaltyError):
     def __init__(self, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(minutes=max(1, -(-retry_after // 60)))
+
+
+class TransferRateLimited(LoyaltyError):
+    code = "rate_limited"
+    status = 429
+    message = _(
+        "Too many transfers were tried. Please wait %(minutes)s minutes before trying again."
+    )
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(minutes=max(1, -(-retry_after // 60)))

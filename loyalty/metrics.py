@@ -11,6 +11,8 @@ database at scrape time (one grouped query per outbox), so it is right however
 many processes write to the outboxes.
 """
 
+import hashlib
+import hmac
 import os
 from collections.abc import Iterator
 from functools import lru_cache
@@ -115,9 +117,21 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def _authorized(header: str, token: str) -> bool:
+    """Whether ``header`` is ``Bearer <token>``, in constant time: the digests are compared
+    with ``hmac.compare_digest``, so neither a matching prefix nor the token's length
+    shows in the time the answer takes."""
+    given = hashlib.sha256(header.encode()).digest()
+    expected = hashlib.sha256(f"Bearer {token}".encode()).digest()
+    return hmac.compare_digest(given, expected)
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The Prometheus text format. With METRICS_TOKEN set, only ``Bearer <token>`` may read it."""
+    """The Prometheus text format. With METRICS_TOKEN set, only ``Bearer <token>`` may read it
+    (production will not start without one unless METRICS_PUBLIC says so)."""
     token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
-        return HttpResponse(status=401)
+    if token and not _authorized(request.headers.get("Authorization", ""), token):
+        response = HttpResponse(status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

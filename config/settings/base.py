@@ -3,10 +3,12 @@
 Every variable is listed with a comment in .env.example.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config import embedded
@@ -214,8 +216,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Operations: /metrics may require "Authorization: Bearer <METRICS_TOKEN>" (empty: open).
+# Operations: /metrics wants "Authorization: Bearer <METRICS_TOKEN>" when it is set (empty:
+# open). Production refuses to start without a token unless METRICS_PUBLIC says it is meant.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
 # The hourly check alerts when outbox rows have been due this long and are still not sent.
 OPS_OUTBOX_STALE_MINUTES = env.int("OPS_OUTBOX_STALE_MINUTES", default=15)
 
@@ -271,15 +275,49 @@ CELERY_BEAT_SCHEDULE["webhooks-deliver"] = {
 PROFILE_SESSION_HOURS = env.int("PROFILE_SESSION_HOURS", default=12)
 PROFILE_EMAIL_LINK_MINUTES = env.int("PROFILE_EMAIL_LINK_MINUTES", default=15)
 PROFILE_DEEP_LINK_SECONDS = env.int("PROFILE_DEEP_LINK_SECONDS", default=300)
-# Sign-in links asked for, per window, per address and per client IP, before 429.
+# Sign-in links asked for, per window, per address and per client IP (each merchant
+# counts its own), before 429.
 PROFILE_SIGNIN_WINDOW_SECONDS = env.int("PROFILE_SIGNIN_WINDOW_SECONDS", default=900)
 PROFILE_SIGNIN_LIMIT_PER_EMAIL = env.int("PROFILE_SIGNIN_LIMIT_PER_EMAIL", default=5)
 PROFILE_SIGNIN_LIMIT_PER_IP = env.int("PROFILE_SIGNIN_LIMIT_PER_IP", default=30)
 # The counters' cache keys start with this (tests give each test its own).
 PROFILE_SIGNIN_KEY_PREFIX = "profile-signin"
-# Behind a reverse proxy: the META header holding the client's address (its last entry is
-# used), e.g. HTTP_X_FORWARDED_FOR; empty: REMOTE_ADDR.
-PROFILE_CLIENT_IP_HEADER = env("PROFILE_CLIENT_IP_HEADER", default="")
+# Transfers tried from the profile page, per window, per member and per client IP (each
+# merchant counts its own), before 429: a member number cannot be probed at length.
+PROFILE_TRANSFER_WINDOW_SECONDS = env.int("PROFILE_TRANSFER_WINDOW_SECONDS", default=3600)
+PROFILE_TRANSFER_LIMIT_PER_MEMBER = env.int("PROFILE_TRANSFER_LIMIT_PER_MEMBER", default=10)
+PROFILE_TRANSFER_LIMIT_PER_IP = env.int("PROFILE_TRANSFER_LIMIT_PER_IP", default=50)
+PROFILE_TRANSFER_KEY_PREFIX = "profile-transfer"
+
+
+def _proxy_networks(entries: list[str]) -> list[str]:
+    """TRUSTED_PROXIES as networks (``none``: no proxy); a typo stops the start, since a
+    proxy left out would put all its clients behind one address."""
+    entries = [entry.strip() for entry in entries if entry.strip()]
+    if [entry.lower() for entry in entries] == ["none"]:
+        return []
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. "
+                "127.0.0.1, 10.0.0.0/8); use 'none' alone when no proxy is in front."
+            ) from exc
+    return networks
+
+
+# The client's address, for every per-IP limit (loyalty/clientip.py): REMOTE_ADDR, unless
+# the request comes from one of these reverse proxies (addresses or networks); then the
+# header CLIENT_IP_HEADER (Django's META name), read from the right past trusted proxies.
+# Production will not start without TRUSTED_PROXIES ("none" when clients connect directly).
+TRUSTED_PROXIES = _proxy_networks(env.list("TRUSTED_PROXIES", default=[]))
+# Either spelling: X-Forwarded-For or HTTP_X_FORWARDED_FOR (a header never found would put
+# every client behind the proxy's address again).
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="X-Forwarded-For").upper().replace("-", "_")
+if not CLIENT_IP_HEADER.startswith("HTTP_"):
+    CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"
 CELERY_BEAT_SCHEDULE["profile-tokens-purge"] = {
     "task": "loyalty.tasks.profile_tokens_purge",
     "schedule": crontab(minute=23, hour=3),

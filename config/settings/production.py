@@ -26,3 +26,22 @@ STORAGES = {
 }
 # Static files straight from gunicorn, compressed and cached forever (no CDN needed).
 MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # noqa: F405
+
+# --- Client addresses and /metrics (security review, items 8 and 13) ------------------
+# Behind the TLS proxy every request comes from the proxy: without TRUSTED_PROXIES every
+# customer would share its address and one busy shop would lock out all the others'. And
+# /metrics tells the world about the business unless it wants a token. So production says
+# both, or does not start. (TRUSTED_PROXIES is read again: base.py's value is [] alike for
+# "none" and for unset.)
+if not any(entry.strip() for entry in env.list("TRUSTED_PROXIES", default=[])):
+    raise ImproperlyConfigured(
+        "Set TRUSTED_PROXIES to the addresses or networks of the reverse proxies in front "
+        "of the app (e.g. 127.0.0.1 or 10.0.0.0/8), or to 'none' when clients connect "
+        "directly; see CLIENT_IP_HEADER for the header they set."
+    )
+if not METRICS_TOKEN and not METRICS_PUBLIC:  # noqa: F405
+    raise ImproperlyConfigured(
+        "Set METRICS_TOKEN (Prometheus then sends 'Authorization: Bearer <token>'), or "
+        "METRICS_PUBLIC=true to serve /metrics to anyone on purpose."
+    )
+# --- end of the client addresses and /metrics block ---------------------------------

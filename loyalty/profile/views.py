@@ -24,11 +24,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from loyalty.clientip import client_ip
 from loyalty.errors import (
     IdempotencyConflict,
     LoyaltyError,
     SignInLinkInvalid,
     SignInRateLimited,
+    TransferRateLimited,
     TransfersDisabled,
 )
 from loyalty.forms import FeedbackForm, TransferForm, add_service_error
@@ -44,7 +46,7 @@ from loyalty.services.profile_access import (
     signin_rate_check,
 )
 from loyalty.services.tiers import badge_card_set
-from loyalty.services.transfers import transfer_create
+from loyalty.services.transfers import transfer_create, transfer_rate_check
 from loyalty.tasks import profile_sign_in_email
 from loyalty.templatetags.profile_format import points as format_points
 from notifications.services import push
@@ -166,17 +168,6 @@ class SignInForm(forms.Form):
     email = forms.EmailField(max_length=254)
 
 
-def _client_ip(request: HttpRequest) -> str:
-    """The client's address for the rate limit. Behind a proxy every request comes from the
-    proxy, so PROFILE_CLIENT_IP_HEADER names the header it sets (e.g. HTTP_X_FORWARDED_FOR);
-    its last entry is the one the proxy added, the only one a client cannot forge."""
-    header = settings.PROFILE_CLIENT_IP_HEADER
-    forwarded = str(request.META.get(header, "")) if header else ""
-    if forwarded.strip():
-        return forwarded.split(",")[-1].strip()
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
@@ -191,7 +182,7 @@ def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         try:
-            signin_rate_check(merchant=merchant, email=email, ip=_client_ip(request))
+            signin_rate_check(merchant=merchant, email=email, ip=client_ip(request))
         except SignInRateLimited as exc:
             context["error"] = exc.detail
             response = _page(request, "profile/sign_in.html", context, status=429)
@@ -334,6 +325,14 @@ def transfer(request: HttpRequest, member: Member) -> HttpResponse:
     form = TransferForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        try:
+            transfer_rate_check(member=member, ip=client_ip(request))
+        except TransferRateLimited as exc:
+            form.add_error(None, exc.detail)
+            language = translation.get_language()
+            response = _profile(request, member, language, transfer_form=form, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
         try:
             result = transfer_create(
                 program=program,

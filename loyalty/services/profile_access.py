@@ -8,25 +8,26 @@ Invariants:
 - a token signs in at most once, and only before it expires: it is spent under its
   row lock, so of any number of concurrent uses exactly one gets the member;
 - asking for an email link answers the same whether or not the address belongs to a
-  member (the caller never learns which), and is limited per address and per client IP.
+  member (the caller never learns which), and is limited per address and per client IP,
+  each counted per merchant.
 """
 
 import hashlib
 import secrets
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from loyalty.clientip import ip_bucket
 from loyalty.errors import SignInLinkInvalid, SignInRateLimited
 from loyalty.models import Member, Merchant, ProfileToken, Program
+from loyalty.services.limits import attempt_count
 from loyalty.services.members import member_get
 
 DEEP_LINK_SALT = "loyalty.profile.deep-link"
@@ -44,21 +45,22 @@ def signin_rate_check(*, merchant: Merchant, email: str, ip: str) -> None:
     """Count one request for a sign-in link; raise ``SignInRateLimited`` past the limits.
 
     Every request counts, whether or not the address is a member's, so the limit
-    reveals nothing. Fixed windows in the cache (Redis in production: INCR is atomic).
+    reveals nothing. Each merchant counts its own: customers of one shop behind one
+    address (an office, a carrier's NAT) never lock out another shop's.
     """
-    window = settings.PROFILE_SIGNIN_WINDOW_SECONDS
-    now = time.time()
-    slot = int(now // window)
-    address = _hash(email.strip().lower())
-    counters = [
-        (f"email:{merchant.pk}:{address}", settings.PROFILE_SIGNIN_LIMIT_PER_EMAIL),
-        (f"ip:{ip}", settings.PROFILE_SIGNIN_LIMIT_PER_IP),
-    ]
-    for name, limit in counters:
-        key = f"{settings.PROFILE_SIGNIN_KEY_PREFIX}:{name}:{slot}"
-        cache.add(key, 0, timeout=window + 5)
-        if cache.incr(key) > limit:
-            raise SignInRateLimited(retry_after=max(1, int(window - now % window)))
+    retry_after = attempt_count(
+        prefix=settings.PROFILE_SIGNIN_KEY_PREFIX,
+        counters=[
+            (
+                f"email:{merchant.pk}:{_hash(email.strip().lower())}",
+                settings.PROFILE_SIGNIN_LIMIT_PER_EMAIL,
+            ),
+            (f"ip:{merchant.pk}:{ip_bucket(ip)}", settings.PROFILE_SIGNIN_LIMIT_PER_IP),
+        ],
+        window=settings.PROFILE_SIGNIN_WINDOW_SECONDS,
+    )
+    if retry_after is not None:
+        raise SignInRateLimited(retry_after=retry_after)
 
 
 def signin_link_create(*, member: Member, minutes: int) -> str:

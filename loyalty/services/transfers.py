@@ -4,6 +4,8 @@ Invariants: a transfer moves points between two ledgers in one transaction (a
 ``transfer_out`` entry on the sender, a ``transfer_in`` on the recipient, both keyed
 ``transfer:<key>``), so the sum of the two balances never changes; a ``key`` applies
 once (the same key with other data is a conflict); the sender never goes below zero.
+A refusal never depends on whether the recipient exists, except "no such member" when
+nothing else stands in the way (then the transfer would have happened).
 Both members are locked in pk order, whichever gives to whom, so A->B and B->A at the
 same moment queue up instead of deadlocking.
 """
@@ -11,21 +13,25 @@ same moment queue up instead of deadlocking.
 import uuid
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.clientip import ip_bucket
 from loyalty.errors import (
     IdempotencyConflict,
     InsufficientPoints,
     InvalidInput,
     TransferLimitExceeded,
+    TransferRateLimited,
     TransfersDisabled,
 )
 from loyalty.models import LedgerEntry, Member, Program, Transfer
 from loyalty.services.earning import local_date, month_bounds
 from loyalty.services.ledger import ledger_append
+from loyalty.services.limits import attempt_count
 from loyalty.services.referrals import members_lock
 from rewards.models import Coupon
 from rewards.services.conversion import rewards_convert
@@ -40,6 +46,24 @@ class TransferResult:
     sender_balance: int
     recipient_balance: int
     coupons_issued: list[Coupon] = field(default_factory=list)
+
+
+def transfer_rate_check(*, member: Member, ip: str) -> None:
+    """Count one transfer tried by ``member`` from ``ip`` (the profile page's form); raise
+    ``TransferRateLimited`` past the limits per member and per client IP (each merchant
+    counts its own). Every try counts, given or refused, so member numbers cannot be
+    tried one after another."""
+    merchant_id = member.program.merchant_id
+    retry_after = attempt_count(
+        prefix=settings.PROFILE_TRANSFER_KEY_PREFIX,
+        counters=[
+            (f"member:{member.pk}", settings.PROFILE_TRANSFER_LIMIT_PER_MEMBER),
+            (f"ip:{merchant_id}:{ip_bucket(ip)}", settings.PROFILE_TRANSFER_LIMIT_PER_IP),
+        ],
+        window=settings.PROFILE_TRANSFER_WINDOW_SECONDS,
+    )
+    if retry_after is not None:
+        raise TransferRateLimited(retry_after=retry_after)
 
 
 @transaction.atomic
@@ -81,19 +105,21 @@ def transfer_create(
     )
     if sender_external_id not in found:
         raise InvalidInput({"member": [str(_("No such member in this program."))]})
-    if recipient_external_id not in found:
-        raise InvalidInput({"to": [str(_("No such member in this program."))]})
-    # The fixed lock order: by pk, whoever gives.
-    locked = members_lock(pks=[found[sender_external_id], found[recipient_external_id]])
+    # Whether the recipient exists is the last thing told: every refusal about the sender
+    # (used key, monthly limit, balance) comes first, on the same path either way, so the
+    # form cannot be used to look member numbers up. The fixed lock order: by pk, whoever
+    # gives (the recipient too when there is one).
+    recipient_pk = found.get(recipient_external_id)
+    pks = [found[sender_external_id]] + ([recipient_pk] if recipient_pk is not None else [])
+    locked = members_lock(pks=pks)
     sender = locked[found[sender_external_id]]
-    recipient = locked[found[recipient_external_id]]
-    sender.program = recipient.program = program
+    sender.program = program
 
     existing = Transfer.objects.filter(program=program, key=key).first()
     if existing is not None:
         if (existing.sender_id, existing.recipient_id, existing.points, existing.note) != (
             sender.pk,
-            recipient.pk,
+            recipient_pk,
             points,
             note,
         ):
@@ -102,7 +128,7 @@ def transfer_create(
             transfer=existing,
             created=False,
             sender_balance=sender.balance,
-            recipient_balance=recipient.balance,
+            recipient_balance=locked[existing.recipient_id].balance,
         )
     if program.transfer_monthly_limit is not None:
         start, end = month_bounds(program, local_date(program, timezone.now()))
@@ -117,6 +143,10 @@ def transfer_create(
             raise TransferLimitExceeded(limit=limit, given=given, left=max(limit - given, 0))
     if sender.balance < points:
         raise InsufficientPoints(balance=sender.balance, points=points)
+    if recipient_pk is None:
+        raise InvalidInput({"to": [str(_("No such member in this program."))]})
+    recipient = locked[recipient_pk]
+    recipient.program = program
 
     transfer = Transfer.objects.create(
         program=program, sender=sender, recipient=recipient, points=points, note=note, key=key

@@ -1,17 +1,20 @@
 """Points transfers between members of one program: both ledgers, atomic, once per key,
 within the program's switch, minimum and monthly limit, and no deadlock either way."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from loyalty.errors import (
     IdempotencyConflict,
     InsufficientPoints,
     InvalidInput,
+    LoyaltyError,
     TransferLimitExceeded,
     TransfersDisabled,
 )
@@ -102,6 +105,49 @@ def test_refused_transfers_change_nothing(settings, points, recipient, error):
 
     assert balances(program) == {"ann": 1000, "ben": 1000}
     assert not Transfer.objects.exists()
+
+
+def statement_shape(sql: str) -> str:
+    """A statement with its values (and savepoint numbers) left out, lists of any length
+    alike."""
+    return re.sub(r"IN \([^)]*\)", "IN (...)", re.sub(r"'[^']*'|\d+", "?", sql))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("program_settings", "earlier", "points", "key", "error"),
+    [
+        ({}, None, 1001, None, InsufficientPoints),
+        ({"transfer_monthly_limit": 500}, (400, "k-0"), 200, None, TransferLimitExceeded),
+        ({}, (100, "k-0"), 150, "k-0", IdempotencyConflict),
+    ],
+    ids=["insufficient", "monthly-limit", "used-key"],
+)
+def test_a_refusal_about_the_sender_takes_one_path_whether_or_not_the_recipient_exists(
+    program_settings, earlier, points, key, error
+):
+    """The same error, the same statements: neither the answer nor the time it takes
+    tells whether a member number exists."""
+    program = setup_pair(**program_settings)
+    if earlier:
+        give(program, earlier[0], key=earlier[1])
+
+    outcomes = []
+    for recipient in ("ben", "nobody"):
+        with CaptureQueriesContext(connection) as queries, pytest.raises(LoyaltyError) as raised:
+            give(program, points, recipient=recipient, key=key)
+        refusal = raised.value
+        outcomes.append(
+            (
+                type(refusal),
+                refusal.detail,
+                getattr(refusal, "fields", None),
+                [statement_shape(q["sql"]) for q in queries],
+            )
+        )
+
+    assert outcomes[0][0] is error
+    assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.django_db

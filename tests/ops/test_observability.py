@@ -1,5 +1,6 @@
 """Probes, request ids, structured logs and Prometheus metrics."""
 
+import hmac
 import json
 import logging
 import socket
@@ -130,6 +131,40 @@ def test_metrics_can_require_a_token(client: Client, settings):
 
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer s3cre", "Bearer s3cret2", "bearer s3cret", "s3cret", "Bearer  s3cret", ""]
+)
+def test_metrics_refuse_anything_but_the_exact_token(client: Client, settings, header):
+    settings.METRICS_TOKEN = "s3cret"
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert b"loyalty_" not in response.content
+
+
+def test_the_metrics_token_is_compared_in_constant_time(client: Client, settings, monkeypatch):
+    """Every answer goes through ``hmac.compare_digest``, over digests of equal length: a
+    prefix of the token takes as long to refuse as any other guess."""
+    settings.METRICS_TOKEN = "s3cret"
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+
+    refused = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3").status_code
+    allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code
+
+    assert (refused, allowed) == (401, 200)
+    assert len(compared) == 2
+    assert all(len(a) == len(b) == 32 for a, b in compared)
 
 
 def test_djangos_own_log_of_a_refused_request_carries_its_id_and_the_id_ends_with_it(api):

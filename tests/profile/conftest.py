@@ -12,9 +12,10 @@ LINK = re.compile(r"https?://[^\s\"<>]+/profile/[^\s\"<>]+/sign-in/[^\s\"<>/]+/"
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings):
-    """The sign-in counters live in the shared cache (Redis, shared with other tests running
-    at the same time): each test counts under its own prefix, starting from zero."""
+    """The sign-in and transfer counters live in the shared cache (Redis, shared with other
+    tests running at the same time): each test counts under its own prefix, from zero."""
     settings.PROFILE_SIGNIN_KEY_PREFIX = f"profile-signin-test-{uuid.uuid4().hex}"
+    settings.PROFILE_TRANSFER_KEY_PREFIX = f"profile-transfer-test-{uuid.uuid4().hex}"
 
 
 def sign_in_link(to: str) -> str:

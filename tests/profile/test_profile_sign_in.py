@@ -370,10 +370,12 @@ def test_signed_out_visitor_can_switch_the_sign_in_page_language(client, member)
     assert "Прислать ссылку для входа" in response.content.decode()
 
 
-@override_settings(PROFILE_SIGNIN_LIMIT_PER_IP=1, PROFILE_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR")
-def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(client, program):
+@override_settings(PROFILE_SIGNIN_LIMIT_PER_IP=1, TRUSTED_PROXIES=["127.0.0.1"])
+def test_behind_the_trusted_proxy_each_customer_counts_alone(client, program):
+    """The production shape: every request comes from the TLS proxy on 127.0.0.1, which
+    appends the client's address to X-Forwarded-For."""
     first, second = MemberFactory.create_batch(2, program=program)
-    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
 
     a = ask_link(client, first, HTTP_X_FORWARDED_FOR="198.51.100.1", **proxy).status_code
     b = ask_link(client, second, HTTP_X_FORWARDED_FOR="198.51.100.2", **proxy).status_code
@@ -382,6 +384,32 @@ def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(client, progr
     ).status_code
 
     assert (a, b, forged) == (200, 200, 429)
+
+
+@override_settings(PROFILE_SIGNIN_LIMIT_PER_IP=1, TRUSTED_PROXIES=["127.0.0.1"])
+def test_a_forwarded_header_from_anyone_but_a_trusted_proxy_is_ignored(client, program):
+    first, second = MemberFactory.create_batch(2, program=program)
+    direct = {"REMOTE_ADDR": "203.0.113.9"}
+
+    a = ask_link(client, first, HTTP_X_FORWARDED_FOR="198.51.100.1", **direct).status_code
+    b = ask_link(client, second, HTTP_X_FORWARDED_FOR="198.51.100.2", **direct).status_code
+
+    assert (a, b) == (200, 429)
+
+
+@override_settings(PROFILE_SIGNIN_LIMIT_PER_IP=2)
+def test_the_per_ip_limit_is_counted_per_merchant(client, program):
+    """Customers of many shops behind one address: one shop's traffic never locks out
+    another shop's customers."""
+    own = MemberFactory.create_batch(3, program=program)
+    other = MemberFactory(program=ProgramFactory())
+    same_ip = {"REMOTE_ADDR": "203.0.113.9"}
+
+    answers = [ask_link(client, m, **same_ip).status_code for m in own]
+    other_shop = ask_link(client, other, **same_ip).status_code
+
+    assert answers == [200, 200, 429]
+    assert other_shop == 200
 
 
 def test_a_signed_in_member_skips_the_sign_in_page(client, signed_in, member):

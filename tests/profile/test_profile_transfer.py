@@ -3,10 +3,13 @@
 Given a program that allows transfers, when a signed-in member sends the form, then the
 points move from them (always the session's member, whatever the form says) to the member
 named in "to", both histories show it, a double submit moves them once, and every refusal
-is shown on the form in the member's language while nothing changes.
+is shown on the form in the member's language while nothing changes. A refusal never
+tells whether the member number exists, and tries are limited per member and per client
+address, so numbers cannot be looked up one after another.
 """
 
 import re
+import socket
 import uuid
 
 import pytest
@@ -49,10 +52,13 @@ def balances(*members):
     return [Member.objects.get(pk=m.pk).balance for m in members]
 
 
-def post(client, **data):
+def post(client, ip="127.0.0.1", **data):
     data.setdefault("key", uuid.uuid4().hex)
     data.setdefault("note", "")
-    return client.post("/profile/transfer/", data)
+    return client.post("/profile/transfer/", data, REMOTE_ADDR=ip)
+
+
+ERRORS = re.compile(r'<ul class="errorlist.*?</ul>', re.DOTALL)
 
 
 def test_a_member_gives_points_and_both_histories_show_it(signed_in, ann, ben):
@@ -293,8 +299,11 @@ def test_both_histories_name_the_other_member_in_their_language(signed_in, progr
     assert "Получено от участника ana: Feliz cumpleaños" in ben_page
 
 
-def test_transfers_in_the_history_cost_one_query_whatever_their_number(signed_in, program, ben):
+def test_transfers_in_the_history_cost_one_query_whatever_their_number(
+    signed_in, program, ben, settings
+):
     """Outside English the page reads the transfers it shows in one query: 1 or 20 alike."""
+    settings.PROFILE_TRANSFER_LIMIT_PER_MEMBER = 30
     one = member_with(program, "one", 1000, locale="es")
     many = member_with(program, "many", 1000, locale="es")
     post(signed_in(one, on=Client()), to="ben", points=10)
@@ -306,3 +315,113 @@ def test_transfers_in_the_history_cost_one_query_whatever_their_number(signed_in
     counts = [page_queries(signed_in(m, on=Client())) for m in (one, many)]
 
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("case", ["insufficient", "monthly-limit", "used-key"])
+def test_an_unknown_member_number_gets_the_answer_a_known_one_gets(
+    signed_in, program, ann, ben, case
+):
+    """Refused for the sender's own reasons, "nobody" and "ben" read alike: the form tells
+    nothing about which member numbers exist."""
+    client = signed_in(ann)
+    data = {"points": 5000}
+    if case == "monthly-limit":
+        program.transfer_monthly_limit = 500
+        program.save()
+        post(client, to="ben", points=400)
+        data = {"points": 200}
+    if case == "used-key":
+        key = uuid.uuid4().hex
+        post(client, to="ben", points=100, key=key)
+        data = {"points": 150, "key": key}
+
+    known = post(client, to="ben", **data)
+    unknown = post(client, to="nobody", **data)
+
+    assert known.status_code == unknown.status_code == 400
+    errors = ERRORS.findall(known.content.decode())
+    assert errors
+    assert ERRORS.findall(unknown.content.decode()) == errors
+    assert "No such member" not in unknown.content.decode()
+
+
+def test_transfers_tried_are_limited_per_member(signed_in, settings, ann, ben):
+    settings.PROFILE_TRANSFER_LIMIT_PER_MEMBER = 3
+    client = signed_in(ann)
+
+    answers = [post(client, to=to, points=100) for to in ("nobody", "ben", "zed", "ben")]
+
+    assert [a.status_code for a in answers] == [400, 302, 400, 429]
+    limited = answers[-1]
+    assert re.search(
+        r"Too many transfers were tried\. Please wait \d+ minutes before trying again\.",
+        limited.content.decode(),
+    )
+    assert 0 < int(limited["Retry-After"]) <= settings.PROFILE_TRANSFER_WINDOW_SECONDS
+    assert 'value="ben"' in limited.content.decode()  # the form is kept as typed
+    assert balances(ann, ben) == [900, 300]  # only the one that went through
+    assert post(signed_in(ben, on=Client()), to="ann", points=10).status_code == 302
+
+
+def test_transfers_tried_are_limited_per_client_address_within_the_merchant(
+    signed_in, settings, program, ann, ben
+):
+    settings.PROFILE_TRANSFER_LIMIT_PER_IP = 2
+    carl = member_with(program, "carl", 1000)
+    stranger = member_with(ProgramFactory(transfers_enabled=True), "sam", 1000)
+    member_with(stranger.program, "tom", 0)
+    same = "203.0.113.9"
+
+    first = post(signed_in(ann), ip=same, to="nobody", points=100).status_code
+    second = post(signed_in(ben, on=Client()), ip=same, to="nobody", points=100).status_code
+    third = post(signed_in(carl, on=Client()), ip=same, to="ben", points=100).status_code
+    elsewhere = post(signed_in(carl, on=Client()), ip="203.0.113.10", to="ben", points=100)
+    other_shop = post(signed_in(stranger, on=Client()), ip=same, to="tom", points=100)
+
+    assert (first, second, third) == (400, 400, 429)
+    assert elsewhere.status_code == 302
+    assert other_shop.status_code == 302
+    assert balances(ann, ben, carl) == [1000, 300, 900]
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("es", "Se han intentado demasiadas transferencias."),
+        ("ru", "Слишком много попыток перевода."),
+        ("tr", "Çok fazla transfer denendi."),
+    ],
+)
+def test_the_transfer_limit_is_told_in_the_members_language(
+    signed_in, settings, program, ben, locale, message
+):
+    settings.PROFILE_TRANSFER_LIMIT_PER_MEMBER = 0
+    member = member_with(program, f"m-{locale}", 100, locale=locale)
+
+    response = post(signed_in(member), to="ben", points=10)
+
+    assert response.status_code == 429
+    assert message in response.content.decode()
+
+
+def test_a_transfer_goes_through_when_the_limits_cache_is_unreachable(
+    signed_in, settings, ann, ben, caplog
+):
+    client = signed_in(ann)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+    response = post(client, to="ben", points=100)
+
+    assert response.status_code == 302
+    assert balances(ann, ben) == [900, 300]
+    assert "profile-transfer" in caplog.text
+    assert "the cache is unreachable" in caplog.text
