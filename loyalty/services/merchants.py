@@ -200,14 +200,20 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def program_update(
-    *, program: Program, actor: User | None = None, reason: str = "", **changes: Any
+    *,
+    program: Program,
+    actor: User | None = None,
+    actor_name: str = "",
+    reason: str = "",
+    **changes: Any,
 ) -> Program:
     """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here).
 
-    With an ``actor`` (a staff user) the role must allow it, and the changed settings go
-    to the audit trail with their old and new values.
+    With an ``actor`` (a staff user) the role must allow it, for this program's merchant.
+    A change by a staff user or by an API key (``actor_name``) goes to the audit trail
+    with the old and new values.
     """
-    role_check(user=actor, permission=Permission.MANAGE)
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
     changes = _check_program(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
     before = {name: getattr(program, name) for name in changes}
@@ -226,10 +232,11 @@ def program_update(
         setattr(program, name, value)
     program.save()
     changed = audit_changes(before, changes)
-    if actor is not None and changed:
+    if changed and (actor is not None or actor_name):
         audit_record(
             merchant=program.merchant_id,
             actor=actor,
+            actor_name=actor_name,
             action=Action.PROGRAM_UPDATE,
             target=program,
             changes=changed,
