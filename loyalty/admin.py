@@ -474,7 +474,18 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             },
         ),
         (_("Tiers"), {"fields": ("tier_grace_days", "tier_notice_days")}),
-        (_("Backoffice"), {"fields": ("point_value", "support_grant_limit")}),
+        (
+            _("Backoffice"),
+            {
+                "fields": (
+                    "point_value",
+                    "support_grant_limit",
+                    "support_coupon_max_amount",
+                    "support_coupon_max_percent",
+                    "support_coupon_max_days",
+                )
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (TierInline,)

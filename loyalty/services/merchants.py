@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import money
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
 from loyalty.services.audit import Action, audit_changes, audit_record
@@ -99,6 +100,9 @@ PROGRAM_FIELDS = (
     "tier_notice_days",
     "point_value",
     "support_grant_limit",
+    "support_coupon_max_amount",
+    "support_coupon_max_percent",
+    "support_coupon_max_days",
 )
 
 
@@ -193,6 +197,25 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
         not isinstance(limit, int) or not 0 <= limit <= 100_000_000
     ):
         errors["support_grant_limit"] = [str(_("Give a whole number of points, at least 0."))]
+    for name, top, places in (
+        ("support_coupon_max_amount", money.MAX_AMOUNT, Decimal("0.001")),
+        ("support_coupon_max_percent", Decimal(100), Decimal("0.01")),
+    ):
+        if name not in changes:
+            continue
+        try:
+            value = Decimal(str(changes[name]))
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= top or value != value.quantize(places):
+            errors[name] = [str(_("Give a number from 0 to %(top)s.")) % {"top": top}]
+        else:
+            changes[name] = value
+    days = changes.get("support_coupon_max_days")
+    if "support_coupon_max_days" in changes and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650
+    ):
+        errors["support_coupon_max_days"] = [str(_("Give 1 to 3650 days."))]
     if errors:
         raise InvalidInput(errors)
     return changes
