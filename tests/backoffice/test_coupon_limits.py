@@ -346,3 +346,14 @@ def test_managers_edit_the_limits_on_the_programs_page(shop, staff_client):
         shop.support_coupon_max_percent,
         shop.support_coupon_max_days,
     ) == (Decimal(75), Decimal(15), 60)
+
+
+def test_a_superuser_issues_above_the_limits_in_the_admin(shop, alice, superuser_client):
+    _root, client = superuser_client
+
+    response = client.post(
+        reverse("admin:loyalty_member_coupon", args=[alice.pk]), coupon_form(**ATTACK)
+    )
+
+    assert response.status_code == 302
+    assert Coupon.objects.get().uses_allowed == 100

@@ -334,3 +334,18 @@ def test_thresholds_and_tiers_changed_by_a_manager_are_audited(shop):
     assert thresholds.actor == tiers.actor == manager
     assert thresholds.changes["thresholds"][1][0]["coupon"]["value"] == "500.000"
     assert tiers.changes["tiers"][1][0]["name"] == "Gold"
+
+
+def test_a_superuser_adds_and_deletes_a_rule_for_any_program_in_the_admin(shop, superuser_client):
+    root, client = superuser_client
+
+    added = client.post(url("earningrule_add"), {**RULE_FORM, "program": shop.pk})
+    rule = EarningRule.objects.get()
+    deleted = client.post(url("earningrule_delete", rule.pk), {"post": "yes"})
+
+    assert (added.status_code, deleted.status_code) == (302, 302)
+    assert not EarningRule.objects.exists()
+    assert [(e.action, e.actor, e.merchant_id) for e in AuditEntry.objects.order_by("pk")] == [
+        ("earning_rule.create", root, shop.merchant_id),
+        ("earning_rule.delete", root, shop.merchant_id),
+    ]

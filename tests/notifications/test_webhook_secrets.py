@@ -246,3 +246,28 @@ def test_a_change_keeps_the_secret(shop, endpoint):
     webhook_endpoint_save(endpoint=endpoint, actor=manager)
 
     assert WebhookEndpoint.objects.get().secret == secret
+
+
+def test_a_superuser_adds_and_rotates_in_the_admin_and_sees_the_secret_once(shop):
+    User.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.login(username="root", password="pw")
+
+    added = client.post(
+        ADD_URL,
+        {"merchant": shop.merchant_id, "url": "https://shop.example/in", "events": []},
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    first = endpoint.secret
+    rotate(client, endpoint)
+    endpoint.refresh_from_db()
+
+    assert first in added.content.decode()
+    assert endpoint.secret != first
+    assert endpoint.secret in client.get(LIST_URL).content.decode()
+    assert endpoint.secret not in client.get(change_url(endpoint)).content.decode()
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", flat=True)) == [
+        "webhook.create",
+        "webhook.rotate_secret",
+    ]
