@@ -474,7 +474,18 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             },
         ),
         (_("Tiers"), {"fields": ("tier_grace_days", "tier_notice_days")}),
-        (_("Backoffice"), {"fields": ("point_value", "support_grant_limit")}),
+        (
+            _("Backoffice"),
+            {
+                "fields": (
+                    "point_value",
+                    "support_grant_limit",
+                    "support_coupon_max_amount",
+                    "support_coupon_max_percent",
+                    "support_coupon_max_days",
+                )
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (TierInline,)
@@ -495,7 +506,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             if row.cleaned_data and not row.cleaned_data.get("DELETE")
         ]
         # In the admin's transaction: a refused tier undoes the settings too.
-        tiers_replace(program=form.instance, tiers=rows)
+        tiers_replace(program=form.instance, tiers=rows, actor=_user(request))
 
     @admin.display(description=_("merchant"))
     def shop(self, program: Program) -> str:
@@ -510,7 +521,9 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             _copy_saved(obj, program_update(program=obj, actor=_user(request), **changes))
         if isinstance(form, ProgramForm) and form.thresholds_changed():
             # In the admin's transaction: a refused threshold undoes the settings too.
-            thresholds_replace(program=obj, thresholds=form.thresholds_payload())
+            thresholds_replace(
+                program=obj, thresholds=form.thresholds_payload(), actor=_user(request)
+            )
 
     def show_refusal(self, form: forms.ModelForm[Program], refusal: LoyaltyError) -> None:
         if isinstance(form, ProgramForm):

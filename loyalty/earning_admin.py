@@ -1,9 +1,12 @@
 """The backoffice pages of earning: rules, campaigns (with the stacking rule), transfers and
 members' feedback with its average. Scoped like every backoffice page; rules and campaigns
-are checked by the same functions as the API (``loyalty.services.earning``)."""
+are checked by the same functions as the API (``loyalty.services.earning``) and written
+through ``loyalty.services.earning_config``, which refuses any role but a manager's and
+audits every add, change and delete. Viewers and support staff only read them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -12,15 +15,22 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin import (
-    MerchantScopedAdmin,
     ReadOnlyScopedAdmin,
+    ServiceSavedAdmin,
     _is_superuser,
+    _user,
     staff_program,
 )
 from loyalty.errors import InvalidInput
 from loyalty.forms import add_service_error
 from loyalty.models import Campaign, EarningRule, Feedback, Transfer
 from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
+from loyalty.services.earning_config import (
+    campaign_delete,
+    campaign_save,
+    earning_rule_delete,
+    earning_rule_save,
+)
 from loyalty.services.feedback import feedback_summary
 
 
@@ -68,12 +78,15 @@ class CampaignForm(forms.ModelForm):
         return cleaned
 
 
-class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
-    """Per-program earning rules and campaigns, which staff add, change and delete
-    themselves; their lists state how rules and campaigns stack."""
+class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
+    """Per-program earning rules and campaigns, which managers add, change and delete
+    (through ``service_save`` / ``service_delete``: services that check the role and
+    audit); their lists state how rules and campaigns stack."""
 
     merchant_path = "program__merchant"
     owner_column = "program"
+    service_save: Callable[..., Any]
+    service_delete: Callable[..., None]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))
@@ -83,13 +96,23 @@ class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: Any) -> None:
         if not _is_superuser(request) and obj.program_id is None:
             obj.program = staff_program(request)
-        super().save_model(request, obj, form, change)
+        self.service_save(obj, actor=_user(request))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.service_delete(obj, actor=_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        # One by one, so each deletion is checked and audited.
+        for obj in queryset.select_related("program"):
+            self.delete_model(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or staff_program(request) is not None
+        return _is_superuser(request) or (
+            staff_program(request) is not None and self._may_write(request)
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_superuser(request) or self._in_scope(request, obj)
+        return self._may_write(request, obj)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -102,6 +125,15 @@ class ProgramConfigAdmin(MerchantScopedAdmin[Any]):
 @admin.register(EarningRule)
 class EarningRuleAdmin(ProgramConfigAdmin):
     form = EarningRuleForm
+
+    @staticmethod
+    def service_save(rule: EarningRule, *, actor: Any) -> Any:
+        return earning_rule_save(rule=rule, actor=actor)
+
+    @staticmethod
+    def service_delete(rule: EarningRule, *, actor: Any) -> None:
+        earning_rule_delete(rule=rule, actor=actor)
+
     list_display = ("name", "kind", "active", "parameters")
     list_filter = ("kind", "active")
     list_select_related = ("program",)
@@ -110,6 +142,15 @@ class EarningRuleAdmin(ProgramConfigAdmin):
 @admin.register(Campaign)
 class CampaignAdmin(ProgramConfigAdmin):
     form = CampaignForm
+
+    @staticmethod
+    def service_save(campaign: Campaign, *, actor: Any) -> Any:
+        return campaign_save(campaign=campaign, actor=actor)
+
+    @staticmethod
+    def service_delete(campaign: Campaign, *, actor: Any) -> None:
+        campaign_delete(campaign=campaign, actor=actor)
+
     list_display = ("name", "start_date", "end_date", "multiplier", "fixed_bonus", "active")
     list_filter = ("active",)
     list_select_related = ("program",)

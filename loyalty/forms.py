@@ -179,7 +179,8 @@ class ProgramForm(forms.ModelForm):
 
     # Settings added later: a post without them (an older page, a script) keeps them.
     LATER_SETTINGS = ("time_zone", "transfers_enabled", "transfer_min_points",
-                      "transfer_monthly_limit")  # fmt: skip
+                      "transfer_monthly_limit", "support_coupon_max_amount",
+                      "support_coupon_max_percent", "support_coupon_max_days")  # fmt: skip
 
     def missing_later_settings(self) -> list[str]:
         return [n for n in self.LATER_SETTINGS if self.is_bound and n not in self.data]

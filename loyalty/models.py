@@ -167,6 +167,32 @@ class Program(models.Model):
         default=1000,
         help_text=_("The most points a support user may grant or deduct at once."),
     )
+    # A compensation coupon a support user issues (one, or each of a batch) stays within
+    # these; above them a manager issues it (rewards.services.coupons.coupon_limit_check).
+    support_coupon_max_amount = amount_field(
+        default=Decimal(50),
+        db_default=Decimal(50),
+        help_text=_(
+            "The most a coupon issued by a support user may take off in all, in the "
+            "program's currency: its value (a percent coupon: its maximum discount) times "
+            "its uses."
+        ),
+    )
+    support_coupon_max_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(20),
+        db_default=Decimal(20),
+        help_text=_(
+            "The highest percentage a support user's coupon may take off; such a coupon "
+            "needs a maximum discount."
+        ),
+    )
+    support_coupon_max_days = models.PositiveIntegerField(
+        default=90,
+        db_default=90,
+        help_text=_("The longest a coupon issued by a support user may stay valid, in days."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Raised by PostgreSQL triggers (migration 0014) in the same transaction as any change
@@ -183,6 +209,13 @@ class Program(models.Model):
             models.CheckConstraint(
                 condition=Q(points_validity_days__isnull=True) | Q(points_validity_days__gt=0),
                 name="program_validity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(support_coupon_max_amount__gte=0)
+                & Q(support_coupon_max_percent__gte=0)
+                & Q(support_coupon_max_percent__lte=100)
+                & Q(support_coupon_max_days__gte=1),
+                name="program_support_coupon_limits",
             ),
         ]
 

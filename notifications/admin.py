@@ -10,10 +10,12 @@ Invariants kept here:
   (``notifications_resend``); a sent row is never sent again from here.
 - Push subscriptions (members' browsers) are read-only: they come and go with
   the members' choices and the push services' answers.
-- Webhook endpoints are the merchant's own (staff add, change and delete
-  them; the signing secret is shown, since their receiver needs it); the
-  delivery log is read-only, with a "resend" for failed deliveries
-  (``webhooks_resend``).
+- Webhook endpoints are the merchant's own: its managers add, change, delete
+  them and rotate their signing secrets (``notifications.services.webhook_endpoints``,
+  which checks the role and audits); every role sees their URL and events. A
+  secret is shown once, to the manager who made the endpoint or rotated its
+  secret, in a message; the page shows only its last characters. The delivery
+  log is read-only, with a "resend" for failed deliveries (``webhooks_resend``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.utils.translation import ngettext_lazy
 from loyalty.admin import (
     MerchantScopedAdmin,
     ReadOnlyScopedAdmin,
+    ServiceSavedAdmin,
     _is_superuser,
     _ModelT,
     _search_member,
@@ -65,6 +68,12 @@ from notifications.models import (
 )
 from notifications.services.outbox import notifications_resend
 from notifications.services.templates import language_for, parts_render
+from notifications.services.webhook_endpoints import (
+    webhook_endpoint_delete,
+    webhook_endpoint_save,
+    webhook_secret_hint,
+    webhook_secret_rotate,
+)
 from notifications.services.webhooks import webhooks_resend
 from rewards.terms import terms_text
 
@@ -446,7 +455,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
+class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
     merchant_path = "merchant"
     owner_column = "merchant"
     form = WebhookEndpointForm
@@ -454,15 +463,23 @@ class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
     list_filter = ("active",)
     list_select_related = ("merchant",)
     ordering = ("id",)
-    readonly_fields = ("secret", "created_at")
+    readonly_fields = ("secret_hint", "created_at")
+    actions = ("rotate_secret",)
 
     @admin.display(description=_("events"))
     def subscribed(self, endpoint: WebhookEndpoint) -> str:
         return ", ".join(endpoint.events)
 
+    @admin.display(description=_("signing secret"))
+    def secret_hint(self, endpoint: WebhookEndpoint) -> str:
+        return _(
+            "ends in %(hint)s; shown in full only when the endpoint is added or its secret "
+            "rotated (action on the list)"
+        ) % {"hint": webhook_secret_hint(endpoint.secret)}
+
     def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> Any:
         merchant = ("merchant",) if _is_superuser(request) else ()
-        shown = ("secret", "created_at") if obj is not None else ()
+        shown = ("secret_hint", "created_at") if obj is not None else ()
         return (*merchant, "url", "events", "active", *shown)
 
     def save_model(
@@ -473,15 +490,50 @@ class WebhookEndpointAdmin(MerchantScopedAdmin[WebhookEndpoint]):
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
-        super().save_model(request, obj, form, change)
+        webhook_endpoint_save(endpoint=obj, actor=_user(request))
+        if not change:
+            self._show_secret_once(request, obj, obj.secret)
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        webhook_endpoint_delete(endpoint=obj, actor=_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        # One by one, so each deletion is checked and audited.
+        for endpoint in queryset:
+            self.delete_model(request, endpoint)
+
+    def _show_secret_once(
+        self, request: HttpRequest, endpoint: WebhookEndpoint, secret: str
+    ) -> None:
+        self.message_user(
+            request,
+            format_html(
+                "{} <code>{}</code>: <code>{}</code> — {}",
+                _("The signing secret of"),
+                endpoint.url,
+                secret,
+                _("copy it into your receiver now, it will not be shown again."),
+            ),
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Rotate the signing secret"), permissions=["rotate"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset.order_by("pk"):
+            secret = webhook_secret_rotate(endpoint=endpoint, actor=_user(request))
+            self.log_change(request, endpoint, "Signing secret rotated")
+            self._show_secret_once(request, endpoint, secret)
+
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        return self._may_write(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
+        return self._may_write(request)
 
     def has_delete_permission(
         self, request: HttpRequest, obj: WebhookEndpoint | None = None
     ) -> bool:
-        return _is_superuser(request) or self._may_write(request, obj)
+        return self._may_write(request, obj)
 
 
 @admin.register(WebhookDelivery)

@@ -467,6 +467,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
                 reason=reason,
                 source=form.cleaned_data["source"],
                 rows=len(rows),
+                issued_by=_user(request),
             )
         except LoyaltyError as error:
             add_service_error(form, error)

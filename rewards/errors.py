@@ -89,3 +89,14 @@ class RateLimited(LoyaltyError):
 class CouponNotVoidable(Conflict):
     code = "coupon_not_voidable"
     message = _("Coupon %(code)s is %(status)s; only an active or expired coupon can be voided.")
+
+
+class CouponLimitExceeded(LoyaltyError):
+    """A support user's coupon beyond the program's limits for support (a manager may)."""
+
+    code = "coupon_limit_exceeded"
+    status = 403
+    message = _(
+        "Your role (support) may not issue this coupon: %(problems)s Lower the terms, or ask "
+        "a manager of your shop to issue it."
+    )

@@ -26,7 +26,7 @@ from loyalty.api.schema import (
     errors,
 )
 from loyalty.errors import MemberNotFound, OrderNotFound
-from loyalty.models import Member, Program
+from loyalty.models import ApiKey, Member, Program
 from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
@@ -578,7 +578,12 @@ class ProgramView(LoyaltyView):
     def put(self, request: Request) -> Response:
         def handler() -> Response:
             data = self.valid(s.ProgramInSerializer, request)
-            program = program_configure(program=self.program, **data)
+            key = request.auth
+            program = program_configure(
+                program=self.program,
+                actor_name=f"API key {key.prefix}" if isinstance(key, ApiKey) else "API",
+                **data,
+            )
             return Response(self.present(program))
 
         return self.write(request, handler)

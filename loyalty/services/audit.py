@@ -31,6 +31,20 @@ class Action:
     TEMPLATE_DELETE = "template.delete"
     TIER_OVERRIDE = "tier.override"
     MEMBER_IMPORT = "member.import"
+    RULE_CREATE = "earning_rule.create"
+    RULE_UPDATE = "earning_rule.update"
+    RULE_DELETE = "earning_rule.delete"
+    RULES_REPLACE = "earning_rules.replace"
+    CAMPAIGN_CREATE = "campaign.create"
+    CAMPAIGN_UPDATE = "campaign.update"
+    CAMPAIGN_DELETE = "campaign.delete"
+    CAMPAIGNS_REPLACE = "campaigns.replace"
+    THRESHOLDS_REPLACE = "thresholds.replace"
+    TIERS_REPLACE = "tiers.replace"
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_UPDATE = "webhook.update"
+    WEBHOOK_DELETE = "webhook.delete"
+    WEBHOOK_ROTATE = "webhook.rotate_secret"
 
 
 def _plain(value: Any) -> Any:
@@ -65,8 +79,11 @@ def audit_record(
     target: object | None,
     changes: dict[str, Any],
     reason: str = "",
+    actor_name: str = "",
 ) -> AuditEntry:
-    """Record one staff action. ``changes`` is ``{field: [old, new]}`` or any JSON-able facts."""
+    """Record one staff action. ``changes`` is ``{field: [old, new]}`` or any JSON-able facts.
+
+    ``actor_name`` names who acted when it was not a staff user (an API key)."""
     target_type = target_id = target_repr = ""
     if isinstance(target, Model):
         target_type = target._meta.label_lower
@@ -78,7 +95,7 @@ def audit_record(
     return AuditEntry.objects.create(
         merchant_id=merchant_id,
         actor=actor,
-        actor_name=actor.get_username() if actor is not None else "",
+        actor_name=actor.get_username() if actor is not None else actor_name[:150],
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -86,3 +103,28 @@ def audit_record(
         changes=_plain(changes),
         reason=(reason or "").strip(),
     )
+
+
+def audit_replace(
+    *,
+    merchant: Merchant | int,
+    target: object,
+    action: str,
+    name: str,
+    before: list[Any],
+    after: list[Any],
+    actor: User | None,
+    actor_name: str = "",
+) -> None:
+    """A list of settings replaced as a whole (rules, campaigns, thresholds, tiers):
+    ``{name: [before, after]}``, when a person (a staff user or an API key) changed it."""
+    changes = audit_changes({name: before}, {name: after})
+    if changes and (actor is not None or actor_name):
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            actor_name=actor_name,
+            action=action,
+            target=target,
+            changes=changes,
+        )

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import money
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
 from loyalty.services.audit import Action, audit_changes, audit_record
@@ -99,6 +100,9 @@ PROGRAM_FIELDS = (
     "tier_notice_days",
     "point_value",
     "support_grant_limit",
+    "support_coupon_max_amount",
+    "support_coupon_max_percent",
+    "support_coupon_max_days",
 )
 
 
@@ -193,6 +197,25 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
         not isinstance(limit, int) or not 0 <= limit <= 100_000_000
     ):
         errors["support_grant_limit"] = [str(_("Give a whole number of points, at least 0."))]
+    for name, top, places in (
+        ("support_coupon_max_amount", money.MAX_AMOUNT, Decimal("0.001")),
+        ("support_coupon_max_percent", Decimal(100), Decimal("0.01")),
+    ):
+        if name not in changes:
+            continue
+        try:
+            value = Decimal(str(changes[name]))
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= top or value != value.quantize(places):
+            errors[name] = [str(_("Give a number from 0 to %(top)s.")) % {"top": top}]
+        else:
+            changes[name] = value
+    days = changes.get("support_coupon_max_days")
+    if "support_coupon_max_days" in changes and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650
+    ):
+        errors["support_coupon_max_days"] = [str(_("Give 1 to 3650 days."))]
     if errors:
         raise InvalidInput(errors)
     return changes
@@ -200,14 +223,20 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def program_update(
-    *, program: Program, actor: User | None = None, reason: str = "", **changes: Any
+    *,
+    program: Program,
+    actor: User | None = None,
+    actor_name: str = "",
+    reason: str = "",
+    **changes: Any,
 ) -> Program:
     """Change a program's settings (the admin and ``PUT /api/v1/program`` both come here).
 
-    With an ``actor`` (a staff user) the role must allow it, and the changed settings go
-    to the audit trail with their old and new values.
+    With an ``actor`` (a staff user) the role must allow it, for this program's merchant.
+    A change by a staff user or by an API key (``actor_name``) goes to the audit trail
+    with the old and new values.
     """
-    role_check(user=actor, permission=Permission.MANAGE)
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
     changes = _check_program(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
     before = {name: getattr(program, name) for name in changes}
@@ -226,10 +255,11 @@ def program_update(
         setattr(program, name, value)
     program.save()
     changed = audit_changes(before, changes)
-    if actor is not None and changed:
+    if changed and (actor is not None or actor_name):
         audit_record(
             merchant=program.merchant_id,
             actor=actor,
+            actor_name=actor_name,
             action=Action.PROGRAM_UPDATE,
             target=program,
             changes=changed,

@@ -7,7 +7,8 @@
 
 Superusers may do everything. The admin asks ``role_allows`` to show or hide what a
 user may not use; the services call ``role_check`` / ``role_check_points`` so a refusal
-holds whatever page or script asks.
+holds whatever page or script asks. Given the merchant of what is changed, ``role_check``
+also refuses a staff user of another merchant, whatever their role.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class GrantLimitExceeded(LoyaltyError):
     )
 
 
+class MerchantForbidden(RoleForbidden):
+    code = "merchant_forbidden"
+    message = _("This belongs to another shop; you may change only your own shop's.")
+
+
 def role_of(user: User) -> str:
     return User.Role.MANAGER if user.is_superuser else user.role
 
@@ -70,15 +76,23 @@ def role_allows(user: User | None, permission: str) -> bool:
     return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
 
 
-def role_check(*, user: User | None, permission: str) -> None:
-    """Refuse (``role_forbidden``) what the user's role does not allow. None: the system."""
-    if user is not None and not role_allows(user, permission):
+def role_check(*, user: User | None, permission: str, merchant_id: int | None = None) -> None:
+    """Refuse (``role_forbidden``) what the user's role does not allow. None: the system.
+
+    With ``merchant_id`` (the owner of what is changed), a staff user of any other
+    merchant is refused too (``merchant_forbidden``); superusers work for every merchant.
+    """
+    if user is None:
+        return
+    if not role_allows(user, permission):
         raise RoleForbidden(role=User.Role(user.role).name.lower())
+    if merchant_id is not None and not user.is_superuser and user.merchant_id != merchant_id:
+        raise MerchantForbidden()
 
 
 def role_check_points(*, user: User | None, program: Program, points: int) -> None:
     """A grant or deduction by hand: refused for viewers, and above the limit for support."""
-    role_check(user=user, permission=Permission.POINTS)
+    role_check(user=user, permission=Permission.POINTS, merchant_id=program.merchant_id)
     if (
         user is not None
         and not role_allows(user, Permission.MANAGE)

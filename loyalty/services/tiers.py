@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange, User
-from loyalty.services.audit import Action, audit_record
+from loyalty.services.audit import Action, audit_record, audit_replace
 from loyalty.services.deferred import deferred_window_sums
 from loyalty.services.members import MAX_RATING, member_lock
 from loyalty.services.roles import Permission, role_check
@@ -775,13 +775,22 @@ def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) 
 
 
 @transaction.atomic
-def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier]:
+def tiers_replace(
+    *,
+    program: Program,
+    tiers: list[dict[str, Any]],
+    actor: User | None = None,
+    actor_name: str = "",
+) -> list[Tier]:
     """Make the program's tiers exactly these (``PUT /program``'s ``tiers``, the admin).
 
     A tier keeps its row (and its members) when it is sent again under the same name
     (case-insensitively) or, from the admin, under its id. Members of a removed tier
     lose it; the next daily run places them. Nothing changes unless all is valid.
+    A staff ``actor`` must be a manager of the program's merchant; a person's change is
+    audited.
     """
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
     errors: dict[str, list[str]] = {}
     if len(tiers) > MAX_TIERS:
         raise InvalidInput({"tiers": [str(_("At most 20 tiers."))]})
@@ -803,6 +812,7 @@ def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier
         raise InvalidInput(errors)
     # Lock the program row: concurrent replacements queue up.
     Program.objects.select_for_update().filter(pk=program.pk).first()
+    before = tiers_describe(program=program)
     current = list(Tier.objects.filter(program=program))
     by_id = {t.pk: t for t in current}
     by_name = {t.name.lower(): t for t in current}
@@ -832,6 +842,16 @@ def tiers_replace(*, program: Program, tiers: list[dict[str, Any]]) -> list[Tier
     for item in fresh:
         Tier.objects.create(program=program, **{name: item[name] for name in fields})
     settings_changed(program)
+    audit_replace(
+        merchant=program.merchant_id,
+        target=program,
+        action=Action.TIERS_REPLACE,
+        name="tiers",
+        before=before,
+        after=tiers_describe(program=program),
+        actor=actor,
+        actor_name=actor_name,
+    )
     return program_tiers(program)
 
 

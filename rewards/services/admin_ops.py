@@ -36,7 +36,13 @@ from loyalty.services.audit import Action, audit_record
 from loyalty.services.idempotency import idempotency_answer, idempotent_call
 from loyalty.services.roles import Permission, role_check
 from rewards.models import Coupon, CouponTemplate
-from rewards.services.coupons import CouponTerms, coupon_issue, reason_problem, terms_check
+from rewards.services.coupons import (
+    CouponTerms,
+    coupon_issue,
+    coupon_limit_check,
+    reason_problem,
+    terms_check,
+)
 from rewards.terms import terms_text
 
 MAX_ROWS = 10_000
@@ -239,9 +245,16 @@ def _terms_key(terms: CouponTerms | CouponTemplate) -> Any:
 
 
 def coupons_issue_check(
-    *, program: Program, terms: CouponTerms | CouponTemplate, reason: str, source: str, rows: int
+    *,
+    program: Program,
+    terms: CouponTerms | CouponTemplate,
+    reason: str,
+    source: str,
+    rows: int,
+    issued_by: User | None = None,
 ) -> None:
-    """A batch's own refusals, before any row is looked at: size, source, reason, terms."""
+    """A batch's own refusals, before any row is looked at: size, source, reason, terms,
+    and the limits of ``issued_by``'s role on the terms (``coupon_limit_check``)."""
     errors: dict[str, list[str]] = {}
     if rows > MAX_ROWS:
         errors["rows"] = [too_many_rows()]
@@ -254,6 +267,7 @@ def coupons_issue_check(
     if errors:
         raise InvalidInput(errors)
     terms_check(terms, currency=program.currency)
+    coupon_limit_check(program=program, terms=terms, user=issued_by)
 
 
 def coupons_issue(
@@ -274,8 +288,15 @@ def coupons_issue(
     anything is written. Sending the same key again returns the first report.
     """
     reason = (reason or "").strip()
-    role_check(user=issued_by, permission=Permission.COUPONS)
-    coupons_issue_check(program=program, terms=terms, reason=reason, source=source, rows=len(rows))
+    role_check(user=issued_by, permission=Permission.COUPONS, merchant_id=program.merchant_id)
+    coupons_issue_check(
+        program=program,
+        terms=terms,
+        reason=reason,
+        source=source,
+        rows=len(rows),
+        issued_by=issued_by,
+    )
     idempotency_key = f"{KEY_PREFIX}{key}"
     ran = False
 

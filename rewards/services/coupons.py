@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
@@ -15,9 +16,9 @@ from loyalty.services.audit import Action, audit_record
 from loyalty.services.deferred import deferred_insert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_get, member_lock
-from loyalty.services.roles import Permission, role_check
+from loyalty.services.roles import Permission, role_allows, role_check
 from rewards.codes import code_generate, code_normalise
-from rewards.errors import CouponNotFound, CouponNotVoidable
+from rewards.errors import CouponLimitExceeded, CouponNotFound, CouponNotVoidable
 from rewards.models import Coupon, CouponEvent, CouponKind, CouponTemplate
 
 
@@ -59,6 +60,58 @@ def terms_check(terms: CouponTerms | CouponTemplate, *, currency: str) -> None:
         errors["uses"] = [str(_("Give 1 to 1000 uses."))]
     if errors:
         raise InvalidInput(errors)
+
+
+def coupon_limit_check(
+    *, program: Program, terms: CouponTerms | CouponTemplate, user: User | None
+) -> None:
+    """A coupon issued by a support user stays within the program's limits for support:
+    what it may take off in all (its value, or a percent coupon's maximum discount, times
+    its uses), its percentage and how long it is valid. A percent coupon without a
+    maximum discount has no limit, so support may not issue one. Managers, superusers and
+    integrators (``user`` None) are not limited; a template's terms count like typed ones.
+    """
+    if user is None or role_allows(user, Permission.MANAGE):
+        return
+    currency = program.currency
+    problems: list[str] = []
+    limit = program.support_coupon_max_amount
+    per_use: Decimal | None = terms.value
+    if terms.kind == CouponKind.PERCENT:
+        per_use = terms.max_discount
+        limit_percent = program.support_coupon_max_percent
+        if terms.value > limit_percent:
+            problems.append(
+                gettext("it takes off %(value)s%%, above the limit of %(limit)s%%.")
+                % {"value": _percent(terms.value), "limit": _percent(limit_percent)}
+            )
+        if per_use is None:
+            problems.append(gettext("a percent coupon needs a maximum discount."))
+    if per_use is not None and per_use * terms.uses > limit:
+        problems.append(
+            gettext(
+                "it may take off %(total)s in all (%(per_use)s x %(uses)s uses), above the "
+                "limit of %(limit)s."
+            )
+            % {
+                "total": money.format_money_localized(per_use * terms.uses, currency),
+                "per_use": money.format_money_localized(per_use, currency),
+                "uses": terms.uses,
+                "limit": money.format_money_localized(limit, currency),
+            }
+        )
+    if terms.valid_days > program.support_coupon_max_days:
+        problems.append(
+            gettext("it stays valid %(days)s days, above the limit of %(limit)s days.")
+            % {"days": terms.valid_days, "limit": program.support_coupon_max_days}
+        )
+    if problems:
+        raise CouponLimitExceeded(problems=" ".join(problems))
+
+
+def _percent(value: Decimal) -> str:
+    """12.50 as "12.5", 100 as "100" (not "1E+2")."""
+    return format(value.normalize(), "f")
 
 
 def reason_problem(reason: str | None) -> str | None:
@@ -135,7 +188,8 @@ def coupon_issue_compensation(
         raise InvalidInput({"reason": [problem]})
     reason = reason.strip()
     terms_check(terms, currency=program.currency)
-    role_check(user=issued_by, permission=Permission.COUPONS)
+    role_check(user=issued_by, permission=Permission.COUPONS, merchant_id=program.merchant_id)
+    coupon_limit_check(program=program, terms=terms, user=issued_by)
     member = member_get(program=program, external_id=member_external_id)
     coupon = coupon_issue(
         program=program,
@@ -181,7 +235,7 @@ def coupon_void(
     if problem := reason_problem(reason):
         raise InvalidInput({"reason": [problem]})
     reason = reason.strip()
-    role_check(user=by, permission=Permission.MANAGE)
+    role_check(user=by, permission=Permission.MANAGE, merchant_id=program.merchant_id)
     found = coupon_get(program=program, code=code)
     member = None
     if found.member is not None:

@@ -7,7 +7,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
-from loyalty.models import Program
+from loyalty.models import Program, User
+from loyalty.services.audit import Action, audit_replace
+from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import settings_changed
 from rewards.models import CouponTemplate, RewardThreshold
 from rewards.services.coupons import CouponTerms, terms_check
@@ -42,12 +44,20 @@ def _terms(raw: dict[str, Any]) -> CouponTerms:
 
 
 @transaction.atomic
-def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) -> None:
+def thresholds_replace(
+    *,
+    program: Program,
+    thresholds: list[dict[str, Any]],
+    actor: User | None = None,
+    actor_name: str = "",
+) -> None:
     """Make the program's thresholds exactly these: ``[{points, coupon: {kind, value, ...}}]``.
 
     A threshold kept at the same points keeps its template, with the new terms;
-    coupons already issued keep the terms they were issued with.
+    coupons already issued keep the terms they were issued with. A staff ``actor`` must
+    be a manager of the program's merchant; a person's change is audited.
     """
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
     wanted: dict[int, CouponTerms] = {}
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(thresholds):
@@ -72,6 +82,9 @@ def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) ->
     if errors:
         raise InvalidInput(errors)
 
+    # Lock the program row: concurrent replacements queue up.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    before = thresholds_describe(program=program)
     current = {
         t.points: t
         for t in RewardThreshold.objects.filter(program=program).select_related("template")
@@ -92,6 +105,16 @@ def thresholds_replace(*, program: Program, thresholds: list[dict[str, Any]]) ->
             )
             RewardThreshold.objects.create(program=program, points=points, template=template)
     settings_changed(program)
+    audit_replace(
+        merchant=program.merchant_id,
+        target=program,
+        action=Action.THRESHOLDS_REPLACE,
+        name="thresholds",
+        before=before,
+        after=thresholds_describe(program=program),
+        actor=actor,
+        actor_name=actor_name,
+    )
 
 
 def thresholds_describe(*, program: Program) -> list[dict[str, Any]]:

@@ -356,7 +356,9 @@ def quiet(monkeypatch):
     monkeypatch.setattr("notifications.services.webhooks.webhooks_hand_off", lambda ids: None)
 
 
-def test_staff_add_an_endpoint_for_their_own_merchant_and_see_its_secret(client, staff, program):
+def test_staff_add_an_endpoint_for_their_own_merchant_and_see_its_secret_once(
+    client, staff, program
+):
     client.force_login(staff)
 
     response = client.post(
@@ -368,8 +370,10 @@ def test_staff_add_an_endpoint_for_their_own_merchant_and_see_its_secret(client,
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.merchant_id == program.merchant_id
     assert endpoint.events == ["order_recorded", "tier_changed"]
+    assert endpoint.secret in client.get(response.url).content.decode()  # the next page, once
     page = client.get(reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk]))
-    assert endpoint.secret in page.content.decode()
+    assert endpoint.secret not in page.content.decode()
+    assert f"ends in …{endpoint.secret[-4:]}" in page.content.decode()
 
 
 def test_staff_cannot_register_a_plain_http_endpoint(client, staff):
