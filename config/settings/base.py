@@ -7,6 +7,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "loyalty",
     "rewards",
     "notifications",
@@ -38,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header and the nonce templates give inline code.
+    "csp.middleware.CSPMiddleware",
     # Outermost of ours: the request id covers everything below, the timing too.
     "loyalty.observability.RequestObservabilityMiddleware",
     # Session, user and messages: not for the API and the probes (see loyalty.middleware).
@@ -68,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -171,7 +176,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # No validator badge: it would send the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
 }
 
 # The cache holds the coupon-guess counters: Redis when there is one (atomic across
@@ -280,4 +286,28 @@ PROFILE_CLIENT_IP_HEADER = env("PROFILE_CLIENT_IP_HEADER", default="")
 CELERY_BEAT_SCHEDULE["profile-tokens-purge"] = {
     "task": "loyalty.tasks.profile_tokens_purge",
     "schedule": crontab(minute=23, hour=3),
+}
+
+# Content-Security-Policy (django-csp), in every environment: a page that breaks it breaks
+# in development and in the tests, not first in production. Scripts and styles come from
+# our own static files; the few that must stay inline (a merchant's colours) carry the
+# response's nonce ({{ CSP_NONCE }}). Nothing is loaded from another host. Browsers report
+# what the policy blocked to CSP_REPORT_URI when set (a lowercase name here: django-csp
+# takes any CSP_* setting for its old configuration style).
+csp_report_uri = env("CSP_REPORT_URI", default="")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # data: for the icons inside the admin's and Swagger UI's stylesheets.
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF],  # the web-push service worker
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": [csp_report_uri] if csp_report_uri else None,
+    }
 }
