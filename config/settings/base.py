@@ -3,6 +3,7 @@
 Every variable is listed with a comment in .env.example.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -22,7 +23,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on loyalty's AdminSite: staff sign-in with a second factor (admin_site.py).
+    "loyalty.apps.LoyaltyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -33,6 +35,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "loyalty",
     "rewards",
     "notifications",
@@ -50,8 +55,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "loyalty.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "loyalty.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Messages stay server-side: the admin shows a new API key once through them.
@@ -311,3 +320,28 @@ CONTENT_SECURITY_POLICY = {
         "report-uri": [csp_report_uri] if csp_report_uri else None,
     }
 }
+
+# Staff sign-in to the admin (loyalty/admin_site.py). Wrong passwords are counted per
+# username and client address together (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT of
+# them that pair is refused, even with the right password, until the cool-off has passed
+# since its last failure. A wrong second-factor code counts as a wrong password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client's address as the rest of the project sees it (trusted proxies included).
+AXES_CLIENT_IP_CALLABLE = "loyalty.clientip.client_ip"
+# The lockout page in the admin's own look.
+AXES_LOCKOUT_CALLABLE = "loyalty.admin_site.lockout_response"
+# Staff may enrol a TOTP authenticator (Two-factor authentication, in the admin's user
+# menu); once enrolled, the admin sign-in asks for its code. True: every staff user must
+# enrol before using the admin (production's default, see production.py).
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=False)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("ADMIN_2FA_ISSUER", default="Loyalty backoffice")
+# Superusers may remove a staff user's device (who lost it) but never read its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

@@ -31,6 +31,8 @@ class Action:
     TEMPLATE_DELETE = "template.delete"
     TIER_OVERRIDE = "tier.override"
     MEMBER_IMPORT = "member.import"
+    TWO_FACTOR_ENABLE = "staff.two_factor_enable"
+    TWO_FACTOR_REMOVE = "staff.two_factor_remove"
 
 
 def _plain(value: Any) -> Any:

@@ -168,6 +168,7 @@ def test_admin_pages_run_under_the_production_policy(live_server, console):
         ("admin:loyalty_program_change", [program.pk], "#thresholds"),
         ("admin:rewards_coupon_changelist", [], "#changelist"),
         ("admin:loyalty_auditentry_changelist", [], "#changelist"),
+        ("admin:two_factor", [], ".two-factor-qr svg"),
     ]:
         console.open(live_server.url + reverse(name, args=args), ready=ready)
         assert console.violations == [], name

@@ -74,3 +74,6 @@ def test_every_page_gets_the_policy_and_a_fresh_nonce(client, program):
     assert nonces[0] != nonces[1]
     assert directives(first.replace(nonces[0], NONCE)) == directives(production_settings()["csp"])
 
+
+def test_production_asks_staff_for_a_second_factor():
+    assert production_settings()["values"]["ADMIN_2FA_REQUIRED"] is True
