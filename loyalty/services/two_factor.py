@@ -75,10 +75,7 @@ def totp_enrolment_confirm(*, user: User, token: str) -> TOTPDevice:
             .order_by("pk")
             .first()
         )
-        # A wrong code is refused after the commit: the device's throttle counts it.
-        accepted = device is not None and _verify(device, token)
-        if accepted:
-            assert device is not None
+        if device is not None and _verify(device, token):
             replaced = TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()[0]
             device.confirmed = True
             device.save(update_fields=["confirmed"])
@@ -89,10 +86,9 @@ def totp_enrolment_confirm(*, user: User, token: str) -> TOTPDevice:
                 target=user,
                 changes={"two_factor": [bool(replaced), True]},
             )
-    if not accepted:
-        raise TwoFactorCodeInvalid()
-    assert device is not None
-    return device
+            return device
+    # Refused after the commit, so the device's throttle keeps the wrong code.
+    raise TwoFactorCodeInvalid()
 
 
 def totp_verify(*, user: User, token: str) -> TOTPDevice:
@@ -106,11 +102,10 @@ def totp_verify(*, user: User, token: str) -> TOTPDevice:
             .order_by("pk")
             .first()
         )
-        accepted = device is not None and _verify(device, token)
+        if device is not None and _verify(device, token):
+            return device
     # Refused after the commit, so the device's throttle keeps the wrong code.
-    if not accepted or device is None:
-        raise TwoFactorCodeInvalid()
-    return device
+    raise TwoFactorCodeInvalid()
 
 
 def totp_remove(*, user: User, token: str) -> None:

@@ -1,5 +1,6 @@
 """The admin's sign-in: wrong passwords lock a username out from one address for a while,
-and a staff user who set up an authenticator signs in only with a fresh code from it."""
+and a staff user who set up an authenticator signs in only with a fresh code from it (each
+code once, even when many requests bring it at the same time)."""
 
 import re
 import time
@@ -13,8 +14,11 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from loyalty.errors import TwoFactorCodeInvalid
 from loyalty.models import AuditEntry
+from loyalty.services.two_factor import totp_verify
 from tests.factories import ProgramFactory, StaffFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -327,3 +331,20 @@ def test_a_superuser_removes_a_lost_authenticator_and_staff_cannot(staff, django
     assert not TOTPDevice.objects.filter(user=staff).exists()
     entry = AuditEntry.objects.get(action="staff.two_factor_remove")
     assert (entry.actor, entry.target_id) == (root, str(staff.pk))
+
+
+# Concurrency
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_sent_by_many_requests_at_once_is_spent_once():
+    staff = StaffFactory(username="clerk", merchant=ProgramFactory().merchant)
+    device = enrolled(staff)
+    current = code(device)
+
+    results = at_once([lambda: totp_verify(user=staff, token=current)] * 6)
+
+    assert sum(isinstance(result, TOTPDevice) for result in results) == 1
+    assert all(isinstance(result, (TOTPDevice, TwoFactorCodeInvalid)) for result in results), (
+        results
+    )

@@ -39,7 +39,7 @@ def _page_templates() -> list[Path]:
         for path in folder.rglob("*.html")
         if "email" not in path.relative_to(folder).parts
     ]
-    assert len(found) > 30
+    assert len(found) > 20
     return sorted(found)
 
 
