@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from loyalty.backoffice.filters import MEMBER_FILTERS
 from loyalty.errors import IdempotencyConflict, LoyaltyError
@@ -68,6 +69,7 @@ from loyalty.services.merchants import PROGRAM_FIELDS, merchant_create, program_
 from loyalty.services.points import points_grant
 from loyalty.services.roles import Permission, role_allows
 from loyalty.services.tiers import tier_override, tiers_replace
+from loyalty.services.two_factor import totp_reset
 from rewards.forms import CouponIssueForm
 from rewards.models import Coupon
 from rewards.services.admin_ops import (
@@ -1342,3 +1344,40 @@ from loyalty import earning_admin  # noqa: E402, F401
 
 # The audit trail and bulk jobs (their admins need the mixins above).
 from loyalty.backoffice import admin as _backoffice_admin  # noqa: E402, F401
+
+# Staff authenticators (django-otp): a superuser sees who has one and removes a lost one
+# (audited, loyalty.services.two_factor); nobody reads or edits a secret here. Staff set up
+# their own on the two-factor page (loyalty.admin_site).
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    list_display = ("user", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email")
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
+        return _is_superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
+        return _is_superuser(request)
+
+    def delete_model(self, request: HttpRequest, obj: TOTPDevice) -> None:
+        totp_reset(user=obj.user, actor=request.user)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        for user in User.objects.filter(totpdevice__in=queryset).distinct():
+            totp_reset(user=user, actor=request.user)  # type: ignore[arg-type]

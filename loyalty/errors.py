@@ -155,3 +155,26 @@ class TransferRateLimited(LoyaltyError):
     def __init__(self, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(minutes=max(1, -(-retry_after // 60)))
+class TwoFactorCodeInvalid(LoyaltyError):
+    code = "two_factor_code_invalid"
+    status = 400
+    message = _(
+        "That code is not right, was already used, or came too soon after a wrong one. "
+        "Wait for the next code in your authenticator app and type it."
+    )
+
+
+class TwoFactorCodeMissing(TwoFactorCodeInvalid):
+    code = "two_factor_code_missing"
+    message = _(
+        "This account uses two-factor authentication: type the code your authenticator app shows."
+    )
+
+
+class TwoFactorRequired(LoyaltyError):
+    code = "two_factor_required"
+    status = 409
+    message = _(
+        "Staff must use two-factor authentication here, so it cannot be turned off. "
+        "A superuser can remove a lost device; you then set up a new one at sign-in."
+    )

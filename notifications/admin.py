@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
+from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -32,6 +33,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import translation
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -106,7 +108,15 @@ def template_preview(
     return {"parts": rendered, "errors": errors}
 
 
+# An email's HTML body is shown in a sandboxed srcdoc frame, and such a frame lives under its
+# page's Content-Security-Policy. An email's design is inline style attributes (and its
+# pictures may be anywhere on the web), so the two pages that show one allow those, and
+# only those: scripts stay refused (the frame's sandbox refuses them too).
+EMAIL_PREVIEW_POLICY = {"style-src-attr": ["'unsafe-inline'"], "img-src": ["https:"]}
+
+
 @admin.register(NotificationTemplate)
+@method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="changeform_view")
 class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     merchant_path = "merchant"
     form = NotificationTemplateForm
@@ -335,6 +345,7 @@ class OutboxLogAdmin(ReadOnlyScopedAdmin[_ModelT]):
 
 
 @admin.register(Notification)
+@method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="changeform_view")
 class NotificationAdmin(OutboxLogAdmin[Notification], MemberRowsAdmin[Notification]):
     merchant_path = "member__program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
@@ -379,15 +390,16 @@ class NotificationAdmin(OutboxLogAdmin[Notification], MemberRowsAdmin[Notificati
             value = notification.part(name)
             if name in HTML_PARTS and value:
                 shown = format_html(
-                    '<iframe sandbox srcdoc="{}" title="{}" '
-                    'style="width:100%;height:480px;border:1px solid #ccc;"></iframe>',
-                    value,
-                    _("HTML body"),
+                    '<iframe sandbox srcdoc="{}" title="{}"></iframe>', value, _("HTML body")
                 )
             else:
-                shown = format_html('<pre style="white-space:pre-wrap;margin:0;">{}</pre>', value)
+                shown = format_html("<pre>{}</pre>", value)
             rows.append((name, shown))
-        return format_html_join("\n", "<p><strong>{}</strong></p>{}", rows)
+        # Styled by backoffice/admin.css (.message-part): no inline styles under the CSP.
+        return format_html(
+            '<div class="message-part">{}</div>',
+            format_html_join("\n", "<p><strong>{}</strong></p>{}", rows),
+        )
 
     @admin.action(description=_("Resend the selected failed notifications"), permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:

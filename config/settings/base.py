@@ -4,11 +4,13 @@ Every variable is listed with a comment in .env.example.
 """
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from config import embedded
@@ -25,7 +27,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on loyalty's AdminSite: staff sign-in with a second factor (admin_site.py).
+    "loyalty.apps.LoyaltyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -35,6 +38,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "loyalty",
     "rewards",
     "notifications",
@@ -42,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header and the nonce templates give inline code.
+    "csp.middleware.CSPMiddleware",
     # Outermost of ours: the request id covers everything below, the timing too.
     "loyalty.observability.RequestObservabilityMiddleware",
     # Session, user and messages: not for the API and the probes (see loyalty.middleware).
@@ -50,8 +59,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "loyalty.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "loyalty.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Messages stay server-side: the admin shows a new API key once through them.
@@ -72,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -176,7 +190,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # No validator badge: it would send the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "validatorUrl": None},
 }
 
 # The cache holds the rate counters (coupon guesses, sign-ins), shared by every process.
@@ -322,3 +337,52 @@ CELERY_BEAT_SCHEDULE["profile-tokens-purge"] = {
     "task": "loyalty.tasks.profile_tokens_purge",
     "schedule": crontab(minute=23, hour=3),
 }
+
+# Content-Security-Policy (django-csp), in every environment: a page that breaks it breaks
+# in development and in the tests, not first in production. Scripts and styles come from
+# our own static files; the few that must stay inline (a merchant's colours) carry the
+# response's nonce ({{ CSP_NONCE }}). Nothing is loaded from another host. Browsers report
+# what the policy blocked to CSP_REPORT_URI when set (a lowercase name here: django-csp
+# takes any CSP_* setting for its old configuration style).
+csp_report_uri = env("CSP_REPORT_URI", default="")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # data: for the icons inside the admin's and Swagger UI's stylesheets.
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF],  # the web-push service worker
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": [csp_report_uri] if csp_report_uri else None,
+    }
+}
+
+# Staff sign-in to the admin (loyalty/admin_site.py). Wrong passwords are counted per
+# username and client address together (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT of
+# them that pair is refused, even with the right password, until the cool-off has passed
+# since its last failure. A wrong second-factor code counts as a wrong password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client's address as the rest of the project sees it (trusted proxies included).
+AXES_CLIENT_IP_CALLABLE = "loyalty.clientip.client_ip"
+# The lockout page in the admin's own look.
+AXES_LOCKOUT_CALLABLE = "loyalty.admin_site.lockout_response"
+# Staff may enrol a TOTP authenticator (Two-factor authentication, in the admin's user
+# menu); once enrolled, the admin sign-in asks for its code. True: every staff user must
+# enrol before using the admin (production's default, see production.py).
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=False)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("ADMIN_2FA_ISSUER", default="Loyalty backoffice")
+# Superusers may remove a staff user's device (who lost it) but never read its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

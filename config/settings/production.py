@@ -45,3 +45,17 @@ if not METRICS_TOKEN and not METRICS_PUBLIC:  # noqa: F405
         "METRICS_PUBLIC=true to serve /metrics to anyone on purpose."
     )
 # --- end of the client addresses and /metrics block ---------------------------------
+# --- HTTPS only (security issue, item 9) ---
+# Plain HTTP is redirected to HTTPS (behind a proxy: SECURE_PROXY_SSL_HEADER above says
+# which requests came in over HTTPS), except the probes: load balancers and orchestrators
+# call /healthz and /readyz over plain HTTP from inside the network.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Browsers that saw the site over HTTPS never use plain HTTP for it again (a year), nor for
+# its subdomains. Preload: consent to be put in browsers' built-in HTTPS list (a listing
+# is asked for separately, at hstspreload.org, and is slow to undo).
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Every staff user signs in to the admin with a second factor (base.py, ADMIN_2FA_REQUIRED).
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=True)

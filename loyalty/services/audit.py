@@ -45,6 +45,8 @@ class Action:
     WEBHOOK_UPDATE = "webhook.update"
     WEBHOOK_DELETE = "webhook.delete"
     WEBHOOK_ROTATE = "webhook.rotate_secret"
+    TWO_FACTOR_ENABLE = "staff.two_factor_enable"
+    TWO_FACTOR_REMOVE = "staff.two_factor_remove"
 
 
 def _plain(value: Any) -> Any:

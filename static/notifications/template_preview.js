@@ -1,0 +1,76 @@
+// A notification template's page in the admin: the preview follows the staff member's
+// typing (POSTed to notificationtemplate_preview), and "Load the shipped text" fills in
+// the defaults. A file, not an inline script: the Content-Security-Policy runs no inline code.
+(function () {
+  "use strict";
+  var box = document.getElementById("preview");
+  if (!box) { return; }
+  var form = box.closest("form");
+  var names = ["merchant", "event", "channel", "language", "subject", "body_text", "body_html", "title", "body", "link"];
+  var timer = null;
+
+  function field(name) { return form.querySelector('[name="' + name + '"]'); }
+
+  function payload(extra) {
+    var data = new FormData();
+    var token = field("csrfmiddlewaretoken");
+    if (token) { data.append("csrfmiddlewaretoken", token.value); }
+    names.forEach(function (name) {
+      var input = field(name);
+      if (input) { data.append(name, input.value); }
+    });
+    Object.keys(extra || {}).forEach(function (key) { data.append(key, extra[key]); });
+    return data;
+  }
+
+  function post(extra) {
+    return fetch(box.dataset.url, {method: "POST", body: payload(extra), credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; });
+  }
+
+  // Only the chosen channel's parts are used: hide the other's fields and preview.
+  function showChannel(channel) {
+    box.querySelectorAll("[data-channel]").forEach(function (el) { el.hidden = el.dataset.channel !== (channel || "email"); });
+    document.querySelectorAll("fieldset.channel-email").forEach(function (el) { el.hidden = channel === "push"; });
+    document.querySelectorAll("fieldset.channel-push").forEach(function (el) { el.hidden = channel === "email"; });
+  }
+
+  function show(result) {
+    if (!result) { return; }
+    showChannel(result.channel);
+    Object.keys(result.parts).forEach(function (name) {
+      var el = box.querySelector('[data-part="' + name + '"]');
+      if (!el) { return; }
+      if (el.tagName === "IFRAME") { el.srcdoc = result.parts[name]; } else { el.textContent = result.parts[name]; }
+    });
+    box.querySelectorAll("[data-errors]").forEach(function (list) {
+      var errors = result.errors[list.dataset.errors] || [];
+      list.replaceChildren.apply(list, errors.map(function (text) {
+        var item = document.createElement("li");
+        item.textContent = text;
+        return item;
+      }));
+    });
+  }
+
+  function refresh() { post().then(show); }
+
+  if (field("channel")) {
+    form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 50); });
+    showChannel(field("channel").value);
+  }
+  var load = document.getElementById("load-default");
+  if (load) {
+    load.addEventListener("click", function () {
+      post({load_default: "1"}).then(function (result) {
+        if (!result) { return; }
+        Object.keys(result.sources).forEach(function (name) {
+          var input = field(name);
+          if (input) { input.value = result.sources[name]; }
+        });
+        refresh();
+      });
+    });
+  }
+})();
