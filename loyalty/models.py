@@ -250,6 +250,9 @@ class Member(models.Model):
     # The public badge card: an unguessable token, shown only while the member allows it.
     badge_token = models.CharField(max_length=43, null=True, blank=True, editable=False)
     badge_enabled = models.BooleanField(default=False, editable=False)
+    # Raised when every way into the profile page must end (the email changed): a profile
+    # session carries the value it was made with and is over once they differ.
+    sign_in_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,4 +1,5 @@
-"""The audit trail: every staff action that changes money-like data leaves one entry.
+"""The audit trail: every staff action that changes money-like data or a member's profile
+leaves one entry (and so does an integrator's change of a member's email address).
 
 Invariant: entries are only ever inserted (``AuditEntry`` rows are refused UPDATE and
 DELETE by a PostgreSQL trigger, migration 0007). Callers record inside the transaction
@@ -31,6 +32,8 @@ class Action:
     TEMPLATE_DELETE = "template.delete"
     TIER_OVERRIDE = "tier.override"
     MEMBER_IMPORT = "member.import"
+    MEMBER_UPDATE = "member.update"
+    MEMBER_EMAIL_CHANGE = "member.email_change"
 
 
 def _plain(value: Any) -> Any:
@@ -65,8 +68,12 @@ def audit_record(
     target: object | None,
     changes: dict[str, Any],
     reason: str = "",
+    actor_name: str = "",
 ) -> AuditEntry:
-    """Record one staff action. ``changes`` is ``{field: [old, new]}`` or any JSON-able facts."""
+    """Record one staff action. ``changes`` is ``{field: [old, new]}`` or any JSON-able facts.
+
+    Without a staff ``actor``, ``actor_name`` says who it was (e.g. an integrator's API key).
+    """
     target_type = target_id = target_repr = ""
     if isinstance(target, Model):
         target_type = target._meta.label_lower
@@ -78,7 +85,7 @@ def audit_record(
     return AuditEntry.objects.create(
         merchant_id=merchant_id,
         actor=actor,
-        actor_name=actor.get_username() if actor is not None else "",
+        actor_name=actor.get_username() if actor is not None else actor_name[:150],
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -2,12 +2,14 @@
 
 - viewer: reads only;
 - support: grants or deductions up to the program's ``support_grant_limit`` points at
-  once, compensation coupons (and member profiles);
+  once, compensation coupons, and member profiles except the email address (the key to
+  the member's profile page);
 - manager: everything of the merchant.
 
-Superusers may do everything. The admin asks ``role_allows`` to show or hide what a
-user may not use; the services call ``role_check`` / ``role_check_points`` so a refusal
-holds whatever page or script asks.
+Superusers may do everything; a staff user never acts on another merchant's data. The
+admin asks ``role_allows`` to show or hide what a user may not use; the services call
+``role_check`` / ``role_check_merchant`` / ``role_check_points`` so a refusal holds
+whatever page or script asks.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ def role_check(*, user: User | None, permission: str) -> None:
     """Refuse (``role_forbidden``) what the user's role does not allow. None: the system."""
     if user is not None and not role_allows(user, permission):
         raise RoleForbidden(role=User.Role(user.role).name.lower())
+
+
+def role_check_merchant(*, user: User | None, merchant_id: int) -> None:
+    """Refuse (``role_forbidden``) a staff user of another merchant. None: the system."""
+    if user is not None and not user.is_superuser and user.merchant_id != merchant_id:
+        raise RoleForbidden(
+            _("You work for another shop than this one: you may not see or change its data."),
+            role=User.Role(user.role).name.lower(),
+        )
 
 
 def role_check_points(*, user: User | None, program: Program, points: int) -> None:
