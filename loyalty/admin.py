@@ -474,7 +474,17 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
             },
         ),
         (_("Tiers"), {"fields": ("tier_grace_days", "tier_notice_days")}),
-        (_("Backoffice"), {"fields": ("point_value", "support_grant_limit")}),
+        (
+            _("Backoffice"),
+            {
+                "fields": (
+                    "point_value",
+                    "support_grant_limit",
+                    "support_daily_member_limit",
+                    "support_job_limit",
+                )
+            },
+        ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
     inlines = (TierInline,)

@@ -34,6 +34,8 @@ class Action:
     MEMBER_IMPORT = "member.import"
     MEMBER_UPDATE = "member.update"
     MEMBER_EMAIL_CHANGE = "member.email_change"
+    BULK_PREVIEW = "bulk.preview"
+    BULK_START = "bulk.start"
 
 
 def _plain(value: Any) -> Any:

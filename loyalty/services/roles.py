@@ -2,8 +2,9 @@
 
 - viewer: reads only;
 - support: grants or deductions up to the program's ``support_grant_limit`` points at
-  once, compensation coupons, and member profiles except the email address (the key to
-  the member's profile page);
+  once and ``support_daily_member_limit`` a member a day (``points_grant`` counts the
+  day), bulk jobs up to ``support_job_limit`` points, compensation coupons, and member
+  profiles except the email address (the key to the member's profile page);
 - manager: everything of the merchant.
 
 Superusers may do everything; a staff user never acts on another merchant's data. The
@@ -60,6 +61,24 @@ class GrantLimitExceeded(LoyaltyError):
     )
 
 
+class SupportDailyLimitExceeded(LoyaltyError):
+    code = "support_daily_limit_exceeded"
+    status = 403
+    message = _(
+        "Support may grant or deduct at most %(limit)s points a day for one member; "
+        "%(used)s were moved today and %(points)s more were asked. Ask a manager of your shop."
+    )
+
+
+class SupportJobLimitExceeded(LoyaltyError):
+    code = "support_job_limit_exceeded"
+    status = 403
+    message = _(
+        "A bulk job that support previews or starts may move at most %(limit)s points; this "
+        "one moves %(points)s. Split the file, or ask a manager of your shop to start it."
+    )
+
+
 def role_of(user: User) -> str:
     return User.Role.MANAGER if user.is_superuser else user.role
 
@@ -87,12 +106,15 @@ def role_check_merchant(*, user: User | None, merchant_id: int) -> None:
         )
 
 
+def role_limited(user: User | None) -> bool:
+    """Whether the support limits bind the user (anyone below a manager)."""
+    return user is not None and not role_allows(user, Permission.MANAGE)
+
+
 def role_check_points(*, user: User | None, program: Program, points: int) -> None:
-    """A grant or deduction by hand: refused for viewers, and above the limit for support."""
+    """A grant or deduction by hand: refused for viewers and for another merchant's staff,
+    and above the per-change limit for support."""
     role_check(user=user, permission=Permission.POINTS)
-    if (
-        user is not None
-        and not role_allows(user, Permission.MANAGE)
-        and abs(points) > program.support_grant_limit
-    ):
+    role_check_merchant(user=user, merchant_id=program.merchant_id)
+    if role_limited(user) and abs(points) > program.support_grant_limit:
         raise GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))
