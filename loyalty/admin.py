@@ -485,6 +485,8 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                     "support_coupon_max_amount",
                     "support_coupon_max_percent",
                     "support_coupon_max_days",
+                    "support_daily_member_limit",
+                    "support_job_limit",
                 )
             },
         ),
@@ -688,13 +690,23 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
             return queryset, False
         return queryset.filter(_search_member(term)), False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> Any:
+        # The email address is the key to the member's profile page: a manager's to change.
+        readonly = super().get_readonly_fields(request, obj)
+        if role_allows(_user(request), Permission.MANAGE):
+            return readonly
+        return (*readonly, "email")
+
     def save_model(self, request: HttpRequest, obj: Member, form: Any, change: Any) -> None:
-        # Through the service, which writes the profile columns only: a save from
-        # this page can never move the balance a concurrent order just changed.
+        # Through the service, which writes the changed profile columns only (a save from
+        # this page can never move the balance a concurrent order just changed), checks the
+        # role and records the change. A read-only field is not in the form: ``obj`` holds
+        # the member's value, as read for this page.
         member, _ = member_upsert(
             program=obj.program,
             external_id=obj.external_id,
-            **{name: form.cleaned_data[name] for name in PROFILE_FIELDS},
+            actor=_user(request),
+            **{name: form.cleaned_data.get(name, getattr(obj, name)) for name in PROFILE_FIELDS},
         )
         _copy_saved(obj, member)
 

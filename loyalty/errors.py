@@ -155,6 +155,8 @@ class TransferRateLimited(LoyaltyError):
     def __init__(self, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(minutes=max(1, -(-retry_after // 60)))
+
+
 class TwoFactorCodeInvalid(LoyaltyError):
     code = "two_factor_code_invalid"
     status = 400

@@ -163,8 +163,9 @@ class ProgramForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "support_grant_limit" in self.fields:
-            self.fields["support_grant_limit"].required = False
+        for name in self.SUPPORT_LIMITS:
+            if name in self.fields:
+                self.fields[name].required = False
         submitted = self.is_bound and f"{THRESHOLDS_PREFIX}-TOTAL_FORMS" in self.data
         initial = [
             {"points": row["points"], **row["coupon"]}
@@ -185,10 +186,21 @@ class ProgramForm(forms.ModelForm):
     def missing_later_settings(self) -> list[str]:
         return [n for n in self.LATER_SETTINGS if self.is_bound and n not in self.data]
 
-    def clean_support_grant_limit(self) -> int:
+    SUPPORT_LIMITS = ("support_grant_limit", "support_daily_member_limit", "support_job_limit")
+
+    def _support_limit(self, name: str) -> int:
         # A post without it (a script, an old page) keeps the limit as it is.
-        limit = self.cleaned_data.get("support_grant_limit")
-        return self.instance.support_grant_limit if limit is None else limit
+        limit = self.cleaned_data.get(name)
+        return int(getattr(self.instance, name)) if limit is None else int(limit)
+
+    def clean_support_grant_limit(self) -> int:
+        return self._support_limit("support_grant_limit")
+
+    def clean_support_daily_member_limit(self) -> int:
+        return self._support_limit("support_daily_member_limit")
+
+    def clean_support_job_limit(self) -> int:
+        return self._support_limit("support_job_limit")
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode

@@ -193,6 +193,20 @@ class Program(models.Model):
         db_default=90,
         help_text=_("The longest a coupon issued by a support user may stay valid, in days."),
     )
+    support_daily_member_limit = models.PositiveIntegerField(
+        default=2000,
+        help_text=_(
+            "The most points support users together may grant or deduct for one member in a "
+            "day (the program's time zone), single changes and bulk rows alike."
+        ),
+    )
+    support_job_limit = models.PositiveIntegerField(
+        default=20_000,
+        help_text=_(
+            "The most points (granted and deducted together) one bulk job may move when a "
+            "support user previews or starts it."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Raised by PostgreSQL triggers (migration 0014) in the same transaction as any change
@@ -283,6 +297,9 @@ class Member(models.Model):
     # The public badge card: an unguessable token, shown only while the member allows it.
     badge_token = models.CharField(max_length=43, null=True, blank=True, editable=False)
     badge_enabled = models.BooleanField(default=False, editable=False)
+    # Raised when every way into the profile page must end (the email changed): a profile
+    # session carries the value it was made with and is over once they differ.
+    sign_in_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -908,8 +925,13 @@ class BulkJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Who previewed it (uploaded the file), and who started it: the rows run as the one who
+    # started the job last, with that person's role and limits.
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="bulk_jobs"
+    )
+    started_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

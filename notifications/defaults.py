@@ -11,7 +11,8 @@ language (Russian avoids counting nouns after numbers, which Django's
 The emails are built from one layout: the text version and a simple,
 inline-styled HTML version (a single column, real text rather than images,
 ``lang`` set, ``role="presentation"`` on layout tables, contrast above WCAG
-AA), each ending with why the member gets it and the unsubscribe link.
+AA), each ending with why the member gets it and the unsubscribe link (a service notice:
+why the address gets it, and no unsubscribe link, as it goes whatever the member's consent).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ Block = P | Code | Button
 class EmailText:
     subject: str
     blocks: tuple[Block, ...]
+    # A service notice (``notifications.models.NOTICE_EVENTS``): sent whatever the member's
+    # consent, so it ends with why it came (``Language.why_notice``), not an unsubscribe link.
+    notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Language:
     greeting: str
     why: str  # why the member gets this email
     unsubscribe: str
+    why_notice: str  # why the holder of this address gets a service notice
     events: dict[str, tuple[EmailText, PushText]] = field(default_factory=dict)
 
 
@@ -73,6 +78,8 @@ LANGUAGES: dict[str, Language] = {
         why="You receive this email because you are a member of the {{ merchant_name }} "
         "loyalty program.",
         unsubscribe="Unsubscribe from these emails",
+        why_notice="You receive this notice because this address was the one on your "
+        "{{ merchant_name }} loyalty account.",
         events={
             "reward_issued": (
                 EmailText(
@@ -175,6 +182,25 @@ LANGUAGES: dict[str, Language] = {
                     body="Your balance is now {{ balance }} point{{ balance|pluralize }}.",
                 ),
             ),
+            "email_changed": (
+                EmailText(
+                    subject="The email address of your {{ merchant_name }} account was changed",
+                    blocks=(
+                        P("The email address of your loyalty account at {{ merchant_name }} was "
+                          "changed. This address will no longer get sign-in links or emails "
+                          "about your points."),
+                        P("For your safety, every sign-in to your profile page has ended."),
+                        P("If you did not ask for this change, contact {{ merchant_name }} right "
+                          "away."),
+                    ),
+                    notice=True,
+                ),
+                PushText(
+                    title="Your email address was changed",
+                    body="The email address of your {{ merchant_name }} account was changed. "
+                    "If it was not you, contact us.",
+                ),
+            ),
         },
     ),
     "es": Language(
@@ -182,6 +208,8 @@ LANGUAGES: dict[str, Language] = {
         why="Recibes este correo porque eres miembro del programa de fidelización de "
         "{{ merchant_name }}.",
         unsubscribe="Darme de baja de estos correos",
+        why_notice="Recibes este aviso porque esta era la dirección de tu cuenta del programa de "
+        "fidelización de {{ merchant_name }}.",
         events={
             "reward_issued": (
                 EmailText(
@@ -287,6 +315,27 @@ LANGUAGES: dict[str, Language] = {
                     body="Tu saldo actual es de {{ balance }} punto{{ balance|pluralize }}.",
                 ),
             ),
+            "email_changed": (
+                EmailText(
+                    subject="Se ha cambiado la dirección de correo de tu cuenta de "
+                    "{{ merchant_name }}",
+                    blocks=(
+                        P("Se ha cambiado la dirección de correo de tu cuenta del programa de "
+                          "fidelización de {{ merchant_name }}. Esta dirección ya no recibirá "
+                          "enlaces de acceso ni correos sobre tus puntos."),
+                        P("Por tu seguridad, hemos cerrado todas las sesiones de tu página de "
+                          "perfil."),
+                        P("Si no has pedido este cambio, ponte en contacto con {{ merchant_name }} "
+                          "cuanto antes."),
+                    ),
+                    notice=True,
+                ),
+                PushText(
+                    title="Se ha cambiado tu dirección de correo",
+                    body="Se ha cambiado la dirección de correo de tu cuenta de "
+                    "{{ merchant_name }}. Si no fuiste tú, contáctanos.",
+                ),
+            ),
         },
     ),
     "ru": Language(
@@ -295,6 +344,8 @@ LANGUAGES: dict[str, Language] = {
         why="Вы получили это письмо, потому что участвуете в программе лояльности "
         "{{ merchant_name }}.",
         unsubscribe="Отписаться от этих писем",
+        why_notice="Вы получили это уведомление, потому что этот адрес был указан в вашей учётной "
+        "записи программы лояльности {{ merchant_name }}.",
         events={
             "reward_issued": (
                 EmailText(
@@ -394,6 +445,26 @@ LANGUAGES: dict[str, Language] = {
                     body="Текущий баланс: {{ balance }}.",
                 ),
             ),
+            "email_changed": (
+                EmailText(
+                    subject="Адрес электронной почты вашей учётной записи в {{ merchant_name }} "
+                    "изменён",
+                    blocks=(
+                        P("Адрес электронной почты вашей учётной записи в программе лояльности "
+                          "{{ merchant_name }} изменён. На этот адрес больше не будут приходить "
+                          "ссылки для входа и письма о ваших баллах."),
+                        P("В целях безопасности все входы в ваш профиль завершены."),
+                        P("Если вы не просили об этом изменении, немедленно свяжитесь с "
+                          "{{ merchant_name }}."),
+                    ),
+                    notice=True,
+                ),
+                PushText(
+                    title="Адрес электронной почты изменён",
+                    body="Адрес почты вашей учётной записи в {{ merchant_name }} изменён. "
+                    "Если это были не вы, свяжитесь с нами.",
+                ),
+            ),
         },
     ),
     "tr": Language(
@@ -401,6 +472,8 @@ LANGUAGES: dict[str, Language] = {
         why="Bu e-postayı {{ merchant_name }} sadakat programının üyesi olduğunuz için "
         "alıyorsunuz.",
         unsubscribe="Bu e-postaların aboneliğinden çıkın",
+        why_notice="Bu bildirimi, bu adres {{ merchant_name }} sadakat programı hesabınızda "
+        "kayıtlı olduğu için alıyorsunuz.",
         events={
             "reward_issued": (
                 EmailText(
@@ -502,6 +575,25 @@ LANGUAGES: dict[str, Language] = {
                     body="Güncel bakiyeniz: {{ balance }} puan.",
                 ),
             ),
+            "email_changed": (
+                EmailText(
+                    subject="{{ merchant_name }} hesabınızın e-posta adresi değiştirildi",
+                    blocks=(
+                        P("{{ merchant_name }} sadakat programı hesabınızın e-posta adresi "
+                          "değiştirildi. Bu adres artık giriş bağlantıları veya puanlarınızla "
+                          "ilgili e-postalar almayacak."),
+                        P("Güvenliğiniz için profil sayfanızdaki tüm oturumlar sonlandırıldı."),
+                        P("Bu değişikliği siz istemediyseniz hemen {{ merchant_name }} ile "
+                          "iletişime geçin."),
+                    ),
+                    notice=True,
+                ),
+                PushText(
+                    title="E-posta adresiniz değiştirildi",
+                    body="{{ merchant_name }} hesabınızın e-posta adresi değiştirildi. Bu siz "
+                    "değilseniz bizimle iletişime geçin.",
+                ),
+            ),
         },
     ),
 }  # fmt: skip
@@ -540,6 +632,8 @@ def email_text(language: Language, email: EmailText) -> str:
         else:
             lines.append(f"{block.label}: {block.url}")
     body = "\n\n".join(lines)
+    if email.notice:
+        return f"{body}\n\n-- \n{language.why_notice}\n"
     return f"{body}\n\n-- \n{language.why}\n{language.unsubscribe}: {{{{ unsubscribe_url }}}}\n"
 
 
@@ -556,6 +650,12 @@ def email_html(code: str, language: Language, email: EmailText) -> str:
                 f"{block.label}</a></p>"
             )
     body = "\n".join(rows)
+    footer = (
+        language.why_notice
+        if email.notice
+        else f'{language.why}\n<a href="{{{{ unsubscribe_url }}}}" style="color:#374151;">'
+        f"{language.unsubscribe}</a>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="{code}">
 <head>
@@ -575,8 +675,7 @@ style="{STYLE_CARD}">
 {body}
 </td></tr>
 <tr><td style="{STYLE_FOOT}">
-<p style="margin:0;">{language.why}
-<a href="{{{{ unsubscribe_url }}}}" style="color:#374151;">{language.unsubscribe}</a></p>
+<p style="margin:0;">{footer}</p>
 </td></tr>
 </table>
 </td></tr>

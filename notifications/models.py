@@ -46,6 +46,13 @@ class Event(models.TextChoices):
     TIER_CHANGED = "tier_changed", _("tier changed")
     POINTS_GRANTED = "points_granted", _("points granted")
     TIER_EXPIRING = "tier_expiring", _("tier to keep (before a downgrade)")
+    EMAIL_CHANGED = "email_changed", _("email address changed (notice to the old address)")
+
+
+# Service notices: about the member's account itself, so they go out whatever the member's
+# consent to emails, by email only, to the address stored on the row (the old one, for an
+# email change), and carry no unsubscribe link.
+NOTICE_EVENTS = frozenset({Event.EMAIL_CHANGED.value})
 
 
 class Channel(models.TextChoices):
@@ -157,6 +164,9 @@ class Notification(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     dedupe_key = models.CharField(max_length=300)
     language = models.CharField(max_length=5, choices=Language.choices)
+    # Where an email goes when not to the member's current address: a notice to the old
+    # address after an email change (``NOTICE_EVENTS``). Empty: the member's address.
+    to_address = models.EmailField(blank=True, default="")
     # The variables it was rendered with, and what they rendered to (the parts of
     # the channel: subject, body_text, body_html; or title, body, link).
     context = models.JSONField(default=dict, encoder=DjangoJSONEncoder)

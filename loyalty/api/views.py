@@ -181,7 +181,10 @@ class MemberView(MemberPathView):
         },
         description=(
             "Create (201) or update (200) a member. The external id may hold any character "
-            "but control characters (and cannot be '.' or '..'): 400 validation_error."
+            "but control characters (and cannot be '.' or '..'): 400 validation_error. "
+            "A changed `email` ends the member's profile sessions and unused sign-in links, "
+            "is recorded in the audit trail under the API key's name, and the old address "
+            "gets a notice that it was changed (without the new one)."
         ),
     )
     def put(self, request: Request, external_id: str) -> Response:
@@ -196,6 +199,8 @@ class MemberView(MemberPathView):
                 external_id=external_id,
                 consent_email=consent.get("email", False),
                 consent_push=consent.get("push", False),
+                # The shop's own authority; a changed email is audited under the key's name.
+                actor_name=f"API key {request.auth}",
                 **data,
             )
             return Response(

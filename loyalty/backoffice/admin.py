@@ -76,10 +76,11 @@ class BulkJobAdmin(ReadOnlyScopedAdmin[BulkJob]):
         "succeeded",
         "failed",
         "created_by",
+        "started_by",
         "created_at",
     )
     list_filter = ("kind", "status")
-    list_select_related = ("created_by",)
+    list_select_related = ("created_by", "started_by")
     ordering = ("-id",)
 
     @admin.display(description=_("job"))

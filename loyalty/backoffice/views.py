@@ -128,7 +128,7 @@ def _page(request: HttpRequest, template: str, **context: Any) -> TemplateRespon
 
 def _job_or_404(request: HttpRequest, job_id: int) -> BulkJob:
     user = staff_user(request)
-    jobs = BulkJob.objects.select_related("program__merchant", "created_by")
+    jobs = BulkJob.objects.select_related("program__merchant", "created_by", "started_by")
     if user is None:
         raise Http404
     if not user.is_superuser:

@@ -1,4 +1,5 @@
-"""The audit trail: every staff action that changes money-like data leaves one entry.
+"""The audit trail: every staff action that changes money-like data or a member's profile
+leaves one entry (and so does an integrator's change of a member's email address).
 
 Invariant: entries are only ever inserted (``AuditEntry`` rows are refused UPDATE and
 DELETE by a PostgreSQL trigger, migration 0007). Callers record inside the transaction
@@ -47,6 +48,10 @@ class Action:
     WEBHOOK_ROTATE = "webhook.rotate_secret"
     TWO_FACTOR_ENABLE = "staff.two_factor_enable"
     TWO_FACTOR_REMOVE = "staff.two_factor_remove"
+    MEMBER_UPDATE = "member.update"
+    MEMBER_EMAIL_CHANGE = "member.email_change"
+    BULK_PREVIEW = "bulk.preview"
+    BULK_START = "bulk.start"
 
 
 def _plain(value: Any) -> Any:

@@ -9,8 +9,14 @@ Invariants:
 - Points rows also carry an idempotency key ``bulk:<job>:<line>`` in the ledger: even
   a row replayed by hand cannot book its points twice.
 - The rules are the single-row services' own (``points_grant`` with the staff user's
-  role and limit, ``coupon_issue_compensation``, ``member_upsert``); a refusal fails
+  role and limits, ``coupon_issue_compensation``, ``member_upsert``); a refusal fails
   that row with its code, never the job.
+- A job runs as the one who started it (``started_by``, the last to start it), checked
+  against that person's role as it is when the run starts and against the member's day
+  as it is when each row runs; whoever previews a job only says what it would do.
+  Starting is refused to a user who could not have previewed the job as it is (support:
+  a row above its per-change limit, or more than the program's ``support_job_limit`` in
+  all). Previews and starts go to the audit trail.
 """
 
 from __future__ import annotations
@@ -33,8 +39,16 @@ from loyalty.ids import external_id_problem
 from loyalty.models import BulkJob, BulkRow, Member, Program, User
 from loyalty.services.audit import Action, audit_record
 from loyalty.services.members import LOCALES, member_upsert
-from loyalty.services.points import MAX_GRANT, points_grant
-from loyalty.services.roles import GrantLimitExceeded, Permission, role_allows, role_check
+from loyalty.services.points import MAX_GRANT, points_grant, support_points_today
+from loyalty.services.roles import (
+    GrantLimitExceeded,
+    Permission,
+    SupportDailyLimitExceeded,
+    SupportJobLimitExceeded,
+    role_check,
+    role_check_merchant,
+    role_limited,
+)
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 
@@ -152,11 +166,11 @@ def bulk_check(
                 "locale": locale,
             }
     if kind in (BulkJob.Kind.POINTS, BulkJob.Kind.COUPONS):
-        known: set[str] = set()
+        known: dict[str, int] = {}
         for chunk in _chunks(list(seen)):
             known.update(
                 Member.objects.filter(program=program, external_id__in=chunk).values_list(
-                    "external_id", flat=True
+                    "external_id", "pk"
                 )
             )
         for row in rows:
@@ -166,7 +180,40 @@ def bulk_check(
                     MemberNotFound(external_id=row.values["external_id"]).detail,
                     "member_not_found",
                 )
+        if kind == BulkJob.Kind.POINTS and role_limited(user):
+            _check_support_day(program, rows, known)
     return rows
+
+
+def _check_support_day(program: Program, rows: list[ParsedRow], known: dict[str, int]) -> None:
+    """Support's day per member (``points_grant``'s rule), rows counted in line order on
+    top of what the member's day already holds: a row that would pass it is invalid. The
+    run checks each row again, as the day is then."""
+    used = support_points_today(program=program, members=list(known.values()))
+    limit = program.support_daily_member_limit
+    for row in rows:
+        if row.status != BulkRow.Status.READY:
+            continue
+        member_id, points = known[row.values["external_id"]], abs(row.data["points"])
+        today = used.get(member_id, 0)
+        if today + points > limit:
+            error = SupportDailyLimitExceeded(limit=limit, used=today, points=points)
+            _fail(row, error.detail, error.code)
+            continue
+        used[member_id] = today + points
+
+
+def _job_points(points: list[int], *, program: Program, user: User | None) -> None:
+    """Refuse a points job beyond a limited user's limits: a row above the per-change limit,
+    or more than ``support_job_limit`` points in all."""
+    if not role_limited(user):
+        return
+    largest = max((abs(p) for p in points), default=0)
+    if largest > program.support_grant_limit:
+        raise GrantLimitExceeded(limit=program.support_grant_limit, points=largest)
+    total = sum(abs(p) for p in points)
+    if total > program.support_job_limit:
+        raise SupportJobLimitExceeded(limit=program.support_job_limit, points=total)
 
 
 def _check_points_row(
@@ -187,11 +234,7 @@ def _check_points_row(
         _fail(row, _("A reason is required; the member will see it."))
         return
     row.data = {"points": points, "reason": reason}
-    if (
-        user is not None
-        and not role_allows(user, Permission.MANAGE)
-        and abs(points) > program.support_grant_limit
-    ):
+    if role_limited(user) and abs(points) > program.support_grant_limit:
         error = GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))
         _fail(row, error.detail, error.code)
 
@@ -206,8 +249,13 @@ def bulk_job_create(
     params: dict[str, Any] | None = None,
     created_by: User | None = None,
 ) -> BulkJob:
-    """Parse and check a CSV into a job in preview: every row with its status, nothing done."""
+    """Parse and check a CSV into a job in preview: every row with its status, nothing done.
+
+    Support's limits are the previewer's: rows above its per-change limit or its members'
+    day are invalid, and a job beyond its job limit is refused whole.
+    """
     role_check(user=created_by, permission=PERMISSION.get(kind, Permission.MANAGE))
+    role_check_merchant(user=created_by, merchant_id=program.merchant_id)
     params = dict(params or {})
     if kind == BulkJob.Kind.COUPONS:
         _coupon_terms(program, params)  # refuses a missing or foreign template now
@@ -218,13 +266,16 @@ def bulk_job_create(
         user=created_by,
         params=params,
     )
+    ready = [row for row in rows if row.status == BulkRow.Status.READY]
+    points = [row.data["points"] for row in ready] if kind == BulkJob.Kind.POINTS else []
+    _job_points(points, program=program, user=created_by)
     job = BulkJob.objects.create(
         merchant_id=program.merchant_id,
         program=program,
         kind=kind,
         file_name=file_name[:200],
         params=params,
-        total=sum(1 for row in rows if row.status == BulkRow.Status.READY),
+        total=len(ready),
         created_by=created_by,
     )
     BulkRow.objects.bulk_create(
@@ -242,6 +293,20 @@ def bulk_job_create(
         ),
         batch_size=2000,
     )
+    if created_by is not None:
+        audit_record(
+            merchant=program.merchant_id,
+            actor=created_by,
+            action=Action.BULK_PREVIEW,
+            target=job,
+            changes={
+                "kind": kind,
+                "file": job.file_name,
+                "rows": len(rows),
+                "ready": len(ready),
+                **({"points": sum(abs(p) for p in points)} if points else {}),
+            },
+        )
     return job
 
 
@@ -249,16 +314,47 @@ def bulk_job_create(
 def bulk_job_start(*, job: BulkJob, user: User | None) -> BulkJob:
     """Confirm a previewed job: it is queued, and the task runs it after this commits.
 
-    Starting a job again (queued, running or done) queues it again; the run does only
-    the rows still ready.
+    The rows run as ``user``, whoever previewed the job: the user must be allowed the
+    job's kind, be of its merchant and, below a manager, have its rows within support's
+    per-change and job limits (each row meets the member's day when it runs). Starting a
+    job again (queued, running or done) queues it again, now as this user; the run does
+    only the rows still ready.
     """
     from loyalty.tasks import bulk_job_run_task  # the task module imports this one
 
     role_check(user=user, permission=PERMISSION.get(job.kind, Permission.MANAGE))
-    locked = BulkJob.objects.select_for_update().get(pk=job.pk)
-    if locked.status == BulkJob.Status.PREVIEW:
+    role_check_merchant(user=user, merchant_id=job.merchant_id)
+    locked = (
+        BulkJob.objects.select_for_update(of=("self",))
+        .select_related("program", "created_by")
+        .get(pk=job.pk)
+    )
+    ready = BulkRow.objects.filter(job=locked, status=BulkRow.Status.READY)
+    points = (
+        [int(data["points"]) for data in ready.values_list("data", flat=True)]
+        if locked.kind == BulkJob.Kind.POINTS
+        else []
+    )
+    _job_points(points, program=locked.program, user=user)
+    first = locked.status == BulkJob.Status.PREVIEW
+    if first:
         locked.status = BulkJob.Status.QUEUED
-        locked.save(update_fields=["status"])
+    locked.started_by = user
+    locked.save(update_fields=["status", "started_by"])
+    if user is not None:
+        audit_record(
+            merchant=locked.merchant_id,
+            actor=user,
+            action=Action.BULK_START,
+            target=locked,
+            changes={
+                "kind": locked.kind,
+                "previewed_by": locked.created_by.get_username() if locked.created_by else "",
+                "again": not first,
+                "rows": len(points) if locked.kind == BulkJob.Kind.POINTS else ready.count(),
+                **({"points": sum(abs(p) for p in points)} if points else {}),
+            },
+        )
     # After commit: the worker must find the job queued (and never run a rolled-back one).
     transaction.on_commit(partial(bulk_job_run_task.delay, locked.pk))
     return locked
@@ -286,6 +382,7 @@ def bulk_job_coupons(
     from rewards.services.admin_ops import CsvRow, RowStatus, coupons_issue_check, rows_check
 
     role_check(user=created_by, permission=Permission.COUPONS)
+    role_check_merchant(user=created_by, merchant_id=program.merchant_id)
     reason = (reason or "").strip()
     # The program's row serialises two confirmations of one batch.
     Program.objects.select_for_update().filter(pk=program.pk).first()
@@ -314,6 +411,7 @@ def bulk_job_coupons(
         params={"key": key, "terms": terms, "reason": reason, "source": source},
         total=sum(1 for o in outcomes if o.status == RowStatus.READY),
         created_by=created_by,
+        started_by=created_by,  # confirmed on the coupon page: previewed and started at once
     )
     BulkRow.objects.bulk_create(
         (
@@ -366,7 +464,7 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             member_external_id=row.external_id,
             points=int(row.data["points"]),
             reason=row.data["reason"],
-            created_by=job.created_by,
+            created_by=job.started_by,
             idempotency_key=f"bulk:{job.pk}:{row.line}",
         )
         row.detail = _("Balance: %(balance)s.") % {"balance": result.balance}
@@ -379,12 +477,14 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             member_external_id=row.external_id,
             terms=terms,
             reason=row.data["reason"],
-            issued_by=job.created_by,
+            issued_by=job.started_by,
             source=job.params.get("source") or Coupon.Source.COMPENSATION,
         )
         row.code, row.detail = "", _("Coupon %(code)s.") % {"code": coupon.display_code}
     else:
-        _member, created = member_upsert(program=program, external_id=row.external_id, **row.data)
+        _member, created = member_upsert(
+            program=program, external_id=row.external_id, actor=job.started_by, **row.data
+        )
         row.detail = _("Created.") if created else _("Updated.")
 
 
@@ -442,7 +542,9 @@ def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
     Safe to run twice, also at the same time: a row taken by one run is skipped by the
     other (SKIP LOCKED), and a done row is never done again.
     """
-    job = BulkJob.objects.select_related("program__merchant", "created_by").get(pk=job_id)
+    # The starter read afresh for each run: a role changed since the start is the one
+    # its rows are checked against.
+    job = BulkJob.objects.select_related("program__merchant", "started_by").get(pk=job_id)
     if job.status == BulkJob.Status.PREVIEW:
         return job  # not confirmed: nothing to do
     BulkJob.objects.filter(pk=job.pk).update(
@@ -461,10 +563,10 @@ def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
             finished.status = BulkJob.Status.DONE
             finished.finished_at = finished.finished_at or timezone.now()
             finished.save(update_fields=["status", "finished_at"])
-            if first and job.kind == BulkJob.Kind.MEMBERS and job.created_by is not None:
+            if first and job.kind == BulkJob.Kind.MEMBERS and job.started_by is not None:
                 audit_record(
                     merchant=job.merchant_id,
-                    actor=job.created_by,
+                    actor=job.started_by,
                     action=Action.MEMBER_IMPORT,
                     target=finished,
                     changes={"imported": finished.succeeded, "failed": finished.failed},

@@ -1,4 +1,12 @@
-"""Members: creating them (also on the fly from an order) and locking them for a write."""
+"""Members: creating them (also on the fly from an order), locking them for a write, and
+their profiles.
+
+A member's email address is the key to their profile page (the sign-in link goes there),
+so a change of it, by staff or by the shop through the API, is audited, ends every way in
+made before it (sessions and unused sign-in links) and tells the old address; only a
+manager (or the shop's key) may make it. Every other profile edit by staff is audited with
+its old and new values.
+"""
 
 from collections.abc import Collection, Iterable
 from datetime import date
@@ -15,8 +23,12 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import sql
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
-from loyalty.models import Member, Order, Program
+from loyalty.models import Member, Order, Program, User
+from loyalty.services.audit import Action, audit_changes, audit_record
 from loyalty.services.bonuses import signup_bonus_award
+from loyalty.services.roles import Permission, role_check, role_check_merchant
+from notifications.models import Event
+from notifications.services import notice_enqueue
 
 LOCALES = [code for code, _name in settings.LANGUAGES]
 UNCHANGED: Any = object()
@@ -164,6 +176,8 @@ def member_upsert(
     birth_date: date | None | EllipsisType = ...,
     referred_by: str | None | EllipsisType = ...,
     rating: Any = UNCHANGED,
+    actor: User | None = None,
+    actor_name: str = "",
 ) -> tuple[Member, bool]:
     """Create or update a member's profile (a full replace, as PUT). Returns it and whether
     it was created.
@@ -172,14 +186,24 @@ def member_upsert(
     condition; None clears it) change only when given, so integrators that do not know
     them keep them. A new member gets the program's sign-up bonus. A new rating moves a
     tier at the next daily evaluation, not at once.
+
+    ``actor`` is the staff user who edits (the member page, an import): the role must
+    allow editing profiles (creating a member or changing an email address: managing the
+    shop), the user must work for the program's merchant, and the changed fields go to the
+    audit trail. Without one the caller is the shop (``actor_name`` says which API key).
+    A changed email address, whoever changes it, ends the member's sessions and sign-in
+    links and tells the old address (``member_email_changed``).
     """
     _check_external_id(external_id)
+    if actor is not None:
+        role_check(user=actor, permission=Permission.MEMBERS)
+        role_check_merchant(user=actor, merchant_id=program.merchant_id)
     extra: dict[str, Any] = {}
     if rating is not UNCHANGED:
         extra["rating"] = rating_check(rating)
     if locale not in LOCALES:
         raise InvalidInput({"locale": [str(_("Choose one of: %s.")) % ", ".join(LOCALES)]})
-    defaults: dict[str, Any] = {
+    values: dict[str, Any] = {
         # Addresses are compared case-insensitively everywhere; store them so.
         "email": email.strip().lower(),
         "name": name,
@@ -190,11 +214,22 @@ def member_upsert(
     if not isinstance(birth_date, EllipsisType):
         if birth_date is not None and birth_date > timezone.localdate():
             raise InvalidInput({"birth_date": [str(_("A birth date cannot be in the future."))]})
-        defaults["birth_date"] = birth_date
-    member, created = Member.objects.update_or_create(
-        program=program, external_id=external_id, defaults=defaults | extra
-    )
+        values["birth_date"] = birth_date
+    values |= extra
+    locked = Member.objects.select_for_update().filter(program=program, external_id=external_id)
+    member = locked.first()
+    created = False
+    if member is None:
+        if actor is not None:
+            role_check(user=actor, permission=Permission.MANAGE)
+        member, created = Member.objects.get_or_create(
+            program=program, external_id=external_id, defaults=values
+        )
+        if not created:  # a concurrent writer made it first: update it as found
+            member = Member.objects.select_for_update().get(pk=member.pk)
     member.program = program
+    if not created:
+        _profile_update(member=member, values=values, actor=actor, actor_name=actor_name)
     if isinstance(referred_by, str) and referred_by:
         _referral_set(member=member, referrer_external_id=referred_by)
     if created:
@@ -204,6 +239,61 @@ def member_upsert(
 
         rewards_convert(member=member, program=program)
     return member, created
+
+
+def _profile_update(
+    *, member: Member, values: dict[str, Any], actor: User | None, actor_name: str
+) -> None:
+    """Write the profile fields that change (the caller holds the member's row lock)."""
+    changed = audit_changes({name: getattr(member, name) for name in values}, values)
+    if not changed:
+        return
+    if "email" in changed and actor is not None:
+        role_check(user=actor, permission=Permission.MANAGE)
+    old_email = member.email
+    # Only these columns: a concurrent order's balance update is never overwritten.
+    Member.objects.filter(pk=member.pk).update(
+        **{name: values[name] for name in changed}, updated_at=timezone.now()
+    )
+    for name in changed:
+        setattr(member, name, values[name])
+    others = {name: change for name, change in changed.items() if name != "email"}
+    if actor is not None and others:
+        audit_record(
+            merchant=member.program.merchant_id,
+            actor=actor,
+            action=Action.MEMBER_UPDATE,
+            target=member,
+            changes=others,
+        )
+    if "email" in changed:
+        member_email_changed(member=member, old_email=old_email, actor=actor, actor_name=actor_name)
+
+
+def member_email_changed(
+    *, member: Member, old_email: str, actor: User | None, actor_name: str = ""
+) -> None:
+    """What follows a change of the member's email address (already written, under the
+    member's row lock): whoever held the old address, or a session or link made for it,
+    is out. The member's profile sessions end, unused sign-in links stop working, the
+    change is audited and the old address is told (a service notice: whatever the member's
+    consent, without the new address)."""
+    # Imported here: profile_access reads members through this module.
+    from loyalty.services.profile_access import profile_sign_ins_end  # noqa: PLC0415
+
+    links = profile_sign_ins_end(member=member)
+    entry = audit_record(
+        merchant=member.program.merchant_id,
+        actor=actor,
+        actor_name=actor_name,
+        action=Action.MEMBER_EMAIL_CHANGE,
+        target=member,
+        changes={"email": [old_email, member.email], "sign_in_links_ended": links},
+    )
+    if old_email:
+        notice_enqueue(
+            member=member, event=Event.EMAIL_CHANGED, occasion=f"audit:{entry.pk}", to=old_email
+        )
 
 
 def _referral_set(*, member: Member, referrer_external_id: str) -> None:

@@ -103,6 +103,8 @@ PROGRAM_FIELDS = (
     "support_coupon_max_amount",
     "support_coupon_max_percent",
     "support_coupon_max_days",
+    "support_daily_member_limit",
+    "support_job_limit",
 )
 
 
@@ -192,11 +194,12 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             errors["point_value"] = [str(_("Give the value of one point, from 0 to 1000."))]
         else:
             changes["point_value"] = value
-    limit = changes.get("support_grant_limit")
-    if "support_grant_limit" in changes and (
-        not isinstance(limit, int) or not 0 <= limit <= 100_000_000
-    ):
-        errors["support_grant_limit"] = [str(_("Give a whole number of points, at least 0."))]
+    for name in ("support_grant_limit", "support_daily_member_limit", "support_job_limit"):
+        limit = changes.get(name)
+        if name in changes and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 100_000_000
+        ):
+            errors[name] = [str(_("Give a whole number of points, at least 0."))]
     for name, top, places in (
         ("support_coupon_max_amount", money.MAX_AMOUNT, Decimal("0.001")),
         ("support_coupon_max_percent", Decimal(100), Decimal("0.01")),

@@ -3,6 +3,12 @@
 A reason is required and recorded with who did it. A deduction never takes the
 balance below zero (the ledger's check constraint guarantees it; this gives the
 readable refusal). The same idempotency key applies the change once.
+
+Support's day: the points that staff below a manager granted or deducted for one member
+since the program's local midnight (single changes and bulk rows alike, both signs) never
+exceed the program's ``support_daily_member_limit``. They are counted under the member's
+row lock, which every change of the member's points takes first, so two changes sent at
+once are counted one after the other, never both against the same total.
 """
 
 import uuid
@@ -10,15 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
 from loyalty.services.audit import Action, audit_record
+from loyalty.services.earning import day_bounds, local_date
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
-from loyalty.services.roles import role_check_points
+from loyalty.services.roles import SupportDailyLimitExceeded, role_check_points, role_limited
 from loyalty.services.tiers import tier_on_earn
 from notifications.models import Event
 from notifications.services import notification_enqueue
@@ -82,6 +91,12 @@ def points_grant(
         return GrantResult(entry=existing, created=False, balance=member.balance)
     if points < 0 and member.balance + points < 0:
         raise InsufficientPoints(balance=member.balance, points=-points)
+    if role_limited(created_by):
+        used = support_points_today(program=program, members=[member.pk]).get(member.pk, 0)
+        if used + abs(points) > program.support_daily_member_limit:
+            raise SupportDailyLimitExceeded(
+                limit=program.support_daily_member_limit, used=used, points=abs(points)
+            )
     entry = ledger_append(
         member=member,
         kind=LedgerEntry.Kind.GRANT if points > 0 else LedgerEntry.Kind.DEDUCT,
@@ -116,3 +131,30 @@ def points_grant(
             tier_on_earn(member=member)
     coupons = rewards_convert(member=member, program=program) if points > 0 else []
     return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)
+
+
+def support_points_today(*, program: Program, members: list[int]) -> dict[int, int]:
+    """Points granted or deducted (both counted) today, in the program's time zone, by staff
+    below a manager, per member id (members without any are left out).
+
+    A staff user is counted by the role they hold now: a support user made manager no
+    longer uses up the day; one made viewer still does.
+    """
+    if not members:
+        return {}
+    start, _end = day_bounds(program, local_date(program, timezone.now()))
+    by_support = Q(created_by__isnull=False) & ~Q(created_by__is_superuser=True)
+    by_support &= ~Q(created_by__role=User.Role.MANAGER)
+    rows = (
+        LedgerEntry.objects.filter(
+            by_support,
+            member_id__in=members,
+            kind__in=[LedgerEntry.Kind.GRANT, LedgerEntry.Kind.DEDUCT],
+            created_at__gte=start,
+        )
+        .order_by()
+        .values("member_id")
+        .annotate(points=Sum(Abs("points")))
+        .values_list("member_id", "points")
+    )
+    return {member_id: int(points) for member_id, points in rows}

@@ -9,7 +9,11 @@ Invariants:
   row lock, so of any number of concurrent uses exactly one gets the member;
 - asking for an email link answers the same whether or not the address belongs to a
   member (the caller never learns which), and is limited per address and per client IP,
-  each counted per merchant.
+  each counted per merchant;
+- ``profile_sign_ins_end`` (an email change) ends every way in made before it: unused
+  tokens are deleted under their row locks, so a link being spent at that moment either
+  signs in first, into a session the raised ``Member.sign_in_version`` ends, or finds
+  nothing.
 """
 
 import hashlib
@@ -20,6 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -189,4 +194,14 @@ def profile_link_use(*, token: str) -> Member:
 def profile_tokens_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete tokens that expired more than ``older_than`` ago; returns how many."""
     deleted, _ = ProfileToken.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def profile_sign_ins_end(*, member: Member) -> int:
+    """End the member's profile sessions (their ``sign_in_version`` falls behind) and delete
+    its unused sign-in links; returns how many links were deleted. The caller holds the
+    member's row lock and commits both with the change that calls for it."""
+    Member.objects.filter(pk=member.pk).update(sign_in_version=F("sign_in_version") + 1)
+    member.refresh_from_db(fields=["sign_in_version"])
+    deleted, _ = ProfileToken.objects.filter(member=member, used_at__isnull=True).delete()
     return deleted

@@ -2,13 +2,15 @@
 
 - viewer: reads only;
 - support: grants or deductions up to the program's ``support_grant_limit`` points at
-  once, compensation coupons (and member profiles);
+  once and ``support_daily_member_limit`` a member a day (``points_grant`` counts the
+  day), bulk jobs up to ``support_job_limit`` points, compensation coupons, and member
+  profiles except the email address (the key to the member's profile page);
 - manager: everything of the merchant.
 
-Superusers may do everything. The admin asks ``role_allows`` to show or hide what a
-user may not use; the services call ``role_check`` / ``role_check_points`` so a refusal
-holds whatever page or script asks. Given the merchant of what is changed, ``role_check``
-also refuses a staff user of another merchant, whatever their role.
+Superusers may do everything; a staff user never acts on another merchant's data. The
+admin asks ``role_allows`` to show or hide what a user may not use; the services call
+``role_check`` (with the merchant of what is changed) / ``role_check_points`` so a
+refusal holds whatever page or script asks.
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ class MerchantForbidden(RoleForbidden):
     message = _("This belongs to another shop; you may change only your own shop's.")
 
 
+class SupportDailyLimitExceeded(LoyaltyError):
+    code = "support_daily_limit_exceeded"
+    status = 403
+    message = _(
+        "Support may grant or deduct at most %(limit)s points a day for one member; "
+        "%(used)s were moved today and %(points)s more were asked. Ask a manager of your shop."
+    )
+
+
+class SupportJobLimitExceeded(LoyaltyError):
+    code = "support_job_limit_exceeded"
+    status = 403
+    message = _(
+        "A bulk job that support previews or starts may move at most %(limit)s points; this "
+        "one moves %(points)s. Split the file, or ask a manager of your shop to start it."
+    )
+
+
 def role_of(user: User) -> str:
     return User.Role.MANAGER if user.is_superuser else user.role
 
@@ -86,16 +106,25 @@ def role_check(*, user: User | None, permission: str, merchant_id: int | None = 
         return
     if not role_allows(user, permission):
         raise RoleForbidden(role=User.Role(user.role).name.lower())
-    if merchant_id is not None and not user.is_superuser and user.merchant_id != merchant_id:
+    if merchant_id is not None:
+        role_check_merchant(user=user, merchant_id=merchant_id)
+
+
+def role_check_merchant(*, user: User | None, merchant_id: int) -> None:
+    """Refuse (``merchant_forbidden``) a staff user of another merchant. None: the system."""
+    if user is not None and not user.is_superuser and user.merchant_id != merchant_id:
         raise MerchantForbidden()
 
 
+def role_limited(user: User | None) -> bool:
+    """Whether the support limits bind the user (anyone below a manager)."""
+    return user is not None and not role_allows(user, Permission.MANAGE)
+
+
 def role_check_points(*, user: User | None, program: Program, points: int) -> None:
-    """A grant or deduction by hand: refused for viewers, and above the limit for support."""
-    role_check(user=user, permission=Permission.POINTS, merchant_id=program.merchant_id)
-    if (
-        user is not None
-        and not role_allows(user, Permission.MANAGE)
-        and abs(points) > program.support_grant_limit
-    ):
+    """A grant or deduction by hand: refused for viewers and for another merchant's staff,
+    and above the per-change limit for support."""
+    role_check(user=user, permission=Permission.POINTS)
+    role_check_merchant(user=user, merchant_id=program.merchant_id)
+    if role_limited(user) and abs(points) > program.support_grant_limit:
         raise GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))

@@ -2,10 +2,12 @@
 web push subscriptions.
 
 ``notification_enqueue`` is what other apps call, inside their own transaction,
-when something happens that a member should hear about.
+when something happens that a member should hear about; ``notice_enqueue`` for a service
+notice to a given address (the old one, after an email change).
 """
 
 from notifications.services.outbox import (
+    notice_enqueue,
     notification_enqueue,
     notifications_deliver,
     notifications_fail_interrupted,
@@ -22,6 +24,7 @@ from notifications.services.unsubscribe import (
 __all__ = [
     "member_from_token",
     "member_unsubscribe_email",
+    "notice_enqueue",
     "notification_enqueue",
     "notifications_deliver",
     "notifications_fail_interrupted",

@@ -3,6 +3,8 @@
 Every message carries a text and (when the template has one) an HTML body,
 and the List-Unsubscribe headers of RFC 2369 / RFC 8058, so mail clients
 offer a one-click unsubscribe that turns the member's email consent off.
+Service notices (``NOTICE_EVENTS``) go to the address stored on the row, whatever the
+member's consent, and without those headers: there is nothing to unsubscribe from.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
-from notifications.models import Notification
+from notifications.models import NOTICE_EVENTS, Notification
 from notifications.services.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -27,23 +29,31 @@ def email_message(
     notification: Notification, *, connection: BaseEmailBackend | None = None
 ) -> EmailMultiAlternatives:
     member = notification.member
-    url = unsubscribe_url(member=member)
+    headers = {"Auto-Submitted": "auto-generated"}
+    if notification.event not in NOTICE_EVENTS:
+        url = unsubscribe_url(member=member)
+        headers = {
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            **headers,
+        }
     message = EmailMultiAlternatives(
         subject=notification.part("subject"),
         body=notification.part("body_text"),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[member.email],
-        headers={
-            "List-Unsubscribe": f"<{url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-        },
+        to=[recipient(notification)],
+        headers=headers,
         connection=connection,
     )
     html = notification.part("body_html")
     if html:
         message.attach_alternative(html, "text/html")
     return message
+
+
+def recipient(notification: Notification) -> str:
+    """The address a notification's email goes to: its own, else the member's current one."""
+    return notification.to_address or notification.member.email
 
 
 class EmailSender:
@@ -61,9 +71,9 @@ class EmailSender:
     def refusal(self, notification: Notification) -> str:
         """Why this email must not go out now (stored on the skipped row); empty if it may."""
         member = notification.member
-        if not member.consent_email:
+        if notification.event not in NOTICE_EVENTS and not member.consent_email:
             return "The member does not consent to email (anymore)."
-        if not member.email:
+        if not recipient(notification):
             return "The member has no email address."
         return ""
 

@@ -4,6 +4,8 @@ What it guarantees:
 - Never twice by replay: a member has at most one row per dedupe key
   (``"<event>:<occasion>:<channel>"``, a unique constraint); enqueueing the same
   occasion again writes nothing.
+- Service notices (``NOTICE_EVENTS``, ``notice_enqueue``) go by email to the address the
+  row names, whatever the member's consent: the old address hears of an email change.
 - Never twice by concurrent workers: a delivery run claims due rows with
   ``SELECT ... FOR UPDATE SKIP LOCKED`` and stamps them with its own claim
   token; only the run holding the token may send a row.
@@ -49,7 +51,7 @@ from django.utils import timezone
 
 from loyalty.models import Member
 from notifications import rendering
-from notifications.models import Channel, Event, Notification, PushSubscription
+from notifications.models import NOTICE_EVENTS, Channel, Event, Notification, PushSubscription
 from notifications.services.claims import claim_due
 from notifications.services.email import EmailSender
 from notifications.services.push import PushSender, push_enabled
@@ -199,8 +201,45 @@ def _hand_off_after_commit(ids: list[int]) -> None:
         _hand_off(ids)
 
 
+def notice_enqueue(
+    *, member: Member, event: str, occasion: str, to: str, context: dict[str, Any] | None = None
+) -> list[Notification]:
+    """Write a service notice (an event of ``NOTICE_EVENTS``) to the address ``to``, by email,
+    whatever the member's consent; delivered after the caller's transaction commits.
+
+    Otherwise as ``notification_enqueue``: one row per occasion, and the event's transaction
+    never fails because of it.
+    """
+    if event not in NOTICE_EVENTS:
+        raise ValueError(f"{event!r} is not a service notice")
+    context = context or {}
+    rendering.plain_context(context)  # a programming error raises here, before any write
+    try:
+        with transaction.atomic():
+            created = _write(
+                member=member,
+                event=event,
+                occasion=occasion,
+                channels=[Channel.EMAIL.value],
+                context=context,
+                to=to,
+            )
+    except DatabaseError:
+        logger.exception("notice %s:%s for member %s not written", event, occasion, member.pk)
+        return []
+    if created:
+        _hand_off_after_commit([row.pk for row in created])
+    return created
+
+
 def _write(
-    *, member: Member, event: str, occasion: str, channels: list[str], context: dict[str, Any]
+    *,
+    member: Member,
+    event: str,
+    occasion: str,
+    channels: list[str],
+    context: dict[str, Any],
+    to: str = "",
 ) -> list[Notification]:
     keys = {channel: f"{event}:{occasion}:{channel}" for channel in channels}
     existing = set(
@@ -234,6 +273,7 @@ def _write(
             channel=channel,
             dedupe_key=keys[channel],
             language=language,
+            to_address=to,
             context=values,
             content=rendered[channel],
         )

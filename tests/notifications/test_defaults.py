@@ -5,8 +5,15 @@ import pytest
 from django.utils import translation
 
 from notifications import rendering
-from notifications.defaults import DEFAULTS, default_parts
-from notifications.models import PARTS, Channel, Event, Language, template_parts_check
+from notifications.defaults import DEFAULTS, LANGUAGES, default_parts
+from notifications.models import (
+    NOTICE_EVENTS,
+    PARTS,
+    Channel,
+    Event,
+    Language,
+    template_parts_check,
+)
 from notifications.services.templates import parts_render
 
 CASES = [
@@ -48,7 +55,7 @@ def test_defaults_are_translated_not_copied(language, event):
 
 
 @pytest.mark.parametrize("language", Language.values)
-@pytest.mark.parametrize("event", Event.values)
+@pytest.mark.parametrize("event", sorted(set(Event.values) - NOTICE_EVENTS))
 def test_every_email_says_why_and_how_to_unsubscribe(language, event):
     parts = DEFAULTS[language][event]["email"]
 
@@ -57,6 +64,19 @@ def test_every_email_says_why_and_how_to_unsubscribe(language, event):
     assert f'<html lang="{language}">' in parts["body_html"]
     assert 'role="presentation"' in parts["body_html"]
     assert "<style" not in parts["body_html"]  # inline styles only
+
+
+@pytest.mark.parametrize("language", Language.values)
+@pytest.mark.parametrize("event", sorted(NOTICE_EVENTS))
+def test_a_service_notice_says_why_and_offers_no_unsubscribe(language, event):
+    """It goes whatever the member's consent: there is nothing to unsubscribe from."""
+    parts = DEFAULTS[language][event]["email"]
+    why = LANGUAGES[language].why_notice
+
+    assert "unsubscribe_url" not in parts["body_text"] + parts["body_html"]
+    assert parts["body_text"].rstrip().endswith(why)
+    assert why in parts["body_html"]
+    assert f'<html lang="{language}">' in parts["body_html"]
 
 
 def test_the_reward_email_carries_the_coupon_code_and_the_push_opens_the_coupons():
