@@ -35,9 +35,11 @@ def _prepare_database() -> None:
     base = os.environ.get("DATABASE_URL") or embedded.postgres_url()
     parsed = urlparse(base)
     os.environ["DATABASE_URL"] = parsed._replace(path="/loyalty_bench").geturl()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnop")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+    from bench.server import PRODUCTION
+
+    for name, value in PRODUCTION.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("REDIS_URL", embedded.redis_url())
 
     import psycopg
 

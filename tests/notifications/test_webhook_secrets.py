@@ -249,9 +249,8 @@ def test_a_change_keeps_the_secret(shop, endpoint):
 
 
 def test_a_superuser_adds_and_rotates_in_the_admin_and_sees_the_secret_once(shop):
-    User.objects.create_superuser("root", "root@example.com", "pw")
     client = Client()
-    client.login(username="root", password="pw")
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
 
     added = client.post(
         ADD_URL,

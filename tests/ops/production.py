@@ -13,12 +13,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 NONCE = "NONCE"
 
-# What production.py requires, plus the defaults of everything else.
+# What production.py requires, plus the defaults of everything else. (The suite's own
+# servers: tests/servers.py has put their URLs in the environment.)
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "loyalty.example.com",
-    "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty"),
+    "DATABASE_URL": os.environ["DATABASE_URL"],
+    "REDIS_URL": os.environ["REDIS_URL"],
+    "TRUSTED_PROXIES": "127.0.0.1",
+    "CLIENT_IP_HEADER": "X-Forwarded-For",
+    "METRICS_TOKEN": "a-long-random-metrics-token",
 }
 _SHOW = """
 import json

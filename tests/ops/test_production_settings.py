@@ -12,17 +12,8 @@ import sys
 import pytest
 from django.conf import settings
 
-# What production needs besides what these tests are about (extend it with any new
-# required variable). Empty values stand for "unset": the process's .env cannot fill them in.
-PRODUCTION_ENV = {
-    "SECRET_KEY": "production-test-secret-key-0123456789-0123456789-abcdef",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/loyalty",
-    "ALLOWED_HOSTS": "loyalty.example.com",
-    "TRUSTED_PROXIES": "127.0.0.1",
-    "CLIENT_IP_HEADER": "X-Forwarded-For",
-    "METRICS_TOKEN": "a-long-random-metrics-token",
-    "METRICS_PUBLIC": "false",
-}
+from tests.ops.production import PRODUCTION_ENV
+
 SHOW = (
     "from django.conf import settings; "
     "print(settings.TRUSTED_PROXIES, settings.CLIENT_IP_HEADER, settings.METRICS_PUBLIC)"

@@ -19,6 +19,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from tests.ops.production import PRODUCTION_ENV
+
 ROOT = Path(settings.BASE_DIR)
 # Connects to both servers from the command's environment, as any process make run starts.
 CHECK = (
@@ -147,10 +149,7 @@ def _suite_database_url() -> str:
 
 # Which settings each entry point starts with
 
-PRODUCTION = {
-    "SECRET_KEY": "a-production-secret-" + "x" * 40,
-    "ALLOWED_HOSTS": "loyalty.example.com",
-}
+PRODUCTION = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SETTINGS_MODULE"}
 
 
 def django_settings(code: str, **env: str) -> subprocess.CompletedProcess[str]:
