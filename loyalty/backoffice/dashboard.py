@@ -6,8 +6,6 @@ grouped by week in SQL), so a year of a big program costs the same round trips a
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,6 +15,7 @@ from django.db.models import Count, DateField, F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from loyalty.csvfiles import csv_text
 from loyalty.models import LedgerEntry, Member, Order, Program
 
 MAX_DAYS = 731
@@ -191,13 +190,11 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
 
 def figures_csv(figures: Figures) -> str:
     """The same figures as CSV: one line per week, then the totals and the snapshot."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["week", *WEEK_COLUMNS])
+    rows: list[list[Any]] = [["week", *WEEK_COLUMNS]]
     for week in figures.weeks:
-        writer.writerow([week.start.isoformat(), *(getattr(week, c) for c in WEEK_COLUMNS)])
-    writer.writerow(["total", *(figures.totals[c] for c in WEEK_COLUMNS)])
-    writer.writerow([])
+        rows.append([week.start.isoformat(), *(getattr(week, c) for c in WEEK_COLUMNS)])
+    rows.append(["total", *(figures.totals[c] for c in WEEK_COLUMNS)])
+    rows.append([])
     summary: list[tuple[str, Any]] = [
         ("from", figures.start.isoformat()),
         ("to", figures.end.isoformat()),
@@ -211,6 +208,5 @@ def figures_csv(figures: Figures) -> str:
     ]
     for name, count in figures.tiers or []:
         summary.append((f"tier:{name}", count))
-    for name, value in summary:
-        writer.writerow([name, value])
-    return out.getvalue()
+    rows.extend([name, value] for name, value in summary)
+    return csv_text(rows)
