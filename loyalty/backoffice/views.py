@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin import staff_program
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range, figures_csv
 from loyalty.backoffice.exports import EXPORTS, export_lines
+from loyalty.backoffice.params import id_param
 from loyalty.csvfiles import csv_lines
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
@@ -48,8 +49,8 @@ def backoffice_program(request: HttpRequest) -> Program | None:
     if user is None:
         return None
     if user.is_superuser:
-        merchant = request.GET.get("merchant") or request.POST.get("merchant") or ""
-        if not merchant.isdigit():
+        merchant = id_param(request.GET.get("merchant") or request.POST.get("merchant"))
+        if merchant is None:
             return None
         return Program.objects.select_related("merchant").filter(merchant_id=merchant).first()
     return staff_program(request)
