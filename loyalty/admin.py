@@ -41,6 +41,7 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from loyalty.backoffice.filters import MEMBER_FILTERS
+from loyalty.backoffice.params import CheckedChangeList, int_param
 from loyalty.errors import IdempotencyConflict, LoyaltyError
 from loyalty.forms import (
     ApiKeyCreateForm,
@@ -91,6 +92,8 @@ admin.site.index_title = _("Backoffice")
 _ModelT = TypeVar("_ModelT", bound=Model)
 
 LEDGER_PAGE_SIZE = 25
+# Far past any member's ledger, and its offset far inside PostgreSQL's bigint.
+LEDGER_MAX_PAGE = 100_000
 COUPONS_SHOWN = 20  # on a member's page, and per kind of row in a batch's messages
 
 
@@ -209,6 +212,9 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # Permissions: merchant staff need no Django model permissions, only a merchant.
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[CheckedChangeList]:
+        return CheckedChangeList
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = super().get_list_filter(request)
@@ -752,10 +758,7 @@ class MemberAdmin(ServiceSavedAdmin[Member]):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _points_context(self, request: HttpRequest, member: Member) -> dict[str, Any]:
-        try:
-            page = max(int(request.GET.get("ledger_page", "1")), 1)
-        except ValueError:
-            page = 1
+        page = int_param(request.GET.get("ledger_page"), default=1, low=1, high=LEDGER_MAX_PAGE)
         start = (page - 1) * LEDGER_PAGE_SIZE
         # One query per page, newest first along the (member, -id) index; one row
         # more than a page tells whether an older page exists, without a COUNT.

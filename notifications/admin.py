@@ -53,6 +53,7 @@ from loyalty.models import Merchant
 from loyalty.services.audit import Action, audit_changes, audit_record
 from notifications import rendering
 from notifications.defaults import default_parts
+from notifications.errors import PreviewRateLimited
 from notifications.forms import NotificationTemplateForm, variables_help
 from notifications.models import (
     HTML_PARTS,
@@ -69,6 +70,7 @@ from notifications.models import (
     template_parts_check,
 )
 from notifications.services.outbox import notifications_resend
+from notifications.services.preview import preview_rate_check
 from notifications.services.templates import language_for, parts_render
 from notifications.services.webhook_endpoints import (
     webhook_endpoint_delete,
@@ -270,12 +272,26 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """POST the form's fields; get each part rendered for a sample member (JSON).
 
-        With ``load_default`` it answers the shipped template's sources instead.
+        With ``load_default`` it answers the shipped template's sources instead. For staff
+        who may write templates (a viewer has nothing to preview), a limited number of times
+        per window: past it, 429 with the seconds to wait (``retry_after``).
         """
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.has_view_permission(request):
+        user = _user(request)
+        may_write = self.has_change_permission(request) or self.has_add_permission(request)
+        if user is None or not may_write:
             raise PermissionDenied
+        try:
+            preview_rate_check(user_id=user.pk)
+        except PreviewRateLimited as refusal:
+            wait = refusal.retry_after
+            response = JsonResponse(
+                {"code": refusal.code, "detail": refusal.detail, "retry_after": wait},
+                status=refusal.status,
+            )
+            response["Retry-After"] = str(wait)
+            return response
         data = request.POST
         channel = data.get("channel", "")
         if channel not in Channel.values:

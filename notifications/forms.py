@@ -27,8 +27,15 @@ def variables_help() -> SafeString:
         "<li><code>{{{{ {} }}}}</code>: {}</li>",
         ((name, text) for name, text in rendering.VARIABLES.items()),
     )
+    limits = {
+        "source": rendering.MAX_SOURCE_CHARS,
+        "output": rendering.MAX_OUTPUT_CHARS,
+        "width": rendering.MAX_WIDTH,
+        "decimals": rendering.MAX_DECIMALS,
+        "nesting": rendering.MAX_NESTING,
+    }
     return format_html(
-        "<p>{}</p><ul>{}</ul><p>{}</p>",
+        "<p>{}</p><ul>{}</ul><p>{}</p><p>{}</p>",
         _(
             "Templates use Django's template syntax with only these variables. "
             "A template using anything else is refused when you save it."
@@ -38,6 +45,13 @@ def variables_help() -> SafeString:
             'Tags: {% if %}, {% firstof %}, {% with %}, {% now %}; filters such as "date", '
             '"default", "pluralize", "upper". HTML bodies are escaped automatically.'
         ),
+        _(
+            "Limits: a part is at most %(source)s characters long and makes at most "
+            "%(output)s characters of text; blocks nest at most %(nesting)s deep; ljust, "
+            "rjust, center and stringformat take widths up to %(width)s, floatformat up to "
+            "%(decimals)s decimal places. There are no loops."
+        )
+        % limits,
     )
 
 

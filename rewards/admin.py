@@ -37,6 +37,7 @@ from loyalty.admin import (
     _user,
     staff_program,
 )
+from loyalty.backoffice.params import id_param
 from loyalty.errors import IdempotencyConflict, InvalidInput, LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import Member, Program
@@ -78,9 +79,10 @@ BULK_INLINE_ROWS = 500
 def scoped_program(request: HttpRequest, program_id: Any = None) -> Program | None:
     """The program a user works on: a staff user's merchant's, or (superusers) the one asked."""
     if _is_superuser(request):
-        if not program_id or not str(program_id).isdigit():
+        program_pk = id_param(str(program_id or ""))
+        if program_pk is None:
             return None
-        return Program.objects.select_related("merchant").filter(pk=program_id).first()
+        return Program.objects.select_related("merchant").filter(pk=program_pk).first()
     return staff_program(request)
 
 

@@ -248,6 +248,9 @@ NOTIFICATIONS_CLAIM_SECONDS = env.int("NOTIFICATIONS_CLAIM_SECONDS", default=300
 NOTIFICATIONS_SENDING_TIMEOUT_SECONDS = env.int(
     "NOTIFICATIONS_SENDING_TIMEOUT_SECONDS", default=900
 )
+# The notification template preview (admin): previews per staff user per window, then 429.
+NOTIFICATIONS_PREVIEW_LIMIT = env.int("NOTIFICATIONS_PREVIEW_LIMIT", default=60)
+NOTIFICATIONS_PREVIEW_WINDOW_SECONDS = env.int("NOTIFICATIONS_PREVIEW_WINDOW_SECONDS", default=60)
 # Web push (notifications/services/push.py): on when both VAPID keys are set; make them
 # with `manage.py generate_vapid_keys`. The subject is how push services reach the sender.
 VAPID_PUBLIC_KEY = env("VAPID_PUBLIC_KEY", default="")

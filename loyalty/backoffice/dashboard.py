@@ -6,8 +6,6 @@ grouped by week in SQL), so a year of a big program costs the same round trips a
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,10 +15,14 @@ from django.db.models import Count, DateField, F, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from loyalty.csvfiles import csv_text
 from loyalty.models import LedgerEntry, Member, Order, Program
 
 MAX_DAYS = 731
 DEFAULT_DAYS = 83  # twelve weeks with today's
+# The days a range may cover: none before any program ran, none over a year ahead.
+EARLIEST_DAY = date(2000, 1, 1)
+FUTURE_DAYS = 366
 CENT = Decimal("0.01")
 # Ledger kinds shown per week, and the sign that makes each a positive figure.
 LEDGER_FIGURES: dict[str, str] = {
@@ -77,22 +79,31 @@ class Figures:
         )
 
 
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 def dashboard_range(start: str | None, end: str | None) -> tuple[date, date]:
-    """The range asked (``YYYY-MM-DD``), or the last twelve weeks; at most two years."""
+    """The range asked (``YYYY-MM-DD``), or the last twelve weeks; at most two years, from
+    ``EARLIEST_DAY`` to a year from today (a day outside is moved to the nearest of them, so
+    date arithmetic never leaves the calendar)."""
     today = timezone.localdate()
-    try:
-        end_day = date.fromisoformat(end) if end else today
-    except ValueError:
-        end_day = today
-    try:
-        start_day = date.fromisoformat(start) if start else end_day - timedelta(days=DEFAULT_DAYS)
-    except ValueError:
-        start_day = end_day - timedelta(days=DEFAULT_DAYS)
+    latest = today + timedelta(days=FUTURE_DAYS)
+
+    def clamp(day: date) -> date:
+        return min(max(day, EARLIEST_DAY), latest)
+
+    end_day = clamp(_day(end) or today)
+    asked = _day(start)
+    start_day = clamp(asked) if asked else end_day - timedelta(days=DEFAULT_DAYS)
     if start_day > end_day:
         start_day, end_day = end_day, start_day
     if (end_day - start_day).days > MAX_DAYS:
         start_day = end_day - timedelta(days=MAX_DAYS)
-    return start_day, end_day
+    return max(start_day, EARLIEST_DAY), end_day
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -191,13 +202,11 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
 
 def figures_csv(figures: Figures) -> str:
     """The same figures as CSV: one line per week, then the totals and the snapshot."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["week", *WEEK_COLUMNS])
+    rows: list[list[Any]] = [["week", *WEEK_COLUMNS]]
     for week in figures.weeks:
-        writer.writerow([week.start.isoformat(), *(getattr(week, c) for c in WEEK_COLUMNS)])
-    writer.writerow(["total", *(figures.totals[c] for c in WEEK_COLUMNS)])
-    writer.writerow([])
+        rows.append([week.start.isoformat(), *(getattr(week, c) for c in WEEK_COLUMNS)])
+    rows.append(["total", *(figures.totals[c] for c in WEEK_COLUMNS)])
+    rows.append([])
     summary: list[tuple[str, Any]] = [
         ("from", figures.start.isoformat()),
         ("to", figures.end.isoformat()),
@@ -211,6 +220,5 @@ def figures_csv(figures: Figures) -> str:
     ]
     for name, count in figures.tiers or []:
         summary.append((f"tier:{name}", count))
-    for name, value in summary:
-        writer.writerow([name, value])
-    return out.getvalue()
+    rows.extend([name, value] for name, value in summary)
+    return csv_text(rows)

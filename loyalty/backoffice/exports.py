@@ -1,28 +1,23 @@
 """CSV exports of members, the ledger and coupons for a date range, streamed.
 
-Invariant: memory and queries stay constant whatever the size: rows come from one
+Invariants: memory and queries stay constant whatever the size: rows come from one
 server-side cursor (``.iterator(chunk_size)``) straight into the response, a line at a
-time, so a million rows never sit in memory.
+time, so a million rows never sit in memory. Lines are written by ``loyalty.csvfiles``,
+so no cell can be taken for a formula by a spreadsheet.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from datetime import date
+from itertools import chain
 from typing import Any
 
 from loyalty.backoffice.dashboard import _bounds
+from loyalty.csvfiles import csv_lines
 from loyalty.models import LedgerEntry, Member, Program
 
 CHUNK = 2000
-
-
-class _Echo:
-    """A file whose ``write`` hands the line back (the csv module's streaming idiom)."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _members(program: Program, since: Any, until: Any) -> tuple[list[str], Iterable[Any]]:
@@ -88,15 +83,8 @@ def _coupons(program: Program, since: Any, until: Any) -> tuple[list[str], Itera
 EXPORTS = {"members": _members, "ledger": _ledger, "coupons": _coupons}
 
 
-def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow(["" if value is None else value for value in row])
-
-
 def export_lines(*, kind: str, program: Program, start: date, end: date) -> Iterator[str]:
     """The export's CSV, line by line (the query runs when the first line is asked)."""
     since, until = _bounds(start, end)
     header, rows = EXPORTS[kind](program, since, until)
-    return csv_lines(header, rows)
+    return csv_lines(chain([header], rows))

@@ -12,7 +12,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.backoffice.params import int_param
 from loyalty.models import Member
+
+# Days typed in the address are clamped to a century: further is "always" for a member.
+MAX_DAYS = 36500
+# Balances typed in the address are clamped inside PostgreSQL's integer.
+MAX_BALANCE = 2**31 - 1
 
 BALANCE_RANGES: dict[str, tuple[int | None, int | None]] = {
     "0": (None, 0),
@@ -47,9 +53,9 @@ class BalanceFilter(admin.SimpleListFilter):
             low, high = BALANCE_RANGES[value]
         else:
             parts = value.split("-")
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            if len(parts) != 2 or not all(p.strip().isdecimal() for p in parts):
                 return queryset
-            low, high = int(parts[0]), int(parts[1])
+            low, high = (int_param(p, default=0, low=0, high=MAX_BALANCE) for p in parts)
         if low is not None:
             queryset = queryset.filter(balance__gte=low)
         if high is not None:
@@ -66,14 +72,14 @@ class ExpiringWithinFilter(admin.SimpleListFilter):
         return [(str(days), _("%(days)s days") % {"days": days}) for days in (7, 14, 30, 60, 90)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
-        value = self.value()
-        if not value or not value.isdigit():
+        days = int_param(self.value(), default=-1, low=0, high=MAX_DAYS)
+        if days < 0:
             return queryset
         now = timezone.now()
         return queryset.filter(
             balance__gt=0,
             points_expire_at__gte=now,
-            points_expire_at__lt=now + timedelta(days=min(int(value), 36500)),
+            points_expire_at__lt=now + timedelta(days=days),
         )
 
 
@@ -97,8 +103,9 @@ class LastOrderFilter(admin.SimpleListFilter):
             return queryset.filter(last_order_at__isnull=True)
         if value == "older":
             return queryset.filter(last_order_at__lt=now - timedelta(days=365))
-        if value and value.isdigit():
-            return queryset.filter(last_order_at__gte=now - timedelta(days=int(value)))
+        days = int_param(value, default=-1, low=0, high=MAX_DAYS)
+        if days >= 0:
+            return queryset.filter(last_order_at__gte=now - timedelta(days=days))
         return queryset
 
 

@@ -25,7 +25,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin import staff_program
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range, figures_csv
-from loyalty.backoffice.exports import EXPORTS, csv_lines, export_lines
+from loyalty.backoffice.exports import EXPORTS, export_lines
+from loyalty.backoffice.params import id_param
+from loyalty.csvfiles import csv_lines
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import BulkJob, BulkRow, Merchant, Program, User
@@ -47,8 +49,8 @@ def backoffice_program(request: HttpRequest) -> Program | None:
     if user is None:
         return None
     if user.is_superuser:
-        merchant = request.GET.get("merchant") or request.POST.get("merchant") or ""
-        if not merchant.isdigit():
+        merchant = id_param(request.GET.get("merchant") or request.POST.get("merchant"))
+        if merchant is None:
             return None
         return Program.objects.select_related("merchant").filter(merchant_id=merchant).first()
     return staff_program(request)
@@ -233,8 +235,8 @@ def bulk_job_status_view(request: HttpRequest, job_id: int) -> JsonResponse:
 
 def bulk_job_report_view(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
     job = _job_or_404(request, job_id)
-    rows = report_rows(job=job)
-    header = next(rows)
-    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv")
+    response = StreamingHttpResponse(
+        csv_lines(report_rows(job=job)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-report.csv"'
     return response

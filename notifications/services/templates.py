@@ -24,8 +24,10 @@ SHIPPED_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
 # Parts shown on one line (an email subject, a push title): newlines would break headers.
 ONE_LINE_PARTS = frozenset({"subject", "title", "link"})
 BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-# Pre-rendered parts a TemplatesBatch keeps (one per combination of shaping values).
+# Pre-rendered parts a TemplatesBatch keeps (one per combination of shaping values), and
+# their characters in all: a part renders to up to rendering.MAX_OUTPUT_CHARS.
 MAX_PIECES = 4096
+MAX_PIECES_CHARS = 20_000_000
 
 
 def language_for(locale: str) -> str:
@@ -116,6 +118,7 @@ class TemplatesBatch:
         }
         self.failed: set[str] = set()  # channels whose merchant template failed: shipped ones
         self._pieces: dict[tuple[Any, ...], list[str]] = {}
+        self._pieces_chars = 0
         self._formatted: dict[tuple[Any, ...], str] = {}
 
     def render(
@@ -152,10 +155,14 @@ class TemplatesBatch:
             key = (source, html, *plan.shape(values))
             pieces = self._pieces.get(key)
             if pieces is None:
-                if len(self._pieces) >= MAX_PIECES:  # bounded memory, whatever the values
-                    self._pieces.clear()
                 pieces = rendering.render_slotted(source, values, slots=plan.slots, html=html)
+                chars = sum(map(len, pieces))
+                # Bounded memory, whatever the values and the templates.
+                if len(self._pieces) >= MAX_PIECES or self._pieces_chars + chars > MAX_PIECES_CHARS:
+                    self._pieces.clear()
+                    self._pieces_chars = 0
                 self._pieces[key] = pieces
+                self._pieces_chars += chars
             if len(self._formatted) >= MAX_PIECES:
                 self._formatted.clear()
             text = rendering.fill_slots(pieces, values, html=html, formatted=self._formatted)

@@ -18,7 +18,6 @@ readable for ``IDEMPOTENCY_TTL_HOURS``.
 
 import csv
 import hashlib
-import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from loyalty.csvfiles import csv_reader
+from loyalty.csvfiles import csv_reader, csv_text
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Program, User
@@ -119,12 +118,8 @@ class IssueReport:
         )
 
     def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["line", "external_id", "status", "code", "detail"])
-        for row in self.rows:
-            writer.writerow([row.line, row.external_id, row.status, row.code, row.detail])
-        return out.getvalue()
+        rows = [[r.line, r.external_id, r.status, r.code, r.detail] for r in self.rows]
+        return csv_text([["line", "external_id", "status", "code", "detail"], *rows])
 
 
 def csv_rows(data: bytes) -> list[CsvRow]:

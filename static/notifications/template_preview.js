@@ -23,9 +23,33 @@
     return data;
   }
 
+  // Previews are limited per staff user: past the limit the server answers 429 with the
+  // seconds to wait; the preview says so, pauses, and catches up by itself afterwards.
+  var paused = document.getElementById("preview-paused");
+  var pausedUntil = 0;
+
+  function pause(refusal) {
+    var seconds = Math.max(1, refusal.retry_after || 5);
+    pausedUntil = Date.now() + seconds * 1000;
+    paused.textContent = refusal.detail;
+    paused.hidden = false;
+    schedule(0);
+  }
+
   function post(extra) {
     return fetch(box.dataset.url, {method: "POST", body: payload(extra), credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.json() : null; });
+      .then(function (response) {
+        if (response.status === 429) {
+          return response.json().then(function (refusal) { pause(refusal); return null; });
+        }
+        if (response.ok) { paused.hidden = true; }
+        return response.ok ? response.json() : null;
+      });
+  }
+
+  function schedule(delay) {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, Math.max(delay, pausedUntil - Date.now()));
   }
 
   // Only the chosen channel's parts are used: hide the other's fields and preview.
@@ -56,8 +80,8 @@
   function refresh() { post().then(show); }
 
   if (field("channel")) {
-    form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
-    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 50); });
+    form.addEventListener("input", function () { schedule(400); });
+    form.addEventListener("change", function () { schedule(50); });
     showChannel(field("channel").value);
   }
   var load = document.getElementById("load-default");
