@@ -41,7 +41,7 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from loyalty.backoffice.filters import MEMBER_FILTERS
-from loyalty.backoffice.params import CheckedChangeList, int_param
+from loyalty.backoffice.params import int_param
 from loyalty.errors import IdempotencyConflict, LoyaltyError
 from loyalty.forms import (
     ApiKeyCreateForm,
@@ -212,9 +212,6 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[_ModelT]):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # Permissions: merchant staff need no Django model permissions, only a merchant.
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[CheckedChangeList]:
-        return CheckedChangeList
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = super().get_list_filter(request)

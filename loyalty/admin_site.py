@@ -9,6 +9,8 @@ Invariants:
   failed sign-in. Such a user's session is in the admin only once it gave a code.
 - With ``ADMIN_2FA_REQUIRED`` a staff user without an authenticator reaches nothing of the
   admin but the page that sets one up (and signing out).
+- Every list of the admin, those of other apps too (django-axes'), answers a filter in the
+  address it cannot use with a message, never a server error (``CheckedChangeList``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
@@ -34,6 +37,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 
+from loyalty.backoffice.params import CheckedChangeList
 from loyalty.errors import LoyaltyError, TwoFactorCodeInvalid
 from loyalty.models import User
 from loyalty.services.two_factor import (
@@ -99,9 +103,26 @@ class CodeForm(forms.Form):
     token = forms.CharField(label=_("Code"), max_length=16, widget=CODE_WIDGET)
 
 
+class _CheckedLists:
+    """A ModelAdmin whose list is a ``CheckedChangeList`` (its own list class kept under it)."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        base: type[ChangeList] = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        if issubclass(base, CheckedChangeList):
+            return base
+        return type(f"Checked{base.__name__}", (CheckedChangeList, base), {})
+
+
 class LoyaltyAdminSite(admin.AdminSite):
     login_form = AdminLoginForm
     login_template = "admin/login.html"
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every ModelAdmin registered here lists through ``CheckedChangeList``."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, _CheckedLists):
+            admin_class = type(admin_class.__name__, (_CheckedLists, admin_class), {})
+        super().register(model_or_iterable, admin_class, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):

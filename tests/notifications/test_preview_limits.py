@@ -6,6 +6,7 @@ import time
 import pytest
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from loyalty.models import User
 from notifications.services import preview as preview_service
@@ -126,8 +127,6 @@ def test_the_page_shows_the_pause_and_catches_up_after_it(
 
     assert "Too many previews in a short time" in paused.inner_text()
     assert screenshot(page, "notifications-preview-paused").stat().st_size > 0
-    page.wait_for_function(
-        "document.querySelector('#preview [data-part=subject]').textContent === 'Two 500'",
-        timeout=10_000,
-    )
+    # (a locator, not a function: the page's Content-Security-Policy refuses eval)
+    expect(page.locator("#preview [data-part=subject]")).to_have_text("Two 500", timeout=10_000)
     assert paused.is_hidden()
