@@ -213,3 +213,22 @@ def test_the_embedded_servers_are_production_shaped():
         version = db.execute("SHOW server_version_num").fetchone()
     assert version is not None
     assert int(version[0]) >= 150000
+
+
+def test_env_example_copied_to_env_runs_locally():
+    """A newcomer's first edit: `cp .env.example .env`. Its values are read as the settings
+    read them (django-environ) and the local settings start with them, DEBUG on."""
+    parsed: dict[str, str] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            name, value = line.split("=", 1)
+            parsed[name] = value
+            assert "#" not in value, f"{name}: a comment on the value's line becomes the value"
+    shown = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", SHOW], cwd=ROOT, capture_output=True,
+        text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}, **parsed},
+    )  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split()[-2:] == ["config.settings.local", "True"]
