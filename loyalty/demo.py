@@ -38,6 +38,8 @@ from loyalty.services.orders import refund_record
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import signin_link_create
 from loyalty.services.tiers import tiers_seed_defaults
+from loyalty.snapshot import program_snapshot
+from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.checkout import coupon_redeem, coupon_release
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation, coupon_void
@@ -537,7 +539,12 @@ def demo_seed(
         if batch[-1].external_id in existing:
             result.batches_skipped += 1
             continue
-        with transaction.atomic():
+        # One set of settings for the batch, read once, as a request or an order batch does.
+        with (
+            webhook_endpoints_snapshot(merchant_id=merchant.pk),
+            program_snapshot(),
+            transaction.atomic(),
+        ):
             demo_members_write(program=program, batch=batch, staff=staff)
         result.members_written += len(batch)
         if progress:
