@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Triggers declared on the models (the ledger's and the audit trail's append-only).
+    "pgtrigger",
     "loyalty",
     "rewards",
     "notifications",

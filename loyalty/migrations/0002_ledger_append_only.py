@@ -1,6 +1,5 @@
 """The ledger is append-only below Python: PostgreSQL refuses UPDATE and DELETE on it.
 
-(SQLite, the embedded default for a first look, relies on the code alone.)
 TRUNCATE stays possible: test runners empty tables with it, and it needs a
 privilege no application role should have in production.
 """

@@ -53,7 +53,7 @@ def _expire_reset_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> bo
             program__reset_validity_on_order=True,
             program__points_validity_days__isnull=False,
         )
-        .only("id", "balance", "points_expire_at", "last_order_at")
+        .only("id", "program_id", "balance", "points_expire_at", "last_order_at")
         # The partial index's order: expired members leave the index, so each batch
         # starts where the due ones are instead of walking past the done ones.
         .order_by("points_expire_at", "id")[:batch_size]
@@ -62,6 +62,7 @@ def _expire_reset_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> bo
         return False
     entries = [
         LedgerEntry(
+            program_id=m.program_id,
             member_id=m.pk,
             kind=LedgerEntry.Kind.EXPIRE,
             points=-m.balance,
@@ -155,7 +156,7 @@ def _expire_lots_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> boo
         m.pk: m
         for m in Member.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(Exists(due))
-        .only("id", "balance", "points_expire_at")
+        .only("id", "program_id", "balance", "points_expire_at")
         .order_by("id")[:batch_size]
     }
     if not members:
@@ -171,6 +172,7 @@ def _expire_lots_batch(*, now: datetime, batch_size: int, run: ExpiryRun) -> boo
         member.balance -= lot.remaining
         entries.append(
             LedgerEntry(
+                program_id=member.program_id,
                 member_id=member.pk,
                 kind=LedgerEntry.Kind.EXPIRE,
                 points=-lot.remaining,

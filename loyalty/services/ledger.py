@@ -45,6 +45,7 @@ def ledger_append(
     """
     balance_before = member.balance
     entry = LedgerEntry(
+        program_id=member.program_id,
         member=member,
         kind=kind,
         points=points,

@@ -473,6 +473,7 @@ def refund_record(
             member=member, points_needed=shortfall, order=order, refund_id=external_id
         )
     refund = Refund.objects.create(
+        program=program,
         order=order,
         external_id=external_id,
         amount=amount,

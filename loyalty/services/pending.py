@@ -64,6 +64,7 @@ def pending_hold(
     activity dates).
     """
     row = PendingEarning.objects.create(
+        program_id=member.program_id,
         member=member,
         order=order,
         points=points,

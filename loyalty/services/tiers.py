@@ -215,6 +215,7 @@ def _change_row(
     from_tier: Tier | None = None,
 ) -> TierChange:  # fmt: skip
     return TierChange(
+        program_id=member.program_id,
         member=member,
         from_tier=from_tier,
         to_tier=to,
@@ -862,17 +863,22 @@ def _record_removal(removed: QuerySet[Tier]) -> None:
     names = dict(removed.values_list("pk", "name"))
     if not names:
         return
-    holders = Member.objects.filter(tier_id__in=names).values_list("pk", "tier_id").iterator()
+    holders = (
+        Member.objects.filter(tier_id__in=names)
+        .values_list("pk", "program_id", "tier_id")
+        .iterator()
+    )
     TierChange.objects.bulk_create(
         (
             TierChange(
+                program_id=program_id,
                 member_id=pk,
                 from_name=names[tier_id],
                 kind=TierChange.Kind.DOWN,
                 reason=f"Tier {names[tier_id]} removed from the program",
                 created_at=now,
             )
-            for pk, tier_id in holders
+            for pk, program_id, tier_id in holders
         ),
         batch_size=1000,
     )

@@ -64,6 +64,7 @@ def validity_on_append(
         remaining = entry.points + min(balance_before, 0)
         if remaining > 0:
             PointLot.objects.create(
+                program_id=member.program_id,
                 member=member,
                 entry=entry,
                 points=entry.points,

@@ -47,6 +47,7 @@ def superuser_client(db) -> tuple[User, Client]:
 def entry_at(member: Member, kind: str, points: int, at: datetime) -> LedgerEntry:
     """A ledger row dated in the past (an insert: the ledger refuses only updates)."""
     return LedgerEntry.objects.create(
+        program_id=member.program_id,
         member=member,
         kind=kind,
         points=points,

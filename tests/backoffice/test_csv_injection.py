@@ -63,6 +63,7 @@ def test_exports_quote_formulas_and_keep_negative_points_numbers(shop, staff_cli
     member = MemberFactory(program=shop, external_id="@evil", name=HYPERLINK)
     entry_at(member, LedgerEntry.Kind.DEDUCT, -500, timezone.now())
     LedgerEntry.objects.create(
+        program_id=member.program_id,
         member=member,
         kind=LedgerEntry.Kind.GRANT,
         points=3,

@@ -201,7 +201,8 @@ def test_deductions_count_and_the_day_starts_at_the_programs_midnight(
 
     def support_entry(points: int, at: datetime) -> None:
         LedgerEntry.objects.create(
-            member=alice, kind=LedgerEntry.Kind.GRANT, points=points, balance_after=8000,
+            program_id=alice.program_id, member=alice, kind=LedgerEntry.Kind.GRANT, points=points,
+            balance_after=8000,
             reason="earlier", idempotency_key=str(uuid.uuid4()), created_by=support, created_at=at,
         )  # fmt: skip
 

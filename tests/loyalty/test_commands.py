@@ -165,7 +165,13 @@ def test_check_ledger_names_a_member_whose_balance_drifted(program):
 def test_check_ledger_names_a_member_whose_chain_is_broken(member):
     # An entry whose balance_after skips ahead, with the cached balance matching the sum.
     LedgerEntry.objects.create(
-        member=member, kind="grant", points=50, balance_after=80, reason="bad", idempotency_key="x"
+        program_id=member.program_id,
+        member=member,
+        kind="grant",
+        points=50,
+        balance_after=80,
+        reason="bad",
+        idempotency_key="x",
     )
     Member.objects.filter(pk=member.pk).update(balance=50)
 

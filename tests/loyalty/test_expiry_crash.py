@@ -57,6 +57,7 @@ def _due_members(program, now) -> dict[int, int]:
     LedgerEntry.objects.bulk_create(
         (
             LedgerEntry(
+                program_id=m.program_id,
                 member=m,
                 kind=LedgerEntry.Kind.EARN,
                 points=m.balance,

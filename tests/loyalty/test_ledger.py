@@ -34,6 +34,7 @@ def earn(program, *, external_id="A-1", member="cust-1", amount="100.00"):
 def entry(member, *, kind, points, balance_after, key="k-1", reason="test"):
     """Insert a row directly, as a buggy writer would, to see what the database says."""
     return LedgerEntry.objects.create(
+        program_id=member.program_id,
         member=member,
         kind=kind,
         points=points,

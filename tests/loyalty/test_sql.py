@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def _entry(member: Member, **fields) -> LedgerEntry:
     return LedgerEntry(
-        member=member, kind=LedgerEntry.Kind.EARN, points=120, balance_after=120,
+        program_id=member.program_id, member=member, kind=LedgerEntry.Kind.EARN, points=120,
+        balance_after=120,
         reason="Order #A-1", details={"rule": 3, "amount": "12.00", "lines": [1, 2]}, **fields,
     )  # fmt: skip
 
