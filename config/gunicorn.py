@@ -11,7 +11,7 @@ from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # A worker a core, each serving many requests at once on threads: single orders that
-# arrive together in a worker are written in one transaction (loyalty.services.order_group),
+# arrive together in a worker are written in one transaction (loyalty.storage.group),
 # so fewer, busier workers write bigger groups (2 x 16 did better than 4 x 8 on 2 cores).
 workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)))
 worker_class = "gthread"

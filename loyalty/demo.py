@@ -31,18 +31,19 @@ from django.db import transaction
 from loyalty.errors import InsufficientPoints, LoyaltyError
 from loyalty.models import ApiKey, Member, Merchant, Program, Tier, User
 from loyalty.services.api_keys import api_key_create, api_key_hash
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.members import member_upsert
 from loyalty.services.merchants import merchant_create
-from loyalty.services.order_batch import BatchOrder, orders_record_batch
-from loyalty.services.orders import refund_record
+from loyalty.services.orders import BatchOrder, orders_record_batch
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import signin_link_create
+from loyalty.services.refunds import refund_record
 from loyalty.services.tiers import tiers_seed_defaults
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.checkout import coupon_redeem, coupon_release
-from rewards.services.coupons import CouponTerms, coupon_issue_compensation, coupon_void
+from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from rewards.services.thresholds import thresholds_replace
 
 DEMO_SLUG = "demo"

@@ -44,8 +44,8 @@ LATENCY = Histogram(
 ORDERS = Counter("loyalty_orders_total", "Orders received through the API.", ["result"])
 POINTS_ISSUED = Counter("loyalty_points_issued_total", "Points earned on orders or granted.")
 POINTS_EXPIRED = Counter("loyalty_points_expired_total", "Points taken by the expiry job.")
-# How many single orders each transaction of loyalty.services.order_group wrote: all 1 on
-# an idle server, more the busier it is (the group commit at work).
+# How many single orders each transaction of the group commit (loyalty.storage.group) wrote:
+# all 1 on an idle server, more the busier it is.
 ORDER_GROUP_SIZE = Histogram(
     "loyalty_order_group_size",
     "Single orders written together in one transaction.",

@@ -6,10 +6,11 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from loyalty.models import LedgerEntry, Member, PointLot
+from loyalty.rules.conversion import next_reward
+from loyalty.rules.validity import per_earning
 from loyalty.services.pending import member_pending_until
 from loyalty.services.tiers import tier_status
-from loyalty.services.validity import per_earning
-from rewards.services.conversion import next_reward, thresholds_of
+from rewards.selectors import thresholds_of
 
 
 def points_expiring(*, member: Member) -> tuple[datetime | None, int]:
@@ -44,7 +45,7 @@ def member_summary(*, member: Member) -> dict[str, Any]:
                 ("points_expire_at", "points_expiring"), points_expiring(member=member), strict=True
             )
         ),
-        "next_reward": next_reward(member=member, thresholds=thresholds),
+        "next_reward": next_reward(balance=member.balance, thresholds=thresholds),
         "next_tier": tiers["next_tier"],
         "created_at": member.created_at,
     }

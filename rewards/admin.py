@@ -42,6 +42,7 @@ from loyalty.errors import IdempotencyConflict, InvalidInput, LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import Member, Program
 from loyalty.services.bulk import bulk_job_coupons
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.roles import Permission
 from rewards.codes import code_normalise
 from rewards.forms import (
@@ -63,7 +64,6 @@ from rewards.services.admin_ops import (
     report_summary,
     rows_check,
 )
-from rewards.services.coupons import coupon_void
 from rewards.services.thresholds import TERM_FIELDS
 from rewards.terms import terms_text
 

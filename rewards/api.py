@@ -18,12 +18,12 @@ from loyalty.api.errors import fields_under
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.api.views import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, MemberPathView
-from loyalty.services.members import member_get
+from loyalty.services.conversion import reward_claim
+from loyalty.storage.members import member_get
 from rewards.errors import CouponNotFound
 from rewards.ratelimit import LookupGuard
 from rewards.selectors import member_coupons
 from rewards.services.checkout import coupon_redeem, coupon_release, coupon_validate
-from rewards.services.conversion import reward_claim
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from rewards.services.thresholds import TERM_FIELDS
 

@@ -5,8 +5,9 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from loyalty.models import Member
-from rewards.models import Coupon
+from loyalty.models import Member, Program
+from loyalty.snapshot import settings_read
+from rewards.models import Coupon, RewardThreshold
 
 
 def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
@@ -32,3 +33,17 @@ def member_coupons(*, member: Member, status: str | None = None) -> QuerySet[Cou
     elif status:
         coupons = coupons.filter(status=status)
     return coupons.order_by("-id")
+
+
+def thresholds_of(program: Program) -> list[RewardThreshold]:
+    """The program's thresholds, largest first, with their templates (kept per process
+    under the program's settings version, ``loyalty.snapshot``)."""
+    return settings_read(
+        "thresholds",
+        program,
+        lambda: list(
+            RewardThreshold.objects.filter(program=program)
+            .select_related("template")
+            .order_by("-points")
+        ),
+    )

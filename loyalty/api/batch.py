@@ -24,7 +24,7 @@ from loyalty.api import serializers as s
 from loyalty.api.errors import _flatten, error_body
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
 from loyalty.api.views import LoyaltyView
-from loyalty.services.order_batch import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
+from loyalty.services.orders import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
 
 
 class OrderBatchInSerializer(serializers.Serializer):

@@ -30,16 +30,17 @@ from loyalty.models import ApiKey, Member, Program
 from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.earning_config import campaigns_describe, rules_describe
 from loyalty.services.idempotency import idempotent_call, request_fingerprint
-from loyalty.services.members import member_get, member_upsert
-from loyalty.services.order_group import order_record_grouped
-from loyalty.services.orders import order_arguments, order_get, order_input, refund_record
+from loyalty.services.members import member_upsert
+from loyalty.services.orders import order_arguments, order_get, order_input, order_record_grouped
 from loyalty.services.pending import order_pending
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create
 from loyalty.services.program_config import program_configure
 from loyalty.services.quote import order_quote
+from loyalty.services.refunds import refund_record
 from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
 from loyalty.services.transfers import transfer_create
+from loyalty.storage.members import member_get
 from rewards.services.thresholds import thresholds_describe
 
 # Who may read a member's data (profile, coupons with their codes, tier, badge): never a
@@ -393,7 +394,7 @@ class OrdersView(LoyaltyView):
         def handler() -> Response:
             data = self.valid(s.OrderInSerializer, request)
             order = order_input(program=self.program, **order_arguments(data))
-            # With the orders of other requests arriving at the same moment (order_group).
+            # With the orders of other requests arriving at the same moment (storage.group).
             result = order_record_grouped(program=self.program, order=order)
             metrics.observe_order(created=result.created, points=result.order.points_earned)
             body = s.OrderSerializer.present(

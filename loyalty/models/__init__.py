@@ -8,12 +8,22 @@ from loyalty.models.base import (
     amount_field,
     default_reminder_offsets,
 )
-from loyalty.models.ledger import LedgerEntry, Order, PendingEarning, PointLot, Refund
+from loyalty.models.ledger import (
+    TIER_COUNTING_GRANT_FLAG,
+    TIER_COUNTING_KINDS,
+    LedgerEntry,
+    Order,
+    PendingEarning,
+    PointLot,
+    Refund,
+)
 from loyalty.models.members import Feedback, Member, ProfileToken, TierChange, Transfer
 from loyalty.models.ops import AuditEntry, BulkJob, BulkRow, IdempotencyRecord, OpsAlert
 from loyalty.models.program import Campaign, EarningRule, Program, Tier
 
 __all__ = [
+    "TIER_COUNTING_GRANT_FLAG",
+    "TIER_COUNTING_KINDS",
     "amount_field",
     "ApiKey",
     "AuditEntry",

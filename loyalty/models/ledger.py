@@ -211,6 +211,12 @@ class LedgerEntry(models.Model):
         return f"{self.points:+d} {self.kind} ({self.member})"
 
 
+# What counts toward tiers (``loyalty.rules.tiers``; the storage layer counts it in SQL): these
+# kinds, and grants whose details carry the flag set to true.
+TIER_COUNTING_KINDS = (LedgerEntry.Kind.EARN.value, LedgerEntry.Kind.REVERSAL.value)
+TIER_COUNTING_GRANT_FLAG = "counts_for_tier"
+
+
 class PointLot(models.Model):
     """Points of one earning with their own expiry date (programs whose orders do not reset
     the validity). Spending takes the lots that expire first; ``remaining`` is what is left.

@@ -14,8 +14,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import LedgerEntry, Member, Program, Transfer
 from loyalty.selectors import member_ledger, member_summary
 from rewards.models import Coupon, RewardThreshold
-from rewards.selectors import coupon_status, member_coupons
-from rewards.services.conversion import thresholds_of
+from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
 HISTORY_PAGE_SIZE = 20

@@ -37,6 +37,7 @@ from loyalty.forms import FeedbackForm, TransferForm, add_service_error
 from loyalty.models import Member, Merchant
 from loyalty.profile.auth import session_login, session_logout, session_member
 from loyalty.profile.selectors import profile_page
+from loyalty.services.conversion import reward_claim
 from loyalty.services.feedback import feedback_submit
 from loyalty.services.members import member_email_consent_set, member_locale_set
 from loyalty.services.profile_access import (
@@ -50,7 +51,6 @@ from loyalty.services.transfers import transfer_create, transfer_rate_check
 from loyalty.tasks import profile_sign_in_email
 from loyalty.templatetags.profile_format import points as format_points
 from notifications.services import push
-from rewards.services.conversion import reward_claim
 
 LANGUAGES = [code for code, _name in settings.LANGUAGES]
 # Remembered after sign-out, so /profile/ can send the visitor to their shop's sign-in.

@@ -8,9 +8,9 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import sql
 from loyalty.errors import InvalidInput
 from loyalty.models import ApiKey, Merchant, Program
+from loyalty.storage import sql
 
 KEY_PREFIX = "lk_"
 
@@ -44,7 +44,7 @@ def api_key_create(
 # Every API request looks its key up, with the merchant and the program the services need.
 # Django would build the same three-table statement anew each time, which takes longer than
 # the database takes to answer it; so it is built once per process from the models' fields
-# (``loyalty.sql``), and its row is turned into the three models as the ORM does, with the
+# (``loyalty.storage.sql``), and its row is turned into the three models as the ORM does, with the
 # relations cached both ways like select_related.
 _LOADED = ((ApiKey, "k"), (Merchant, "m"), (Program, "p"))
 

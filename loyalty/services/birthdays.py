@@ -15,10 +15,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.models import EarningRule, Member, Program
+from loyalty.rules.bonuses import Bonus
+from loyalty.rules.earning import local_date
 from loyalty.services.bonuses import bonus_award
-from loyalty.services.earning import local_date
+from loyalty.services.conversion import rewards_convert
 from loyalty.services.members import member_lock
-from rewards.services.conversion import rewards_convert
 
 BATCH = 500
 
@@ -73,10 +74,14 @@ def _award_program(*, program: Program, rule: EarningRule, now: datetime, run: B
                 member = member_lock(program=program, external_id=external_id)
                 entry = bonus_award(
                     member=member,
-                    points=points,
-                    key=f"birthday:{pk}:{today.year}",
-                    reason=f"Birthday bonus (rule '{rule.name}'): {points} points, happy birthday!",
-                    details={"rule": rule.pk, "year": today.year},
+                    bonus=Bonus(
+                        points=points,
+                        key=f"birthday:{pk}:{today.year}",
+                        reason=(
+                            f"Birthday bonus (rule '{rule.name}'): {points} points, happy birthday!"
+                        ),
+                        details={"rule": rule.pk, "year": today.year},
+                    ),
                 )
                 if entry is not None:
                     run.members += 1

@@ -3,20 +3,22 @@
 Invariant: ``member.balance`` equals the sum of the member's entries, and each
 entry's ``balance_after`` is the previous entry's plus its points. Points still in a
 return window are not entries yet (``member.pending``, see ``pending``); the audit
-checks them too. Callers hold
-the member's row lock (``member_lock``) for the whole transaction, so entries of
-one member are appended one at a time.
+checks them too. Callers hold the member's row lock for the whole transaction, so
+entries of one member are appended one at a time. An entry keeps the member's account
+true (``storage.accounts``): its point lots in per-earning programs, its tier windows.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Refund, User
-from loyalty.services.deferred import deferred_insert, deferred_member_update
-from loyalty.services.validity import validity_on_append
+from loyalty.models import LedgerEntry, Member, Order, PendingEarning, PointLot, Refund, User
+from loyalty.rules import tiers as tier_rules
+from loyalty.rules import validity
+from loyalty.storage import accounts, unit
 
 if TYPE_CHECKING:
     from rewards.models import Coupon
@@ -39,17 +41,17 @@ def ledger_append(
 ) -> LedgerEntry:
     """Append one entry and move the cached balance with it. The member must be locked.
 
-    ``member_updates`` are other member columns to set in the same UPDATE, saving
-    the caller a round trip on the hot path. ``expires_at`` dates positive points that
-    do not follow the program's default validity (see ``validity``).
+    ``member_updates`` are other member columns to set with the balance (one write).
+    ``expires_at`` dates positive points that do not follow the program's default validity.
     """
+    account = accounts.account(member)
     balance_before = member.balance
     entry = LedgerEntry(
         program_id=member.program_id,
         member=member,
         kind=kind,
         points=points,
-        balance_after=member.balance + points,
+        balance_after=balance_before + points,
         reason=reason,
         idempotency_key=key,
         order=order,
@@ -58,21 +60,57 @@ def ledger_append(
         created_by=created_by,
         details=details or {},
     )
-    deferred_insert(entry)
+    unit.add(entry)
+    if account.windows is not None and tier_rules.counts(kind, entry.details):
+        at = order.placed_at if order is not None else entry.created_at
+        assert account.windows_at is not None
+        tier_rules.window_add(account.windows, points=points, at=at, now=account.windows_at)
     updates = {
-        **validity_on_append(
-            member=member,
-            entry=entry,
-            balance_before=balance_before,
-            expires_at=expires_at,
-            order=order,
-        ),
+        **_expiry(account, entry=entry, balance_before=balance_before, expires_at=expires_at),
         # The caller's word last: an order's own expiry date (placed_at + validity) beats
         # the "from now" a first earning would otherwise get.
         **(member_updates or {}),
     }
-    deferred_member_update(member, balance_delta=points, **updates)
+    unit.member_update(member, deltas={"balance": points}, **updates)
     return entry
+
+
+def _expiry(
+    account: accounts.Account, *, entry: LedgerEntry, balance_before: int,
+    expires_at: datetime | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Keep the member's lots and next expiry date in step with a new entry
+    (``loyalty.rules.validity``); the member columns to set."""
+    member = account.member
+    program = member.program
+    days = program.points_validity_days
+    if not days:
+        return {}
+    if not validity.per_earning(program):
+        if entry.points > 0 and member.points_expire_at is None:
+            return {"points_expire_at": expires_at or timezone.now() + timedelta(days=days)}
+        return {}
+    live = accounts.lots(account)
+    if entry.points > 0:
+        remaining = validity.lot_points(points=entry.points, balance_before=balance_before)
+        if remaining > 0:
+            lot = PointLot(
+                program_id=member.program_id,
+                member=member,
+                entry=entry,
+                points=entry.points,
+                remaining=remaining,
+                expires_at=expires_at or entry.created_at + timedelta(days=days),
+            )
+            lot.order_id = entry.order_id  # type: ignore[attr-defined]  # the spending order
+            unit.add(lot)
+            live.append(lot)
+    elif entry.kind != LedgerEntry.Kind.EXPIRE:  # expiry takes its own lots, see expiry.py
+        order_id = entry.order_id
+        for lot in validity.consume(live, points=-entry.points, order_id=order_id):
+            unit.changed(lot, "remaining")
+        live[:] = [lot for lot in live if lot.remaining > 0]
+    return {"points_expire_at": validity.next_expiry(live)}
 
 
 @dataclass(frozen=True)

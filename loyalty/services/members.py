@@ -8,25 +8,24 @@ manager (or the shop's key) may make it. Every other profile edit by staff is au
 its old and new values.
 """
 
-from collections.abc import Collection, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from types import EllipsisType
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import sql
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Order, Program, User
 from loyalty.services.audit import Action, audit_changes, audit_record
 from loyalty.services.bonuses import signup_bonus_award
+from loyalty.services.conversion import rewards_convert
 from loyalty.services.roles import Permission, role_check, role_check_merchant
+from loyalty.storage.members import member_locked, members_create, members_lock
 from notifications.models import Event
 from notifications.services import notice_enqueue
 
@@ -44,13 +43,11 @@ def member_lock(*, program: Program, external_id: str, create: bool = False) -> 
     """
     if create:
         _check_external_id(external_id)
-    locked = Member.objects.select_for_update().filter(program=program, external_id=external_id)
-    member = locked.first()
+    member = member_locked(program=program, external_id=external_id)
     if member is None:
         if not create:
             raise MemberNotFound(external_id=external_id)
         return member_create_locked(program=program, external_id=external_id)
-    member.program = program
     return member
 
 
@@ -58,86 +55,14 @@ def member_create_locked(*, program: Program, external_id: str) -> Member:
     """Create a member that was not found (or take the one a concurrent writer has just
     created), locked, with its sign-up bonus."""
     _check_external_id(external_id)
-    member = members_create_locked(program=program, external_ids=[external_id])[external_id]
-    # Under the lock: of two requests creating the member, the second finds the
-    # bonus given and skips it.
-    signup_bonus_award(member=member)
-    return member
-
-
-def members_create_locked(*, program: Program, external_ids: Iterable[str]) -> dict[str, Member]:
-    """Create the members of these (checked) external ids, inserted in external-id order, and
-    return them locked, by external id; one a concurrent writer created first is taken as it
-    is. No sign-up bonus here: the caller gives it, under the lock.
-
-    One statement (kept, ``loyalty.sql``): the insert returns the rows it made, which no
-    other transaction can see, let alone lock, before ours commits.
-    """
-    wanted = sorted(set(external_ids))
-    if not wanted:
-        return {}
-    template = sql.values(Member(program=program, external_id=""), _CREATED)
-    made = sql.run(_create_sql(), [v for (name, _f), v in zip(_CREATED, template, strict=True)
-                                   if name != "external_id"] + [wanted])  # fmt: skip
-    members = {m.external_id: m for m in (sql.load(Member, row) for row in made)}
-    if len(members) < len(wanted):
-        members |= members_lock(program=program, external_ids=set(wanted) - members.keys())
-    for member in members.values():
-        member.program = program
-    return members
-
-
-def members_lock(*, program: Program, external_ids: Collection[str]) -> dict[str, Member]:
-    """The program's members of these external ids that exist, locked in pk order (the
-    order every writer of several members uses); by external id."""
-    rows = sql.run(_lock_many_sql(), [program.pk, list(external_ids)]) if external_ids else []
-    members = {}
-    for row in rows:
-        member = sql.load(Member, row)
-        member.program = program
-        members[member.external_id] = member
-    return members
-
-
-_CREATED = sql.prepared_fields(Member, with_pk=False)
-
-
-@cache
-def _create_sql() -> str:
-    """INSERT of a member per external id of the array parameter; every other column takes
-    the value of its parameter (a new member's defaults)."""
-    fields = {f.attname: f for f in Member._meta.concrete_fields}
-    columns, selected = [], []
-    for name, _field in _CREATED:
-        field = fields[name]
-        columns.append(sql.quote(str(field.column)))
-        selected.append("e" if name == "external_id" else f"%s::{field.cast_db_type(connection)}")
-    return (
-        f"INSERT INTO {sql.quote(Member._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} FROM unnest(%s::text[]) AS e ORDER BY e "
-        f"ON CONFLICT DO NOTHING RETURNING {sql.columns(Member)}"
-    )
-
-
-@cache
-def _lock_many_sql() -> str:
-    # Each id looked up on its own (a subquery with both key columns: the unique index, for
-    # sure), then the rows by pk. ``external_id = ANY(%s)`` lets PostgreSQL read the whole
-    # program and filter when its statistics are stale (a new shop's first busy hour).
-    table, pk = sql.quote(Member._meta.db_table), sql.column(Member, "pk")
-    return (
-        f"SELECT {sql.columns(Member)} FROM {table} WHERE {pk} = ANY(ARRAY("  # noqa: S608
-        f"SELECT (SELECT {pk} FROM {table} WHERE {sql.column(Member, 'program')} = %s "
-        f"AND {sql.column(Member, 'external_id')} = e) FROM unnest(%s::text[]) AS e)) "
-        f"ORDER BY {pk} FOR UPDATE"
-    )
-
-
-def member_get(*, program: Program, external_id: str) -> Member:
-    member = Member.objects.filter(program=program, external_id=external_id).first()
-    if member is None:
-        raise MemberNotFound(external_id=external_id)
-    member.program = program
+    made = members_create(program=program, external_ids=[external_id])
+    if external_id in made:
+        member = made[external_id]
+        # Made by this transaction: the bonus cannot be there yet.
+        signup_bonus_award(member=member, new=True)
+        return member
+    # A concurrent writer made it (and gave its bonus): take it as it is, locked.
+    (member,) = members_lock(program=program, external_ids=[external_id]).values()
     return member
 
 
@@ -234,9 +159,6 @@ def member_upsert(
         _referral_set(member=member, referrer_external_id=referred_by)
     if created:
         signup_bonus_award(member=member)
-        # Imported here: conversion locks members through this module.
-        from rewards.services.conversion import rewards_convert  # noqa: PLC0415
-
         rewards_convert(member=member, program=program)
     return member, created
 

@@ -19,33 +19,23 @@ or twice at once.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import Min
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member, Order, PendingEarning, Program
+from loyalty.models import LedgerEntry, Member, Order, PendingEarning
+from loyalty.rules.validity import earning_expiry
+from loyalty.services.conversion import rewards_convert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.tiers import tier_on_earn
-from loyalty.services.validity import earning_expiry
 from loyalty.snapshot import program_snapshot
+from loyalty.storage import unit
 from notifications.models import WebhookEndpoint, WebhookEvent
 from notifications.services.webhooks import webhook_points_earned
 from rewards.models import RewardThreshold
-from rewards.services.conversion import rewards_convert
-
-
-def pending_available_at(
-    *, program: Program, placed_at: datetime, points: int, now: datetime | None = None
-) -> datetime | None:
-    """When an order's points become available, or None when they count at once (no window,
-    nothing earned, or an order sent in after its window had already ended)."""
-    if not program.pending_days or points <= 0:
-        return None
-    available_at = placed_at + timedelta(days=program.pending_days)
-    return available_at if available_at > (now or timezone.now()) else None
 
 
 def pending_hold(
@@ -60,10 +50,10 @@ def pending_hold(
     """Keep an order's points pending until ``available_at``. The member must be locked.
 
     ``reason`` is the earning's explanation, written into the ledger on release.
-    ``member_updates`` are other member columns to set in the same UPDATE (the order's
+    ``member_updates`` are other member columns to set in the same write (the order's
     activity dates).
     """
-    row = PendingEarning.objects.create(
+    row = PendingEarning(
         program_id=member.program_id,
         member=member,
         order=order,
@@ -72,11 +62,8 @@ def pending_hold(
         created_at=order.created_at,
         reason=reason,
     )
-    updates = dict(member_updates or {})
-    Member.objects.filter(pk=member.pk).update(pending=F("pending") + points, **updates)
-    for name, value in updates.items():
-        setattr(member, name, value)
-    member.pending += points
+    unit.add(row)
+    unit.member_update(member, deltas={"pending": points}, **(member_updates or {}))
     return row
 
 
@@ -95,8 +82,7 @@ def pending_cancel(*, member: Member, order: Order, points: int) -> int:
         row.status = PendingEarning.Status.CANCELLED
     row.cancelled += cancelled
     row.save(update_fields=["points", "status", "cancelled"])
-    Member.objects.filter(pk=member.pk).update(pending=F("pending") - cancelled)
-    member.pending -= cancelled
+    unit.member_update(member, deltas={"pending": -cancelled})
     return cancelled
 
 

@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
+from loyalty.rules.earning import day_bounds, local_date
 from loyalty.services.audit import Action, audit_record
-from loyalty.services.earning import day_bounds, local_date
+from loyalty.services.conversion import rewards_convert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
 from loyalty.services.roles import SupportDailyLimitExceeded, role_check_points, role_limited
@@ -33,7 +34,6 @@ from notifications.models import Event
 from notifications.services import notification_enqueue
 from notifications.services.webhooks import webhook_points_earned
 from rewards.models import Coupon
-from rewards.services.conversion import rewards_convert
 
 MAX_GRANT = 100_000_000
 

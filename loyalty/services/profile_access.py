@@ -33,7 +33,7 @@ from loyalty.clientip import ip_bucket
 from loyalty.errors import SignInLinkInvalid, SignInRateLimited
 from loyalty.models import Member, Merchant, ProfileToken, Program
 from loyalty.services.limits import attempt_count
-from loyalty.services.members import member_get
+from loyalty.storage.members import member_get
 
 DEEP_LINK_SALT = "loyalty.profile.deep-link"
 

@@ -11,13 +11,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program
+from django.utils import timezone
+
+from loyalty.models import EarningRule, Member, Order, Program
+from loyalty.rules import bonuses, earning
+from loyalty.rules import tiers as tier_rules
+from loyalty.rules.conversion import conversions
+from loyalty.rules.earning import EarnBreakdown
 from loyalty.services.bonuses import bonus_rule
-from loyalty.services.earning import EarnBreakdown, earn_breakdown
-from loyalty.services.orders import order_input
-from loyalty.services.tiers import tier_preview
-from rewards.models import RewardThreshold
-from rewards.services.conversion import MAX_CONVERSIONS_PER_WRITE, thresholds_of
+from loyalty.services.earning import program_campaigns
+from loyalty.services.earning_rules import program_rules
+from loyalty.services.order_input import order_input
+from loyalty.services.tiers import program_tiers, tier_preview
+from loyalty.storage import accounts
+from rewards.selectors import thresholds_of
 from rewards.services.thresholds import TERM_FIELDS
 
 
@@ -59,87 +66,84 @@ def order_quote(
         program=program, external_id=external_id, member_external_id=member_external_id,
         amount=amount, currency=currency, placed_at=placed_at, breakdown=breakdown, lines=lines,
     )  # fmt: skip
-    currency, placed_at, parts = checked.currency, checked.placed_at, checked.parts
     member = Member.objects.filter(program=program, external_id=member_external_id).first()
     exists = member is not None
     if member is None:
-        # The member the order would create, as member_lock makes it.
+        # The member the order would create, as the order path makes it.
         member = Member(program=program, external_id=member_external_id)
     member.program = program
-    earned = earn_breakdown(
+    # The member's account, read as the order path reads it (nothing locked, nothing written).
+    account = accounts.Account(member) if exists else None
+    tiers = program_tiers(program)
+    earned = earning.earn_breakdown(
         program=program,
         member=member,
         external_id=external_id,
-        amount=amount,
-        currency=currency,
-        breakdown=parts,
+        amount=checked.amount,
+        currency=checked.currency,
+        breakdown=checked.parts,
         lines=checked.lines,
-        placed_at=placed_at,
+        placed_at=checked.placed_at,
+        rules=program_rules(program),
+        campaigns=program_campaigns(program),
+        tier=tier_rules.multiplier(tiers, member.tier_id),
+        earned=lambda start, end: accounts.earned(account, (start, end)) if account else 0,
     )
-    bonuses = _bonuses(program=program, member=member, exists=exists)
+    found = _bonuses(program=program, member=member, account=account)
     balance = member.balance
-    after = balance + earned.total + sum(b.points for b in bonuses)
+    after = balance + earned.total + sum(b.points for b in found)
+    sums = (
+        accounts.windows(account, days=tier_rules.windows_of(tiers), now=timezone.now())
+        if account is not None and tiers
+        else None
+    )
     return Quote(
         external_id=external_id,
         member=member_external_id,
         member_exists=exists,
         already_recorded=Order.objects.filter(program=program, external_id=external_id).exists(),
         earning=earned,
-        bonuses=bonuses,
+        bonuses=found,
         balance_before=balance,
         balance_after=after,
         coupons=_coupons(program=program, balance=after),
-        tier=tier_preview(program=program, member=member, points=earned.total),
+        tier=tier_preview(
+            program=program, sums=sums, member=member if exists else None, points=earned.total
+        ),  # fmt: skip
     )
 
 
-def _bonuses(*, program: Program, member: Member, exists: bool) -> list[QuoteBonus]:
+def _bonuses(
+    *, program: Program, member: Member, account: accounts.Account | None
+) -> list[QuoteBonus]:
     """The sign-up bonus of a member the order creates; the referred member's share of a
-    referral the first order pays (as ``signup_bonus_award`` / ``referral_on_first_order``)."""
-    found: list[QuoteBonus] = []
-    if not exists:
+    referral the first order pays (the order path's rules, ``loyalty.rules.bonuses``)."""
+    if account is None:
         rule = bonus_rule(program=program, kind=EarningRule.Kind.SIGNUP)
-        if rule is not None:
-            points = int(rule.parameters["points"])
-            found.append(
-                QuoteBonus(
-                    kind="signup", points=points, reason=f"Sign-up bonus (rule '{rule.name}')"
-                )
-            )
-        return found
-    if member.referred_by_id is None or Order.objects.filter(member=member).exists():
-        return found
+        if rule is None:
+            return []
+        bonus = bonuses.signup(rule)
+        return [QuoteBonus(kind="signup", points=bonus.points, reason=bonus.reason)]
     rule = bonus_rule(program=program, kind=EarningRule.Kind.REFERRAL)
-    if (
-        rule is not None
-        and not LedgerEntry.objects.filter(
-            member=member, idempotency_key=f"referral:{member.pk}"
-        ).exists()
-    ):
-        points = int(rule.parameters["referred_points"])
-        found.append(
-            QuoteBonus(
-                kind="referral", points=points, reason=f"Referral bonus (rule '{rule.name}')"
-            )
-        )
-    return found
+    if rule is None or member.referred_by_id is None or accounts.has_orders(account):
+        return []
+    referrer = Member.objects.filter(pk=member.referred_by_id).values_list("external_id", flat=True)
+    for_member, _for_referrer = bonuses.referral(
+        rule, referred_pk=member.pk, referred=member.external_id,
+        referrer=referrer.first() or "", order="",
+    )  # fmt: skip
+    return [QuoteBonus(kind="referral", points=for_member.points, reason=for_member.reason)]
 
 
 def _coupons(*, program: Program, balance: int) -> list[dict[str, Any]]:
-    """The coupons automatic conversion would issue from ``balance`` (as ``rewards_convert``)."""
+    """The coupons automatic conversion would issue from ``balance`` (``rewards_convert``'s
+    rule)."""
     if program.conversion_mode != Program.ConversionMode.AUTOMATIC:
         return []
-    thresholds: list[RewardThreshold] = thresholds_of(program)
-    issued: list[dict[str, Any]] = []
-    while len(issued) < MAX_CONVERSIONS_PER_WRITE:
-        threshold = next((t for t in thresholds if t.points <= balance), None)
-        if threshold is None:
-            break
-        balance -= threshold.points
-        issued.append(
-            {
-                "points": threshold.points,
-                "coupon": {name: getattr(threshold.template, name) for name in TERM_FIELDS},
-            }
-        )
-    return issued
+    return [
+        {
+            "points": threshold.points,
+            "coupon": {name: getattr(threshold.template, name) for name in TERM_FIELDS},
+        }
+        for threshold in conversions(balance=balance, thresholds=thresholds_of(program))
+    ]

@@ -31,19 +31,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
-from loyalty.models import LedgerEntry, Member, Order, Program, Tier, TierChange, User
+from loyalty.models import Member, Order, Program, Tier, TierChange, User
+from loyalty.rules import tiers as tier_rules
 from loyalty.services.audit import Action, audit_record, audit_replace
-from loyalty.services.deferred import deferred_window_sums
 from loyalty.services.members import MAX_RATING, member_lock
 from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import settings_changed, settings_read
+from loyalty.storage import accounts, unit
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
@@ -51,9 +51,6 @@ from notifications.services.webhooks import webhook_enqueue
 
 DEFAULT_TIERS = (("Gold", 200), ("Platinum", 1000), ("Diamond", 2000))
 DEFAULT_WINDOW_DAYS = 90
-# Clock skew allowed on placed_at (see orders.PLACED_AT_TOLERANCE): an entry whose order was
-# placed inside a window was created at most this long before the window starts.
-SKEW = timedelta(minutes=5)
 MAX_TIERS = 20
 MAX_MULTIPLIER = Decimal(100)
 COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
@@ -66,89 +63,6 @@ class TierNotFound(LoyaltyError):
     message = _("This program has no tier named '%(name)s'.")
 
 
-# --- reading a member's window -------------------------------------------------------------
-
-
-def _counting(member_ids: Any) -> Any:  # Any: the annotation is invisible to django-stubs
-    """The entries that count toward tiers, with ``at``: when their points count from."""
-    return (
-        LedgerEntry.objects.filter(member_id__in=member_ids)
-        .filter(
-            Q(kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL])
-            | Q(kind=LedgerEntry.Kind.GRANT, details__counts_for_tier=True)
-        )
-        .annotate(at=Coalesce("order__placed_at", "created_at"))
-    )
-
-
-def window_add(window: dict[int, int], *, entry: LedgerEntry, now: datetime) -> None:
-    """Add an entry not written yet to a member's window sums (``{days: points}``, as
-    ``window_sums`` gives them): the same rule as ``_counting``, for ``deferred`` batches."""
-    counts = entry.kind in (LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL) or (
-        entry.kind == LedgerEntry.Kind.GRANT and entry.details.get("counts_for_tier") is True
-    )
-    if not counts:
-        return
-    at = entry.order.placed_at if entry.order is not None else entry.created_at
-    for days in window:
-        if at >= now - timedelta(days=days):
-            window[days] += entry.points
-
-
-def _windows(program_tiers: list[Tier], grace: int) -> set[int]:
-    days = {t.window_days for t in program_tiers}
-    return days | {d + grace for d in days}
-
-
-def window_sums(
-    *, member_ids: list[int], days: set[int], now: datetime
-) -> dict[int, dict[int, int]]:
-    """Each member's counting points of the last ``d`` days, for every ``d`` in ``days``.
-
-    One aggregate query for any number of members and windows.
-    """
-    if not member_ids or not days:
-        return {}
-    longest = max(days)
-    sums = {
-        f"w{d}": Coalesce(
-            Sum(
-                Case(
-                    When(at__gte=now - timedelta(days=d), then="points"),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                )
-            ),
-            0,
-        )
-        for d in sorted(days)
-    }
-    rows = (
-        _counting(member_ids)
-        # created_at >= placed_at - skew, so this bound only trims, never loses an entry.
-        .filter(created_at__gte=now - timedelta(days=longest) - SKEW)
-        .filter(at__gte=now - timedelta(days=longest))
-        .values("member_id")
-        .annotate(**sums)
-        .order_by()
-    )
-    found = {row["member_id"]: {d: int(row[f"w{d}"]) for d in days} for row in rows}
-    return {pk: found.get(pk, dict.fromkeys(days, 0)) for pk in member_ids}
-
-
-def _contributions(*, member: Member, days: int, now: datetime) -> list[tuple[datetime, int]]:
-    """The member's counting points of the last ``days`` days by moment, oldest first."""
-    rows = (
-        _counting([member.pk])
-        .filter(created_at__gte=now - timedelta(days=days) - SKEW)
-        .filter(at__gte=now - timedelta(days=days))
-        .values("at")
-        .annotate(points=Sum("points"))
-        .order_by("at")
-    )
-    return [(row["at"], int(row["points"])) for row in rows]
-
-
 def program_tiers(program: Program) -> list[Tier]:
     """The program's tiers, lowest first."""
     return settings_read(
@@ -156,39 +70,12 @@ def program_tiers(program: Program) -> list[Tier]:
     )
 
 
-def _rating_ok(tier: Tier, rating: Decimal | None) -> bool:
-    return tier.min_rating is None or (rating is not None and rating >= tier.min_rating)
-
-
-def _target(
-    tiers: list[Tier], sums: dict[int, int], rating: Decimal | None, *, held: Tier | None,
-    grace: int,
-) -> Tier | None:  # fmt: skip
-    """The highest tier the member qualifies for. Tiers up to the one ``held`` are kept with
-    the grace period; tiers above it must be reached within their window."""
-    held_points = held.min_points if held is not None else -1
-    for tier in reversed(tiers):
-        days = tier.window_days + (grace if tier.min_points <= held_points else 0)
-        if sums.get(days, 0) >= tier.min_points and _rating_ok(tier, rating):
-            return tier
-    return None
-
-
-def _rank(tier: Tier | None) -> int:
-    return -1 if tier is None else tier.min_points
-
-
 # --- the multiplier -----------------------------------------------------------------------
 
 
 def tier_multiplier(*, member: Member) -> tuple[Decimal, str | None]:
     """The earn multiplier of the member's tier and the tier's name ((1, None) without one)."""
-    if member.tier_id is None:
-        return Decimal(1), None
-    tier = next((t for t in program_tiers(member.program) if t.pk == member.tier_id), None)
-    if tier is None:
-        return Decimal(1), None
-    return tier.earn_multiplier, tier.name
+    return tier_rules.multiplier(program_tiers(member.program), member.tier_id)
 
 
 # --- changes ------------------------------------------------------------------------------
@@ -204,7 +91,7 @@ def _change(
         member=member, to=to, kind=kind, reason=reason, now=now, created_by=created_by,
         until=until, from_tier=from_tier,
     )  # fmt: skip
-    change.save()
+    unit.add(change)
     _tell_changed(member=member, change=change, hooks=True)
     return change
 
@@ -261,64 +148,50 @@ def _tell_changed(*, member: Member, change: TierChange, hooks: bool) -> None:
     )
 
 
-def _points_text(sums: dict[int, int], tier: Tier) -> str:
-    return f"{sums.get(tier.window_days, 0)} points in {tier.window_days} days"
-
-
 def tier_on_earn(*, member: Member, now: datetime | None = None) -> TierChange | None:
     """After an earning: move the member up at once if its window points lift it.
 
-    The member must be locked (``member_lock``). Never moves a member down. One
-    aggregate query when there are tiers, none when the program has none.
+    The member must be locked. Never moves a member down. The window points come from the
+    member's account (``storage.accounts``): loaded with the order path's, else one query.
     """
     now = now or timezone.now()
     tiers = program_tiers(member.program)
     # Nothing above the top tier: no need to count the window.
     if not tiers or member.tier_id == tiers[-1].pk:
         return None
-    days = {t.window_days for t in tiers}
-    sums = deferred_window_sums(member_ids=[member.pk], days=days, now=now)
+    sums = accounts.windows(accounts.account(member), days=tier_rules.windows_of(tiers), now=now)
     current = next((t for t in tiers if t.pk == member.tier_id), None)
-    target = _target(tiers, sums[member.pk], member.rating, held=None, grace=0)
-    if target is None or _rank(target) <= _rank(current):
+    target = tier_rules.up(tiers, sums, member.rating, current)
+    if target is None:
         return None
-    assert target is not None
-    reason = f"Reached {target.name}: {_points_text(sums[member.pk], target)}"
-    Member.objects.filter(pk=member.pk).update(
-        tier=target,
+    unit.member_update(
+        member,
+        tier_id=target.pk,
         tier_since=now,
         tier_override=None,
         tier_override_reason="",
         tier_override_until=None,
     )
-    member.tier, member.tier_since = target, now
-    member.tier_override_until = None
-    return _change(
-        member=member, to=target, kind=TierChange.Kind.UP, reason=reason, now=now,
-        from_tier=current,
+    change = _change_row(
+        member=member, to=target, kind=TierChange.Kind.UP, now=now, from_tier=current,
+        reason=f"Reached {target.name}: {tier_rules.points_text(sums, target)}",
     )  # fmt: skip
+    unit.add(change)
+    _tell_changed(member=member, change=change, hooks=True)
+    return change
 
 
-def tier_preview(
-    *, program: Program, member: Member | None, points: int, now: datetime | None = None
-) -> str | None:
-    """The tier a member would hold after earning ``points`` now (the quote's answer).
-
-    The same rule as ``tier_on_earn``: up at once, never down. Reads only.
-    """
+def tier_preview(*, program: Program, sums: dict[int, int] | None, member: Member | None,
+                 points: int) -> str | None:  # fmt: skip
+    """The tier a member would hold after earning ``points`` now (the quote's answer), from
+    its window ``sums`` (None: no points yet). The same rule as ``tier_on_earn``. Reads only."""
     tiers = program_tiers(program)
     if not tiers:
         return None
-    now = now or timezone.now()
-    days = {t.window_days for t in tiers}
-    if member is not None and member.pk is not None:
-        sums = window_sums(member_ids=[member.pk], days=days, now=now)[member.pk]
-    else:
-        sums = dict.fromkeys(days, 0)
+    days = tier_rules.windows_of(tiers)
+    lifted = {d: (sums or {}).get(d, 0) + max(points, 0) for d in days}
     current = None if member is None else next((t for t in tiers if t.pk == member.tier_id), None)
-    lifted = {d: v + max(points, 0) for d, v in sums.items()}
-    target = _target(tiers, lifted, member.rating if member else None, held=None, grace=0)
-    best = target if _rank(target) > _rank(current) else current
+    best = tier_rules.up(tiers, lifted, member.rating if member else None, current) or current
     return best.name if best is not None else None
 
 
@@ -428,8 +301,8 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
     for member in members:
         member.program = program
     by_pk = {t.pk: t for t in tiers}
-    days = _windows(tiers, grace) | _notice_windows(tiers, program)
-    sums = window_sums(member_ids=[m.pk for m in members], days=days, now=now)
+    days = tier_rules.windows_of(tiers, grace=grace) | _notice_windows(tiers, program)
+    sums = accounts.window_sums(member_ids=[m.pk for m in members], days=days, now=now)
     changed: list[Member] = []
     rows: list[TierChange] = []
     at_risk: list[tuple[Member, Tier]] = []
@@ -440,7 +313,7 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
         ending = member.tier_override_until is not None
         held = by_pk.get(member.tier_id) if member.tier_id else None
         # After an override, the tier the points give: the override's tier was not earned.
-        target = _target(
+        target = tier_rules.target(
             tiers, sums[member.pk], member.rating, held=None if ending else held, grace=grace
         )
         if target == held and not ending:
@@ -450,7 +323,7 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
         if ending:
             kind, reason = TierChange.Kind.OVERRIDE_END, "Override ended"
             run.overrides_ended += 1
-        elif _rank(target) > _rank(held):
+        elif tier_rules.rank(target) > tier_rules.rank(held):
             kind, reason = TierChange.Kind.UP, "Re-evaluation: reached"
             run.up += 1
         else:
@@ -565,17 +438,9 @@ def _send_notices(at_risk: list[tuple[Member, Tier]], *, program: Program, now: 
         return 0
     grace = program.tier_grace_days
     longest = max(t.window_days for _m, t in at_risk) + grace
-    rows = (
-        _counting([m.pk for m, _t in at_risk])
-        .filter(created_at__gte=now - timedelta(days=longest) - SKEW)
-        .filter(at__gte=now - timedelta(days=longest))
-        .values("member_id", "at")
-        .annotate(points=Sum("points"))
-        .order_by("member_id", "at")
+    by_member = accounts.window_contributions(
+        member_ids=[m.pk for m, _t in at_risk], days=longest, now=now
     )
-    by_member: dict[int, list[tuple[datetime, int]]] = {}
-    for row in rows:
-        by_member.setdefault(row["member_id"], []).append((row["at"], int(row["points"])))
     sent = 0
     for member, tier in at_risk:
         _safe, keep = tier_keep(
@@ -608,7 +473,9 @@ def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any
         return {"tier": None, "next_tier": None}
     grace = member.program.tier_grace_days
     longest = max(t.window_days for t in tiers) + grace
-    contributions = _contributions(member=member, days=longest, now=now)
+    contributions = accounts.window_contributions(member_ids=[member.pk], days=longest, now=now)[
+        member.pk
+    ]
 
     def points_in(days: int) -> int:
         start = now - timedelta(days=days)
@@ -637,7 +504,7 @@ def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any
             "keep": {"points_needed": keep.points_needed, "by": keep.by} if keep else None,
             "override_until": member.tier_override_until if overridden else None,
         }
-    above = [t for t in tiers if t.min_points > _rank(current)]
+    above = [t for t in tiers if t.min_points > tier_rules.rank(current)]
     next_tier = None
     if above:
         nxt = above[0]

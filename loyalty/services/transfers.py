@@ -29,12 +29,12 @@ from loyalty.errors import (
     TransfersDisabled,
 )
 from loyalty.models import LedgerEntry, Member, Program, Transfer
-from loyalty.services.earning import local_date, month_bounds
+from loyalty.rules.earning import local_date, month_bounds
+from loyalty.services.conversion import rewards_convert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.limits import attempt_count
-from loyalty.services.referrals import members_lock
+from loyalty.storage.members import members_lock_by_pk
 from rewards.models import Coupon
-from rewards.services.conversion import rewards_convert
 
 MAX_TRANSFER = 100_000_000
 
@@ -111,7 +111,7 @@ def transfer_create(
     # gives (the recipient too when there is one).
     recipient_pk = found.get(recipient_external_id)
     pks = [found[sender_external_id]] + ([recipient_pk] if recipient_pk is not None else [])
-    locked = members_lock(pks=pks)
+    locked = members_lock_by_pk(pks=pks)
     sender = locked[found[sender_external_id]]
     sender.program = program
 

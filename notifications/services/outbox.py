@@ -39,7 +39,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from functools import partial
 from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -50,6 +49,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import Member
+from loyalty.storage import accounts, unit
 from notifications import rendering
 from notifications.models import NOTICE_EVENTS, Channel, Event, Notification, PushSubscription
 from notifications.services.claims import claim_due
@@ -120,7 +120,7 @@ def member_channels(member: Member, *, subscribed: set[int] | None = None) -> li
         if (
             member.pk in subscribed
             if subscribed is not None
-            else member.push_subscriptions.exists()
+            else accounts.push(accounts.account(member))
         ):
             channels.append(Channel.PUSH.value)
     return channels
@@ -160,6 +160,13 @@ def notification_enqueue(
     channels = member_channels(member)
     if not channels:
         return []
+    if unit.current() is not None:
+        # In the order path: the rows wait for the unit's flush, where a key written before
+        # is kept once (ON CONFLICT DO NOTHING); the hand-off goes with the commit.
+        rows = _rows(member=member, event=event, occasion=occasion, channels=channels,
+                     context=context)  # fmt: skip
+        unit.after_commit(_hand_off, unit.add_unless_present(rows))
+        return rows
     try:
         with transaction.atomic():
             created = _write(
@@ -169,36 +176,8 @@ def notification_enqueue(
         logger.exception("notification %s:%s for member %s not written", event, occasion, member.pk)
         return []
     if created:
-        _hand_off_after_commit([row.pk for row in created])
+        unit.after_commit(_hand_off, [row.pk for row in created])
     return created
-
-
-class _HandOff:
-    """The notifications written in one transaction, handed to a worker in one task once it
-    commits: a batch of 1,000 orders sends one message to the queue, not one an order."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-
-    def __call__(self) -> None:
-        _hand_off(self.ids)
-
-
-def _hand_off_after_commit(ids: list[int]) -> None:
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, _HandOff):
-                # (ids of a savepoint rolled back later name no row: delivering them is a
-                # no-op; a hand-off made inside such a savepoint goes with it, and the next
-                # enqueue makes a new one)
-                callback.ids.extend(ids)
-                return
-        hand_off = _HandOff()
-        hand_off.ids.extend(ids)
-        transaction.on_commit(hand_off)
-    else:
-        _hand_off(ids)
 
 
 def notice_enqueue(
@@ -228,7 +207,7 @@ def notice_enqueue(
         logger.exception("notice %s:%s for member %s not written", event, occasion, member.pk)
         return []
     if created:
-        _hand_off_after_commit([row.pk for row in created])
+        unit.after_commit(_hand_off, [row.pk for row in created])
     return created
 
 
@@ -250,6 +229,25 @@ def _write(
     channels = [channel for channel in channels if keys[channel] not in existing]
     if not channels:
         return []
+    rows = _rows(
+        member=member, event=event, occasion=occasion, channels=channels, context=context, to=to
+    )
+    # A concurrent writer of the same key wins quietly: ignore_conflicts.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    written = [keys[channel] for channel in channels]
+    return list(Notification.objects.filter(member=member, dedupe_key__in=written).order_by("id"))
+
+
+def _rows(
+    *,
+    member: Member,
+    event: str,
+    occasion: str,
+    channels: list[str],
+    context: dict[str, Any],
+    to: str = "",
+) -> list[Notification]:
+    """The member's notifications of the event on these channels, rendered, not written."""
     merchant = member.program.merchant
     values = rendering.plain_context(
         {
@@ -266,12 +264,12 @@ def _write(
     rendered = templates_render(
         merchant_id=merchant.pk, event=event, channels=channels, language=language, values=values
     )
-    rows = [
+    return [
         Notification(
             member=member,
             event=event,
             channel=channel,
-            dedupe_key=keys[channel],
+            dedupe_key=f"{event}:{occasion}:{channel}",
             language=language,
             to_address=to,
             context=values,
@@ -279,10 +277,6 @@ def _write(
         )
         for channel in channels
     ]
-    # A concurrent writer of the same key wins quietly: ignore_conflicts.
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    written = [keys[channel] for channel in channels]
-    return list(Notification.objects.filter(member=member, dedupe_key__in=written).order_by("id"))
 
 
 def _hand_off(ids: list[int]) -> None:
@@ -307,7 +301,7 @@ def notifications_resend(*, notifications: QuerySet[Notification]) -> int:
         status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claim=None
     )
     if count:
-        transaction.on_commit(partial(_hand_off, ids))
+        unit.after_commit(_hand_off, ids)
     return count
 
 

@@ -23,7 +23,7 @@ from django.db.models import DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
 from loyalty.models import Member, PointLot, Program
-from loyalty.services.validity import per_earning
+from loyalty.rules.validity import per_earning
 from notifications import rendering
 from notifications.models import Event, Notification
 from notifications.services import outbox

@@ -52,7 +52,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -62,7 +61,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from loyalty.services.deferred import deferred_active, deferred_insert
+from loyalty.storage import unit
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from notifications.netguard import GuardedHTTPHandler, GuardedHTTPSHandler
 from notifications.services.claims import claim_due
@@ -139,15 +138,14 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
         return 0  # known to have no endpoint for it: not even a savepoint's round trips
     # A programming error raises here, before any write; stored as it will be sent.
     data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    if deferred_active():
-        # In a batch of orders: inserted with the batch's rows (a key written before is
-        # kept once), handed to a worker when the batch commits (loyalty.services.deferred).
+    if unit.current() is not None:
+        # In the order path: the rows wait for the unit's flush, where a key written before
+        # is kept once (ON CONFLICT DO NOTHING); the hand-off goes with the commit.
         rows = [
             WebhookDelivery(endpoint_id=pk, event=event, dedupe_key=key, payload=data)
             for pk in _endpoints_for(merchant_id, event)
         ]
-        for row in rows:
-            deferred_insert(row)
+        unit.after_commit(webhooks_hand_off, unit.add_unless_present(rows))
         return len(rows)
     try:
         with transaction.atomic():
@@ -155,8 +153,7 @@ def webhook_enqueue(*, merchant_id: int, event: str, occasion: str, payload: dic
     except DatabaseError:
         logger.exception("webhook %s for merchant %s not written", key, merchant_id)
         return 0
-    if ids:
-        transaction.on_commit(partial(webhooks_hand_off, ids))
+    unit.after_commit(webhooks_hand_off, ids)
     return len(ids)
 
 
@@ -271,7 +268,7 @@ def webhooks_resend(*, deliveries: QuerySet[WebhookDelivery]) -> int:
         status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claim=None
     )
     if count:
-        transaction.on_commit(partial(webhooks_hand_off, ids))
+        unit.after_commit(webhooks_hand_off, ids)
     return count
 
 

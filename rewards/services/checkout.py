@@ -17,9 +17,10 @@ from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from loyalty import money, sql
+from loyalty import money
 from loyalty.errors import InvalidInput
 from loyalty.models import Member, Program
+from loyalty.storage import sql
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
 from rewards.codes import code_normalise
@@ -69,8 +70,9 @@ def _find(*, program: Program, code: str, guard: LookupGuard | None, lock: bool)
 
 @cache
 def _find_sql(lock: bool) -> str:
-    """The coupon of a code with its member (or NULLs), locked or not; kept (``loyalty.sql``):
-    every checkout runs it, and Django took three times longer to build it than to run it."""
+    """The coupon of a code with its member (or NULLs), locked or not; kept
+    (``loyalty.storage.sql``): every checkout runs it, and Django took three times longer to
+    build it than to run it."""
     coupon, member = sql.quote(Coupon._meta.db_table), sql.quote(Member._meta.db_table)
     return (
         f"SELECT {sql.columns(Coupon, 'c')}, {sql.columns(Member, 'm')} "  # noqa: S608

@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from loyalty.models import LedgerEntry
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.points import points_grant
 from rewards.models import Coupon, CouponEvent
-from rewards.services.coupons import CouponTerms, coupon_issue, coupon_void
+from rewards.services.coupons import CouponTerms, coupon_issue
 from rewards.services.thresholds import thresholds_replace
 from tests.factories import MemberFactory, ProgramFactory
 

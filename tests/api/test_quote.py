@@ -81,7 +81,7 @@ def test_quote_explains_every_line_and_rule(api, program):
     assert earning["lines"][0]["bonus_points"] == 50
     assert earning["multipliers"][0]["source"] == "campaign 'Double days'"
     assert quote["bonuses"] == [
-        {"kind": "signup", "points": 100, "reason": "Sign-up bonus (rule 'Welcome')"}
+        {"kind": "signup", "points": 100, "reason": "Sign-up bonus (rule 'Welcome'): 100 points"}
     ]
     assert quote["member_exists"] is False
     assert quote["balance_after"] == 750

@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from loyalty.models import ApiKey, LedgerEntry, Member, Order, Program, Refund, User
 from loyalty.services.api_keys import api_key_create
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import MemberFactory, ProgramFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

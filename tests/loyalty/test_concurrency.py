@@ -19,8 +19,9 @@ from loyalty.errors import (
 from loyalty.models import LedgerEntry, Member, Order, Refund
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import ProgramFactory
 from tests.threads import at_once
 

@@ -8,12 +8,9 @@ import pytest
 
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, LedgerEntry
-from loyalty.services.earning import (
-    STACKING_RULE,
-    campaign_check,
-    earn_breakdown,
-    segment_check,
-)
+from loyalty.rules.earning import STACKING_RULE, earn_breakdown
+from loyalty.services.earning import campaign_check, program_campaigns, segment_check
+from loyalty.services.earning_rules import program_rules
 from loyalty.services.orders import order_record
 from tests.factories import MemberFactory, ProgramFactory
 
@@ -38,6 +35,7 @@ def record(program, external_id="A-1", member="cust-1", amount="10.00", placed_a
 
 
 def breakdown(program, member=None, amount="10.00", placed_at=None, tier=None):
+    """The rule itself, with the program's settings and nothing earned before."""
     return earn_breakdown(
         program=program,
         member=member,
@@ -47,7 +45,10 @@ def breakdown(program, member=None, amount="10.00", placed_at=None, tier=None):
         breakdown=NO_PARTS,
         lines=[],
         placed_at=placed_at or datetime(2025, 12, 10, 12, tzinfo=UTC),
-        tier=tier,
+        rules=program_rules(program),
+        campaigns=program_campaigns(program),
+        tier=tier or (Decimal(1), None),
+        earned=lambda start, end: 0,
     )
 
 

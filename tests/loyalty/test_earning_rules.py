@@ -14,7 +14,8 @@ from loyalty.services.birthdays import birthdays_award
 from loyalty.services.earning import rule_parameters
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
+from loyalty.services.refunds import refund_record
 from tests.factories import MemberFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,9 @@ from loyalty.models import LedgerEntry, Member, PointLot
 from loyalty.services.expiry import ExpiryRun, _expire_reset_batch, points_expire
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.merchants import program_update
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import ProgramFactory
 
 NOW = timezone.now()

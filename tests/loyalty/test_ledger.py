@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from loyalty.models import LedgerEntry, Member, Order
 from loyalty.services.ledger import LedgerMismatch, ledger_audit
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import MemberFactory, ProgramFactory
 
 TABLE = LedgerEntry._meta.db_table

@@ -30,8 +30,9 @@ from loyalty.errors import (
 )
 from loyalty.models import Member, Order
 from loyalty.services.ledger import ledger_audit
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import ProgramFactory
 
 MEMBERS = ["ada", "bob", "cyd"]

@@ -17,12 +17,10 @@ from django.db import connection, transaction
 from prometheus_client import REGISTRY
 
 from loyalty.models import Member, Order, Program
-from loyalty.services import order_group
-from loyalty.services import orders as orders_module
+from loyalty.rules import earning as earning_rules
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
-from loyalty.services.order_group import order_record_grouped
-from loyalty.services.orders import order_input, order_record
+from loyalty.services.orders import ORDER_GROUP, order_input, order_record, order_record_grouped
 from tests.factories import ProgramFactory
 from tests.faults.conftest import database_url, wait_until, waiting_on_a_lock
 
@@ -68,14 +66,14 @@ def group_sizes():
 
 def wait_until_queued(count):
     deadline = time.monotonic() + 20
-    while len(order_group._waiting) < count:
+    while len(ORDER_GROUP._waiting) < count:
         assert time.monotonic() < deadline, "the orders did not queue"
         time.sleep(0.01)
 
 
 def wait_until_leading():
     deadline = time.monotonic() + 20
-    while not order_group._writing:
+    while not ORDER_GROUP._writing:
         assert time.monotonic() < deadline, "no order leads"
         time.sleep(0.01)
 
@@ -136,14 +134,14 @@ def test_orders_sent_together_are_written_together_each_with_its_own_outcome():
 def test_an_order_that_crashes_its_group_fails_alone(monkeypatch):
     # given an order whose writing raises (a bug), sent in a group with two good ones
     program = ProgramFactory()
-    real = orders_module.earn_breakdown
+    real = earning_rules.earn_breakdown
 
     def breaking(**kwargs):
         if kwargs["external_id"] == "BOOM":
             raise RuntimeError("boom")
         return real(**kwargs)
 
-    monkeypatch.setattr(orders_module, "earn_breakdown", breaking)
+    monkeypatch.setattr(earning_rules, "earn_breakdown", breaking)
     held = Held(program, "held")
     leader = Sent(program, checked(program, "L-1", "held"))
     wait_until_leading()

@@ -14,9 +14,10 @@ from loyalty.selectors import member_summary
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_lock
 from loyalty.services.merchants import program_update
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.pending import pending_release
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from rewards.models import Coupon
 from tests.factories import ProgramFactory

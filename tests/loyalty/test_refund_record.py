@@ -15,8 +15,9 @@ from loyalty.errors import (
 from loyalty.models import LedgerEntry, Member, Order, Refund
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.merchants import program_update
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from tests.factories import ProgramFactory
 
 

@@ -9,9 +9,9 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty import sql
 from loyalty.models import LedgerEntry, Member, Order
-from loyalty.services.members import members_create_locked, members_lock
+from loyalty.storage import sql
+from loyalty.storage.members import members_create, members_lock
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_members_created_by_the_kept_statement_are_the_ones_the_orm_creates(prog
     orm = Member.objects.create(program=program, external_id="orm")
 
     with CaptureQueriesContext(connection) as ctx:
-        made = members_create_locked(program=program, external_ids=["b", "a", "b"])
+        made = members_create(program=program, external_ids=["b", "a", "b"])
 
     assert len(ctx.captured_queries) == 1
     assert sorted(made) == ["a", "b"]
@@ -93,12 +93,26 @@ def test_members_created_by_the_kept_statement_are_the_ones_the_orm_creates(prog
     assert abs(stored.updated_at - timezone.now()) < timedelta(minutes=1)
 
 
-def test_creating_members_that_exist_takes_them_as_they_are(program):
-    MemberFactory(program=program, external_id="old", balance=40)
+def test_creating_members_that_exist_makes_only_the_new_ones(program):
+    old = MemberFactory(program=program, external_id="old", balance=40)
 
-    made = members_create_locked(program=program, external_ids=["old", "new"])
+    made = members_create(program=program, external_ids=["old", "new"])
 
-    assert made["old"].balance == 40
+    assert list(made) == ["new"]  # "old" is left to members_lock, as it was found
     assert made["new"].balance == 0
     assert Member.objects.filter(program=program).count() == 2
-    assert members_lock(program=program, external_ids=["new", "none"]).keys() == {"new"}
+    locked = members_lock(program=program, external_ids=["old", "new", "none"])
+    assert sorted(m.external_id for m in locked.values()) == ["new", "old"]
+    assert locked[old.pk].balance == 40
+
+
+def test_a_member_is_locked_with_its_referrer_in_one_statement(program):
+    referrer = MemberFactory(program=program, external_id="ref")
+    member = MemberFactory(program=program, external_id="new", referred_by=referrer)
+
+    with CaptureQueriesContext(connection) as ctx:
+        locked = members_lock(program=program, external_ids=["new"], referrers=True)
+
+    assert len(ctx.captured_queries) == 1
+    assert "FOR UPDATE" in ctx.captured_queries[0]["sql"]
+    assert list(locked) == sorted([referrer.pk, member.pk])  # pk order, as every writer locks

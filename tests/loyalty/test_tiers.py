@@ -13,8 +13,9 @@ from loyalty.errors import InvalidInput
 from loyalty.models import LedgerEntry, Member, TierChange
 from loyalty.selectors import member_summary
 from loyalty.services.members import member_upsert
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from loyalty.services.tiers import (
     tier_keep,
     tier_multiplier,

@@ -5,6 +5,7 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
+from loyalty.storage.unit import unit_of_work
 from notifications.models import Notification, NotificationTemplate
 from notifications.services import notification_enqueue, notifications_deliver, push_subscribe
 from notifications.services.unsubscribe import unsubscribe_url
@@ -155,30 +156,22 @@ def test_delivery_starts_only_after_commit(member, django_capture_on_commit_call
     assert Notification.objects.get().status == "sent"
 
 
-def test_a_transactions_notifications_go_to_the_worker_in_one_task(
+def test_the_order_paths_notifications_go_to_the_worker_in_one_task(
     program, monkeypatch, django_capture_on_commit_callbacks
 ):
-    # given three members' events in one transaction, one of them in a savepoint rolled back
+    # given three members' events written by one unit of work (the order path)
     members = MemberFactory.create_batch(3, program=program)
     sent: list[list[int]] = []
     monkeypatch.setattr("notifications.tasks.deliver.delay", lambda ids: sent.append(ids))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            first = reward(members[0], occasion="a")
-            try:
-                with transaction.atomic():
-                    reward(members[1], occasion="b")
-                    raise RuntimeError("this order failed")
-            except RuntimeError:
-                pass
-            last = reward(members[2], occasion="c")
+        with transaction.atomic(), unit_of_work(expected=3):
+            rows = [row for n, m in enumerate(members) for row in reward(m, occasion=str(n))]
 
-    # then one task carries the rows that were written, and delivers exactly those
+    # then one task carries them all, once they are written
     assert len(callbacks) == 1
-    written = [row.pk for row in [*first, *last]]
-    assert [sorted(set(ids) & set(Notification.objects.values_list("pk", flat=True)))
-            for ids in sent] == [sorted(written)]  # fmt: skip
+    assert sent == [[row.pk for row in rows]]
+    assert sorted(Notification.objects.values_list("pk", flat=True)) == sorted(sent[0])
 
 
 def test_a_rolled_back_transaction_leaves_no_row_and_sends_nothing(

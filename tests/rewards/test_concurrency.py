@@ -12,14 +12,16 @@ from decimal import Decimal
 import pytest
 
 from loyalty.models import LedgerEntry, Member
+from loyalty.services.conversion import reward_claim
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from loyalty.services.refunds import refund_record
 from rewards.models import Coupon, CouponEvent, Redemption
 from rewards.services.checkout import coupon_redeem, coupon_release
-from rewards.services.conversion import reward_claim
-from rewards.services.coupons import coupon_void, coupons_expire
+from rewards.services.coupons import coupons_expire
 from tests.factories import ProgramFactory
 from tests.rewards.factories import CouponFactory, RewardThresholdFactory
 from tests.threads import at_once

@@ -14,15 +14,16 @@ from django.utils import timezone
 
 from loyalty.errors import InsufficientPoints, MemberNotFound
 from loyalty.models import LedgerEntry, Member, Order, Program
+from loyalty.rules.conversion import MAX_CONVERSIONS_PER_WRITE, next_reward
 from loyalty.selectors import member_summary
+from loyalty.services import conversion
+from loyalty.services.conversion import reward_claim
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from rewards.errors import RewardNotFound, RewardsAutomatic
 from rewards.models import Coupon, CouponEvent, RewardThreshold
-from rewards.services import conversion
-from rewards.services.conversion import MAX_CONVERSIONS_PER_WRITE, next_reward, reward_claim
 from rewards.services.thresholds import thresholds_replace
 from tests.factories import ProgramFactory
 from tests.rewards.factories import CouponTemplateFactory, RewardThresholdFactory
@@ -390,11 +391,11 @@ def test_claiming_in_an_automatic_program_is_refused(program_at_5000):
 def test_next_reward_is_the_nearest_threshold_above_the_balance(balance_now, expected):
     thresholds = [RewardThreshold(points=5000), RewardThreshold(points=1000)]
 
-    assert next_reward(member=Member(balance=balance_now), thresholds=thresholds) == expected
+    assert next_reward(balance=balance_now, thresholds=thresholds) == expected
 
 
 def test_without_thresholds_there_is_no_next_reward():
-    assert next_reward(member=Member(balance=10), thresholds=[]) is None
+    assert next_reward(balance=10, thresholds=[]) is None
 
 
 def test_a_members_summary_shows_the_next_reward(program_at_5000):

@@ -8,18 +8,14 @@ from django.utils import timezone
 
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.models import LedgerEntry, Member
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.orders import order_record
 from rewards import tasks
 from rewards.errors import CouponExpired, CouponNotFound, CouponNotVoidable, CouponVoid
 from rewards.models import Coupon, CouponEvent
 from rewards.services.checkout import coupon_redeem, coupon_validate
-from rewards.services.coupons import (
-    CouponTerms,
-    coupon_issue_compensation,
-    coupon_void,
-    coupons_expire,
-)
+from rewards.services.coupons import CouponTerms, coupon_issue_compensation, coupons_expire
 from tests.factories import StaffFactory
 from tests.rewards.factories import CouponFactory, CouponTemplateFactory, RewardThresholdFactory
 

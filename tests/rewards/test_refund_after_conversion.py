@@ -11,7 +11,8 @@ import pytest
 
 from loyalty.models import LedgerEntry, Member, Program
 from loyalty.services.ledger import ledger_audit
-from loyalty.services.orders import order_record, refund_record
+from loyalty.services.orders import order_record
+from loyalty.services.refunds import refund_record
 from rewards.models import Coupon, CouponEvent
 from rewards.services.checkout import coupon_redeem
 from tests.factories import ProgramFactory

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from loyalty.errors import MemberNotFound
 from loyalty.models import Merchant
-from loyalty.services.members import member_get
 from loyalty.services.profile_access import signin_link_create
+from loyalty.storage.members import member_get
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""The order path's few hot statements, built once per process instead of once per call.
+"""The PostgreSQL statements of the storage layer, built once per process, not once per call.
 
 Django builds and compiles a queryset anew on every call; for the statements every order
 runs, that costs more than the database takes to answer them (the member lock: 1.6 ms of
@@ -154,3 +154,64 @@ def insert(row: Model) -> None:
     row.pk = run(_insert_sql(model), values(row, prepared_fields(model, with_pk=False)))[0][0]
     row._state.adding = False
     row._state.db = connection.alias
+
+
+def next_ids(model: type[Model], count: int) -> list[int]:
+    """``count`` ids from the model's sequence, in one statement, lowest first."""
+    return [row[0] for row in run(_next_ids_sql(model), [count])]
+
+
+@cache
+def _next_ids_sql(model: type[Model]) -> str:
+    table = model._meta.db_table
+    return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)"  # noqa: S608
+
+
+def next_ids_many(wanted: dict[type[Model], int]) -> dict[type[Model], list[int]]:
+    """Ids from several models' sequences in one statement: ``{model: count}``."""
+    models = list(wanted)
+    parts = " UNION ALL ".join(
+        f"SELECT {n}, nextval(pg_get_serial_sequence('{m._meta.db_table}', 'id')) "  # noqa: S608
+        "FROM generate_series(1, %s)"
+        for n, m in enumerate(models)
+    )
+    found: dict[type[Model], list[int]] = {m: [] for m in models}
+    for index, value in run(parts, [wanted[m] for m in models]):
+        found[models[index]].append(value)
+    return {m: sorted(ids) for m, ids in found.items()}
+
+
+def copy(model: type[Model], rows: list[Model]) -> None:
+    """Insert rows that have their ids with COPY: ``bulk_create`` quotes every value into
+    the statement's text in Python, which cost a batch more than all its queries."""
+    statement = copy_sql(model)
+    fields = prepared_fields(model, with_pk=True)
+    with cursor(f"{statement} ({len(rows)} rows)") as bound, bound.copy(statement) as pipe:
+        for row in rows:
+            pipe.write_row(values(row, fields))
+
+
+def update_rows(model: type[Model], rows: Sequence[Model], names: tuple[str, ...]) -> None:
+    """One UPDATE ... FROM (VALUES ...) setting these columns of each row to the object's
+    values (``bulk_update``'s CASE per row costs far more, in Python and in the database)."""
+    fields = [f for f in model._meta.concrete_fields if f.name in names or f.attname in names]
+    row_sql = "(%s::bigint" + "".join(f", %s::{f.db_type(connection)}" for f in fields) + ")"
+    params: list[Any] = []
+    for row in rows:
+        params.append(row.pk)
+        params.extend(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
+    columns = [quote(str(f.column)) for f in fields]
+    statement = (
+        f"UPDATE {quote(model._meta.db_table)} AS t "  # noqa: S608 - names from the model
+        f"SET {', '.join(f'{c} = v.{c}' for c in columns)} "
+        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v(id, {', '.join(columns)}) "
+        "WHERE t.id = v.id"
+    )
+    run(statement, params)
+
+
+def prepared(model: type[Model], name: str, value: Any) -> Any:
+    """A value of the field ``name`` as the database takes it."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), name
+    return field.get_db_prep_save(value, connection)

@@ -1,8 +1,10 @@
-"""A batch of orders (deferred writes) leaves exactly what the same orders sent one by one leave.
+"""A batch of orders leaves exactly what the same orders sent one by one leave.
 
-``order_batch`` writes its orders, entries and coupons together (``loyalty.services.deferred``)
-and counts tier windows in memory. Whatever the program and the orders, the result must be
-the single-order path's, order for order and entry for entry.
+One writer (``loyalty.services.order_writer``) writes both, but a batch loads its members'
+accounts once and keeps them in memory while its rows wait for one flush, where orders sent
+one by one each read what the previous one wrote. Whatever the program (earning rules,
+caps, campaigns, referrals, pending points, per-earning lots, tiers, thresholds) and the
+orders, the result must be the same, order for order and entry for entry.
 """
 
 import os
@@ -22,10 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty.errors import LoyaltyError
-from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program, TierChange
+from loyalty.models import Campaign, EarningRule, LedgerEntry, Member, Order, Program, TierChange
 from loyalty.services.ledger import ledger_audit
-from loyalty.services.order_batch import orders_record_batch
-from loyalty.services.orders import order_record
+from loyalty.services.orders import order_record, orders_record_batch
 from loyalty.services.tiers import tiers_replace
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from rewards.models import Coupon
@@ -38,7 +39,14 @@ MEMBERS = ["ana", "bo", "cy", "dee"]
 RULES = {
     "signup": ("signup", {"points": 50}),
     "cap": ("cap_day", {"points": 2500}),
+    "cap_month": ("cap_month", {"points": 6000}),
     "category": ("category_bonus", {"category": "x", "multiplier": "2"}),
+}
+CAMPAIGNS = {
+    # x2 for orders of at least 40.00, over the last weeks and the next days
+    "double": {"multiplier": Decimal(2), "fixed_bonus": 0, "min_order_amount": Decimal(40)},
+    # +75 points an order for Gold members (the tier must be reached first)
+    "gold_bonus": {"multiplier": Decimal(1), "fixed_bonus": 75, "tiers": ["Gold"]},
 }
 
 
@@ -61,6 +69,12 @@ def _program(config: dict) -> Program:
     for name in config["rules"]:
         kind, parameters = RULES[name]
         EarningRule.objects.create(program=program, kind=kind, name=name, parameters=parameters)
+    today = timezone.localdate()
+    for name in config["campaigns"]:
+        Campaign.objects.create(
+            program=program, name=name, start_date=today - timedelta(days=50),
+            end_date=today + timedelta(days=5), **CAMPAIGNS[name],
+        )  # fmt: skip
     for external_id, balance in sorted(config["existing"].items()):  # "ana", the referrer, first
         member = MemberFactory(program=program, external_id=external_id, balance=0)
         if balance:
@@ -175,6 +189,7 @@ config_strategy = st.fixed_dictionaries(
         "tiers": st.booleans(),
         "threshold": st.sampled_from([None, 500, 1200]),
         "rules": st.sets(st.sampled_from(sorted(RULES))),
+        "campaigns": st.sets(st.sampled_from(sorted(CAMPAIGNS))),
         "existing": st.dictionaries(st.sampled_from(MEMBERS), st.sampled_from([0, 30, 119])),
         "referral": st.sampled_from([False, False, True]),
         "webhook": st.booleans(),
@@ -231,8 +246,8 @@ def test_a_batch_leaves_exactly_what_the_same_orders_one_by_one_leave(config, ra
 
 
 PLAIN = {"rate": "10", "pending_days": 0, "reset_validity": True, "tiers": True,
-         "threshold": None, "rules": set(), "existing": {}, "referral": False,
-         "webhook": False}  # fmt: skip
+         "threshold": None, "rules": set(), "campaigns": set(), "existing": {},
+         "referral": False, "webhook": False}  # fmt: skip
 
 
 def test_a_batch_writes_its_orders_entries_and_members_in_a_fixed_number_of_statements():
@@ -307,10 +322,10 @@ def test_a_webhook_event_written_before_is_kept_once_in_a_batch():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_id_taken_by_another_writer_mid_batch_sends_the_batch_the_slow_way_correctly():
+def test_an_id_taken_by_another_writer_mid_batch_is_a_conflict_and_the_rest_written_once():
     """Another member's order takes one of the batch's external ids after the batch looked
-    them up: the batch's insert meets it, everything is rolled back and redone order by order,
-    where that order is a conflict and the others are recorded once."""
+    them up: the batch's flush meets it, everything is rolled back and run again, where that
+    order is a conflict and the others are recorded once."""
     program = _program(PLAIN | {"threshold": 500})
     orders = [{"external_id": f"x-{n}", "member": f"m-{n % 3}", "amount": Decimal("30"),
                "currency": "EUR"} for n in range(9)]  # fmt: skip
@@ -353,26 +368,27 @@ def test_an_id_taken_by_another_writer_mid_batch_sends_the_batch_the_slow_way_co
     assert ledger_audit() == []
 
 
-def test_an_order_refused_after_its_rows_were_queued_sends_the_batch_the_slow_way():
-    """Nothing of a refused order may stay: the deferred way cannot take back queued rows,
-    so the batch is redone order by order, where a savepoint undoes that order alone."""
-    from loyalty.errors import InvalidInput
-    from loyalty.services import orders as orders_module
+def test_a_bug_in_one_order_of_a_batch_writes_nothing_of_the_batch():
+    """Every refusal of an order comes before anything of it is written; an exception after
+    that is a bug, and the batch's one transaction keeps it from leaving half an order."""
+    from loyalty.services import order_writer
 
     program = _program(PLAIN)
-    real = orders_module.webhook_enqueue
+    real = order_writer.webhook_enqueue
 
-    def refuse_for_bo(**kwargs):
+    def broken_for_bo(**kwargs):
         if kwargs["payload"].get("member") == "bo":
-            raise InvalidInput({"member": ["refused late"]})
+            raise RuntimeError("a bug")
         return real(**kwargs)
 
     orders = [{"external_id": f"r-{n}", "member": name, "amount": Decimal("10"),
                "currency": "EUR"} for n, name in enumerate(["ana", "bo", "cy"])]  # fmt: skip
-    with mock.patch.object(orders_module, "webhook_enqueue", side_effect=refuse_for_bo):
-        outcomes = orders_record_batch(program=program, orders=orders)
+    with (
+        mock.patch.object(order_writer, "webhook_enqueue", side_effect=broken_for_bo),
+        pytest.raises(RuntimeError, match="a bug"),
+    ):
+        orders_record_batch(program=program, orders=orders)
 
-    assert [o.status for o in outcomes] == ["created", "error", "created"]
-    assert not Order.objects.filter(program=program, external_id="r-1").exists()
-    assert not LedgerEntry.objects.filter(member__program=program, member__external_id="bo")
+    assert not Order.objects.filter(program=program).exists()
+    assert not Member.objects.filter(program=program).exists()
     assert ledger_audit() == []

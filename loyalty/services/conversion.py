@@ -1,44 +1,29 @@
-"""Points into coupons at reward thresholds.
+"""Points into coupons at reward thresholds, written.
 
-Automatic programs convert the moment a write brings the balance to a
-threshold, in that write's transaction, as many times as the balance allows,
-largest threshold first. Customer's-choice programs convert when the member (or
-the integrator for them) claims a reward.
+Automatic programs convert the moment a write brings the balance to a threshold, in that
+write's transaction, as many times as the balance allows, largest threshold first
+(``loyalty.rules.conversion``). Customer's-choice programs convert when the member (or the
+integrator for them) claims a reward. Each conversion is a coupon (``rewards``), a ledger
+entry of kind ``reward`` that spends the points, a webhook and the member's notification.
 """
 
 from django.db import transaction
 from django.utils import timezone, translation
 
-from loyalty.errors import InsufficientPoints
+from loyalty.errors import InsufficientPoints, MemberNotFound
 from loyalty.models import LedgerEntry, Member, Order, Program
+from loyalty.rules.conversion import conversions
 from loyalty.services.ledger import ledger_append
-from loyalty.services.members import member_lock
-from loyalty.snapshot import settings_read
+from loyalty.storage.members import member_locked
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.templates import language_for
 from notifications.services.webhooks import webhook_enqueue
 from rewards.errors import RewardNotFound, RewardsAutomatic
 from rewards.models import Coupon, RewardThreshold
+from rewards.selectors import thresholds_of
 from rewards.services.coupons import coupon_issue
 from rewards.terms import terms_text
-
-# A guard against a runaway grant: one write issues at most this many coupons; the
-# rest stays as balance and converts on the next write.
-MAX_CONVERSIONS_PER_WRITE = 100
-
-
-def thresholds_of(program: Program) -> list[RewardThreshold]:
-    """The program's thresholds, largest first, with their templates."""
-    return settings_read(
-        "thresholds",
-        program,
-        lambda: list(
-            RewardThreshold.objects.filter(program=program)
-            .select_related("template")
-            .order_by("-points")
-        ),
-    )
 
 
 def rewards_convert(
@@ -47,14 +32,8 @@ def rewards_convert(
     """Automatic conversion after a write. The member must be locked."""
     if program.conversion_mode != Program.ConversionMode.AUTOMATIC:
         return []
-    thresholds = thresholds_of(program)
-    coupons: list[Coupon] = []
-    while len(coupons) < MAX_CONVERSIONS_PER_WRITE:
-        threshold = next((t for t in thresholds if t.points <= member.balance), None)
-        if threshold is None:
-            break
-        coupons.append(_convert(member=member, program=program, threshold=threshold, order=order))
-    return coupons
+    made = conversions(balance=member.balance, thresholds=thresholds_of(program))
+    return [_convert(member=member, program=program, threshold=t, order=order) for t in made]
 
 
 def _convert(
@@ -124,16 +103,9 @@ def reward_claim(*, program: Program, member_external_id: str, points: int) -> C
     )
     if threshold is None:
         raise RewardNotFound(points=points)
-    member = member_lock(program=program, external_id=member_external_id)
+    member = member_locked(program=program, external_id=member_external_id)
+    if member is None:
+        raise MemberNotFound(external_id=member_external_id)
     if member.balance < threshold.points:
         raise InsufficientPoints(balance=member.balance, points=threshold.points)
     return _convert(member=member, program=program, threshold=threshold, order=None)
-
-
-def next_reward(*, member: Member, thresholds: list[RewardThreshold]) -> dict[str, int] | None:
-    """The nearest threshold above the balance and how many points are missing."""
-    above = [t for t in thresholds if t.points > member.balance]
-    if not above:
-        return None
-    nearest = min(above, key=lambda t: t.points)
-    return {"threshold": nearest.points, "points_missing": nearest.points - member.balance}

@@ -1,0 +1,271 @@
+"""A member's account: the locked member row and the facts the rules read of it.
+
+Facts: the points of each tier window, the live point lots (per-earning validity), the
+points earned by orders placed in a cap's day or month, whether the member has orders, and
+whether a browser of theirs is subscribed to push. The writers keep them true in memory as
+they write (a ledger entry adds to the windows, a spending takes from the lots...).
+
+In the order path (``storage.unit.unit_of_work``) every account is loaded before anything is
+written, all members at once, one query a fact (``accounts_load``); a fact it was not loaded
+with is a programming error there, since rows wait unwritten and a query would miss them.
+Elsewhere (a refund, a grant) a fact is read when first asked, from rows already written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from loyalty.models import (
+    TIER_COUNTING_GRANT_FLAG,
+    TIER_COUNTING_KINDS,
+    LedgerEntry,
+    Member,
+    Order,
+    PointLot,
+)
+from loyalty.storage import unit
+from notifications.models import PushSubscription
+
+Period = tuple[datetime, datetime]
+# An entry's order was placed a little before it was written (at most this much clock skew):
+# entries written before a window's start cannot count in it.
+SKEW = timedelta(minutes=5)
+
+
+@dataclass(eq=False)
+class Account:
+    member: Member
+    # Tier window sums {days: points} as of ``windows_at``.
+    windows: dict[int, int] | None = None
+    windows_at: datetime | None = None
+    # Live lots (remaining > 0), each with ``order_id``: the order of the entry it came from.
+    lots: list[PointLot] | None = None
+    earned: dict[Period, int] = field(default_factory=dict)
+    has_orders: bool | None = None
+    push: bool | None = None
+
+
+def account(member: Member) -> Account:
+    """The member's account in this unit of work (a new, unloaded one outside of it)."""
+    current = unit.current()
+    if current is None:
+        return Account(member)
+    found = current.accounts.get(member.pk)
+    if found is None:
+        found = current.accounts[member.pk] = Account(member)
+    elif found.member is not member:
+        found.member = member  # the same row, loaded again: the newest object holds it
+    return found
+
+
+def _missing(fact: str) -> None:
+    if unit.current() is not None:
+        raise RuntimeError(
+            f"the account's {fact} were not loaded before the unit of work wrote (accounts_load)"
+        )
+
+
+def windows(acc: Account, *, days: set[int], now: datetime) -> dict[int, int]:
+    if acc.windows is None or not days <= acc.windows.keys():
+        _missing("tier windows")
+        acc.windows = window_sums(member_ids=[acc.member.pk], days=days, now=now)[acc.member.pk]
+        acc.windows_at = now
+    return acc.windows
+
+
+def lots(acc: Account) -> list[PointLot]:
+    if acc.lots is None:
+        _missing("point lots")
+        acc.lots = live_lots(member_ids=[acc.member.pk]).get(acc.member.pk, [])
+    return acc.lots
+
+
+def earned(acc: Account, period: Period) -> int:
+    if period not in acc.earned:
+        _missing("earnings of a cap's period")
+        acc.earned |= earned_in(member_ids=[acc.member.pk], periods=[period])[acc.member.pk]
+    return acc.earned[period]
+
+
+def has_orders(acc: Account) -> bool:
+    if acc.has_orders is None:
+        _missing("orders")
+        acc.has_orders = Order.objects.filter(member=acc.member).exists()
+    return acc.has_orders
+
+
+def push(acc: Account) -> bool:
+    if acc.push is None:
+        _missing("push subscriptions")
+        acc.push = PushSubscription.objects.filter(member=acc.member).exists()
+    return acc.push
+
+
+def accounts_load(
+    *,
+    members: Iterable[Member],
+    new: set[int],
+    now: datetime,
+    window_days: set[int],
+    windows_for: set[int],
+    periods: list[Period],
+    with_lots: bool,
+    with_orders: bool,
+    with_push: bool,
+) -> dict[int, Account]:
+    """Load the accounts of these (locked) members into the current unit of work, with the
+    facts asked for, one query a fact for all of them: the tier windows of ``window_days`` for
+    the members of ``windows_for``. ``new``: members created by this unit, whose facts are
+    known without asking (no points, no orders, no browser)."""
+    loaded = {m.pk: account(m) for m in members}
+    old = [pk for pk in loaded if pk not in new]
+    counted = [pk for pk in old if pk in windows_for]
+    sums = window_sums(member_ids=counted, days=window_days, now=now) if window_days else {}
+    live = live_lots(member_ids=old) if with_lots else {}
+    caps = earned_in(member_ids=old, periods=periods) if periods else {}
+    ordered = _with_orders(old) if with_orders else set()
+    pushing = _with_push(old) if with_push else set()
+    for pk, acc in loaded.items():
+        if window_days and pk in windows_for:
+            acc.windows = sums.get(pk, dict.fromkeys(window_days, 0))
+            acc.windows_at = now
+        if with_lots:
+            acc.lots = live.get(pk, [])
+        acc.earned |= caps.get(pk, dict.fromkeys(periods, 0))
+        if with_orders:
+            acc.has_orders = pk in ordered
+        if with_push:
+            acc.push = pk in pushing
+    return loaded
+
+
+def _counting(member_ids: list[int]) -> Q:
+    return Q(member_id__in=member_ids) & (
+        Q(kind__in=TIER_COUNTING_KINDS)
+        | Q(kind="grant", **{f"details__{TIER_COUNTING_GRANT_FLAG}": True})
+    )
+
+
+def window_sums(
+    *, member_ids: list[int], days: set[int], now: datetime
+) -> dict[int, dict[int, int]]:
+    """Each member's counting points of the last ``d`` days, for every ``d`` in ``days``
+    (``loyalty.rules.tiers``: an entry counts from when its order was placed). One query."""
+    if not member_ids or not days:
+        return {}
+    longest = max(days)
+    sums = {
+        f"w{d}": Coalesce(
+            Sum(
+                Case(
+                    When(at__gte=now - timedelta(days=d), then="points"),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            ),
+            0,
+        )
+        for d in sorted(days)
+    }
+    rows = (
+        LedgerEntry.objects.filter(_counting(member_ids))
+        .annotate(at=Coalesce("order__placed_at", "created_at"))
+        # created_at >= placed_at - skew, so this bound only trims, never loses an entry.
+        .filter(created_at__gte=now - timedelta(days=longest) - SKEW)
+        .filter(at__gte=now - timedelta(days=longest))
+        .values("member_id")
+        .annotate(**sums)
+        .order_by()
+    )
+    found = {
+        row["member_id"]: {d: int(row[f"w{d}"]) for d in days}
+        for row in cast(list[dict[str, Any]], list(rows))
+    }
+    return {pk: found.get(pk, dict.fromkeys(days, 0)) for pk in member_ids}
+
+
+def window_contributions(
+    *, member_ids: list[int], days: int, now: datetime
+) -> dict[int, list[tuple[datetime, int]]]:
+    """Each member's counting points of the last ``days`` days by moment, oldest first."""
+    rows = (
+        LedgerEntry.objects.filter(_counting(member_ids))
+        .annotate(at=Coalesce("order__placed_at", "created_at"))
+        .filter(created_at__gte=now - timedelta(days=days) - SKEW)
+        .filter(at__gte=now - timedelta(days=days))
+        .values("member_id", "at")
+        .annotate(points=Sum("points"))
+        .order_by("member_id", "at")
+    )
+    found: dict[int, list[tuple[datetime, int]]] = {pk: [] for pk in member_ids}
+    for row in rows:
+        found[row["member_id"]].append((row["at"], int(row["points"])))
+    return found
+
+
+def live_lots(*, member_ids: list[int]) -> dict[int, list[PointLot]]:
+    """Each member's lots with points left, with the order of the entry each came from."""
+    found: dict[int, list[PointLot]] = {}
+    if not member_ids:
+        return found
+    rows = (
+        PointLot.objects.filter(member_id__in=member_ids, remaining__gt=0)
+        .annotate(order_id=F("entry__order_id"))
+        .order_by("member_id", "id")
+    )
+    for lot in rows:
+        found.setdefault(lot.member_id, []).append(lot)
+    return found
+
+
+def earned_in(*, member_ids: list[int], periods: list[Period]) -> dict[int, dict[Period, int]]:
+    """The points each member's orders placed in each period earned (caps count them)."""
+    if not member_ids or not periods:
+        return {}
+    sums = {
+        f"p{n}": Coalesce(
+            Sum("points_earned", filter=Q(placed_at__gte=start, placed_at__lt=end)), 0
+        )
+        for n, (start, end) in enumerate(periods)
+    }
+    rows = (
+        Order.objects.filter(
+            member_id__in=member_ids,
+            placed_at__gte=min(start for start, _ in periods),
+            placed_at__lt=max(end for _, end in periods),
+        )
+        .values("member_id")
+        .annotate(**sums)
+        .order_by()
+    )
+    found = {
+        row["member_id"]: {period: int(row[f"p{n}"]) for n, period in enumerate(periods)}
+        for row in cast(list[dict[str, Any]], list(rows))
+    }
+    return {pk: found.get(pk, dict.fromkeys(periods, 0)) for pk in member_ids}
+
+
+def _with_orders(member_ids: list[int]) -> set[int]:
+    if not member_ids:
+        return set()
+    return set(
+        Order.objects.filter(member_id__in=member_ids)
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
+
+
+def _with_push(member_ids: list[int]) -> set[int]:
+    if not member_ids:
+        return set()
+    return set(
+        PushSubscription.objects.filter(member_id__in=member_ids)
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
