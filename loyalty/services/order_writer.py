@@ -115,9 +115,7 @@ def orders_write(
     with webhook_endpoints_snapshot(merchant_id=program.merchant_id), program_snapshot():
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with transaction.atomic(), unit.unit_of_work(expected=len(orders)) as work:
-                    # About an order and an entry an order: their ids in one statement.
-                    work.reserve({Order: len(orders), LedgerEntry: len(orders) + 1})
+                with transaction.atomic(), unit.unit_of_work(expected=len(orders)):
                     # Alone, an order does not ask which ids exist: its unique key refuses a
                     # replay at the flush, and the second attempt asks.
                     return _Writer(program, orders, look_up=attempt > 1 or len(orders) > 1).write()
@@ -176,6 +174,13 @@ class _Writer:
             if checked[index].external_id not in recorded:
                 first.setdefault(checked[index].external_id, checked[index])
         members = self._members({o.member_external_id for o in first.values()})
+        # About an order and an entry an order: their ids in one statement. Only now, under
+        # the members' locks: a member's entries must take their ids in the order they are
+        # written (the ledger's chain is checked in id order).
+        current = unit.current()
+        assert current is not None
+        if first:
+            current.reserve({Order: len(first), LedgerEntry: len(first) + 1})
         outcomes: list[BatchOutcome | None] = [
             item if isinstance(item, BatchOutcome) else None for item in self.items
         ]

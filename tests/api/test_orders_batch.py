@@ -138,12 +138,12 @@ def test_queries_per_order_in_a_batch_are_constant(api, program):
 
     ten, thirty = queries(10, 1000), queries(30, 2000)
 
-    # Orders, entries and balances are written together (loyalty.services.deferred).
+    # Orders, entries and balances are written together (loyalty.storage.unit).
     assert thirty == ten == queries(10, 3000)
-    # Key look-up, webhook endpoints, begin, members locked, recorded ids looked up, a block
-    # of ids for orders and one for entries, one insert each, the balances, commit. The
+    # Key look-up, webhook endpoints, begin, recorded ids looked up, members locked, the ids
+    # of the orders and the entries (one statement), a COPY each, the balances, commit. The
     # program's settings come from the cache kept across requests (loyalty.snapshot).
-    assert ten == 11
+    assert ten == 10
 
 
 @pytest.mark.django_db(transaction=True)
