@@ -39,16 +39,14 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from loyalty.admin import (
+from loyalty.admin.base import (
     MerchantScopedAdmin,
+    ModelT,
     ReadOnlyScopedAdmin,
     ServiceSavedAdmin,
-    _is_superuser,
-    _ModelT,
-    _search_member,
-    _staff_merchant_id,
-    _user,
+    member_search,
 )
+from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.models import Merchant
 from loyalty.services.audit import Action, audit_changes, audit_record
 from notifications import rendering
@@ -131,7 +129,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     owner_column = "merchant"
 
     def get_fieldsets(self, request: HttpRequest, obj: NotificationTemplate | None = None) -> Any:
-        merchant = ("merchant",) if _is_superuser(request) else ()
+        merchant = ("merchant",) if is_superuser(request) else ()
         return (
             (None, {"fields": (*merchant, "event", "channel", "language")}),
             (_("Variables"), {"fields": (), "description": variables_help()}),
@@ -161,7 +159,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         **kwargs: Any,
     ) -> type[forms.ModelForm[NotificationTemplate]]:
         form_class = super().get_form(request, obj, change, **kwargs)
-        merchant_id = None if _is_superuser(request) else _staff_merchant_id(request)
+        merchant_id = None if is_superuser(request) else staff_merchant_id(request)
         scoped: type[forms.ModelForm[NotificationTemplate]] = type(
             form_class.__name__, (form_class,), {"merchant_id": merchant_id}
         )
@@ -170,8 +168,8 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     def save_model(
         self, request: HttpRequest, obj: NotificationTemplate, form: Any, change: Any
     ) -> None:
-        if not _is_superuser(request):
-            merchant_id = _staff_merchant_id(request)
+        if not is_superuser(request):
+            merchant_id = staff_merchant_id(request)
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
@@ -183,7 +181,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         # In the admin's transaction: the template and its trail commit together.
         audit_record(
             merchant=obj.merchant_id,
-            actor=_user(request),
+            actor=request_user(request),
             action=Action.TEMPLATE_UPDATE if change else Action.TEMPLATE_CREATE,
             target=obj,
             changes=audit_changes(before, {name: getattr(obj, name) for name in fields}),
@@ -192,7 +190,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     def delete_model(self, request: HttpRequest, obj: NotificationTemplate) -> None:
         audit_record(
             merchant=obj.merchant_id,
-            actor=_user(request),
+            actor=request_user(request),
             action=Action.TEMPLATE_DELETE,
             target=obj,
             changes={"event": obj.event, "channel": obj.channel, "language": obj.language},
@@ -217,12 +215,12 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     # Staff manage their own merchant's templates (deleting one brings the default back).
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
+        return is_superuser(request) or self._may_write(request)
 
     def has_delete_permission(
         self, request: HttpRequest, obj: NotificationTemplate | None = None
     ) -> bool:
-        return _is_superuser(request) or self._may_write(request, obj)
+        return is_superuser(request) or self._may_write(request, obj)
 
     # The preview: rendered on the page, then live from the preview URL as staff type.
 
@@ -264,7 +262,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _merchant_name(self, request: HttpRequest, obj: NotificationTemplate | None) -> str:
-        merchant_id = obj.merchant_id if obj is not None else _staff_merchant_id(request)
+        merchant_id = obj.merchant_id if obj is not None else staff_merchant_id(request)
         if merchant_id is None:
             return ""
         return Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first() or ""
@@ -278,7 +276,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         """
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        user = _user(request)
+        user = request_user(request)
         may_write = self.has_change_permission(request) or self.has_add_permission(request)
         if user is None or not may_write:
             raise PermissionDenied
@@ -304,7 +302,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             sources = default_parts(event=event, channel=channel, language=language)
             return JsonResponse({"sources": sources})
         parts = {name: data.get(name, "") for name in PARTS[Channel(channel)]}
-        merchant_id = _staff_merchant_id(request)
+        merchant_id = staff_merchant_id(request)
         if merchant_id is None and data.get("merchant", "").isdigit():
             merchant_id = int(data["merchant"])
         name: str | None = None
@@ -319,7 +317,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
 # The outbox
 
 
-class MemberRowsAdmin(ReadOnlyScopedAdmin[_ModelT]):
+class MemberRowsAdmin(ReadOnlyScopedAdmin[ModelT]):
     """Rows about one member each, written by the services: read-only, searched by member."""
 
     def get_search_results(
@@ -328,10 +326,10 @@ class MemberRowsAdmin(ReadOnlyScopedAdmin[_ModelT]):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(_search_member(term, prefix="member__")), False
+        return queryset.filter(member_search(term, prefix="member__")), False
 
 
-class OutboxLogAdmin(ReadOnlyScopedAdmin[_ModelT]):
+class OutboxLogAdmin(ReadOnlyScopedAdmin[ModelT]):
     """An outbox as a log (notifications, webhook deliveries): read-only; failed rows can be
     sent again by the staff allowed to write, through the outbox's own resend service."""
 
@@ -343,7 +341,7 @@ class OutboxLogAdmin(ReadOnlyScopedAdmin[_ModelT]):
         return text if len(text) <= 80 else text[:79] + "…"
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
+        return is_superuser(request) or self._may_write(request)
 
     def _resend(
         self, request: HttpRequest, queryset: QuerySet[Any], *, resend: Any, done: Any,
@@ -506,24 +504,24 @@ class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
         ) % {"hint": webhook_secret_hint(endpoint.secret)}
 
     def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> Any:
-        merchant = ("merchant",) if _is_superuser(request) else ()
+        merchant = ("merchant",) if is_superuser(request) else ()
         shown = ("secret_hint", "created_at") if obj is not None else ()
         return (*merchant, "url", "events", "active", *shown)
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: Any
     ) -> None:
-        if not _is_superuser(request):
-            merchant_id = _staff_merchant_id(request)
+        if not is_superuser(request):
+            merchant_id = staff_merchant_id(request)
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
-        webhook_endpoint_save(endpoint=obj, actor=_user(request))
+        webhook_endpoint_save(endpoint=obj, actor=request_user(request))
         if not change:
             self._show_secret_once(request, obj, obj.secret)
 
     def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
-        webhook_endpoint_delete(endpoint=obj, actor=_user(request))
+        webhook_endpoint_delete(endpoint=obj, actor=request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         # One by one, so each deletion is checked and audited.
@@ -548,7 +546,7 @@ class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
     @admin.action(description=_("Rotate the signing secret"), permissions=["rotate"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.order_by("pk"):
-            secret = webhook_secret_rotate(endpoint=endpoint, actor=_user(request))
+            secret = webhook_secret_rotate(endpoint=endpoint, actor=request_user(request))
             self.log_change(request, endpoint, "Signing secret rotated")
             self._show_secret_once(request, endpoint, secret)
 

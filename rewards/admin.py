@@ -29,15 +29,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.admin import (
-    MerchantScopedAdmin,
-    ReadOnlyInline,
-    _is_superuser,
-    _staff_merchant_id,
-    _user,
-    staff_program,
-)
+from loyalty.admin.base import MerchantScopedAdmin, ReadOnlyInline
 from loyalty.backoffice.params import id_param
+from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id, staff_program
 from loyalty.errors import IdempotencyConflict, InvalidInput, LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import Member, Program
@@ -78,7 +72,7 @@ BULK_INLINE_ROWS = 500
 
 def scoped_program(request: HttpRequest, program_id: Any = None) -> Program | None:
     """The program a user works on: a staff user's merchant's, or (superusers) the one asked."""
-    if _is_superuser(request):
+    if is_superuser(request):
         program_pk = id_param(str(program_id or ""))
         if program_pk is None:
             return None
@@ -114,7 +108,7 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
     owner_column = "program"
 
     def get_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
-        program = ("program",) if obj is not None or _is_superuser(request) else ()
+        program = ("program",) if obj is not None or is_superuser(request) else ()
         record = ("created_at",) if obj is not None else ()
         return (*program, "name", *TERM_FIELDS, *record)
 
@@ -130,13 +124,13 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
         **kwargs: Any,
     ) -> Any:
         form_class = super().get_form(request, obj, change, **kwargs)
-        if obj is None and not _is_superuser(request):
+        if obj is None and not is_superuser(request):
             program = scoped_program(request)
             form_class = type(form_class.__name__, (form_class,), {"default_program": program})
         return form_class
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or (
+        return is_superuser(request) or (
             self._may_write(request) and scoped_program(request) is not None
         )
 
@@ -150,13 +144,13 @@ class TemplateFilter(admin.RelatedFieldListFilter):
     def field_choices(
         self, field: RelatedField[Any, Any], request: HttpRequest, model_admin: Any
     ) -> Any:
-        if _is_superuser(request):
+        if is_superuser(request):
             return super().field_choices(field, request, model_admin)
         ordering = self.field_admin_ordering(field, request, model_admin)
         return field.get_choices(
             include_blank=False,
             ordering=ordering,
-            limit_choices_to={"program__merchant_id": _staff_merchant_id(request)},
+            limit_choices_to={"program__merchant_id": staff_merchant_id(request)},
         )
 
 
@@ -302,10 +296,10 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
         return False
 
     def has_void_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or self._may_write(request)
+        return is_superuser(request) or self._may_write(request)
 
     def has_issue_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or (
+        return is_superuser(request) or (
             self._may_write(request, permission=Permission.COUPONS)
             and scoped_program(request) is not None
         )
@@ -352,7 +346,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
 
     def _void_each(self, request: HttpRequest, coupons: list[Coupon], form: CouponVoidForm) -> bool:
         """Void each coupon in its own transaction; report each. False if the form was refused."""
-        user = _user(request)
+        user = request_user(request)
         reason = form.cleaned_data["reason"]
         return_points = form.cleaned_data["return_points"]
         voided = 0
@@ -469,7 +463,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
                 reason=reason,
                 source=form.cleaned_data["source"],
                 rows=len(rows),
-                issued_by=_user(request),
+                issued_by=request_user(request),
             )
         except LoyaltyError as error:
             add_service_error(form, error)
@@ -523,7 +517,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
                 terms=terms_from_payload(data["terms"], program=program),
                 reason=data["reason"],
                 source=data["source"],
-                issued_by=_user(request),
+                issued_by=request_user(request),
                 key=data["key"],
                 skip_already_issued=data["skip"],
             )
@@ -562,7 +556,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
                 source=data["source"],
                 skip_already_issued=data["skip"],
                 key=data["key"],
-                created_by=_user(request),
+                created_by=request_user(request),
                 file_name=data.get("file") or "",
             )
         except LoyaltyError as error:
@@ -583,7 +577,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
         """A batch's per-row report (HTML, or CSV with ``?format=csv``)."""
         if not self.has_issue_permission(request):
             raise PermissionDenied
-        merchant_id = None if _is_superuser(request) else _staff_merchant_id(request)
+        merchant_id = None if is_superuser(request) else staff_merchant_id(request)
         report = report_get(key=str(key), merchant_id=merchant_id)
         if report is None:
             raise Http404(_("No such report, or it is older than its retention time."))
