@@ -2,9 +2,12 @@
 leaves one entry (and so does an integrator's change of a member's email address).
 
 Invariant: entries are only ever inserted (``AuditEntry`` rows are refused UPDATE and
-DELETE by a PostgreSQL trigger, migration 0007). Callers record inside the transaction
-of the change itself, so a change that rolls back leaves no entry, and a change that
-commits always has one.
+DELETE by the PostgreSQL trigger ``loyalty_audit_append_only``, from the migration
+``..._audit_append_only``). Callers record inside the transaction of the change itself, so
+a change that rolls back leaves no entry, and a change that commits always has one.
+
+Every app records here (rewards' and notifications' services too), so this is not one of
+loyalty's services: it depends on the models alone.
 """
 
 from __future__ import annotations

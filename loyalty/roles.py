@@ -10,7 +10,9 @@
 Superusers may do everything; a staff user never acts on another merchant's data. The
 admin asks ``role_allows`` to show or hide what a user may not use; the services call
 ``role_check`` (with the merchant of what is changed) / ``role_check_points`` so a
-refusal holds whatever page or script asks.
+refusal holds whatever page or script asks. Every app's services ask (rewards' and
+notifications' too), so this is not one of loyalty's services: it depends on the models
+alone.
 """
 
 from __future__ import annotations
@@ -82,10 +84,6 @@ class SupportJobLimitExceeded(LoyaltyError):
         "A bulk job that support previews or starts may move at most %(limit)s points; this "
         "one moves %(points)s. Split the file, or ask a manager of your shop to start it."
     )
-
-
-def role_of(user: User) -> str:
-    return User.Role.MANAGER if user.is_superuser else user.role
 
 
 def role_allows(user: User | None, permission: str) -> bool:

@@ -4,10 +4,10 @@ import logging
 
 from celery import shared_task
 
+from loyalty.idempotency import idempotency_purge as purge
 from loyalty.metrics import POINTS_EXPIRED
 from loyalty.services.birthdays import birthdays_award
 from loyalty.services.expiry import points_expire
-from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.ops import ops_check
 from loyalty.services.pending import pending_release

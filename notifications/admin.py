@@ -46,9 +46,9 @@ from loyalty.admin.base import (
     ServiceSavedAdmin,
     member_search,
 )
+from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.models import Merchant
-from loyalty.services.audit import Action, audit_changes, audit_record
 from notifications import rendering
 from notifications.defaults import default_parts
 from notifications.errors import PreviewRateLimited

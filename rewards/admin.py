@@ -35,15 +35,14 @@ from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_
 from loyalty.errors import IdempotencyConflict, InvalidInput, LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import Member, Program
-from loyalty.services.bulk import bulk_job_coupons
-from loyalty.services.roles import Permission
+from loyalty.roles import Permission
+from loyalty.tasks import bulk_job_run_task
 from rewards.codes import code_normalise
 from rewards.forms import (
     CouponCsvConfirmForm,
     CouponCsvForm,
     CouponTemplateForm,
     CouponVoidForm,
-    terms_from_payload,
 )
 from rewards.models import Coupon, CouponEvent, CouponTemplate, Redemption
 from rewards.services.admin_ops import (
@@ -52,10 +51,12 @@ from rewards.services.admin_ops import (
     RowStatus,
     coupons_issue,
     coupons_issue_check,
+    coupons_issue_job,
     csv_rows,
     report_get,
     report_summary,
     rows_check,
+    terms_from_payload,
 )
 from rewards.services.coupons import coupon_void
 from rewards.services.thresholds import TERM_FIELDS
@@ -548,7 +549,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
     ) -> HttpResponse:
         """A big batch runs as a bulk job (a Celery task) with a progress bar and a report."""
         try:
-            job = bulk_job_coupons(
+            job = coupons_issue_job(
                 program=program,
                 rows=[(line, external_id) for line, external_id in data["rows"]],
                 terms=data["terms"],
@@ -558,6 +559,7 @@ class CouponAdmin(MerchantScopedAdmin[Coupon]):
                 key=data["key"],
                 created_by=request_user(request),
                 file_name=data.get("file") or "",
+                run=bulk_job_run_task.delay,
             )
         except LoyaltyError as error:
             self.message_user(

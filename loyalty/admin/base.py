@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
-from loyalty.services.roles import Permission, role_allows
+from loyalty.roles import Permission, role_allows
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -45,7 +45,7 @@ class MerchantScopedAdmin(admin.ModelAdmin, Generic[ModelT]):
     """An admin whose objects belong to one merchant each, found through ``merchant_path``.
 
     Staff of a merchant may view its objects, and change them when their role allows
-    ``write_permission`` (``loyalty.services.roles``), but not add or delete them unless
+    ``write_permission`` (``loyalty.roles``), but not add or delete them unless
     an admin says so; superusers keep Django's rules.
     ``superuser_only`` admins are hidden from merchant staff altogether.
     """

@@ -29,8 +29,8 @@ from loyalty.admin.member_points import MemberPointsMixin
 from loyalty.backoffice.filters import MEMBER_FILTERS
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.models import Member, Tier, TierChange
+from loyalty.roles import Permission, role_allows
 from loyalty.services.members import member_upsert
-from loyalty.services.roles import Permission, role_allows
 from rewards.models import Coupon
 from rewards.terms import terms_text
 

@@ -21,8 +21,8 @@ from loyalty.api.schema import (
 )
 from loyalty.api.serializers.fields import validated
 from loyalty.errors import MemberNotFound, OrderNotFound
+from loyalty.idempotency import idempotent_call, request_fingerprint
 from loyalty.models import Program
-from loyalty.services.idempotency import idempotent_call, request_fingerprint
 
 # Who may read a member's data (profile, coupons with their codes, tier, badge): never a
 # `checkout` key, which validates, redeems and releases codes it is given and nothing more.

@@ -30,9 +30,11 @@ from loyalty.csvfiles import csv_lines
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import BulkJob, BulkRow, Merchant, Program
-from loyalty.services.bulk import MAX_CSV_BYTES, PERMISSION, bulk_job_create, bulk_job_start
+from loyalty.roles import role_allows
+from loyalty.services.bulk import bulk_job_create, bulk_job_start
 from loyalty.services.bulk import bulk_report_rows as report_rows
-from loyalty.services.roles import role_allows
+from loyalty.services.bulk_check import MAX_CSV_BYTES, PERMISSION
+from loyalty.tasks import bulk_job_run_task
 
 PREVIEW_ROWS = 200
 
@@ -175,7 +177,7 @@ def bulk_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
     if request.method == "POST":
         try:
-            bulk_job_start(job=job, user=staff_user(request))
+            bulk_job_start(job=job, user=staff_user(request), run=bulk_job_run_task.delay)
         except LoyaltyError as error:
             messages.error(request, error.detail)
         else:

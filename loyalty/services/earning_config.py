@@ -17,11 +17,11 @@ from typing import Any, TypeVar, cast
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_changes, audit_record, audit_replace
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Program, User
-from loyalty.services.audit import Action, audit_changes, audit_record, audit_replace
+from loyalty.roles import Permission, role_check
 from loyalty.services.earning import campaign_check, rule_parameters
-from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import settings_changed
 
 MAX_ITEMS = 100

@@ -9,10 +9,10 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
+from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
-from loyalty.services.audit import Action, audit_changes, audit_record
-from loyalty.services.roles import Permission, role_check
+from loyalty.roles import Permission, role_check
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

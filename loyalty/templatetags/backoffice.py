@@ -20,9 +20,9 @@ from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range
 from loyalty.backoffice.exports import EXPORTS
 from loyalty.backoffice.scope import backoffice_program, staff_user
 from loyalty.models import Merchant
+from loyalty.roles import role_allows
 from loyalty.services.bulk import PERMISSION
 from loyalty.services.ops import ops_alerts
-from loyalty.services.roles import role_allows
 
 register = template.Library()
 
