@@ -31,6 +31,7 @@ from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_
 from loyalty.models import Member, Tier, TierChange
 from loyalty.roles import Permission, role_allows
 from loyalty.services.members import member_upsert
+from notifications.models import Notification
 from rewards.models import Coupon
 from rewards.terms import terms_text
 
@@ -250,8 +251,6 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
 
     def _notifications_context(self, member: Member) -> dict[str, Any]:
         # One query: the newest notifications sent (or queued) to the member, with status.
-        from notifications.models import Notification
-
         rows = list(
             Notification.objects.filter(member=member)
             .order_by("-id")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loyalty.csvfiles import csv_text
 from loyalty.models import LedgerEntry, Member, Order, Program
+from rewards.models import Coupon
 
 MAX_DAYS = 731
 DEFAULT_DAYS = 83  # twelve weeks with today's
@@ -141,8 +142,6 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         bucket = weeks.get(row["week"])
         if bucket is not None:
             setattr(bucket, LEDGER_FIGURES[row["kind"]], abs(int(row["points"] or 0)))
-
-    from rewards.models import Coupon
 
     coupons = (
         Coupon.objects.filter(program=program, created_at__gte=since, created_at__lt=until)

@@ -35,6 +35,7 @@ from loyalty.services.bulk import bulk_job_create, bulk_job_start
 from loyalty.services.bulk import bulk_report_rows as report_rows
 from loyalty.services.bulk_check import MAX_CSV_BYTES, PERMISSION
 from loyalty.tasks import bulk_job_run_task
+from rewards.models import CouponTemplate
 
 PREVIEW_ROWS = 200
 
@@ -96,8 +97,6 @@ class BulkUploadForm(forms.Form):
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from rewards.models import CouponTemplate
-
         template_field = self.fields["template"]
         assert isinstance(template_field, forms.ModelChoiceField)
         template_field.queryset = CouponTemplate.objects.filter(program=program)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from loyalty.models import Member, Merchant, OpsAlert, User
 from loyalty.services.ledger import LedgerMismatch, ledger_audit
+from notifications.models import Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ class OpsCheck:
 def outbox_backlog(*, stale_minutes: int | None = None) -> dict[int, int]:
     """Per merchant id: notifications and webhook deliveries due for longer than
     ``stale_minutes`` and not sent yet."""
-    from notifications.models import Notification, WebhookDelivery
-
     minutes = settings.OPS_OUTBOX_STALE_MINUTES if stale_minutes is None else stale_minutes
     cutoff = timezone.now() - timedelta(minutes=minutes)
     backlog: dict[int, int] = defaultdict(int)
