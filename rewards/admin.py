@@ -51,13 +51,12 @@ from rewards.services.admin_ops import (
     RowStatus,
     coupons_issue,
     coupons_issue_check,
-    coupons_issue_job,
     csv_rows,
     report_get,
     report_summary,
     rows_check,
-    terms_from_payload,
 )
+from rewards.services.coupon_jobs import coupons_issue_job, terms_from_payload
 from rewards.services.coupons import coupon_void
 from rewards.services.thresholds import TERM_FIELDS
 from rewards.terms import terms_text

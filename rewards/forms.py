@@ -18,7 +18,7 @@ from loyalty.errors import InvalidInput
 from loyalty.forms import AmountField, add_service_error
 from loyalty.models import Program
 from rewards.models import Coupon, CouponKind, CouponTemplate
-from rewards.services.admin_ops import terms_payload
+from rewards.services.coupon_jobs import terms_payload
 from rewards.services.coupons import CouponTerms, terms_check
 from rewards.services.thresholds import TERM_FIELDS
 

@@ -21,7 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -34,13 +34,19 @@ from loyalty.audit import Action, audit_record
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import BulkJob, BulkRow, Program, User
 from loyalty.roles import Permission, role_check, role_check_merchant
-from loyalty.services.bulk_check import PERMISSION, bulk_check, bulk_parse, job_points_check
+from loyalty.services.bulk_check import (
+    PERMISSION,
+    ParsedRow,
+    bulk_check,
+    bulk_parse,
+    job_points_check,
+)
 from loyalty.services.members import member_upsert
 from loyalty.services.points import points_grant
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.models import Coupon, CouponTemplate
-from rewards.services.admin_ops import terms_from_payload
+from rewards.services.coupon_jobs import terms_from_payload
 from rewards.services.coupons import coupon_issue_compensation
 
 CHUNK = 200  # rows per progress update
@@ -88,20 +94,7 @@ def bulk_job_create(
         total=len(ready),
         created_by=created_by,
     )
-    _rows_create(
-        job,
-        (
-            BulkRow(
-                line=row.line,
-                external_id=row.values["external_id"],
-                data=row.data,
-                status=row.status,
-                code=row.code,
-                detail=row.detail,
-            )
-            for row in rows
-        ),
-    )
+    _rows_store(job, rows)
     if created_by is not None:
         audit_record(
             merchant=program.merchant_id,
@@ -119,14 +112,23 @@ def bulk_job_create(
     return job
 
 
-def _rows_create(job: BulkJob, rows: Iterable[BulkRow]) -> None:
-    """Store a job's rows (their external ids cut to the column's length)."""
-
-    def of_job(row: BulkRow) -> BulkRow:
-        row.job, row.external_id = job, row.external_id[:191]
-        return row
-
-    BulkRow.objects.bulk_create((of_job(row) for row in rows), batch_size=2000)
+def _rows_store(job: BulkJob, rows: list[ParsedRow]) -> None:
+    """Store the checked rows with the job, each with its status and why."""
+    BulkRow.objects.bulk_create(
+        (
+            BulkRow(
+                job=job,
+                line=row.line,
+                external_id=row.values["external_id"][:191],
+                data=row.data,
+                status=row.status,
+                code=row.code,
+                detail=row.detail,
+            )
+            for row in rows
+        ),
+        batch_size=2000,
+    )
 
 
 @transaction.atomic

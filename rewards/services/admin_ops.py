@@ -19,13 +19,10 @@ readable for ``IDEMPOTENCY_TTL_HOURS``.
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import partial
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -35,8 +32,8 @@ from loyalty.csvfiles import csv_reader, csv_text
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.idempotency import idempotency_answer, idempotent_call
 from loyalty.ids import external_id_problem
-from loyalty.models import BulkJob, BulkRow, Member, Program, User
-from loyalty.roles import Permission, role_check, role_check_merchant
+from loyalty.models import Member, Program, User
+from loyalty.roles import Permission, role_check
 from rewards.models import Coupon, CouponTemplate
 from rewards.services.coupons import (
     CouponTerms,
@@ -45,7 +42,6 @@ from rewards.services.coupons import (
     reason_problem,
     terms_check,
 )
-from rewards.services.thresholds import TERM_FIELDS
 from rewards.terms import terms_text
 
 MAX_ROWS = 10_000
@@ -53,8 +49,6 @@ MAX_CSV_BYTES = 1_000_000
 CSV_HEADER = "external_id"
 KEY_PREFIX = "admin-coupons:"
 _CHUNK = 1000
-# What runs a bulk job later: the caller's (loyalty.tasks.bulk_job_run_task.delay in the app).
-Runner = Callable[[int], object]
 
 
 class RowStatus:
@@ -157,34 +151,6 @@ def csv_rows(data: bytes) -> list[CsvRow]:
     return rows
 
 
-def terms_payload(terms: CouponTerms | CouponTemplate) -> dict[str, Any]:
-    """Coupon terms as JSON, kept from a preview to its confirmation (and in a bulk job): a
-    template's id, or the terms themselves."""
-    if isinstance(terms, CouponTemplate):
-        return {"template": terms.pk}
-    return {name: str(getattr(terms, name)) for name in TERM_FIELDS}
-
-
-def terms_from_payload(
-    payload: dict[str, Any], *, program: Program
-) -> CouponTerms | CouponTemplate:
-    """The terms ``terms_payload`` wrote, read back (the template must still exist)."""
-    if "template" in payload:
-        template = CouponTemplate.objects.filter(program=program, pk=payload["template"]).first()
-        if template is None:
-            raise InvalidInput({"template": [str(_("The template no longer exists."))]})
-        return template
-    max_discount = payload.get("max_discount")
-    return CouponTerms(
-        kind=payload["kind"],
-        value=Decimal(payload["value"]),
-        max_discount=Decimal(max_discount) if max_discount not in (None, "None") else None,
-        min_order_amount=Decimal(payload["min_order_amount"]),
-        valid_days=int(payload["valid_days"]),
-        uses=int(payload["uses"]),
-    )
-
-
 def too_many_rows() -> str:
     return _(
         "There are more than %(max)s rows. Split them into batches of at most %(max)s "
@@ -195,6 +161,44 @@ def too_many_rows() -> str:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _ids_check(outcomes: list[RowOutcome]) -> list[str]:
+    """Fail the rows without a usable external id, or repeating one; the ids left, in order."""
+    seen: dict[str, int] = {}
+    for outcome in outcomes:
+        external_id = outcome.external_id
+        if not external_id:
+            outcome.status, outcome.detail = RowStatus.FAILED, _("No external id on this line.")
+        elif problem := external_id_problem(external_id):
+            outcome.status, outcome.detail = RowStatus.FAILED, problem
+        elif external_id in seen:
+            outcome.status = RowStatus.FAILED
+            outcome.detail = _("Repeats line %(line)s: one coupon per member and batch.") % {
+                "line": seen[external_id]
+            }
+        else:
+            seen[external_id] = outcome.line
+    return list(seen)
+
+
+def _issued_for(
+    program: Program, external_ids: Sequence[str], reason: str
+) -> dict[str, tuple[str, Any]]:
+    """Per member, the first staff coupon (its code and date) given for this very reason."""
+    issued: dict[str, tuple[str, Any]] = {}
+    for external_id, code, created_at in (
+        Coupon.objects.filter(
+            program=program,
+            member__external_id__in=external_ids,
+            reason=reason,
+            source__in=[Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION],
+        )
+        .order_by("pk")
+        .values_list("member__external_id", "code", "created_at")
+    ):
+        issued.setdefault(external_id, (code, created_at))
+    return issued
 
 
 def rows_check(
@@ -210,21 +214,7 @@ def rows_check(
     this very reason is skipped, so uploading the same file again issues nothing twice.
     """
     outcomes = [RowOutcome(row.line, row.external_id) for row in rows]
-    seen: dict[str, int] = {}
-    for outcome in outcomes:
-        external_id = outcome.external_id
-        if not external_id:
-            outcome.status, outcome.detail = RowStatus.FAILED, _("No external id on this line.")
-        elif problem := external_id_problem(external_id):
-            outcome.status, outcome.detail = RowStatus.FAILED, problem
-        elif external_id in seen:
-            outcome.status = RowStatus.FAILED
-            outcome.detail = _("Repeats line %(line)s: one coupon per member and batch.") % {
-                "line": seen[external_id]
-            }
-        else:
-            seen[external_id] = outcome.line
-    wanted = list(seen)
+    wanted = _ids_check(outcomes)
     known: dict[str, Member] = {}
     issued: dict[str, tuple[str, Any]] = {}
     reason = (reason or "").strip()
@@ -233,17 +223,7 @@ def rows_check(
             member.program = program
             known[member.external_id] = member
         if skip_already_issued and reason:
-            for external_id, code, created_at in (
-                Coupon.objects.filter(
-                    program=program,
-                    member__external_id__in=chunk,
-                    reason=reason,
-                    source__in=[Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION],
-                )
-                .order_by("pk")
-                .values_list("member__external_id", "code", "created_at")
-            ):
-                issued.setdefault(external_id, (code, created_at))
+            issued.update(_issued_for(program, chunk, reason))
     for outcome in outcomes:
         if outcome.status != RowStatus.READY:
             continue
@@ -299,6 +279,50 @@ def coupons_issue_check(
     coupon_limit_check(program=program, terms=terms, user=issued_by)
 
 
+def _issue_batch(
+    *,
+    program: Program,
+    rows: Sequence[CsvRow],
+    terms: CouponTerms | CouponTemplate,
+    reason: str,
+    source: str,
+    issued_by: User | None,
+    key: str,
+    skip_already_issued: bool,
+) -> IssueReport:
+    """Check the rows as they are now and issue a coupon to each ready one (the first run
+    of a batch; ``coupons_issue`` keeps its report for the key)."""
+    outcomes = rows_check(
+        program=program, rows=rows, reason=reason, skip_already_issued=skip_already_issued
+    )
+    for outcome in outcomes:
+        if outcome.status == RowStatus.READY and outcome.member is not None:
+            coupon = coupon_issue(
+                program=program,
+                terms=terms,
+                member=outcome.member,
+                source=source,
+                reason=reason,
+                issued_by=issued_by,
+            )
+            outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
+    if issued_by is not None:
+        _batch_audit(
+            program, outcomes, key=key, terms=terms, source=source, reason=reason,
+            issued_by=issued_by,
+        )  # fmt: skip
+    return IssueReport(
+        key=key,
+        rows=outcomes,
+        program_id=program.pk,
+        reason=reason,
+        source=source,
+        terms=terms_text(terms, currency=program.currency),
+        by=issued_by.get_username() if issued_by else "",
+        at=timezone.now().isoformat(),
+    )
+
+
 def coupons_issue(
     *,
     program: Program,
@@ -332,45 +356,10 @@ def coupons_issue(
     def run() -> tuple[int, Any]:
         nonlocal ran
         ran = True
-        outcomes = rows_check(
-            program=program, rows=rows, reason=reason, skip_already_issued=skip_already_issued
-        )
-        for outcome in outcomes:
-            if outcome.status == RowStatus.READY and outcome.member is not None:
-                coupon = coupon_issue(
-                    program=program,
-                    terms=terms,
-                    member=outcome.member,
-                    source=source,
-                    reason=reason,
-                    issued_by=issued_by,
-                )
-                outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
-        if issued_by is not None:
-            audit_record(
-                merchant=program.merchant_id,
-                actor=issued_by,
-                action=Action.COUPON_ISSUE_BATCH,
-                target=program,
-                changes={
-                    "batch": key,
-                    "source": source,
-                    "terms": terms_text(terms, currency=program.currency),
-                    "issued": [o.code for o in outcomes if o.status == RowStatus.ISSUED][:1000],
-                    "count": sum(1 for o in outcomes if o.status == RowStatus.ISSUED),
-                },
-                reason=reason,
-            )
-        report = IssueReport(
-            key=key,
-            rows=outcomes,
-            program_id=program.pk,
-            reason=reason,
-            source=source,
-            terms=terms_text(terms, currency=program.currency),
-            by=issued_by.get_username() if issued_by else "",
-            at=timezone.now().isoformat(),
-        )
+        report = _issue_batch(
+            program=program, rows=rows, terms=terms, reason=reason, source=source,
+            issued_by=issued_by, key=key, skip_already_issued=skip_already_issued,
+        )  # fmt: skip
         return 200, report.body()
 
     fingerprint = _fingerprint(
@@ -387,77 +376,31 @@ def coupons_issue(
     return IssueReport.from_body(key, body, replayed=not ran)
 
 
-@transaction.atomic
-def coupons_issue_job(
-    *,
+def _batch_audit(
     program: Program,
-    rows: list[tuple[int, str]],
-    terms: dict[str, Any],
-    reason: str,
-    source: str,
-    skip_already_issued: bool,
+    outcomes: list[RowOutcome],
+    *,
     key: str,
-    run: Runner,
-    created_by: User | None = None,
-    file_name: str = "",
-) -> BulkJob:
-    """A confirmed batch of coupons from the coupon CSV page, as a bulk job run by
-    ``run(job_id)`` after this commits (``loyalty.tasks.bulk_job_run_task`` runs it through
-    ``loyalty.services.bulk``, a row at a time).
-
-    The rows are checked as the page's preview checks them (``rows_check``); ``key`` is
-    the confirmed batch's: sending it twice gives the same job back.
-    """
-    role_check(user=created_by, permission=Permission.COUPONS)
-    role_check_merchant(user=created_by, merchant_id=program.merchant_id)
-    reason = (reason or "").strip()
-    # The program's row serialises two confirmations of one batch.
-    Program.objects.select_for_update().filter(pk=program.pk).first()
-    existing = BulkJob.objects.filter(program=program, params__key=key).first()
-    if existing is not None:
-        return existing
-    coupons_issue_check(
-        program=program,
-        terms=terms_from_payload(terms, program=program),
+    terms: CouponTerms | CouponTemplate,
+    source: str,
+    reason: str,
+    issued_by: User,
+) -> None:
+    """One trail entry for the batch, with the codes issued (up to 1,000 of them)."""
+    issued = [outcome.code for outcome in outcomes if outcome.status == RowStatus.ISSUED]
+    audit_record(
+        merchant=program.merchant_id,
+        actor=issued_by,
+        action=Action.COUPON_ISSUE_BATCH,
+        target=program,
+        changes={
+            "batch": key,
+            "source": source,
+            "terms": terms_text(terms, currency=program.currency),
+            "issued": issued[:1000],
+            "count": len(issued),
+        },
         reason=reason,
-        source=source,
-        rows=len(rows),
-    )
-    outcomes = rows_check(
-        program=program,
-        rows=[CsvRow(line, external_id) for line, external_id in rows],
-        reason=reason,
-        skip_already_issued=skip_already_issued,
-    )
-    job = BulkJob.objects.create(
-        merchant_id=program.merchant_id,
-        program=program,
-        kind=BulkJob.Kind.COUPONS,
-        status=BulkJob.Status.QUEUED,
-        file_name=file_name[:200],
-        params={"key": key, "terms": terms, "reason": reason, "source": source},
-        total=sum(1 for o in outcomes if o.status == RowStatus.READY),
-        created_by=created_by,
-        started_by=created_by,  # confirmed on the coupon page: previewed and started at once
-    )
-    BulkRow.objects.bulk_create(
-        (_coupon_row(job, outcome, reason=reason) for outcome in outcomes), batch_size=2000
-    )
-    transaction.on_commit(partial(run, job.pk))
-    return job
-
-
-def _coupon_row(job: BulkJob, outcome: RowOutcome, *, reason: str) -> BulkRow:
-    """A row of the coupon page's batch: ready, or invalid with the preview's refusal."""
-    ready = outcome.status == RowStatus.READY
-    return BulkRow(
-        job=job,
-        line=outcome.line,
-        external_id=outcome.external_id[:191],
-        data={"reason": reason},
-        status=BulkRow.Status.READY if ready else BulkRow.Status.INVALID,
-        code="" if ready else outcome.status,
-        detail=outcome.detail,
     )
 
 

@@ -18,7 +18,8 @@ from loyalty.services.merchants import program_update
 from loyalty.tasks import bulk_job_run_task
 from rewards.errors import CouponLimitExceeded
 from rewards.models import Coupon
-from rewards.services.admin_ops import CsvRow, coupons_issue, coupons_issue_job
+from rewards.services.admin_ops import CsvRow, coupons_issue
+from rewards.services.coupon_jobs import coupons_issue_job
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from tests.factories import MemberFactory, StaffFactory
 from tests.rewards.factories import CouponTemplateFactory
