@@ -5,8 +5,10 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from loyalty.idempotency import idempotency_answer
 from loyalty.models import Member
 from rewards.models import Coupon
+from rewards.services.admin_ops import KEY_PREFIX, IssueReport
 
 
 def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
@@ -32,3 +34,11 @@ def member_coupons(*, member: Member, status: str | None = None) -> QuerySet[Cou
     elif status:
         coupons = coupons.filter(status=status)
     return coupons.order_by("-id")
+
+
+def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
+    """A batch's report by its key, within one merchant (None: any, for superusers)."""
+    body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)
+    if not isinstance(body, dict):
+        return None
+    return IssueReport.from_body(key, body, replayed=True)

@@ -19,6 +19,7 @@ from loyalty.backoffice.scope import is_superuser, request_user, staff_program
 from loyalty.errors import InvalidInput
 from loyalty.forms import add_service_error
 from loyalty.models import Campaign, EarningRule, Feedback, Transfer
+from loyalty.selectors import feedback_summary
 from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
 from loyalty.services.earning_config import (
     campaign_delete,
@@ -26,7 +27,6 @@ from loyalty.services.earning_config import (
     earning_rule_delete,
     earning_rule_save,
 )
-from loyalty.services.feedback import feedback_summary
 
 
 class EarningRuleForm(forms.ModelForm):

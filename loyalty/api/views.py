@@ -44,8 +44,7 @@ from loyalty.api.serializers.program import (
     ProgramSerializer,
 )
 from loyalty.models import ApiKey, Member, Program
-from loyalty.selectors import member_ledger, member_summary
-from loyalty.services.earning_config import campaigns_describe, rules_describe
+from loyalty.selectors import campaigns_describe, member_ledger, member_summary, rules_describe
 from loyalty.services.members import member_get, member_upsert
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create

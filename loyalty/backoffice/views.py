@@ -31,8 +31,8 @@ from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
 from loyalty.models import BulkJob, BulkRow, Merchant, Program
 from loyalty.roles import role_allows
+from loyalty.selectors import bulk_report_rows as report_rows
 from loyalty.services.bulk import bulk_job_create, bulk_job_start
-from loyalty.services.bulk import bulk_report_rows as report_rows
 from loyalty.services.bulk_check import MAX_CSV_BYTES, PERMISSION
 from loyalty.tasks import bulk_job_run_task
 from rewards.models import CouponTemplate

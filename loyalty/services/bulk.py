@@ -21,7 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -308,15 +308,3 @@ def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:
                     changes={"imported": finished.succeeded, "failed": finished.failed},
                 )
     return finished
-
-
-def bulk_report_rows(*, job: BulkJob) -> Iterator[list[Any]]:
-    """The per-row report, in line order, as CSV cells (streamed)."""
-    yield ["line", "external_id", "status", "code", "detail"]
-    rows = (
-        BulkRow.objects.filter(job=job)
-        .order_by("line")
-        .values_list("line", "external_id", "status", "code", "detail")
-    )
-    for row in rows.iterator(chunk_size=2000):
-        yield list(row)

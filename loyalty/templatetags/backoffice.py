@@ -21,8 +21,8 @@ from loyalty.backoffice.exports import EXPORTS
 from loyalty.backoffice.scope import backoffice_program, staff_user
 from loyalty.models import Merchant
 from loyalty.roles import role_allows
+from loyalty.selectors import ops_alerts
 from loyalty.services.bulk import PERMISSION
-from loyalty.services.ops import ops_alerts
 
 register = template.Library()
 

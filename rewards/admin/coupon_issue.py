@@ -24,6 +24,7 @@ from loyalty.tasks import bulk_job_run_task
 from rewards.admin.base import error_details, scoped_program
 from rewards.forms import CouponCsvConfirmForm, CouponCsvForm
 from rewards.models import Coupon
+from rewards.selectors import report_get
 from rewards.services.admin_ops import (
     MAX_CSV_BYTES,
     CsvRow,
@@ -31,7 +32,6 @@ from rewards.services.admin_ops import (
     coupons_issue,
     coupons_issue_check,
     csv_rows,
-    report_get,
     report_summary,
     rows_check,
 )

@@ -30,7 +30,7 @@ from django.utils.translation import ngettext
 from loyalty.audit import Action, audit_record
 from loyalty.csvfiles import csv_reader, csv_text
 from loyalty.errors import InvalidInput, MemberNotFound
-from loyalty.idempotency import idempotency_answer, idempotent_call
+from loyalty.idempotency import idempotent_call
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Program, User
 from loyalty.roles import Permission, role_check
@@ -402,14 +402,6 @@ def _batch_audit(
         },
         reason=reason,
     )
-
-
-def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
-    """A batch's report by its key, within one merchant (None: any, for superusers)."""
-    body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)
-    if not isinstance(body, dict):
-        return None
-    return IssueReport.from_body(key, body, replayed=True)
 
 
 def report_summary(report: IssueReport) -> str:
