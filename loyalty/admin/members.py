@@ -199,7 +199,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
     def has_delete_permission(self, request: HttpRequest, obj: Member | None = None) -> bool:
         return False
 
-    # The change page: points form and ledger
+    # The change page: the points form and ledger (MemberPointsMixin), the newest coupons
+    # and notifications, and the coupon form's URL (MemberActionsMixin).
 
     def get_urls(self) -> list[URLPattern]:
         points = path(
@@ -263,5 +264,3 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
             "member_notifications_more": len(rows) > COUPONS_SHOWN,
             "member_notifications_url": f"{outbox}?member__id__exact={member.pk}",
         }
-
-    # Coupons issued by staff: to the selected members, or from a member's page
