@@ -22,4 +22,4 @@ urlpatterns = [
     path("profile/", include("loyalty.profile.urls")),
 ]
 
-handler500 = "loyalty.api.views.server_error"
+handler500 = "loyalty.api.base.server_error"

@@ -1,11 +1,26 @@
 """Reads shared by the API, the admin and the profile page."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Avg, Count, QuerySet, Sum
 
-from loyalty.models import LedgerEntry, Member, PointLot
+from loyalty.models import (
+    BulkJob,
+    BulkRow,
+    Campaign,
+    EarningRule,
+    Feedback,
+    LedgerEntry,
+    Member,
+    Merchant,
+    OpsAlert,
+    PointLot,
+    Program,
+)
 from loyalty.rules.conversion import next_reward
 from loyalty.rules.validity import per_earning
 from loyalty.services.pending import member_pending_until
@@ -58,3 +73,66 @@ def member_ledger(*, member: Member) -> QuerySet[LedgerEntry]:
         .select_related("order", "refund", "coupon")
         .order_by("-id")
     )
+
+
+def rules_describe(*, program: Program) -> list[dict[str, Any]]:
+    """The program's earning rules as the API shows them (and the audit trail records)."""
+    return [
+        {"kind": r.kind, "name": r.name, "active": r.active, "parameters": r.parameters}
+        for r in EarningRule.objects.filter(program=program).order_by("kind", "pk")
+    ]
+
+
+def campaigns_describe(*, program: Program) -> list[dict[str, Any]]:
+    """The program's campaigns as the API shows them (and the audit trail records)."""
+    return [
+        {
+            "name": c.name,
+            "active": c.active,
+            "start_date": c.start_date,
+            "end_date": c.end_date,
+            "multiplier": c.multiplier,
+            "fixed_bonus": c.fixed_bonus,
+            "min_order_amount": c.min_order_amount,
+            "tiers": c.tiers,
+            "segment": c.segment,
+        }
+        for c in Campaign.objects.filter(program=program).order_by("start_date", "pk")
+    ]
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    count: int
+    average: Decimal | None
+
+
+def feedback_summary(*, program: Program | None = None) -> FeedbackSummary:
+    """How many answers and their average rating (one decimal); all programs when None."""
+    rows = Feedback.objects.all() if program is None else Feedback.objects.filter(program=program)
+    found = rows.aggregate(count=Count("pk"), average=Avg("rating"))
+    average = found["average"]
+    return FeedbackSummary(
+        count=found["count"],
+        average=None if average is None else Decimal(str(average)).quantize(Decimal("0.1")),
+    )
+
+
+def ops_alerts(*, merchant: Merchant | None) -> QuerySet[OpsAlert]:
+    """The open alerts to show on the dashboard: the merchant's, or all (superuser: None)."""
+    alerts = OpsAlert.objects.filter(resolved_at__isnull=True).select_related("merchant")
+    if merchant is not None:
+        alerts = alerts.filter(merchant=merchant)
+    return alerts.order_by("-opened_at")
+
+
+def bulk_report_rows(*, job: BulkJob) -> Iterator[list[Any]]:
+    """The per-row report, in line order, as CSV cells (streamed)."""
+    yield ["line", "external_id", "status", "code", "detail"]
+    rows = (
+        BulkRow.objects.filter(job=job)
+        .order_by("line")
+        .values_list("line", "external_id", "status", "code", "detail")
+    )
+    for row in rows.iterator(chunk_size=2000):
+        yield list(row)

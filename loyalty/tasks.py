@@ -4,13 +4,17 @@ import logging
 
 from celery import shared_task
 
+from loyalty.idempotency import idempotency_purge as purge
 from loyalty.metrics import POINTS_EXPIRED
+from loyalty.models import Program
 from loyalty.services.birthdays import birthdays_award
+from loyalty.services.bulk import bulk_job_run
 from loyalty.services.expiry import points_expire
-from loyalty.services.idempotency import idempotency_purge as purge
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.ops import ops_check
 from loyalty.services.pending import pending_release
+from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
+from loyalty.services.profile_access import signin_email_send
 from loyalty.services.tiers import tiers_evaluate
 
 logger = logging.getLogger(__name__)
@@ -60,9 +64,6 @@ def evaluate_tiers() -> dict[str, int]:
 def profile_sign_in_email(program_id: int, email: str, language: str) -> bool:
     """Email a sign-in link if the address is a member's. Run off the request, so asking
     for a link takes the same time whether or not the address is known."""
-    from loyalty.models import Program
-    from loyalty.services.profile_access import signin_email_send
-
     program = Program.objects.select_related("merchant").get(pk=program_id)
     return signin_email_send(program=program, email=email, language=language)
 
@@ -70,16 +71,12 @@ def profile_sign_in_email(program_id: int, email: str, language: str) -> bool:
 @shared_task
 def profile_tokens_purge() -> int:
     """Delete sign-in tokens that expired a day ago or more (spent or not, they sign no one in)."""
-    from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
-
     return purge_tokens()
 
 
 @shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
 def bulk_job_run_task(job_id: int) -> dict[str, int]:
     """Run a confirmed bulk job; a rerun does only the rows still ready."""
-    from loyalty.services.bulk import bulk_job_run
-
     job = bulk_job_run(job_id=job_id)
     return {"processed": job.processed, "succeeded": job.succeeded, "failed": job.failed}
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from notifications import rendering
+from notifications import rendering, sandbox
 from notifications.models import PARTS, Channel, NotificationTemplate
 
 ALL_PARTS = tuple(name for parts in PARTS.values() for name in parts)
@@ -28,11 +28,11 @@ def variables_help() -> SafeString:
         ((name, text) for name, text in rendering.VARIABLES.items()),
     )
     limits = {
-        "source": rendering.MAX_SOURCE_CHARS,
-        "output": rendering.MAX_OUTPUT_CHARS,
-        "width": rendering.MAX_WIDTH,
-        "decimals": rendering.MAX_DECIMALS,
-        "nesting": rendering.MAX_NESTING,
+        "source": sandbox.MAX_SOURCE_CHARS,
+        "output": sandbox.MAX_OUTPUT_CHARS,
+        "width": sandbox.MAX_WIDTH,
+        "decimals": sandbox.MAX_DECIMALS,
+        "nesting": sandbox.MAX_NESTING,
     }
     return format_html(
         "<p>{}</p><ul>{}</ul><p>{}</p><p>{}</p>",

@@ -18,6 +18,7 @@ from loyalty.errors import InvalidInput
 from loyalty.forms import AmountField, add_service_error
 from loyalty.models import Program
 from rewards.models import Coupon, CouponKind, CouponTemplate
+from rewards.services.coupon_jobs import terms_payload
 from rewards.services.coupons import CouponTerms, terms_check
 from rewards.services.thresholds import TERM_FIELDS
 
@@ -163,35 +164,13 @@ class CouponTermsForm(forms.Form):
         return cleaned
 
     def terms_payload(self) -> dict[str, Any]:
-        """The chosen terms as JSON: a template's id, or the typed terms."""
-        if isinstance(self.terms, CouponTemplate):
-            return {"template": self.terms.pk}
+        """The chosen terms as JSON (``terms_payload``): a template's id, or the typed terms."""
         assert self.terms is not None
-        return {name: str(getattr(self.terms, name)) for name in TERM_FIELDS}
+        return terms_payload(self.terms)
 
 
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value
-
-
-def terms_from_payload(
-    payload: dict[str, Any], *, program: Program
-) -> CouponTerms | CouponTemplate:
-    """The terms ``terms_payload`` wrote, read back (the template must still exist)."""
-    if "template" in payload:
-        template = CouponTemplate.objects.filter(program=program, pk=payload["template"]).first()
-        if template is None:
-            raise InvalidInput({"template": [str(_("The template no longer exists."))]})
-        return template
-    max_discount = payload.get("max_discount")
-    return CouponTerms(
-        kind=payload["kind"],
-        value=Decimal(payload["value"]),
-        max_discount=Decimal(max_discount) if max_discount not in (None, "None") else None,
-        min_order_amount=Decimal(payload["min_order_amount"]),
-        valid_days=int(payload["valid_days"]),
-        uses=int(payload["uses"]),
-    )
 
 
 class CouponIssueForm(CouponTermsForm):

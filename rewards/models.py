@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Member, Order, Program, User, amount_field
+from rewards.codes import code_display
 
 
 class CouponKind(models.TextChoices):
@@ -137,8 +138,6 @@ class Coupon(models.Model):
 
     @property
     def display_code(self) -> str:
-        from rewards.codes import code_display
-
         return code_display(self.code)
 
 

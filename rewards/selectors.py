@@ -5,9 +5,11 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from loyalty.idempotency import idempotency_answer
 from loyalty.models import Member, Program
 from loyalty.snapshot import settings_read
 from rewards.models import Coupon, RewardThreshold
+from rewards.services.admin_ops import KEY_PREFIX, IssueReport
 
 
 def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
@@ -47,3 +49,9 @@ def thresholds_of(program: Program) -> list[RewardThreshold]:
             .order_by("-points")
         ),
     )
+def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
+    """A batch's report by its key, within one merchant (None: any, for superusers)."""
+    body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)
+    if not isinstance(body, dict):
+        return None
+    return IssueReport.from_body(key, body, replayed=True)

@@ -20,17 +20,18 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from loyalty import metrics
-from loyalty.api import serializers as s
+from loyalty.api.base import LoyaltyView
 from loyalty.api.errors import _flatten, error_body
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
-from loyalty.api.views import LoyaltyView
+from loyalty.api.serializers.fields import BoundedListField, ErrorSerializer
+from loyalty.api.serializers.orders import OrderInSerializer, OrderSerializer
 from loyalty.services.orders import MAX_BATCH_ORDERS, BatchOrder, orders_record_batch
 
 
 class OrderBatchInSerializer(serializers.Serializer):
     """The envelope; each item is checked on its own (its errors go in its result)."""
 
-    orders = s.BoundedListField(
+    orders = BoundedListField(
         child=serializers.DictField(), min_length=1, max_length=MAX_BATCH_ORDERS
     )
 
@@ -38,15 +39,15 @@ class OrderBatchInSerializer(serializers.Serializer):
 class OrderBatchDocSerializer(serializers.Serializer):
     """What the schema shows: a list of single-order bodies."""
 
-    orders = s.OrderInSerializer(many=True, help_text=f"1 to {MAX_BATCH_ORDERS} orders.")
+    orders = OrderInSerializer(many=True, help_text=f"1 to {MAX_BATCH_ORDERS} orders.")
 
 
 class OrderBatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in `orders`, from 0.")
     external_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["created", "replayed", "error"])
-    order = s.OrderSerializer(allow_null=True)
-    error = s.ErrorSerializer(allow_null=True)
+    order = OrderSerializer(allow_null=True)
+    error = ErrorSerializer(allow_null=True)
 
 
 class OrderBatchSerializer(serializers.Serializer):
@@ -88,7 +89,7 @@ class OrdersBatchView(LoyaltyView):
             positions: list[int] = []
             # One serializer for every item (building its fields is most of its cost), used
             # as a ListSerializer uses its child, but keeping each item's own errors.
-            checker = s.OrderInSerializer()
+            checker = OrderInSerializer()
             for index, item in enumerate(items):
                 try:
                     valid.append(checker.run_validation(item))
@@ -115,7 +116,7 @@ class OrdersBatchView(LoyaltyView):
                 result = outcome.result
                 assert result is not None
                 metrics.observe_order(created=result.created, points=result.order.points_earned)
-                order = s.OrderSerializer.present(
+                order = OrderSerializer.present(
                     result.order, balance=result.balance, coupons=result.coupons_issued
                 )
                 results[index] = _result(

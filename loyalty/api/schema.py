@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from loyalty.api.auth import scopes_required
-from loyalty.api.serializers import ErrorSerializer
+from loyalty.api.serializers.fields import ErrorSerializer
 
 SCOPES_EXTENSION = "x-required-scopes"
 
@@ -39,7 +39,7 @@ class NamedChoiceFieldScheme(OpenApiSerializerFieldExtension):
     """A choice set used in several components becomes one named enum component (without
     it, spectacular names such sets by a hash and warns)."""
 
-    target_class = "loyalty.api.serializers.NamedChoiceField"
+    target_class = "loyalty.api.serializers.fields.NamedChoiceField"
 
     def get_name(self) -> str:
         return str(self.target.enum_name)

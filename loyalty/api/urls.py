@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 
-from loyalty.api import batch, views
-from rewards import api as rewards
+from loyalty.api import base, batch, orders, views
+from rewards.api import views as rewards
 
 urlpatterns = [
     path("members/<str:external_id>", views.MemberView.as_view(), name="member"),
@@ -37,13 +37,13 @@ urlpatterns = [
         views.MemberProfileLinkView.as_view(),
         name="member-profile-link",
     ),
-    path("orders", views.OrdersView.as_view(), name="orders"),
+    path("orders", orders.OrdersView.as_view(), name="orders"),
     # Before orders/<id>: "quote" is this endpoint, not an order's external id.
-    path("orders/quote", views.OrderQuoteView.as_view(), name="order-quote"),
+    path("orders/quote", orders.OrderQuoteView.as_view(), name="order-quote"),
     path("orders/batch", batch.OrdersBatchView.as_view(), name="orders-batch"),
-    path("orders/<str:external_id>", views.OrderView.as_view(), name="order"),
+    path("orders/<str:external_id>", orders.OrderView.as_view(), name="order"),
     path(
-        "orders/<str:external_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"
+        "orders/<str:external_id>/refunds", orders.OrderRefundsView.as_view(), name="order-refunds"
     ),
     path(
         "coupons/<str:code>/validate", rewards.CouponValidateView.as_view(), name="coupon-validate"
@@ -52,5 +52,5 @@ urlpatterns = [
     path("coupons/<str:code>/release", rewards.CouponReleaseView.as_view(), name="coupon-release"),
     path("program", views.ProgramView.as_view(), name="program"),
     # Anything else under /api/v1/ answers in the API's error shape, not Django's HTML page.
-    re_path(r"^.*$", views.not_found),
+    re_path(r"^.*$", base.not_found),
 ]

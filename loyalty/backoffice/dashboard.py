@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loyalty.csvfiles import csv_text
 from loyalty.models import LedgerEntry, Member, Order, Program
+from rewards.models import Coupon
 
 MAX_DAYS = 731
 DEFAULT_DAYS = 83  # twelve weeks with today's
@@ -114,9 +115,9 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
-    """Points earned, converted, expired, granted per week; coupons issued and redeemed;
-    members, active members, tiers; outstanding points and their liability."""
+def _weekly(program: Program, start: date, end: date) -> list[Week]:
+    """The weeks from ``start`` to ``end``: ledger points by kind, coupons issued and used
+    (two grouped queries)."""
     since, until = _bounds(start, end)
     first_week = start - timedelta(days=start.weekday())
     weeks = {
@@ -142,8 +143,6 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         if bucket is not None:
             setattr(bucket, LEDGER_FIGURES[row["kind"]], abs(int(row["points"] or 0)))
 
-    from rewards.models import Coupon
-
     coupons = (
         Coupon.objects.filter(program=program, created_at__gte=since, created_at__lt=until)
         .annotate(week=week)
@@ -156,7 +155,28 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         if bucket is not None:
             bucket.coupons_issued = counted["issued"]
             bucket.coupons_redeemed = counted["redeemed"]
+    return sorted(weeks.values(), key=lambda w: w.start)
 
+
+def _tiers(program: Program) -> list[tuple[str, int]] | None:
+    """Members per tier, lowest first ("—": no tier); None when nobody holds a tier (the
+    program has none, or none reached yet)."""
+    per_tier = [
+        (row["tier__name"], row["count"])
+        for row in Member.objects.filter(program=program)
+        .values("tier__name", "tier__min_points")
+        .annotate(count=Count("pk"))
+        .order_by(F("tier__min_points").asc(nulls_first=True))
+    ]
+    if not any(name for name, _count in per_tier):
+        return None
+    return [(str(name or "—"), count) for name, count in per_tier]
+
+
+def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
+    """Points earned, converted, expired, granted per week; coupons issued and redeemed;
+    members, active members, tiers; outstanding points and their liability."""
+    since, until = _bounds(start, end)
     members = Member.objects.filter(program=program).aggregate(
         members=Count("pk"),
         with_points=Count("pk", filter=Q(balance__gt=0)),
@@ -165,29 +185,13 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
     active = Order.objects.filter(
         program=program, placed_at__gte=since, placed_at__lt=until
     ).aggregate(members=Count("member", distinct=True))
-
-    per_tier = [
-        (row["tier__name"], row["count"])
-        for row in Member.objects.filter(program=program)
-        .values("tier__name", "tier__min_points")
-        .annotate(count=Count("pk"))
-        .order_by(F("tier__min_points").asc(nulls_first=True))
-    ]
-    # None: nobody holds a tier (the program has none, or none reached yet).
-    tiers = (
-        [(str(name or "—"), count) for name, count in per_tier]
-        if any(name for name, _count in per_tier)
-        else None
-    )
-
     outstanding = int(members["outstanding"] or 0)
-    ordered = sorted(weeks.values(), key=lambda w: w.start)
-    totals = {name: sum(getattr(w, name) for w in ordered) for name in WEEK_COLUMNS}
+    weeks = _weekly(program, start, end)
     return Figures(
         program=program,
         start=start,
         end=end,
-        weeks=ordered,
+        weeks=weeks,
         members=members["members"],
         active_members=active["members"],
         members_with_points=members["with_points"],
@@ -195,8 +199,8 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         liability=(outstanding * program.point_value).quantize(CENT)
         if program.point_value is not None
         else None,
-        tiers=tiers,
-        totals=totals,
+        tiers=_tiers(program),
+        totals={name: sum(getattr(w, name) for w in weeks) for name in WEEK_COLUMNS},
     )
 
 

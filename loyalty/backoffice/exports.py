@@ -16,6 +16,7 @@ from typing import Any
 from loyalty.backoffice.dashboard import _bounds
 from loyalty.csvfiles import csv_lines
 from loyalty.models import LedgerEntry, Member, Program
+from rewards.models import Coupon
 
 CHUNK = 2000
 
@@ -55,8 +56,6 @@ def _ledger(program: Program, since: Any, until: Any) -> tuple[list[str], Iterab
 
 
 def _coupons(program: Program, since: Any, until: Any) -> tuple[list[str], Iterable[Any]]:
-    from rewards.models import Coupon
-
     columns = ["code", "member", "source", "kind", "value", "currency", "status",
                "uses_count", "uses_allowed", "valid_until", "reason", "created_at"]  # fmt: skip
     rows = (

@@ -109,5 +109,5 @@ class LastOrderFilter(admin.SimpleListFilter):
         return queryset
 
 
-# The tier filter (with counts) is loyalty.admin.TierListFilter.
+# The tier filter (with counts) is loyalty.admin.members.TierListFilter.
 MEMBER_FILTERS = (BalanceFilter, ExpiringWithinFilter, LastOrderFilter)

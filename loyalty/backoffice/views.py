@@ -23,37 +23,21 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import staff_program
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range, figures_csv
 from loyalty.backoffice.exports import EXPORTS, export_lines
-from loyalty.backoffice.params import id_param
+from loyalty.backoffice.scope import backoffice_program, staff_user
 from loyalty.csvfiles import csv_lines
 from loyalty.errors import LoyaltyError
 from loyalty.forms import add_service_error
-from loyalty.models import BulkJob, BulkRow, Merchant, Program, User
-from loyalty.services.bulk import MAX_CSV_BYTES, PERMISSION, bulk_job_create, bulk_job_start
-from loyalty.services.bulk import bulk_report_rows as report_rows
-from loyalty.services.roles import role_allows
+from loyalty.models import BulkJob, BulkRow, Merchant, Program
+from loyalty.roles import role_allows
+from loyalty.selectors import bulk_report_rows as report_rows
+from loyalty.services.bulk import bulk_job_create, bulk_job_start
+from loyalty.services.bulk_check import MAX_CSV_BYTES, PERMISSION
+from loyalty.tasks import bulk_job_run_task
+from rewards.models import CouponTemplate
 
 PREVIEW_ROWS = 200
-
-
-def staff_user(request: HttpRequest) -> User | None:
-    user = request.user
-    return user if isinstance(user, User) and user.is_active and user.is_staff else None
-
-
-def backoffice_program(request: HttpRequest) -> Program | None:
-    """The program a user works on: their merchant's, or (superusers) ``?merchant=<id>``."""
-    user = staff_user(request)
-    if user is None:
-        return None
-    if user.is_superuser:
-        merchant = id_param(request.GET.get("merchant") or request.POST.get("merchant"))
-        if merchant is None:
-            return None
-        return Program.objects.select_related("merchant").filter(merchant_id=merchant).first()
-    return staff_program(request)
 
 
 def _program_or_404(request: HttpRequest) -> Program:
@@ -113,8 +97,6 @@ class BulkUploadForm(forms.Form):
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from rewards.models import CouponTemplate
-
         template_field = self.fields["template"]
         assert isinstance(template_field, forms.ModelChoiceField)
         template_field.queryset = CouponTemplate.objects.filter(program=program)
@@ -194,7 +176,7 @@ def bulk_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
     if request.method == "POST":
         try:
-            bulk_job_start(job=job, user=staff_user(request))
+            bulk_job_start(job=job, user=staff_user(request), run=bulk_job_run_task.delay)
         except LoyaltyError as error:
             messages.error(request, error.detail)
         else:

@@ -78,7 +78,7 @@ class User(AbstractUser):
     merchant = models.ForeignKey(
         Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
-    # What a merchant's staff user may do in the backoffice (loyalty.services.roles).
+    # What a merchant's staff user may do in the backoffice (loyalty.roles).
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
 
 

@@ -132,6 +132,17 @@ def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
     return {transfer.pk: transfer for transfer in found}
 
 
+def _coupon_cards(member: Member, *, now: datetime) -> tuple[list[CouponCard], list[CouponCard]]:
+    """The member's usable coupons, and the newest of those it can no longer use."""
+    active = [_coupon_card(c, now=now) for c in member_coupons(member=member, status="active")]
+    past_query = (
+        Coupon.objects.filter(member=member)
+        .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
+        .order_by("-id")
+    )
+    return active, [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
+
+
 def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
     """Everything the page shows about one member."""
     program = member.program
@@ -161,14 +172,7 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         and expire_at - now <= timedelta(days=EXPIRY_WARNING_DAYS)
     )
 
-    active = [_coupon_card(c, now=now) for c in member_coupons(member=member, status="active")]
-    past_query = (
-        Coupon.objects.filter(member=member)
-        .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
-        .order_by("-id")
-    )
-    past = [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
-
+    active, past = _coupon_cards(member, now=now)
     history, lines = history_page(member=member, page=page, language=language)
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {

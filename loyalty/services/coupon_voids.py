@@ -8,11 +8,11 @@ audited; the coupon and its member are locked.
 
 from django.db import transaction
 
+from loyalty.audit import Action, audit_record
 from loyalty.errors import InvalidInput
 from loyalty.models import LedgerEntry, Member, Order, Program, User
-from loyalty.services.audit import Action, audit_record
+from loyalty.roles import Permission, role_check
 from loyalty.services.ledger import ledger_append
-from loyalty.services.roles import Permission, role_check
 from loyalty.storage.members import member_locked
 from rewards.errors import CouponNotVoidable
 from rewards.models import Coupon, CouponEvent

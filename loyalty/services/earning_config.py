@@ -17,11 +17,12 @@ from typing import Any, TypeVar, cast
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_changes, audit_record, audit_replace
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Program, User
-from loyalty.services.audit import Action, audit_changes, audit_record, audit_replace
+from loyalty.roles import Permission, role_check
+from loyalty.selectors import campaigns_describe, rules_describe
 from loyalty.services.earning import campaign_check, rule_parameters
-from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import settings_changed
 
 MAX_ITEMS = 100
@@ -31,30 +32,6 @@ CAMPAIGN_FIELDS = ("name", "active", "start_date", "end_date", "multiplier", "fi
                    "min_order_amount", "tiers", "segment")  # fmt: skip
 
 _Row = TypeVar("_Row", EarningRule, Campaign)
-
-
-def rules_describe(*, program: Program) -> list[dict[str, Any]]:
-    return [
-        {"kind": r.kind, "name": r.name, "active": r.active, "parameters": r.parameters}
-        for r in EarningRule.objects.filter(program=program).order_by("kind", "pk")
-    ]
-
-
-def campaigns_describe(*, program: Program) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": c.name,
-            "active": c.active,
-            "start_date": c.start_date,
-            "end_date": c.end_date,
-            "multiplier": c.multiplier,
-            "fixed_bonus": c.fixed_bonus,
-            "min_order_amount": c.min_order_amount,
-            "tiers": c.tiers,
-            "segment": c.segment,
-        }
-        for c in Campaign.objects.filter(program=program).order_by("start_date", "pk")
-    ]
 
 
 def _prefixed(prefix: str, exc: InvalidInput) -> dict[str, list[str]]:

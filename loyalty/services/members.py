@@ -18,13 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Order, Program, User
-from loyalty.services.audit import Action, audit_changes, audit_record
+from loyalty.roles import Permission, role_check, role_check_merchant
 from loyalty.services.bonuses import signup_bonus_award
 from loyalty.services.conversion import rewards_convert
-from loyalty.services.roles import Permission, role_check, role_check_merchant
 from loyalty.storage.members import member_locked, members_create, members_lock
 from notifications.models import Event
 from notifications.services import notice_enqueue

@@ -9,10 +9,10 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
+from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
-from loyalty.services.audit import Action, audit_changes, audit_record
-from loyalty.services.roles import Permission, role_check
+from loyalty.roles import Permission, role_check
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -112,14 +112,11 @@ MAX_EARN_RATE = Decimal(100000)
 MAX_PENDING_DAYS = 365
 
 
-def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
-    """Readable refusals for every setting; the check constraints are the guarantee."""
-    errors: dict[str, list[str]] = {}
-    unknown = set(changes) - set(PROGRAM_FIELDS)
-    for name in sorted(unknown):
-        errors[name] = [str(_("Unknown setting."))]
-    if "name" in changes and not str(changes["name"] or "").strip():
-        errors["name"] = [str(_("A program needs a name."))]
+Errors = dict[str, list[str]]
+
+
+def _check_earning(changes: dict[str, Any], errors: Errors) -> None:
+    """The earn rate (a Decimal from anything numeric) and the currency."""
     if "earn_rate" in changes:
         try:
             rate = Decimal(str(changes["earn_rate"]))
@@ -129,6 +126,15 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             errors["earn_rate"] = [str(_("Give points per 1.00 between 0 and 100000."))]
         else:
             changes["earn_rate"] = rate
+    if "currency" in changes:
+        try:
+            changes["currency"] = _check_currency(changes["currency"])
+        except InvalidInput as exc:
+            errors.update(exc.fields)
+
+
+def _check_validity(changes: dict[str, Any], errors: Errors) -> None:
+    """How long points last, stay pending, and when reminders go out."""
     days = changes.get("points_validity_days")
     if days is not None and (not isinstance(days, int) or not 0 < days <= 36500):
         errors["points_validity_days"] = [
@@ -155,6 +161,10 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
             ]
         else:
             changes["reminder_offsets_days"] = sorted(set(offsets), reverse=True)
+
+
+def _check_choices(changes: dict[str, Any], errors: Errors) -> None:
+    """Tier days, conversion and refund modes, the time zone and transfers."""
     for name in ("tier_grace_days", "tier_notice_days"):
         value = changes.get(name)
         if name in changes and (
@@ -180,11 +190,10 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
         errors["transfer_monthly_limit"] = [
             str(_("A whole number of points above zero, or nothing for no limit."))
         ]
-    if "currency" in changes:
-        try:
-            changes["currency"] = _check_currency(changes["currency"])
-        except InvalidInput as exc:
-            errors.update(exc.fields)
+
+
+def _check_backoffice(changes: dict[str, Any], errors: Errors) -> None:
+    """The point's value and what support staff may grant or issue."""
     if "point_value" in changes and changes["point_value"] is not None:
         try:
             value = Decimal(str(changes["point_value"]))
@@ -219,6 +228,18 @@ def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650
     ):
         errors["support_coupon_max_days"] = [str(_("Give 1 to 3650 days."))]
+
+
+def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
+    """Readable refusals for every setting; the check constraints are the guarantee."""
+    errors: Errors = {}
+    unknown = set(changes) - set(PROGRAM_FIELDS)
+    for name in sorted(unknown):
+        errors[name] = [str(_("Unknown setting."))]
+    if "name" in changes and not str(changes["name"] or "").strip():
+        errors["name"] = [str(_("A program needs a name."))]
+    for check in (_check_earning, _check_validity, _check_choices, _check_backoffice):
+        check(changes, errors)
     if errors:
         raise InvalidInput(errors)
     return changes

@@ -13,7 +13,7 @@ Invariant: a merchant has at most one open alert per kind (a partial unique
 index). An alert opens when a problem is first seen and emails the merchant's
 active staff users once; each later check updates its count; a check that no
 longer sees the problem closes it. If it comes back, a new alert opens and
-emails again. ``ops_alerts(merchant=...)`` is what the dashboard shows.
+emails again. ``loyalty.selectors.ops_alerts(merchant=...)`` is what the dashboard shows.
 """
 
 import logging
@@ -24,11 +24,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 
 from loyalty.models import Member, Merchant, OpsAlert, User
 from loyalty.services.ledger import LedgerMismatch, ledger_audit
+from notifications.models import Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ class OpsCheck:
 def outbox_backlog(*, stale_minutes: int | None = None) -> dict[int, int]:
     """Per merchant id: notifications and webhook deliveries due for longer than
     ``stale_minutes`` and not sent yet."""
-    from notifications.models import Notification, WebhookDelivery
-
     minutes = settings.OPS_OUTBOX_STALE_MINUTES if stale_minutes is None else stale_minutes
     cutoff = timezone.now() - timedelta(minutes=minutes)
     backlog: dict[int, int] = defaultdict(int)
@@ -168,11 +167,3 @@ def _notify(alert: OpsAlert) -> None:
         logger.exception("ops alert %s for %s: email failed", alert.pk, merchant.slug)
         return
     OpsAlert.objects.filter(pk=alert.pk).update(notified_at=timezone.now())
-
-
-def ops_alerts(*, merchant: Merchant | None) -> QuerySet[OpsAlert]:
-    """The open alerts to show on the dashboard: the merchant's, or all (superuser: None)."""
-    alerts = OpsAlert.objects.filter(resolved_at__isnull=True).select_related("merchant")
-    if merchant is not None:
-        alerts = alerts.filter(merchant=merchant)
-    return alerts.order_by("-opened_at")

@@ -21,14 +21,14 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_record
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Program, User
+from loyalty.roles import SupportDailyLimitExceeded, role_check_points, role_limited
 from loyalty.rules.earning import day_bounds, local_date
-from loyalty.services.audit import Action, audit_record
 from loyalty.services.conversion import rewards_convert
 from loyalty.services.ledger import ledger_append
 from loyalty.services.members import member_lock
-from loyalty.services.roles import SupportDailyLimitExceeded, role_check_points, role_limited
 from loyalty.services.tiers import tier_on_earn
 from notifications.models import Event
 from notifications.services import notification_enqueue

@@ -36,12 +36,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_record, audit_replace
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Member, Order, Program, Tier, TierChange, User
+from loyalty.roles import Permission, role_check
 from loyalty.rules import tiers as tier_rules
-from loyalty.services.audit import Action, audit_record, audit_replace
 from loyalty.services.members import MAX_RATING, member_lock
-from loyalty.services.roles import Permission, role_check
 from loyalty.snapshot import settings_changed, settings_read
 from loyalty.storage import accounts, unit
 from notifications.models import Event, WebhookEndpoint, WebhookEvent

@@ -66,20 +66,10 @@ def transfer_rate_check(*, member: Member, ip: str) -> None:
         raise TransferRateLimited(retry_after=retry_after)
 
 
-@transaction.atomic
-def transfer_create(
-    *,
-    program: Program,
-    sender_external_id: str,
-    recipient_external_id: str,
-    points: int,
-    note: str = "",
-    key: str | None = None,
-) -> TransferResult:
-    """Move ``points`` from the sender to the recipient, once per ``key``."""
+def _check_input(program: Program, *, points: int, note: str, same: bool) -> None:
+    """Refuse a transfer the program does not allow, or odd input, before any look-up."""
     if not program.transfers_enabled:
         raise TransfersDisabled()
-    note = (note or "").strip()
     errors: dict[str, list[str]] = {}
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         errors["points"] = [str(_("Give a whole number of points above zero."))]
@@ -92,10 +82,71 @@ def transfer_create(
         errors["points"] = [str(_("At most 100000000 points at once."))]
     if len(note) > 200:
         errors["note"] = [str(_("At most 200 characters."))]
-    if sender_external_id == recipient_external_id:
+    if same:
         errors["to"] = [str(_("A member cannot transfer points to themself."))]
     if errors:
         raise InvalidInput(errors)
+
+
+def _check_month(program: Program, sender: Member, points: int) -> None:
+    """Refuse what would take the sender past the program's monthly limit (its time zone's
+    calendar month)."""
+    if program.transfer_monthly_limit is None:
+        return
+    start, end = month_bounds(program, local_date(program, timezone.now()))
+    given = (
+        Transfer.objects.filter(sender=sender, created_at__gte=start, created_at__lt=end).aggregate(
+            total=Sum("points")
+        )["total"]
+        or 0
+    )
+    if given + points > program.transfer_monthly_limit:
+        limit = program.transfer_monthly_limit
+        raise TransferLimitExceeded(limit=limit, given=given, left=max(limit - given, 0))
+
+
+def _book(
+    program: Program, sender: Member, recipient: Member, *, points: int, note: str, key: str
+) -> Transfer:
+    """The transfer and its two ledger entries, under one key (the members are locked)."""
+    transfer = Transfer.objects.create(
+        program=program, sender=sender, recipient=recipient, points=points, note=note, key=key
+    )
+    suffix = f": {note}" if note else ""
+    ledger_append(
+        member=sender,
+        kind=LedgerEntry.Kind.TRANSFER_OUT,
+        points=-points,
+        reason=f"Transfer of {points} points to {recipient.external_id}{suffix}",
+        key=key,
+        details={"transfer": transfer.pk},
+    )
+    ledger_append(
+        member=recipient,
+        kind=LedgerEntry.Kind.TRANSFER_IN,
+        points=points,
+        reason=f"Transfer of {points} points from {sender.external_id}{suffix}",
+        key=key,
+        details={"transfer": transfer.pk},
+    )
+    return transfer
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    program: Program,
+    sender_external_id: str,
+    recipient_external_id: str,
+    points: int,
+    note: str = "",
+    key: str | None = None,
+) -> TransferResult:
+    """Move ``points`` from the sender to the recipient, once per ``key``."""
+    note = (note or "").strip()
+    _check_input(
+        program, points=points, note=note, same=sender_external_id == recipient_external_id
+    )
     key = f"transfer:{key or uuid.uuid4()}"
 
     found = dict(
@@ -118,29 +169,13 @@ def transfer_create(
     existing = Transfer.objects.filter(program=program, key=key).first()
     if existing is not None:
         if (existing.sender_id, existing.recipient_id, existing.points, existing.note) != (
-            sender.pk,
-            recipient_pk,
-            points,
-            note,
-        ):
+            sender.pk, recipient_pk, points, note,
+        ):  # fmt: skip
             raise IdempotencyConflict()
         return TransferResult(
-            transfer=existing,
-            created=False,
-            sender_balance=sender.balance,
-            recipient_balance=locked[existing.recipient_id].balance,
+            existing, False, sender.balance, locked[existing.recipient_id].balance
         )
-    if program.transfer_monthly_limit is not None:
-        start, end = month_bounds(program, local_date(program, timezone.now()))
-        given = (
-            Transfer.objects.filter(
-                sender=sender, created_at__gte=start, created_at__lt=end
-            ).aggregate(total=Sum("points"))["total"]
-            or 0
-        )
-        if given + points > program.transfer_monthly_limit:
-            limit = program.transfer_monthly_limit
-            raise TransferLimitExceeded(limit=limit, given=given, left=max(limit - given, 0))
+    _check_month(program, sender, points)
     if sender.balance < points:
         raise InsufficientPoints(balance=sender.balance, points=points)
     if recipient_pk is None:
@@ -148,31 +183,6 @@ def transfer_create(
     recipient = locked[recipient_pk]
     recipient.program = program
 
-    transfer = Transfer.objects.create(
-        program=program, sender=sender, recipient=recipient, points=points, note=note, key=key
-    )
-    suffix = f": {note}" if note else ""
-    ledger_append(
-        member=sender,
-        kind=LedgerEntry.Kind.TRANSFER_OUT,
-        points=-points,
-        reason=f"Transfer of {points} points to {recipient.external_id}{suffix}",
-        key=key,
-        details={"transfer": transfer.pk},
-    )
-    ledger_append(
-        member=recipient,
-        kind=LedgerEntry.Kind.TRANSFER_IN,
-        points=points,
-        reason=f"Transfer of {points} points from {sender.external_id}{suffix}",
-        key=key,
-        details={"transfer": transfer.pk},
-    )
+    transfer = _book(program, sender, recipient, points=points, note=note, key=key)
     coupons = rewards_convert(member=recipient, program=program)
-    return TransferResult(
-        transfer=transfer,
-        created=True,
-        sender_balance=sender.balance,
-        recipient_balance=recipient.balance,
-        coupons_issued=coupons,
-    )
+    return TransferResult(transfer, True, sender.balance, recipient.balance, coupons)

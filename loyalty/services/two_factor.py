@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from loyalty.audit import Action, audit_record
 from loyalty.errors import TwoFactorCodeInvalid, TwoFactorCodeMissing, TwoFactorRequired
 from loyalty.models import User
-from loyalty.services.audit import Action, audit_record
 
 DEVICE_NAME = "Authenticator app"
 

@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 from loyalty.backoffice.charts import bar_chart
 from loyalty.backoffice.dashboard import dashboard_figures, dashboard_range
 from loyalty.backoffice.exports import EXPORTS
-from loyalty.backoffice.views import backoffice_program, staff_user
+from loyalty.backoffice.scope import backoffice_program, staff_user
 from loyalty.models import Merchant
+from loyalty.roles import role_allows
+from loyalty.selectors import ops_alerts
 from loyalty.services.bulk import PERMISSION
-from loyalty.services.ops import ops_alerts
-from loyalty.services.roles import role_allows
 
 register = template.Library()
 

@@ -1,11 +1,7 @@
 """Numbers, money and colours on customer pages, formatted for the active language."""
 
-from decimal import Decimal
-
 from django import template
 from django.utils import formats
-
-from loyalty import money
 
 register = template.Library()
 
@@ -21,11 +17,6 @@ def signed_points(value: int) -> str:
     """Entries read "+120" and "−80" (a real minus sign)."""
     text = points(abs(value))
     return f"+{text}" if value > 0 else f"\N{MINUS SIGN}{text}"
-
-
-@register.filter
-def money_l10n(amount: Decimal, currency: str) -> str:
-    return money.format_money_localized(amount, currency)
 
 
 INK = "#111827"

@@ -1,7 +1,7 @@
 """How often a staff user may ask for the template preview.
 
 Each preview compiles and renders every part a staff user types (the sandbox bounds one
-render: ``notifications.rendering``); this bounds how many per user and window
+render: ``notifications.sandbox``); this bounds how many per user and window
 (``NOTIFICATIONS_PREVIEW_LIMIT`` per ``NOTIFICATIONS_PREVIEW_WINDOW_SECONDS``). Fixed
 windows counted in the cache: Redis in production, where INCR is atomic, so every web
 process counts together. With the cache unreachable the preview is not refused: it is a

@@ -96,6 +96,7 @@ def _remind_chunk(
     now: datetime,
     batches: dict[str, TemplatesBatch],
 ) -> int:
+    """Remind the chunk's members who reached an offset today; how many were reminded."""
     due: list[tuple[Member, int]] = []
     for member in members:
         assert member.points_expire_at is not None
@@ -115,6 +116,26 @@ def _remind_chunk(
                 f"{EVENT}:{date}:{offset}",
                 member_channels(member, subscribed=subscribed),
             )
+    rows = _reminders(
+        program=program,
+        members=[member for member, _offset in due if member.pk in keys],
+        keys=keys,
+        expiring=expiring,
+        batches=batches,
+    )
+    return _insert(rows) if rows else 0
+
+
+def _reminders(
+    *,
+    program: Program,
+    members: list[Member],
+    keys: dict[int, tuple[str, list[str]]],
+    expiring: dict[int, int],
+    batches: dict[str, TemplatesBatch],
+) -> list[Notification]:
+    """The notifications to write: each member's occasion (``keys``) on each of its
+    channels, less those an earlier run wrote already."""
     existing = set(
         Notification.objects.filter(
             member_id__in=keys,
@@ -127,9 +148,7 @@ def _remind_chunk(
     }
     unsubscribe_url = unsubscribe_urls()
     rows: list[Notification] = []
-    for member, _offset in due:
-        if member.pk not in keys:
-            continue
+    for member in members:
         occasion, channels = keys[member.pk]
         channels = [c for c in channels if (member.pk, f"{occasion}:{c}") not in existing]
         if not channels:
@@ -164,8 +183,12 @@ def _remind_chunk(
             )
             for channel in channels
         )
-    if not rows:
-        return 0
+    return rows
+
+
+def _insert(rows: list[Notification]) -> int:
+    """Write the reminders and hand ours to the outbox after commit; how many members got
+    one from this run."""
     # A concurrent run writing the same keys wins quietly: its rows stay, ours are ignored.
     # Our rows are the ones with our stamp (a concurrent run's have its own).
     stamp = timezone.now()

@@ -25,7 +25,7 @@ SHIPPED_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
 ONE_LINE_PARTS = frozenset({"subject", "title", "link"})
 BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # Pre-rendered parts a TemplatesBatch keeps (one per combination of shaping values), and
-# their characters in all: a part renders to up to rendering.MAX_OUTPUT_CHARS.
+# their characters in all: a part renders to up to sandbox.MAX_OUTPUT_CHARS.
 MAX_PIECES = 4096
 MAX_PIECES_CHARS = 20_000_000
 

@@ -16,10 +16,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput
 from loyalty.models import User
-from loyalty.services.audit import Action, audit_changes, audit_record
-from loyalty.services.roles import Permission, role_check
+from loyalty.roles import Permission, role_check
 from notifications.models import WebhookEndpoint, webhook_secret_new
 
 FIELDS = ("url", "events", "active")

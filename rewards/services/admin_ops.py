@@ -27,13 +27,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from loyalty.audit import Action, audit_record
 from loyalty.csvfiles import csv_reader, csv_text
 from loyalty.errors import InvalidInput, MemberNotFound
+from loyalty.idempotency import idempotent_call
 from loyalty.ids import external_id_problem
 from loyalty.models import Member, Program, User
-from loyalty.services.audit import Action, audit_record
-from loyalty.services.idempotency import idempotency_answer, idempotent_call
-from loyalty.services.roles import Permission, role_check
+from loyalty.roles import Permission, role_check
 from rewards.models import Coupon, CouponTemplate
 from rewards.services.coupons import (
     CouponTerms,
@@ -163,19 +163,8 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def rows_check(
-    *,
-    program: Program,
-    rows: Iterable[CsvRow],
-    reason: str = "",
-    skip_already_issued: bool = False,
-) -> list[RowOutcome]:
-    """What would happen to each row, without writing: ready, or failed / skipped and why.
-
-    With ``skip_already_issued``, a member who already received a staff coupon with
-    this very reason is skipped, so uploading the same file again issues nothing twice.
-    """
-    outcomes = [RowOutcome(row.line, row.external_id) for row in rows]
+def _ids_check(outcomes: list[RowOutcome]) -> list[str]:
+    """Fail the rows without a usable external id, or repeating one; the ids left, in order."""
     seen: dict[str, int] = {}
     for outcome in outcomes:
         external_id = outcome.external_id
@@ -190,7 +179,42 @@ def rows_check(
             }
         else:
             seen[external_id] = outcome.line
-    wanted = list(seen)
+    return list(seen)
+
+
+def _issued_for(
+    program: Program, external_ids: Sequence[str], reason: str
+) -> dict[str, tuple[str, Any]]:
+    """Per member, the first staff coupon (its code and date) given for this very reason."""
+    issued: dict[str, tuple[str, Any]] = {}
+    for external_id, code, created_at in (
+        Coupon.objects.filter(
+            program=program,
+            member__external_id__in=external_ids,
+            reason=reason,
+            source__in=[Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION],
+        )
+        .order_by("pk")
+        .values_list("member__external_id", "code", "created_at")
+    ):
+        issued.setdefault(external_id, (code, created_at))
+    return issued
+
+
+def rows_check(
+    *,
+    program: Program,
+    rows: Iterable[CsvRow],
+    reason: str = "",
+    skip_already_issued: bool = False,
+) -> list[RowOutcome]:
+    """What would happen to each row, without writing: ready, or failed / skipped and why.
+
+    With ``skip_already_issued``, a member who already received a staff coupon with
+    this very reason is skipped, so uploading the same file again issues nothing twice.
+    """
+    outcomes = [RowOutcome(row.line, row.external_id) for row in rows]
+    wanted = _ids_check(outcomes)
     known: dict[str, Member] = {}
     issued: dict[str, tuple[str, Any]] = {}
     reason = (reason or "").strip()
@@ -199,17 +223,7 @@ def rows_check(
             member.program = program
             known[member.external_id] = member
         if skip_already_issued and reason:
-            for external_id, code, created_at in (
-                Coupon.objects.filter(
-                    program=program,
-                    member__external_id__in=chunk,
-                    reason=reason,
-                    source__in=[Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION],
-                )
-                .order_by("pk")
-                .values_list("member__external_id", "code", "created_at")
-            ):
-                issued.setdefault(external_id, (code, created_at))
+            issued.update(_issued_for(program, chunk, reason))
     for outcome in outcomes:
         if outcome.status != RowStatus.READY:
             continue
@@ -265,6 +279,50 @@ def coupons_issue_check(
     coupon_limit_check(program=program, terms=terms, user=issued_by)
 
 
+def _issue_batch(
+    *,
+    program: Program,
+    rows: Sequence[CsvRow],
+    terms: CouponTerms | CouponTemplate,
+    reason: str,
+    source: str,
+    issued_by: User | None,
+    key: str,
+    skip_already_issued: bool,
+) -> IssueReport:
+    """Check the rows as they are now and issue a coupon to each ready one (the first run
+    of a batch; ``coupons_issue`` keeps its report for the key)."""
+    outcomes = rows_check(
+        program=program, rows=rows, reason=reason, skip_already_issued=skip_already_issued
+    )
+    for outcome in outcomes:
+        if outcome.status == RowStatus.READY and outcome.member is not None:
+            coupon = coupon_issue(
+                program=program,
+                terms=terms,
+                member=outcome.member,
+                source=source,
+                reason=reason,
+                issued_by=issued_by,
+            )
+            outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
+    if issued_by is not None:
+        _batch_audit(
+            program, outcomes, key=key, terms=terms, source=source, reason=reason,
+            issued_by=issued_by,
+        )  # fmt: skip
+    return IssueReport(
+        key=key,
+        rows=outcomes,
+        program_id=program.pk,
+        reason=reason,
+        source=source,
+        terms=terms_text(terms, currency=program.currency),
+        by=issued_by.get_username() if issued_by else "",
+        at=timezone.now().isoformat(),
+    )
+
+
 def coupons_issue(
     *,
     program: Program,
@@ -298,45 +356,10 @@ def coupons_issue(
     def run() -> tuple[int, Any]:
         nonlocal ran
         ran = True
-        outcomes = rows_check(
-            program=program, rows=rows, reason=reason, skip_already_issued=skip_already_issued
-        )
-        for outcome in outcomes:
-            if outcome.status == RowStatus.READY and outcome.member is not None:
-                coupon = coupon_issue(
-                    program=program,
-                    terms=terms,
-                    member=outcome.member,
-                    source=source,
-                    reason=reason,
-                    issued_by=issued_by,
-                )
-                outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
-        if issued_by is not None:
-            audit_record(
-                merchant=program.merchant_id,
-                actor=issued_by,
-                action=Action.COUPON_ISSUE_BATCH,
-                target=program,
-                changes={
-                    "batch": key,
-                    "source": source,
-                    "terms": terms_text(terms, currency=program.currency),
-                    "issued": [o.code for o in outcomes if o.status == RowStatus.ISSUED][:1000],
-                    "count": sum(1 for o in outcomes if o.status == RowStatus.ISSUED),
-                },
-                reason=reason,
-            )
-        report = IssueReport(
-            key=key,
-            rows=outcomes,
-            program_id=program.pk,
-            reason=reason,
-            source=source,
-            terms=terms_text(terms, currency=program.currency),
-            by=issued_by.get_username() if issued_by else "",
-            at=timezone.now().isoformat(),
-        )
+        report = _issue_batch(
+            program=program, rows=rows, terms=terms, reason=reason, source=source,
+            issued_by=issued_by, key=key, skip_already_issued=skip_already_issued,
+        )  # fmt: skip
         return 200, report.body()
 
     fingerprint = _fingerprint(
@@ -353,12 +376,32 @@ def coupons_issue(
     return IssueReport.from_body(key, body, replayed=not ran)
 
 
-def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
-    """A batch's report by its key, within one merchant (None: any, for superusers)."""
-    body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)
-    if not isinstance(body, dict):
-        return None
-    return IssueReport.from_body(key, body, replayed=True)
+def _batch_audit(
+    program: Program,
+    outcomes: list[RowOutcome],
+    *,
+    key: str,
+    terms: CouponTerms | CouponTemplate,
+    source: str,
+    reason: str,
+    issued_by: User,
+) -> None:
+    """One trail entry for the batch, with the codes issued (up to 1,000 of them)."""
+    issued = [outcome.code for outcome in outcomes if outcome.status == RowStatus.ISSUED]
+    audit_record(
+        merchant=program.merchant_id,
+        actor=issued_by,
+        action=Action.COUPON_ISSUE_BATCH,
+        target=program,
+        changes={
+            "batch": key,
+            "source": source,
+            "terms": terms_text(terms, currency=program.currency),
+            "issued": issued[:1000],
+            "count": len(issued),
+        },
+        reason=reason,
+    )
 
 
 def report_summary(report: IssueReport) -> str:

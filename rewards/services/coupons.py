@@ -10,10 +10,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
+from loyalty.audit import Action, audit_record
 from loyalty.errors import InvalidInput
 from loyalty.models import Member, Order, Program, User
-from loyalty.services.audit import Action, audit_record
-from loyalty.services.roles import Permission, role_allows, role_check
+from loyalty.roles import Permission, role_allows, role_check
 from loyalty.storage import unit
 from loyalty.storage.members import member_get
 from rewards.codes import code_generate, code_normalise

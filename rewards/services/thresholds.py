@@ -6,10 +6,10 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.audit import Action, audit_replace
 from loyalty.errors import InvalidInput
 from loyalty.models import Program, User
-from loyalty.services.audit import Action, audit_replace
-from loyalty.services.roles import Permission, role_check
+from loyalty.roles import Permission, role_check
 from loyalty.snapshot import settings_changed
 from rewards.models import CouponTemplate, RewardThreshold
 from rewards.services.coupons import CouponTerms, terms_check

@@ -194,7 +194,7 @@ def test_a_crash_answers_500_in_the_error_shape(api, program, monkeypatch):
     def crash(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("loyalty.api.views.order_get", crash)
+    monkeypatch.setattr("loyalty.api.orders.order_get", crash)
     api.raise_request_exception = False
 
     response = api.get("/api/v1/orders/A-1")

@@ -12,7 +12,7 @@ import pytest
 from django.test import override_settings
 from rest_framework import serializers
 
-from loyalty.api import serializers as s
+from loyalty.api.serializers.orders import OrderLineSerializer
 from loyalty.models import IdempotencyRecord, LedgerEntry, Member, Order
 
 ORDER = {"external_id": "A-1", "member": "cust-1", "amount": "10.00", "currency": "EUR"}
@@ -24,13 +24,13 @@ TOO_MANY_LINES = "Ensure this field has no more than 200 elements."
 def line_checks(monkeypatch):
     """How many order lines the serializers validated."""
     checked = []
-    original = s.OrderLineSerializer.run_validation
+    original = OrderLineSerializer.run_validation
 
     def counted(self, data=serializers.empty):
         checked.append(data)
         return original(self, data)
 
-    monkeypatch.setattr(s.OrderLineSerializer, "run_validation", counted)
+    monkeypatch.setattr(OrderLineSerializer, "run_validation", counted)
     return checked
 
 

@@ -5,7 +5,10 @@ API.md, General: ``GET /api/v1/schema/`` serves the OpenAPI document;
 the contract.
 """
 
+import importlib
+
 import pytest
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 # Every path of API.md implemented so far, with its methods.
@@ -126,3 +129,43 @@ def test_program_put_request_requires_no_field(schema):
     request = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
 
     assert not request.get("required")
+
+
+# The API's shapes, in the modules they live in (the rewards' in their app). Shapes used only
+# as query parameters make no component.
+SERIALIZER_MODULES = (
+    "loyalty.api.serializers.fields",
+    "loyalty.api.serializers.members",
+    "loyalty.api.serializers.orders",
+    "loyalty.api.serializers.program",
+    "rewards.api.serializers",
+)
+QUERY_ONLY = {"CouponListQuerySerializer"}
+
+
+def test_each_api_shape_is_one_component_named_after_its_class(schema):
+    """Components are named after their classes, whatever module holds them: moving a
+    serializer between modules renames nothing integrators read, and no two classes of one
+    name may document different shapes under a single component."""
+    classes = {}
+    for name in SERIALIZER_MODULES:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, serializers.Serializer)
+                and value.__module__ == name
+            ):
+                assert value.__name__ not in classes, (value, classes.get(value.__name__))
+                classes[value.__name__] = value
+    components = set(schema["components"]["schemas"])
+
+    shown = {
+        name
+        for name in classes
+        if {name.removesuffix("Serializer"), name.removesuffix("Serializer") + "Request"}
+        & components
+    }
+
+    base = {"DottedErrorsSerializer"}  # a base class, never a shape of its own
+    assert set(classes) - shown == QUERY_ONLY | base

@@ -16,11 +16,18 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.fields import DateTimeField
 from rest_framework.renderers import JSONRenderer
 
-from loyalty.api import serializers as s
+from loyalty.api.serializers.fields import amount_str, datetime_out, represent, validated
+from loyalty.api.serializers.members import LedgerEntrySerializer, MemberSerializer
+from loyalty.api.serializers.orders import OrderInSerializer, OrderSerializer
 from loyalty.models import Order
 from loyalty.selectors import member_ledger, member_summary
 from loyalty.services.orders import order_record
 from loyalty.services.pending import order_pending
+from rewards.api.serializers import (
+    CheckoutInSerializer,
+    CouponSerializer,
+    CouponValidationSerializer,
+)
 from rewards.services.checkout import coupon_validate
 
 pytestmark = pytest.mark.django_db
@@ -53,9 +60,9 @@ def rendered(data) -> bytes:
 def assert_same(serializer_class, value, many=False) -> None:
     fresh = serializer_class(value, many=many).data
 
-    assert rendered(s.represent(serializer_class, value, many=many)) == rendered(fresh)
+    assert rendered(represent(serializer_class, value, many=many)) == rendered(fresh)
     # and again: the bound instance keeps nothing from one call to the next
-    assert rendered(s.represent(serializer_class, value, many=many)) == rendered(fresh)
+    assert rendered(represent(serializer_class, value, many=many)) == rendered(fresh)
 
 
 @pytest.fixture
@@ -82,7 +89,7 @@ def record(program, external_id, amount, **fields):
 
 
 def order_body(result) -> dict:
-    return s.OrderSerializer.present(
+    return OrderSerializer.present(
         result.order,
         balance=result.balance,
         coupons=result.coupons_issued,
@@ -102,7 +109,7 @@ def test_an_order_with_lines_pending_points_coupons_and_a_tier_is_presented_alik
     assert gold.order.earning["tier"] == "Gold"
 
     for result in (first, pending, converting, gold):
-        assert_same(s.OrderSerializer, order_body(result))
+        assert_same(OrderSerializer, order_body(result))
 
 
 def test_a_replayed_and_a_read_order_are_presented_alike(shop):
@@ -112,10 +119,10 @@ def test_a_replayed_and_a_read_order_are_presented_alike(shop):
     order = Order.objects.select_related("member").get(external_id="O-1")
     coupons = list(order.coupons_issued.select_related("member").order_by("pk"))
 
-    assert_same(s.OrderSerializer, order_body(replay))
+    assert_same(OrderSerializer, order_body(replay))
     assert_same(
-        s.OrderSerializer,
-        s.OrderSerializer.present(
+        OrderSerializer,
+        OrderSerializer.present(
             order, balance=order.member.balance, coupons=coupons, pending=order_pending(order=order)
         ),
     )
@@ -129,8 +136,8 @@ def test_the_api_answers_an_order_as_the_serializer_presents_it(api, shop):
 
     assert response.status_code == 201
     order = Order.objects.select_related("member").get(external_id="O-9")
-    expected = s.OrderSerializer(
-        s.OrderSerializer.present(
+    expected = OrderSerializer(
+        OrderSerializer.present(
             order,
             balance=order.member.balance,
             coupons=list(order.coupons_issued.select_related("member").order_by("pk")),
@@ -150,20 +157,20 @@ def test_members_ledgers_and_coupon_checks_are_presented_alike(shop):
         member_external_id="ann", guard=None,
     )  # fmt: skip
 
-    assert_same(s.MemberSerializer, member_summary(member=member))
-    assert_same(s.LedgerEntrySerializer, list(member_ledger(member=member)), many=True)
+    assert_same(MemberSerializer, member_summary(member=member))
+    assert_same(LedgerEntrySerializer, list(member_ledger(member=member)), many=True)
     assert_same(
-        s.CouponValidationSerializer,
+        CouponValidationSerializer,
         {
             "valid": True,
-            "discount": s.amount_str(check.discount, coupon.currency),
-            "coupon": s.CouponSerializer.present(check.coupon),
+            "discount": amount_str(check.discount, coupon.currency),
+            "coupon": CouponSerializer.present(check.coupon),
         },
     )
 
 
 def test_nothing_to_present_is_drfs_empty_representation():
-    assert s.represent(s.LedgerEntrySerializer, None, many=True) == []
+    assert represent(LedgerEntrySerializer, None, many=True) == []
 
 
 GOOD = {"external_id": "O-1", "member": "ann", "amount": Decimal("12.50"), "currency": "EUR",
@@ -180,22 +187,22 @@ BAD = [
 
 
 def test_valid_input_is_validated_alike():
-    fresh = s.OrderInSerializer(data=GOOD)
+    fresh = OrderInSerializer(data=GOOD)
     assert fresh.is_valid()
 
-    assert s.validated(s.OrderInSerializer, GOOD) == fresh.validated_data
-    assert s.validated(s.OrderInSerializer, GOOD) == fresh.validated_data
+    assert validated(OrderInSerializer, GOOD) == fresh.validated_data
+    assert validated(OrderInSerializer, GOOD) == fresh.validated_data
 
 
 @pytest.mark.parametrize("data", BAD)
 @pytest.mark.parametrize("language", ["en", "es", "ru"])
 def test_bad_input_is_refused_alike_in_the_requests_language(data, language):
-    s.validated(s.CheckoutInSerializer, {"order_amount": "1", "currency": "EUR"})  # bound in en
+    validated(CheckoutInSerializer, {"order_amount": "1", "currency": "EUR"})  # bound in en
     with translation.override(language):
-        fresh = s.OrderInSerializer(data=data)
+        fresh = OrderInSerializer(data=data)
         assert not fresh.is_valid()
         with pytest.raises(ValidationError) as refused:
-            s.validated(s.OrderInSerializer, data)
+            validated(OrderInSerializer, data)
 
         assert refused.value.detail == ValidationError(fresh.errors).detail
         assert rendered(refused.value.detail) == rendered(ValidationError(fresh.errors).detail)
@@ -224,7 +231,7 @@ def test_an_order_as_presented_is_its_serializers_representation_already(shop):
 
     for result in (first, converting, replay):
         body = order_body(result)
-        assert rendered(body) == rendered(s.OrderSerializer(body).data)
+        assert rendered(body) == rendered(OrderSerializer(body).data)
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Madrid", "Asia/Kolkata"])
@@ -236,5 +243,5 @@ def test_datetimes_are_shown_as_drf_shows_them(zone):
     ]
     with timezone.override(ZoneInfo(zone)):
         for value in values:
-            assert s.datetime_out(value) == DateTimeField().to_representation(value)
-    assert s.datetime_out(None) is None
+            assert datetime_out(value) == DateTimeField().to_representation(value)
+    assert datetime_out(None) is None

@@ -7,8 +7,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
+from loyalty.audit import audit_record
 from loyalty.models import AuditEntry, Member, Program, User
-from loyalty.services.audit import audit_record
 from loyalty.services.merchants import program_update
 from notifications.models import NotificationTemplate
 from rewards.models import Coupon

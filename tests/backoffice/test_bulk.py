@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditEntry, BulkJob, BulkRow, LedgerEntry, Member, User
+from loyalty.roles import RoleForbidden
 from loyalty.services.bulk import bulk_job_create, bulk_job_run, bulk_job_start
-from loyalty.services.roles import RoleForbidden
 from loyalty.tasks import bulk_job_run_task
 from rewards.models import Coupon
 from tests.factories import MemberFactory, StaffFactory
@@ -119,7 +119,7 @@ def test_the_task_runs_the_ready_rows_and_reports_each(
     )
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        bulk_job_start(job=job, user=manager)
+        bulk_job_start(job=job, user=manager, run=bulk_job_run_task.delay)
 
     # The task is handed to Celery after the commit (then notifications of the grants).
     assert "bulk_job_run_task" in repr(callbacks[0])
@@ -138,11 +138,11 @@ def test_rerunning_a_job_applies_nothing_twice(shop, members, django_capture_on_
     give(bob, 10)
     job = bulk_job_create(program=shop, kind=BulkJob.Kind.POINTS, data=POINTS_CSV)
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=None)
+        bulk_job_start(job=job, user=None, run=bulk_job_run_task.delay)
     entries = LedgerEntry.objects.count()
 
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=None)  # "run again"
+        bulk_job_start(job=job, user=None, run=bulk_job_run_task.delay)  # "run again"
     bulk_job_run_task.apply(args=[job.pk])  # a Celery retry of the same task
     # Even a row put back to "ready" by hand is booked once: the ledger key is per row.
     BulkRow.objects.filter(job=job, line=2).update(status=BulkRow.Status.READY)
@@ -161,7 +161,7 @@ def test_a_row_refused_at_run_time_fails_alone(shop, members, django_capture_on_
         data=b"external_id,points,reason\nbob,-5,Too many\nalice,5,Fine\n",
     )
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=None)
+        bulk_job_start(job=job, user=None, run=bulk_job_run_task.delay)
 
     job.refresh_from_db()
     assert (job.succeeded, job.failed) == (1, 1)
@@ -230,9 +230,9 @@ def test_compensation_coupons_in_bulk(shop, members, django_capture_on_commit_ca
     assert [s for s, _c in statuses(job).values()] == ["ready", "ready", "invalid", "invalid"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)  # again: nothing more
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)  # again: nothing more
 
     coupons = Coupon.objects.filter(program=shop, source=Coupon.Source.COMPENSATION)
     assert sorted(c.member.external_id for c in coupons) == ["alice", "bob"]
@@ -262,7 +262,7 @@ def test_import_members_creates_and_updates(shop, members, django_capture_on_com
     )
     assert [s for s, _c in statuses(job).values()] == ["ready", "ready", "invalid", "invalid"]
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=manager)
+        bulk_job_start(job=job, user=manager, run=bulk_job_run_task.delay)
 
     alice = Member.objects.get(program=shop, external_id="alice")
     assert (alice.email, alice.locale) == ("alice@x.io", "es")

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from loyalty.models import AuditEntry, BulkJob, BulkRow
-from rewards import admin as rewards_admin
+from rewards.admin import coupon_issue as rewards_admin
 from rewards.models import Coupon
 from tests.factories import MemberFactory
 

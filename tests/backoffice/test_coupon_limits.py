@@ -12,12 +12,14 @@ from django.urls import reverse
 
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditEntry, BulkJob, BulkRow, Member, Program, User
-from loyalty.services.bulk import bulk_job_coupons, bulk_job_create, bulk_job_run, bulk_job_start
+from loyalty.roles import MerchantForbidden, RoleForbidden
+from loyalty.services.bulk import bulk_job_create, bulk_job_run, bulk_job_start
 from loyalty.services.merchants import program_update
-from loyalty.services.roles import MerchantForbidden, RoleForbidden
+from loyalty.tasks import bulk_job_run_task
 from rewards.errors import CouponLimitExceeded
 from rewards.models import Coupon
 from rewards.services.admin_ops import CsvRow, coupons_issue
+from rewards.services.coupon_jobs import coupons_issue_job
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from tests.factories import MemberFactory, StaffFactory
 from tests.rewards.factories import CouponTemplateFactory
@@ -244,8 +246,8 @@ def test_bulk_jobs_issue_no_coupon_above_the_limits(
         created_by=support,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=from_template, user=support)
-    typed = bulk_job_coupons(
+        bulk_job_start(job=from_template, user=support, run=bulk_job_run_task.delay)
+    typed = coupons_issue_job(
         program=shop,
         rows=[(1, "alice")],
         terms={"kind": "fixed", "value": "9999", "max_discount": "None",
@@ -255,6 +257,7 @@ def test_bulk_jobs_issue_no_coupon_above_the_limits(
         skip_already_issued=False,
         key=str(uuid.uuid4()),
         created_by=support,
+        run=bulk_job_run_task.delay,
     )  # fmt: skip
     bulk_job_run(job_id=typed.pk)
 

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import AuditEntry, Member, ProfileToken, Program, User
+from loyalty.roles import RoleForbidden
 from loyalty.services.members import member_upsert
-from loyalty.services.roles import RoleForbidden
 from notifications.models import Event, Notification
 from notifications.services import notifications_deliver
 from tests.factories import MemberFactory, StaffFactory

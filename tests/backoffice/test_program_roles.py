@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from loyalty.models import AuditEntry, Campaign, EarningRule, Program, Tier, User
+from loyalty.roles import MerchantForbidden, RoleForbidden
 from loyalty.services.earning_config import (
     campaign_delete,
     campaign_save,
@@ -18,7 +19,6 @@ from loyalty.services.earning_config import (
     rules_replace,
 )
 from loyalty.services.program_config import program_configure
-from loyalty.services.roles import MerchantForbidden, RoleForbidden
 from loyalty.services.tiers import tiers_replace
 from rewards.models import RewardThreshold
 from rewards.services.thresholds import thresholds_replace

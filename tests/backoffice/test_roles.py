@@ -9,10 +9,10 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from loyalty.models import LedgerEntry, Member, Program, User
+from loyalty.roles import GrantLimitExceeded, RoleForbidden
 from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.merchants import program_update
 from loyalty.services.points import points_grant
-from loyalty.services.roles import GrantLimitExceeded, RoleForbidden
 from rewards.models import Coupon
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from tests.factories import MemberFactory, StaffFactory

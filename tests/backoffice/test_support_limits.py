@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from loyalty.errors import LoyaltyError
 from loyalty.models import AuditEntry, BulkJob, LedgerEntry, Member, Program, User
+from loyalty.roles import RoleForbidden
 from loyalty.services.bulk import bulk_job_create, bulk_job_run, bulk_job_start
 from loyalty.services.merchants import program_update
 from loyalty.services.points import points_grant
-from loyalty.services.roles import RoleForbidden
 from loyalty.tasks import bulk_job_run_task
 from tests.factories import MemberFactory, ProgramFactory, StaffFactory
 from tests.threads import at_once
@@ -101,7 +101,7 @@ def test_support_cannot_pass_its_limit_by_repeating_rows_for_one_member(
     assert statuses(job)[2:] == [("invalid", "support_daily_limit_exceeded")] * 8
     assert job.total == 2
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
     assert balance(alice) == 2000
 
 
@@ -116,7 +116,7 @@ def test_repeated_rows_are_refused_at_run_time_too(
     grant(shop, support, 1000)
     grant(shop, support, 500)
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
 
     assert statuses(BulkJob.objects.get(pk=job.pk)) == [("failed", "support_daily_limit_exceeded")]
     assert balance(alice) == 1500
@@ -179,7 +179,7 @@ def test_the_daily_limit_holds_across_single_grants_and_bulk_rows(
         created_by=support,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
     refused = client.post(url, {**form, "idempotency_key": str(uuid.uuid4())})
 
     assert statuses(job) == [("done", ""), ("invalid", "support_daily_limit_exceeded")]
@@ -257,7 +257,7 @@ def test_support_cannot_start_a_managers_job_above_the_job_limit(shop, manager, 
     limits(shop, manager, support_job_limit=2000)
 
     with pytest.raises(LoyaltyError) as refused:
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
 
     assert refused.value.code == "support_job_limit_exceeded"
     assert BulkJob.objects.get(pk=job.pk).status == BulkJob.Status.PREVIEW
@@ -270,7 +270,7 @@ def test_a_job_runs_as_the_one_who_starts_it_and_both_are_audited(
         program=shop, kind=BulkJob.Kind.POINTS, data=rows("alice,50,Goodwill"), created_by=manager
     )
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=support)
+        bulk_job_start(job=job, user=support, run=bulk_job_run_task.delay)
 
     job.refresh_from_db()
     assert (job.created_by, job.started_by) == (manager, support)
@@ -300,9 +300,9 @@ def test_running_a_managers_job_again_runs_it_as_the_one_who_clicks(
         BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING, started_by=manager)
 
     with pytest.raises(LoyaltyError) as refused:
-        bulk_job_start(job=big, user=support)
+        bulk_job_start(job=big, user=support, run=bulk_job_run_task.delay)
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=small, user=support)
+        bulk_job_start(job=small, user=support, run=bulk_job_run_task.delay)
 
     assert refused.value.code == "grant_limit_exceeded"
     assert BulkJob.objects.get(pk=big.pk).started_by == manager
@@ -337,7 +337,7 @@ def test_an_import_runs_as_its_starter_and_audits_each_change(
         created_by=manager,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        bulk_job_start(job=job, user=other_manager)
+        bulk_job_start(job=job, user=other_manager, run=bulk_job_run_task.delay)
 
     change = AuditEntry.objects.get(action="member.email_change")
     assert change.actor == other_manager
@@ -354,7 +354,7 @@ def test_another_merchants_staff_is_refused_by_the_services(shop, other_shop, al
     )
 
     with pytest.raises(RoleForbidden):
-        bulk_job_start(job=job, user=stranger)
+        bulk_job_start(job=job, user=stranger, run=bulk_job_run_task.delay)
     with pytest.raises(RoleForbidden):
         bulk_job_create(
             program=shop, kind=BulkJob.Kind.POINTS, data=rows("alice,5,x"), created_by=stranger
@@ -372,7 +372,7 @@ def test_a_viewer_can_neither_preview_nor_start(shop, alice, manager):
         program=shop, kind=BulkJob.Kind.POINTS, data=rows("alice,50,x"), created_by=manager
     )
     with pytest.raises(RoleForbidden):
-        bulk_job_start(job=job, user=viewer)
+        bulk_job_start(job=job, user=viewer, run=bulk_job_run_task.delay)
     with pytest.raises(RoleForbidden):
         bulk_job_create(
             program=shop, kind=BulkJob.Kind.POINTS, data=rows("alice,5,x"), created_by=viewer
@@ -404,10 +404,8 @@ def test_support_uploads_and_starts_its_own_job_through_the_pages(
 # at once: two requests cannot pass a limit together
 
 
-@pytest.fixture
-def _no_worker(monkeypatch):
+def no_worker(job_id):
     """Started jobs stay queued for the test's own threads to run (no eager task)."""
-    monkeypatch.setattr(bulk_job_run_task, "delay", lambda *args, **kwargs: None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -425,7 +423,6 @@ def test_support_grants_sent_at_once_cannot_pass_the_daily_limit():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_no_worker")
 def test_two_support_jobs_run_at_once_cannot_pass_the_daily_limit():
     program = ProgramFactory()
     alice = MemberFactory(program=program, external_id="alice")
@@ -440,7 +437,7 @@ def test_two_support_jobs_run_at_once_cannot_pass_the_daily_limit():
         for _n in range(2)
     ]
     for job in jobs:
-        bulk_job_start(job=job, user=support)  # queued; the workers below run them
+        bulk_job_start(job=job, user=support, run=no_worker)  # the workers below run them
 
     at_once([lambda job=job: bulk_job_run(job_id=job.pk) for job in jobs])
 
@@ -450,7 +447,6 @@ def test_two_support_jobs_run_at_once_cannot_pass_the_daily_limit():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_no_worker")
 def test_a_grant_and_a_job_at_once_cannot_pass_the_daily_limit():
     program = ProgramFactory()
     alice = MemberFactory(program=program, external_id="alice")
@@ -461,7 +457,7 @@ def test_a_grant_and_a_job_at_once_cannot_pass_the_daily_limit():
         data=rows("alice,1000,a", "alice,1000,b"),
         created_by=support,
     )
-    bulk_job_start(job=job, user=support)  # queued; the worker below runs it
+    bulk_job_start(job=job, user=support, run=no_worker)  # the worker below runs it
 
     results = at_once([lambda: bulk_job_run(job_id=job.pk), lambda: grant(program, support, 1000)])
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from loyalty.audit import Action
 from loyalty.models import AuditEntry, Member, Tier
-from loyalty.services.audit import Action
-from loyalty.services.roles import RoleForbidden
+from loyalty.roles import RoleForbidden
 from loyalty.services.tiers import tier_override
 from tests.factories import MemberFactory, StaffFactory
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from loyalty import demo
+from loyalty import demo, demo_plan
 from loyalty.models import ApiKey, LedgerEntry, Member, Merchant, Order, User
 from loyalty.services.api_keys import api_key_authenticate
 from loyalty.services.orders import order_record
@@ -271,7 +271,7 @@ def test_seed_demo_data_is_varied_and_realistic():
     program = Merchant.objects.get(slug="demo").program
     members = Member.objects.filter(program=program)
     assert set(members.values_list("locale", flat=True)) == {"en", "es", "ru", "tr"}
-    assert all(member.email.endswith(tuple(demo.EMAIL_DOMAINS)) for member in members)
+    assert all(member.email.endswith(tuple(demo_plan.EMAIL_DOMAINS)) for member in members)
     assert members.filter(consent_email=True).exists()
     assert members.filter(consent_email=False).exists()
     orders = Order.objects.filter(program=program)
@@ -299,7 +299,7 @@ def test_seed_demo_replayed_through_the_services_changes_nothing():
 
     demo.demo_members_write(
         program=merchant.program,
-        batch=demo.demo_plan(members=10, now=merchant.created_at),
+        batch=demo_plan.demo_plan(members=10, now=merchant.created_at),
         staff=User.objects.get(username="staff"),
     )
 
@@ -309,10 +309,10 @@ def test_seed_demo_replayed_through_the_services_changes_nothing():
 def test_demo_plan_is_deterministic_and_a_bigger_plan_extends_a_smaller_one():
     now = Merchant(slug="x").created_at
 
-    small = demo.demo_plan(members=5, now=now)
+    small = demo_plan.demo_plan(members=5, now=now)
 
-    assert demo.demo_plan(members=5, now=now) == small
-    assert demo.demo_plan(members=12, now=now)[:5] == small
+    assert demo_plan.demo_plan(members=5, now=now) == small
+    assert demo_plan.demo_plan(members=12, now=now)[:5] == small
 
 
 @pytest.mark.django_db

@@ -6,7 +6,8 @@ import pytest
 
 from loyalty.errors import InvalidInput
 from loyalty.models import Feedback
-from loyalty.services.feedback import feedback_submit, feedback_summary
+from loyalty.selectors import feedback_summary
+from loyalty.services.feedback import feedback_submit
 from tests.factories import MemberFactory, ProgramFactory
 
 

@@ -1,4 +1,4 @@
-"""Group commit (loyalty.services.order_group) with real threads against PostgreSQL.
+"""Group commit (loyalty.storage.group, for orders) with real threads against PostgreSQL.
 
 To make a group for sure, the test holds one member's row locked from its own
 connection: the order for that member leads and waits on the lock, the orders

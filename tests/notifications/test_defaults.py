@@ -5,7 +5,8 @@ import pytest
 from django.utils import translation
 
 from notifications import rendering
-from notifications.defaults import DEFAULTS, LANGUAGES, default_parts
+from notifications.default_texts import LANGUAGES
+from notifications.defaults import DEFAULTS, default_parts
 from notifications.models import (
     NOTICE_EVENTS,
     PARTS,

@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications import rendering
+from notifications import rendering, sandbox
 from notifications.models import Notification, NotificationTemplate
 from notifications.services import templates
 from notifications.services.templates import TemplatesBatch, templates_render
@@ -85,7 +85,7 @@ def test_amplifying_templates_are_refused_on_save(source, problem):
 def test_rendering_an_amplifying_template_stops_early_and_small(source, problem):
     values = {**rendering.sample_context(), "expiring_points": 500}
 
-    with pytest.raises(rendering.TemplateLimitExceeded) as raised:
+    with pytest.raises(sandbox.TemplateLimitExceeded) as raised:
         rendering.render(source, values)
     peak = peak_while(lambda: rendering.render(source, values))
 
@@ -191,10 +191,10 @@ def test_a_batch_with_slots_keeps_the_output_limit(program):
 
 def test_compiled_templates_are_kept_up_to_a_size_not_a_count():
     for n in range(150):
-        rendering.compile_template(f"{n} " + "{{ points }}" * 1_600)
+        sandbox.compile_template(f"{n} " + "{{ points }}" * 1_600)
 
-    assert rendering._compiled.size <= rendering.CACHE_SOURCE_CHARS
-    assert len(rendering._compiled.entries) < 150
+    assert sandbox._compiled.size <= sandbox.CACHE_SOURCE_CHARS
+    assert len(sandbox._compiled.entries) < 150
 
 
 @pytest.mark.django_db

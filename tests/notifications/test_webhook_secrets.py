@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import AuditEntry, Program, User
-from loyalty.services.roles import MerchantForbidden, RoleForbidden
+from loyalty.roles import MerchantForbidden, RoleForbidden
 from notifications.models import WebhookEndpoint
 from notifications.services.webhook_endpoints import (
     webhook_endpoint_delete,

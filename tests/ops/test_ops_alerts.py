@@ -9,7 +9,8 @@ from django.core import mail
 from django.utils import timezone
 
 from loyalty.models import Member, OpsAlert
-from loyalty.services.ops import ops_alerts, ops_check
+from loyalty.selectors import ops_alerts
+from loyalty.services.ops import ops_check
 from loyalty.services.orders import order_record
 from loyalty.tasks import ledger_check
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint

@@ -706,16 +706,16 @@ def test_program_page_shows_the_thresholds_and_conversion_settings(client, shop_
 
 
 def test_thresholds_and_settings_are_saved_through_the_services(client, shop_a, monkeypatch):
-    import loyalty.admin
+    import loyalty.admin.program
 
     calls = []
-    real = loyalty.admin.thresholds_replace
+    real = loyalty.admin.program.thresholds_replace
 
     def spy(**kwargs):
         calls.append(kwargs["thresholds"])
         return real(**kwargs)
 
-    monkeypatch.setattr(loyalty.admin, "thresholds_replace", spy)
+    monkeypatch.setattr(loyalty.admin.program, "thresholds_replace", spy)
     client.force_login(shop_a.staff)
     template_id = shop_a.reward.template_id
     rows = [

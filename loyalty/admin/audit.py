@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import ReadOnlyScopedAdmin
+from loyalty.admin.base import ReadOnlyScopedAdmin
 from loyalty.models import AuditEntry, BulkJob
 
 

@@ -13,13 +13,27 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from loyalty.api import serializers as s
+from loyalty.api.base import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, MemberPathView
 from loyalty.api.errors import fields_under
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, errors
-from loyalty.api.views import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, MemberPathView
+from loyalty.api.serializers.fields import amount_str, represent, validated
 from loyalty.services.conversion import reward_claim
 from loyalty.storage.members import member_get
+from rewards.api.serializers import (
+    CheckoutInSerializer,
+    CouponIssueInSerializer,
+    CouponListQuerySerializer,
+    CouponPageSerializer,
+    CouponRedemptionSerializer,
+    CouponReleaseSerializer,
+    CouponSerializer,
+    CouponValidationSerializer,
+    RedeemInSerializer,
+    ReleaseInSerializer,
+    RewardClaimInSerializer,
+    RewardClaimSerializer,
+)
 from rewards.errors import CouponNotFound
 from rewards.ratelimit import LookupGuard
 from rewards.selectors import member_coupons
@@ -68,13 +82,13 @@ class CouponValidateView(CheckoutView):
     @extend_schema(
         operation_id="coupon_validate",
         parameters=[CODE, IDEMPOTENCY_KEY_IGNORED],
-        request=s.CheckoutInSerializer,
-        responses={200: s.CouponValidationSerializer, **errors(400, 401, 403, 404, 422, 429)},
+        request=CheckoutInSerializer,
+        responses={200: CouponValidationSerializer, **errors(400, 401, 403, 404, 422, 429)},
         description="Would this coupon apply to this order, and for what discount? Changes "
         "nothing. " + CHECKOUT_ERRORS,
     )
     def post(self, request: Request, code: str) -> Response:
-        data = self.valid(s.CheckoutInSerializer, request)
+        data = self.valid(CheckoutInSerializer, request)
         result = coupon_validate(
             program=self.program,
             code=code,
@@ -85,19 +99,19 @@ class CouponValidateView(CheckoutView):
         )
         body = {
             "valid": True,
-            "discount": s.amount_str(result.discount, result.coupon.currency),
-            "coupon": s.CouponSerializer.present(result.coupon),
+            "discount": amount_str(result.discount, result.coupon.currency),
+            "coupon": CouponSerializer.present(result.coupon),
         }
-        return Response(s.represent(s.CouponValidationSerializer, body))
+        return Response(represent(CouponValidationSerializer, body))
 
 
 class CouponRedeemView(CheckoutView):
     @extend_schema(
         operation_id="coupon_redeem",
         parameters=[CODE, IDEMPOTENCY_KEY],
-        request=s.RedeemInSerializer,
+        request=RedeemInSerializer,
         responses={
-            200: s.CouponRedemptionSerializer,
+            200: CouponRedemptionSerializer,
             **errors(400, 401, 403, 404, 409, 422, 429),
         },
         description="Use the coupon on an order, with the same checks as validate. Of any "
@@ -107,7 +121,7 @@ class CouponRedeemView(CheckoutView):
     )
     def post(self, request: Request, code: str) -> Response:
         def handler() -> Response:
-            data = self.valid(s.RedeemInSerializer, request)
+            data = self.valid(RedeemInSerializer, request)
             result = coupon_redeem(
                 program=self.program,
                 code=code,
@@ -118,10 +132,10 @@ class CouponRedeemView(CheckoutView):
                 guard=self.guard(data.get("member")),
             )
             body = {
-                "discount": s.amount_str(result.discount, result.coupon.currency),
-                "coupon": s.CouponSerializer.present(result.coupon),
+                "discount": amount_str(result.discount, result.coupon.currency),
+                "coupon": CouponSerializer.present(result.coupon),
             }
-            return Response(s.represent(s.CouponRedemptionSerializer, body))
+            return Response(represent(CouponRedemptionSerializer, body))
 
         return self.write(request, handler)
 
@@ -130,23 +144,23 @@ class CouponReleaseView(CheckoutView):
     @extend_schema(
         operation_id="coupon_release",
         parameters=[CODE, IDEMPOTENCY_KEY],
-        request=s.ReleaseInSerializer,
-        responses={200: s.CouponReleaseSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        request=ReleaseInSerializer,
+        responses={200: CouponReleaseSerializer, **errors(400, 401, 403, 404, 409, 429)},
         description="Undo the redemption of a cancelled order: the coupon is active again, "
         "unless it expired meanwhile. Releasing again changes nothing more. 404 "
         "`redemption_not_found` when the coupon was not used on that order.",
     )
     def post(self, request: Request, code: str) -> Response:
         def handler() -> Response:
-            data = self.valid(s.ReleaseInSerializer, request)
+            data = self.valid(ReleaseInSerializer, request)
             coupon = coupon_release(
                 program=self.program,
                 code=code,
                 order_reference=data["order"],
                 guard=self.guard(None),
             )
-            body = {"coupon": s.CouponSerializer.present(coupon)}
-            return Response(s.represent(s.CouponReleaseSerializer, body))
+            body = {"coupon": CouponSerializer.present(coupon)}
+            return Response(represent(CouponReleaseSerializer, body))
 
         return self.write(request, handler)
 
@@ -156,13 +170,13 @@ class MemberCouponsView(MemberPathView):
 
     @extend_schema(
         operation_id="member_coupons",
-        parameters=[s.CouponListQuerySerializer, *CURSOR_PARAMETERS],
-        responses={200: s.CouponPageSerializer, **errors(400, 401, 403, 404)},
+        parameters=[CouponListQuerySerializer, *CURSOR_PARAMETERS],
+        responses={200: CouponPageSerializer, **errors(400, 401, 403, 404)},
         description="The member's coupons, newest first, as a cursor page "
         "`{results, next, previous}`; `status` filters them.",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        query = s.validated(s.CouponListQuerySerializer, request.query_params)
+        query = validated(CouponListQuerySerializer, request.query_params)
         member = member_get(program=self.program, external_id=external_id)
         paginator = NewestFirstCursorPagination()
         page: list[Any] | None = paginator.paginate_queryset(
@@ -170,20 +184,20 @@ class MemberCouponsView(MemberPathView):
             request,
             view=self,
         )
-        return paginator.get_paginated_response(s.CouponSerializer.present_all(page or []))
+        return paginator.get_paginated_response(CouponSerializer.present_all(page or []))
 
     @extend_schema(
         operation_id="member_coupon_issue",
         parameters=[IDEMPOTENCY_KEY],
-        request=s.CouponIssueInSerializer,
-        responses={201: s.CouponSerializer, **errors(400, 401, 403, 404, 409)},
+        request=CouponIssueInSerializer,
+        responses={201: CouponSerializer, **errors(400, 401, 403, 404, 409)},
         description="Give the member a compensation or promotion coupon, with a reason that is "
         "recorded. Errors in the terms are named like `coupon.value`. Send an Idempotency-Key "
         "to make retries safe: without one, each call issues another coupon.",
     )
     def post(self, request: Request, external_id: str) -> Response:
         def handler() -> Response:
-            data = self.valid(s.CouponIssueInSerializer, request)
+            data = self.valid(CouponIssueInSerializer, request)
             terms = {name: value for name, value in data["coupon"].items() if value is not None}
             with fields_under("coupon", TERM_FIELDS):
                 coupon = coupon_issue_compensation(
@@ -193,8 +207,8 @@ class MemberCouponsView(MemberPathView):
                     reason=data["reason"],
                     source=data["source"],
                 )
-            body = s.CouponSerializer.present(coupon)
-            return Response(s.represent(s.CouponSerializer, body), status=status.HTTP_201_CREATED)
+            body = CouponSerializer.present(coupon)
+            return Response(represent(CouponSerializer, body), status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)
 
@@ -205,8 +219,8 @@ class MemberRewardsView(MemberPathView):
     @extend_schema(
         operation_id="member_reward_claim",
         parameters=[IDEMPOTENCY_KEY],
-        request=s.RewardClaimInSerializer,
-        responses={201: s.RewardClaimSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        request=RewardClaimInSerializer,
+        responses={201: RewardClaimSerializer, **errors(400, 401, 403, 404, 409, 422)},
         description="In a customer's-choice program, convert the member's points into the "
         "reward at `threshold` points: 201 with the coupon and the new balance. 422 "
         "`rewards_automatic` in an automatic program, 404 `reward_not_found` for a threshold "
@@ -214,17 +228,15 @@ class MemberRewardsView(MemberPathView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         def handler() -> Response:
-            data = self.valid(s.RewardClaimInSerializer, request)
+            data = self.valid(RewardClaimInSerializer, request)
             coupon = reward_claim(
                 program=self.program, member_external_id=external_id, points=data["threshold"]
             )
             assert coupon.member is not None  # a reward always belongs to the claiming member
             body = {
-                "coupon": s.CouponSerializer.present(coupon),
+                "coupon": CouponSerializer.present(coupon),
                 "balance": coupon.member.balance,
             }
-            return Response(
-                s.represent(s.RewardClaimSerializer, body), status=status.HTTP_201_CREATED
-            )
+            return Response(represent(RewardClaimSerializer, body), status=status.HTTP_201_CREATED)
 
         return self.write(request, handler)

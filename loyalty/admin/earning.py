@@ -14,16 +14,12 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import (
-    ReadOnlyScopedAdmin,
-    ServiceSavedAdmin,
-    _is_superuser,
-    _user,
-    staff_program,
-)
+from loyalty.admin.base import ReadOnlyScopedAdmin, ServiceSavedAdmin
+from loyalty.backoffice.scope import is_superuser, request_user, staff_program
 from loyalty.errors import InvalidInput
 from loyalty.forms import add_service_error
 from loyalty.models import Campaign, EarningRule, Feedback, Transfer
+from loyalty.selectors import feedback_summary
 from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
 from loyalty.services.earning_config import (
     campaign_delete,
@@ -31,7 +27,6 @@ from loyalty.services.earning_config import (
     earning_rule_delete,
     earning_rule_save,
 )
-from loyalty.services.feedback import feedback_summary
 
 
 class EarningRuleForm(forms.ModelForm):
@@ -91,15 +86,15 @@ class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))
         # Staff work on their merchant's program only; superusers choose.
-        return fields if _is_superuser(request) else [f for f in fields if f != "program"]
+        return fields if is_superuser(request) else [f for f in fields if f != "program"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: Any) -> None:
-        if not _is_superuser(request) and obj.program_id is None:
+        if not is_superuser(request) and obj.program_id is None:
             obj.program = staff_program(request)
-        self.service_save(obj, actor=_user(request))
+        self.service_save(obj, actor=request_user(request))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self.service_delete(obj, actor=_user(request))
+        self.service_delete(obj, actor=request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         # One by one, so each deletion is checked and audited.
@@ -107,7 +102,7 @@ class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
             self.delete_model(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_superuser(request) or (
+        return is_superuser(request) or (
             staff_program(request) is not None and self._may_write(request)
         )
 
@@ -176,7 +171,7 @@ class FeedbackAdmin(ReadOnlyScopedAdmin[Feedback]):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        program = None if _is_superuser(request) else staff_program(request)
+        program = None if is_superuser(request) else staff_program(request)
         summary = feedback_summary(program=program)
         subtitle = (
             _("Average rating %(average)s of 5 from %(count)s answers")

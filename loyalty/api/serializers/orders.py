@@ -1,0 +1,253 @@
+"""Orders in the API: an order in, the order with how its points were computed out; refunds; the
+quote (what an order would earn, nothing written).
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from loyalty.api.serializers.fields import (
+    BoundedListField,
+    DottedErrorsSerializer,
+    amount_field,
+    amount_str,
+    currency_field,
+    datetime_out,
+    external_id_field,
+    represent,
+)
+from loyalty.api.serializers.program import ThresholdSerializer
+from loyalty.models import Order, Refund
+from rewards.api.serializers import CouponSerializer
+from rewards.models import Coupon
+
+
+class BreakdownSerializer(serializers.Serializer):
+    discount = amount_field(default=Decimal(0))
+    shipping = amount_field(default=Decimal(0))
+    tax = amount_field(default=Decimal(0))
+    paid_with_gift_card = amount_field(default=Decimal(0))
+
+
+class BreakdownOutSerializer(serializers.Serializer):
+    discount = serializers.CharField()
+    shipping = serializers.CharField()
+    tax = serializers.CharField()
+    paid_with_gift_card = serializers.CharField()
+
+
+class OrderLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=100)
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    amount = amount_field(help_text="The line's total, in the order's currency.")
+
+
+class OrderInSerializer(DottedErrorsSerializer):
+    dotted_fields = ("lines",)
+
+    external_id = external_id_field()
+    member = external_id_field()
+    amount = amount_field()
+    currency = currency_field()
+    placed_at = serializers.DateTimeField(required=False)
+    breakdown = BreakdownSerializer(required=False)
+    lines = BoundedListField(
+        child=OrderLineSerializer(),
+        required=False,
+        max_length=200,
+        help_text="The order's lines, for product and category bonuses and exclusions.",
+    )
+
+
+class ExcludedSerializer(serializers.Serializer):
+    amount = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class LineEarningSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    category = serializers.CharField()
+    quantity = serializers.IntegerField()
+    amount = serializers.CharField()
+    earns = serializers.BooleanField()
+    excluded_reason = serializers.CharField(allow_null=True)
+    bonus_points = serializers.IntegerField()
+    bonus_reasons = serializers.ListField(child=serializers.CharField())
+
+
+class MultiplierStepSerializer(serializers.Serializer):
+    source = serializers.CharField()  # type: ignore[assignment]
+    factor = serializers.CharField()
+    points_after = serializers.IntegerField()
+
+
+class RuleEarningSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    kind = serializers.CharField()
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class CampaignEarningSerializer(serializers.Serializer):
+    campaign = serializers.CharField()
+    multiplier = serializers.CharField(allow_null=True)
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class CapAppliedSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    period = serializers.ChoiceField(choices=["day", "month"])
+    limit = serializers.IntegerField()
+    earned_before = serializers.IntegerField()
+    cut = serializers.IntegerField()
+
+
+class EarnBreakdownSerializer(serializers.Serializer):
+    """How the points were computed, step by step (see `stacking_rule`)."""
+
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    points_base = serializers.CharField(help_text="The amount that earns, after exclusions.")
+    earn_rate = serializers.CharField()
+    base_points = serializers.IntegerField()
+    excluded = ExcludedSerializer(many=True, help_text="Every amount left out, with why.")
+    lines = LineEarningSerializer(many=True)
+    multipliers = MultiplierStepSerializer(many=True)
+    rules = RuleEarningSerializer(many=True, help_text="Product and category bonuses.")
+    campaigns = CampaignEarningSerializer(many=True)
+    cap = CapAppliedSerializer(allow_null=True)
+    total = serializers.IntegerField()
+    reason = serializers.CharField(help_text="The ledger entry's reason.")
+    tier = serializers.CharField(allow_null=True)
+    stacking_rule = serializers.CharField()
+
+
+class OrderSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    member = serializers.CharField()
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    breakdown = BreakdownOutSerializer()
+    points_base = serializers.CharField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    points_earned = serializers.IntegerField()
+    refunded_amount = serializers.CharField()
+    points_reversed = serializers.IntegerField()
+    placed_at = serializers.DateTimeField()
+    balance = serializers.IntegerField()
+    pending_points = serializers.IntegerField(
+        help_text="Of the points earned, those still in the program's return window."
+    )
+    pending_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the pending points become available."
+    )
+    coupons_issued = CouponSerializer(
+        many=True, help_text="Coupons the order's points converted into (automatic programs)."
+    )
+    points_breakdown = EarnBreakdownSerializer(
+        allow_null=True,
+        help_text="How `points_earned` was computed (null for orders recorded before it).",
+    )
+
+    @staticmethod
+    def present(
+        order: Order,
+        *,
+        balance: int,
+        coupons: list[Coupon],
+        pending: tuple[int, datetime | None] = (0, None),
+    ) -> dict[str, Any]:
+        cur = order.currency
+        return {
+            "external_id": order.external_id,
+            "member": order.member.external_id,
+            "amount": amount_str(order.amount, cur),
+            "currency": cur,
+            "breakdown": {
+                part: amount_str(getattr(order, part), cur)
+                for part in ("discount", "shipping", "tax", "paid_with_gift_card")
+            },
+            "points_base": amount_str(order.points_base, cur),
+            "status": order.status,
+            "points_earned": order.points_earned,
+            "refunded_amount": amount_str(order.refunded_amount, cur),
+            "points_reversed": order.points_reversed,
+            "placed_at": datetime_out(order.placed_at),
+            "balance": balance,
+            "pending_points": pending[0],
+            "pending_until": datetime_out(pending[1]),
+            "coupons_issued": CouponSerializer.present_all(coupons),
+            "points_breakdown": represent(EarnBreakdownSerializer, order.earning)
+            if order.earning
+            else None,
+        }
+
+
+class RefundInSerializer(serializers.Serializer):
+    external_id = external_id_field()
+    amount = amount_field()
+    currency = currency_field(required=False)
+
+
+class RefundDetailSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    order = serializers.CharField()
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    points_reversed = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class RefundSerializer(serializers.Serializer):
+    refund = RefundDetailSerializer()
+    points_reversed = serializers.IntegerField()
+    pending_cancelled = serializers.IntegerField(
+        help_text="Of the points taken back, those still pending (the balance kept them out)."
+    )
+    balance = serializers.IntegerField()
+
+    @staticmethod
+    def present(refund: Refund, *, order: Order, balance: int) -> dict[str, Any]:
+        return {
+            "refund": {
+                "external_id": refund.external_id,
+                "order": order.external_id,
+                "amount": amount_str(refund.amount, order.currency),
+                "currency": order.currency,
+                "points_reversed": refund.points_reversed,
+                "created_at": refund.created_at,
+            },
+            "points_reversed": refund.points_reversed,
+            "pending_cancelled": refund.pending_cancelled,
+            "balance": balance,
+        }
+
+
+class QuoteBonusSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["signup", "referral"])
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    member = serializers.CharField()
+    member_exists = serializers.BooleanField(help_text="False: the order would create it.")
+    already_recorded = serializers.BooleanField(
+        help_text="True: this external id was recorded; sending it again earns nothing."
+    )
+    points_earned = serializers.IntegerField()
+    points_breakdown = EarnBreakdownSerializer()
+    bonuses = QuoteBonusSerializer(
+        many=True, help_text="Sign-up or referral bonuses the order would give the member."
+    )
+    balance = serializers.IntegerField(help_text="The balance now.")
+    balance_after = serializers.IntegerField(help_text="Before any coupon conversion.")
+    coupons_issued = ThresholdSerializer(
+        many=True, help_text="The coupons the new balance would convert into (automatic programs)."
+    )
+    tier = serializers.CharField(allow_null=True, help_text="The tier it would reach.")

@@ -1,0 +1,226 @@
+"""The program's settings in the API, read and changed as one document: earning, validity,
+reward thresholds, earning rules and campaigns, tiers.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from loyalty.api.serializers.fields import (
+    BoundedListField,
+    DottedErrorsSerializer,
+    amount_field,
+    coupon_kind_field,
+    currency_field,
+    terms_out,
+)
+from loyalty.models import EarningRule, Program
+from loyalty.services.earning import STACKING_RULE
+from rewards.api.serializers import CouponTermsInSerializer
+
+
+class ThresholdCouponSerializer(serializers.Serializer):
+    kind = coupon_kind_field()
+    value = serializers.CharField()
+    max_discount = serializers.CharField(allow_null=True)
+    min_order_amount = serializers.CharField()
+    valid_days = serializers.IntegerField()
+    uses = serializers.IntegerField()
+
+
+class ThresholdSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    coupon = ThresholdCouponSerializer()
+
+    @staticmethod
+    def present(threshold: dict[str, Any], *, currency: str) -> dict[str, Any]:
+        """One item of ``thresholds_describe`` with its amounts as decimal strings."""
+        terms = threshold["coupon"]
+        return {
+            "points": threshold["points"],
+            "coupon": {
+                **terms_out(
+                    kind=terms["kind"],
+                    value=terms["value"],
+                    max_discount=terms["max_discount"],
+                    min_order_amount=terms["min_order_amount"],
+                    currency=currency,
+                ),
+                "valid_days": terms["valid_days"],
+                "uses": terms["uses"],
+            },
+        }
+
+
+class EarningRuleSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EarningRule.Kind.choices)
+    name = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(default=True)
+    parameters = serializers.JSONField(
+        help_text='signup, birthday, cap_day, cap_month: {"points": n}; referral: '
+        '{"referrer_points": n, "referred_points": n}; product_bonus: {"sku", '
+        '"points_per_unit"?, "multiplier"?}; category_bonus: {"category", "points_per_unit"?, '
+        '"multiplier"?}; exclusion: {"sku"} or {"category"}.'
+    )
+
+
+class CampaignSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    active = serializers.BooleanField(default=True)
+    start_date = serializers.DateField(help_text="First day, in the program's time zone.")
+    end_date = serializers.DateField(help_text="Last day, included (until local midnight).")
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2, default=Decimal(1))
+    fixed_bonus = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    min_order_amount = amount_field(default=Decimal(0))
+    tiers = serializers.ListField(
+        child=serializers.CharField(max_length=100), default=list, help_text="Empty: everyone."
+    )
+    segment = serializers.JSONField(
+        default=dict,
+        help_text='A member filter: {"field__lookup": value}; fields external_id, email, name, '
+        "locale, consent_email, consent_push, birth_date, created_at; lookups exact, in, "
+        "startswith, endswith, gte, lte.",
+    )
+
+
+class TierSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    min_points = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="Points earned within the window to reach it."
+    )
+    window_days = serializers.IntegerField(min_value=1, max_value=3650, default=90)
+    earn_multiplier = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=Decimal(1), max_value=Decimal(100),
+        default=Decimal(1), help_text="Future orders earn this many times the points.",
+    )  # fmt: skip
+    min_rating = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, default=None,
+        help_text="Optional: the member's rating must reach this.",
+    )  # fmt: skip
+    badge = serializers.CharField(max_length=50, allow_blank=True, default="")
+    benefits = BoundedListField(
+        child=serializers.CharField(max_length=200), max_length=20, default=list,
+        help_text="Texts shown to the member.",
+    )  # fmt: skip
+    flags = BoundedListField(
+        child=serializers.RegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
+        help_text="Names integrators read from the member to open features (early_access).",
+    )  # fmt: skip
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    """The program's settings, reward thresholds included (the same settings the admin edits)."""
+
+    # context["thresholds"]: thresholds_describe's list, presented by get_thresholds.
+
+    thresholds = serializers.SerializerMethodField()
+    tiers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Program
+        fields = [
+            "name", "currency", "earn_rate", "points_validity_days", "reset_validity_on_order",
+            "reminder_offsets_days", "pending_days", "conversion_mode", "refund_after_conversion",
+            "earn_on_discount", "earn_on_shipping", "earn_on_tax", "earn_on_gift_card",
+            "thresholds", "time_zone", "transfers_enabled", "transfer_min_points",
+            "transfer_monthly_limit", "earning_rules", "campaigns", "stacking_rule",
+            "tier_grace_days", "tier_notice_days", "tiers",
+        ]  # fmt: skip
+
+    earning_rules = serializers.SerializerMethodField()
+    campaigns = serializers.SerializerMethodField()
+    stacking_rule = serializers.SerializerMethodField()
+
+    @extend_schema_field(EarningRuleSerializer(many=True))
+    def get_earning_rules(self, program: Program) -> list[dict[str, Any]]:
+        return list(self.context.get("earning_rules", []))
+
+    @extend_schema_field(CampaignSerializer(many=True))
+    def get_campaigns(self, program: Program) -> list[dict[str, Any]]:
+        return list(CampaignSerializer(self.context.get("campaigns", []), many=True).data)
+
+    def get_stacking_rule(self, program: Program) -> str:
+        return str(STACKING_RULE)
+
+    @extend_schema_field(TierSerializer(many=True))
+    def get_tiers(self, program: Program) -> list[dict[str, Any]]:
+        return [TierSerializer(tier).data for tier in self.context.get("tiers", [])]
+
+    @extend_schema_field(ThresholdSerializer(many=True))
+    def get_thresholds(self, program: Program) -> list[dict[str, Any]]:
+        return [
+            ThresholdSerializer.present(threshold, currency=program.currency)
+            for threshold in self.context.get("thresholds", [])
+        ]
+
+
+class ThresholdInSerializer(serializers.Serializer):
+    points = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    coupon = CouponTermsInSerializer()
+
+
+class ProgramInSerializer(DottedErrorsSerializer):
+    """A change of the program's settings: any subset of the fields.
+
+    ``thresholds``, when sent, replaces all the program's thresholds.
+    """
+
+    dotted_fields = ("thresholds", "earning_rules", "campaigns", "tiers")
+
+    name = serializers.CharField(max_length=200, required=False)
+    currency = currency_field(required=False)
+    earn_rate = serializers.DecimalField(
+        max_digits=10, decimal_places=4, min_value=Decimal(0), max_value=Decimal(100000),
+        required=False,
+    )  # fmt: skip
+    points_validity_days = serializers.IntegerField(
+        min_value=1, max_value=36500, allow_null=True, required=False
+    )
+    reset_validity_on_order = serializers.BooleanField(required=False)
+    reminder_offsets_days = BoundedListField(
+        child=serializers.IntegerField(min_value=1, max_value=3650), max_length=12, required=False
+    )
+    pending_days = serializers.IntegerField(
+        min_value=0,
+        max_value=365,
+        required=False,
+        help_text="Return window: days an order's points stay pending. 0: they count at once.",
+    )
+    conversion_mode = serializers.ChoiceField(
+        choices=Program.ConversionMode.choices, required=False
+    )
+    refund_after_conversion = serializers.ChoiceField(
+        choices=Program.RefundAfterConversion.choices, required=False
+    )
+    earn_on_discount = serializers.BooleanField(required=False)
+    earn_on_shipping = serializers.BooleanField(required=False)
+    earn_on_tax = serializers.BooleanField(required=False)
+    earn_on_gift_card = serializers.BooleanField(required=False)
+    thresholds = BoundedListField(
+        child=ThresholdInSerializer(),
+        max_length=50,
+        required=False,
+        help_text="Replaces all thresholds; coupons already issued keep their terms.",
+    )
+    time_zone = serializers.CharField(max_length=64, required=False)
+    transfers_enabled = serializers.BooleanField(required=False)
+    transfer_min_points = serializers.IntegerField(min_value=1, max_value=10**8, required=False)
+    transfer_monthly_limit = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    earning_rules = BoundedListField(
+        child=EarningRuleSerializer(), max_length=100, required=False,
+        help_text="Replaces all earning rules.",
+    )  # fmt: skip
+    campaigns = BoundedListField(
+        child=CampaignSerializer(), max_length=100, required=False,
+        help_text="Replaces all campaigns.",
+    )  # fmt: skip
+    tier_grace_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    tier_notice_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    tiers = BoundedListField(
+        child=TierSerializer(),
+        max_length=20,
+        required=False,
+        help_text="Replaces all tiers; a tier sent again under its name keeps its members.",
+    )
