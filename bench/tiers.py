@@ -63,7 +63,8 @@ def main() -> int:
     from django.db import connection
 
     from loyalty.services.merchants import merchant_create
-    from loyalty.services.tiers import tiers_evaluate, tiers_seed_defaults
+    from loyalty.services.tier_job import tiers_evaluate
+    from loyalty.services.tier_settings import tiers_seed_defaults
 
     program = merchant_create(slug="bench", name="Bench", currency="EUR").program
     gold = next(t for t in tiers_seed_defaults(program=program) if t.name == "Gold")

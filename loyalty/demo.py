@@ -37,7 +37,7 @@ from loyalty.services.orders import BatchOrder, orders_record_batch
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import signin_link_create
 from loyalty.services.refunds import refund_record
-from loyalty.services.tiers import tiers_seed_defaults
+from loyalty.services.tier_settings import tiers_seed_defaults
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.models import Coupon, RewardThreshold

@@ -15,7 +15,7 @@ from loyalty.services.ops import ops_check
 from loyalty.services.pending import pending_release
 from loyalty.services.profile_access import profile_tokens_purge as purge_tokens
 from loyalty.services.profile_access import signin_email_send
-from loyalty.services.tiers import tiers_evaluate
+from loyalty.services.tier_job import tiers_evaluate
 
 logger = logging.getLogger(__name__)
 

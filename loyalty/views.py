@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.http import require_safe
 
-from loyalty.services.tiers import badge_card, badge_card_member
+from loyalty.selectors.tiers import badge_card, badge_card_member
 
 
 @require_safe

@@ -49,6 +49,8 @@ def thresholds_of(program: Program) -> list[RewardThreshold]:
             .order_by("-points")
         ),
     )
+
+
 def report_get(*, key: str, merchant_id: int | None) -> IssueReport | None:
     """A batch's report by its key, within one merchant (None: any, for superusers)."""
     body = idempotency_answer(key=f"{KEY_PREFIX}{key}", merchant_id=merchant_id)

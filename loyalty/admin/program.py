@@ -28,7 +28,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.forms import ProgramForm, TierForm
 from loyalty.models import Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS, program_update
-from loyalty.services.tiers import tiers_replace
+from loyalty.services.tier_settings import tiers_replace
 from rewards.services.thresholds import thresholds_replace
 
 

@@ -45,11 +45,12 @@ from loyalty.api.serializers.program import (
 )
 from loyalty.models import ApiKey, Member, Program
 from loyalty.selectors import campaigns_describe, member_ledger, member_summary, rules_describe
+from loyalty.selectors.tiers import badge_card, tier_history
 from loyalty.services.members import member_upsert
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import profile_link_create
 from loyalty.services.program_config import program_configure
-from loyalty.services.tiers import badge_card, badge_card_set, program_tiers, tier_history
+from loyalty.services.tiers import badge_card_set, program_tiers
 from loyalty.services.transfers import transfer_create
 from loyalty.storage.members import member_get
 from rewards.api.serializers import CouponSerializer

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,6 +31,10 @@ class TierLike(Protocol):
 
 
 T = TypeVar("T", bound=TierLike)
+
+
+# A tier's badge colour, as staff may give it (``#0f766e``); only such a colour reaches a page.
+COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
 
 def counts(kind: str, details: dict[str, Any]) -> bool:

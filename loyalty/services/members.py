@@ -25,6 +25,7 @@ from loyalty.models import Member, Order, Program, User
 from loyalty.roles import Permission, role_check, role_check_merchant
 from loyalty.services.bonuses import signup_bonus_award
 from loyalty.services.conversion import rewards_convert
+from loyalty.services.profile_access import profile_sign_ins_end
 from loyalty.storage.members import member_locked, members_create, members_lock
 from notifications.models import Event
 from notifications.services import notice_enqueue
@@ -200,9 +201,6 @@ def member_email_changed(
     is out. The member's profile sessions end, unused sign-in links stop working, the
     change is audited and the old address is told (a service notice: whatever the member's
     consent, without the new address)."""
-    # Imported here: profile_access reads members through this module.
-    from loyalty.services.profile_access import profile_sign_ins_end  # noqa: PLC0415
-
     links = profile_sign_ins_end(member=member)
     entry = audit_record(
         merchant=member.program.merchant_id,

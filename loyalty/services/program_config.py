@@ -15,7 +15,7 @@ from loyalty.models import Program, User
 from loyalty.roles import Permission, role_check
 from loyalty.services.earning_config import campaigns_replace, rules_replace
 from loyalty.services.merchants import program_update
-from loyalty.services.tiers import tiers_replace
+from loyalty.services.tier_settings import tiers_replace
 from rewards.services.thresholds import thresholds_replace
 
 

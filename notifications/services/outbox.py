@@ -41,6 +41,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -280,11 +281,10 @@ def _rows(
 
 
 def _hand_off(ids: list[int]) -> None:
-    """After commit: ask a worker to deliver now. Best effort; the beat job is the safety net."""
-    from notifications.tasks import deliver
-
+    """After commit: ask a worker to deliver now. Best effort; the beat job is the safety net.
+    The task is found by its name in the Celery app: the tasks module imports this one."""
     try:
-        deliver.delay(ids=ids)
+        current_app.tasks["notifications.tasks.deliver"].delay(ids=ids)
     except Exception:
         logger.warning(
             "notifications %s not handed to the task queue; the scheduled delivery will send them",

@@ -54,6 +54,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -247,11 +248,10 @@ def _write(*, merchant_id: int, event: str, key: str, data: dict[str, Any]) -> l
 
 
 def webhooks_hand_off(ids: list[int]) -> None:
-    """After commit: ask a worker to deliver now. Best effort; the beat job is the safety net."""
-    from notifications.tasks import deliver_webhooks
-
+    """After commit: ask a worker to deliver now. Best effort; the beat job is the safety net.
+    The task is found by its name in the Celery app: the tasks module imports this one."""
     try:
-        deliver_webhooks.delay(ids=ids)
+        current_app.tasks["notifications.tasks.deliver_webhooks"].delay(ids=ids)
     except Exception:
         logger.warning(
             "webhooks %s not handed to the task queue; the scheduled delivery will send them",

@@ -10,7 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty.models import Member
-from loyalty.services.tiers import tier_override, tiers_evaluate, tiers_seed_defaults
+from loyalty.services.tier_job import tiers_evaluate
+from loyalty.services.tier_settings import tiers_seed_defaults
+from loyalty.services.tiers import tier_override
 from tests.factories import ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from loyalty.services.earning_config import (
     rules_replace,
 )
 from loyalty.services.program_config import program_configure
-from loyalty.services.tiers import tiers_replace
+from loyalty.services.tier_settings import tiers_replace
 from rewards.models import RewardThreshold
 from rewards.services.thresholds import thresholds_replace
 from tests.factories import StaffFactory, api_key_for

@@ -27,7 +27,7 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import Campaign, EarningRule, LedgerEntry, Member, Order, Program, TierChange
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.orders import order_record, orders_record_batch
-from loyalty.services.tiers import tiers_replace
+from loyalty.services.tier_settings import tiers_replace
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from rewards.models import Coupon
 from rewards.services.thresholds import thresholds_replace

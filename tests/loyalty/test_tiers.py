@@ -12,19 +12,14 @@ from django.utils import timezone
 from loyalty.errors import InvalidInput
 from loyalty.models import LedgerEntry, Member, TierChange
 from loyalty.selectors import member_summary
+from loyalty.selectors.tiers import tier_status
 from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.refunds import refund_record
-from loyalty.services.tiers import (
-    tier_keep,
-    tier_multiplier,
-    tier_override,
-    tier_status,
-    tiers_evaluate,
-    tiers_replace,
-    tiers_seed_defaults,
-)
+from loyalty.services.tier_job import tier_keep, tiers_evaluate
+from loyalty.services.tier_settings import tiers_replace, tiers_seed_defaults
+from loyalty.services.tiers import tier_multiplier, tier_override
 from notifications.models import Event, Notification
 from tests.factories import ProgramFactory
 

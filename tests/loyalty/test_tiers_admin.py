@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from loyalty.models import Member, Tier, TierChange
 from loyalty.services.orders import order_record
-from loyalty.services.tiers import tiers_seed_defaults
+from loyalty.services.tier_settings import tiers_seed_defaults
 from tests.factories import MemberFactory, ProgramFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import pytest
 
 from loyalty.models import Member
 from loyalty.services.orders import order_record
-from loyalty.services.tiers import badge_card_set, tiers_seed_defaults
+from loyalty.services.tier_settings import tiers_seed_defaults
+from loyalty.services.tiers import badge_card_set
 from tests.browser import screenshot
 from tests.factories import ProgramFactory
 

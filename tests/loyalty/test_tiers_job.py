@@ -13,7 +13,8 @@ from django.utils import timezone
 from loyalty.models import LedgerEntry, Member, Order, TierChange
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.orders import order_record
-from loyalty.services.tiers import tiers_evaluate, tiers_seed_defaults
+from loyalty.services.tier_job import tiers_evaluate
+from loyalty.services.tier_settings import tiers_seed_defaults
 from tests.factories import ProgramFactory
 from tests.threads import at_once
 

@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from loyalty.models import Member, User
 from loyalty.services.orders import order_record
-from loyalty.services.tiers import badge_card_set, tiers_seed_defaults
+from loyalty.services.tier_settings import tiers_seed_defaults
+from loyalty.services.tiers import badge_card_set
 from notifications.admin.templates import EMAIL_PREVIEW_POLICY
 from notifications.management.commands.generate_vapid_keys import vapid_keys_new
 from notifications.models import Notification, NotificationTemplate

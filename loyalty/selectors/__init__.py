@@ -23,8 +23,8 @@ from loyalty.models import (
 )
 from loyalty.rules.conversion import next_reward
 from loyalty.rules.validity import per_earning
+from loyalty.selectors.tiers import tier_status
 from loyalty.services.pending import member_pending_until
-from loyalty.services.tiers import tier_status
 from rewards.selectors import thresholds_of
 
 

@@ -1,0 +1,110 @@
+"""What a member sees of tiers: where they stand, what keeps their tier, their history, and
+the public badge card."""
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from loyalty.models import Member, Order, Tier, TierChange
+from loyalty.rules import tiers as tier_rules
+from loyalty.services.tier_job import tier_keep
+from loyalty.services.tiers import program_tiers
+from loyalty.storage import accounts
+
+
+def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any]:
+    """``{"tier": ..., "next_tier": ...}`` as ``member_summary`` shows them (INTERFACES.md).
+
+    Two queries: the program's tiers and the member's counting points of the longest window.
+    """
+    now = now or timezone.now()
+    tiers = program_tiers(member.program)
+    if not tiers:
+        return {"tier": None, "next_tier": None}
+    grace = member.program.tier_grace_days
+    longest = max(t.window_days for t in tiers) + grace
+    contributions = accounts.window_contributions(member_ids=[member.pk], days=longest, now=now)[
+        member.pk
+    ]
+
+    def points_in(days: int) -> int:
+        start = now - timedelta(days=days)
+        return sum(points for at, points in contributions if at >= start)
+
+    current = next((t for t in tiers if t.pk == member.tier_id), None)
+    tier: dict[str, Any] | None = None
+    if current is not None:
+        overridden = member.tier_override_until is not None and member.tier_override_until > now
+        if overridden:
+            assert member.tier_override_until is not None
+            safe_until: date | None = timezone.localdate(member.tier_override_until)
+            keep = None
+        else:
+            safe_until, keep = tier_keep(
+                tier=current, contributions=contributions, grace=grace, now=now
+            )
+        tier = {
+            "name": current.name,
+            "badge": current.badge,
+            "benefits": list(current.benefits),
+            "flags": list(current.flags),
+            "earn_multiplier": current.earn_multiplier,
+            "since": member.tier_since,
+            "safe_until": safe_until,
+            "keep": {"points_needed": keep.points_needed, "by": keep.by} if keep else None,
+            "override_until": member.tier_override_until if overridden else None,
+        }
+    above = [t for t in tiers if t.min_points > tier_rules.rank(current)]
+    next_tier = None
+    if above:
+        nxt = above[0]
+        points = points_in(nxt.window_days)
+        next_tier = {
+            "name": nxt.name,
+            "min_points": nxt.min_points,
+            "points_missing": max(nxt.min_points - points, 0),
+            "window_points": points,
+            "min_rating": nxt.min_rating,
+        }
+    return {"tier": tier, "next_tier": next_tier}
+
+
+def tier_history(*, member: Member) -> QuerySet[TierChange]:
+    return TierChange.objects.filter(member=member).select_related("created_by").order_by("-id")
+
+
+# --- the badge card -----------------------------------------------------------------------
+
+
+def badge_card(*, member: Member) -> dict[str, Any]:
+    """What the public card shows: the tier, how many orders, member since. No name, no
+    contact, no points."""
+    tier = Tier.objects.filter(pk=member.tier_id).first() if member.tier_id else None
+    orders = Order.objects.filter(member=member).exclude(status=Order.Status.REFUNDED).count()
+    return {
+        "enabled": member.badge_enabled,
+        "token": member.badge_token if member.badge_enabled else None,
+        "tier": tier.name if tier else None,
+        "badge": tier.badge if tier else "",
+        # Only a real colour reaches the page's style attribute.
+        "colour": tier.badge if tier and tier_rules.COLOUR.fullmatch(tier.badge) else None,
+        "orders": orders,
+        "member_since": timezone.localdate(member.created_at),
+        "merchant": member.program.merchant.name,
+    }
+
+
+def badge_card_member(*, token: str) -> Member | None:
+    """The member whose card this is, if it is turned on."""
+    if not token or len(token) > 43:
+        return None
+    return (
+        Member.objects.select_related("program__merchant")
+        .filter(badge_token=token, badge_enabled=True)
+        .first()
+    )
+
+
+# --- definitions --------------------------------------------------------------------------

@@ -1,0 +1,237 @@
+"""A program's tiers as staff and integrators set them: checked, replaced as a whole,
+audited; the defaults a new program starts from."""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.audit import Action, audit_replace
+from loyalty.errors import InvalidInput
+from loyalty.models import Member, Program, Tier, TierChange, User
+from loyalty.roles import Permission, role_check
+from loyalty.services.members import MAX_RATING
+from loyalty.services.tiers import program_tiers
+from loyalty.snapshot import settings_changed
+
+DEFAULT_TIERS = (("Gold", 200), ("Platinum", 1000), ("Diamond", 2000))
+DEFAULT_WINDOW_DAYS = 90
+MAX_TIERS = 20
+MAX_MULTIPLIER = Decimal(100)
+FLAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    def err(name: str, text: Any) -> None:
+        errors.setdefault(f"tiers.{index}.{name}", []).append(str(text))
+
+    name = str(item.get("name") or "").strip()
+    if not name or len(name) > 100:
+        err("name", _("Give the tier a name of at most 100 characters."))
+    points = _whole(item.get("min_points"))
+    if points is None or not 0 <= points <= 2**31 - 1:
+        err("min_points", _("Give whole points, zero or more."))
+    window = _whole(item.get("window_days", DEFAULT_WINDOW_DAYS))
+    if window is None or not 1 <= window <= 3650:
+        err("window_days", _("Give a window from 1 to 3650 days."))
+    multiplier = _decimal(item.get("earn_multiplier", 1))
+    if multiplier is None or not Decimal(1) <= multiplier <= MAX_MULTIPLIER:
+        err("earn_multiplier", _("Give a multiplier from 1 to 100 (1: no extra points)."))
+    elif multiplier != multiplier.quantize(Decimal("0.001")):
+        err("earn_multiplier", _("Give at most 3 decimals."))
+    rating = item.get("min_rating")
+    min_rating = _decimal(rating)
+    if rating is not None and (
+        min_rating is None
+        or not 0 <= min_rating <= MAX_RATING
+        or min_rating != min_rating.quantize(Decimal("0.01"))
+    ):
+        err("min_rating", _("Give a rating from 0 to 999.99 with at most 2 decimals, or null."))
+    badge = item.get("badge") or ""
+    if not isinstance(badge, str) or len(badge) > 50:
+        err("badge", _("Give a label of at most 50 characters."))
+    benefits = item.get("benefits") or []
+    if (
+        not isinstance(benefits, list)
+        or len(benefits) > 20
+        or not all(isinstance(b, str) and b.strip() and len(b) <= 200 for b in benefits)
+    ):
+        err("benefits", _("Give at most 20 texts of at most 200 characters each."))
+        benefits = []
+    flags = item.get("flags") or []
+    if (
+        not isinstance(flags, list)
+        or len(flags) > 20
+        or not all(isinstance(f, str) and 0 < len(f) <= 50 and set(f) <= FLAG_CHARS for f in flags)
+    ):
+        err("flags", _("Give at most 20 names of lowercase letters, digits, '_' and '-'."))
+        flags = []
+    return {
+        "id": item.get("id"),
+        "name": name,
+        "min_points": points,
+        "window_days": window,
+        "earn_multiplier": multiplier,
+        "min_rating": min_rating,
+        "badge": badge if isinstance(badge, str) else "",
+        "benefits": [b.strip() for b in benefits],
+        "flags": list(dict.fromkeys(flags)),
+    }
+
+
+@transaction.atomic
+def tiers_replace(
+    *,
+    program: Program,
+    tiers: list[dict[str, Any]],
+    actor: User | None = None,
+    actor_name: str = "",
+) -> list[Tier]:
+    """Make the program's tiers exactly these (``PUT /program``'s ``tiers``, the admin).
+
+    A tier keeps its row (and its members) when it is sent again under the same name
+    (case-insensitively) or, from the admin, under its id. Members of a removed tier
+    lose it; the next daily run places them. Nothing changes unless all is valid.
+    A staff ``actor`` must be a manager of the program's merchant; a person's change is
+    audited.
+    """
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
+    errors: dict[str, list[str]] = {}
+    if len(tiers) > MAX_TIERS:
+        raise InvalidInput({"tiers": [str(_("At most 20 tiers."))]})
+    wanted = [_check_tier(i, item if isinstance(item, dict) else {}, errors)
+              for i, item in enumerate(tiers)]  # fmt: skip
+    names: set[str] = set()
+    points: set[int] = set()
+    for index, item in enumerate(wanted):
+        if item["name"] and item["name"].lower() in names:
+            errors.setdefault(f"tiers.{index}.name", []).append(str(_("Two tiers with one name.")))
+        if item["min_points"] is not None and item["min_points"] in points:
+            errors.setdefault(f"tiers.{index}.min_points", []).append(
+                str(_("Two tiers at the same points."))
+            )
+        names.add(item["name"].lower())
+        if item["min_points"] is not None:
+            points.add(item["min_points"])
+    if errors:
+        raise InvalidInput(errors)
+    # Lock the program row: concurrent replacements queue up.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    before = tiers_describe(program=program)
+    current = list(Tier.objects.filter(program=program))
+    by_id = {t.pk: t for t in current}
+    by_name = {t.name.lower(): t for t in current}
+    kept: list[tuple[Tier, dict[str, Any]]] = []
+    fresh: list[dict[str, Any]] = []
+    for item in wanted:
+        row = by_id.get(item["id"]) if item["id"] else None
+        row = row or by_name.get(item["name"].lower())
+        if row is not None and all(row is not k for k, _i in kept):
+            kept.append((row, item))
+        else:
+            fresh.append(item)
+    keep_ids = {row.pk for row, _item in kept}
+    removed = Tier.objects.filter(program=program).exclude(pk__in=keep_ids)
+    _record_removal(removed)
+    removed.delete()
+    # Move kept tiers out of the way first, so swapping points or names never trips the
+    # unique constraints half-way.
+    for n, (row, _item) in enumerate(kept):
+        Tier.objects.filter(pk=row.pk).update(name=f"\x01{row.pk}", min_points=2**31 - 1 - n)
+    fields = ("name", "min_points", "window_days", "earn_multiplier", "min_rating", "badge",
+              "benefits", "flags")  # fmt: skip
+    for row, item in kept:
+        for name in fields:
+            setattr(row, name, item[name])
+        row.save()
+    for item in fresh:
+        Tier.objects.create(program=program, **{name: item[name] for name in fields})
+    settings_changed(program)
+    audit_replace(
+        merchant=program.merchant_id,
+        target=program,
+        action=Action.TIERS_REPLACE,
+        name="tiers",
+        before=before,
+        after=tiers_describe(program=program),
+        actor=actor,
+        actor_name=actor_name,
+    )
+    return program_tiers(program)
+
+
+def _record_removal(removed: QuerySet[Tier]) -> None:
+    """The members of removed tiers lose them: a 'down' in each one's history (the daily
+    job then places them in the tiers that remain)."""
+    now = timezone.now()
+    names = dict(removed.values_list("pk", "name"))
+    if not names:
+        return
+    holders = (
+        Member.objects.filter(tier_id__in=names)
+        .values_list("pk", "program_id", "tier_id")
+        .iterator()
+    )
+    TierChange.objects.bulk_create(
+        (
+            TierChange(
+                program_id=program_id,
+                member_id=pk,
+                from_name=names[tier_id],
+                kind=TierChange.Kind.DOWN,
+                reason=f"Tier {names[tier_id]} removed from the program",
+                created_at=now,
+            )
+            for pk, program_id, tier_id in holders
+        ),
+        batch_size=1000,
+    )
+
+
+def tiers_describe(*, program: Program) -> list[dict[str, Any]]:
+    """The tiers in the shape ``PUT /api/v1/program`` takes, lowest first."""
+    return [
+        {
+            "name": t.name,
+            "min_points": t.min_points,
+            "window_days": t.window_days,
+            "earn_multiplier": t.earn_multiplier,
+            "min_rating": t.min_rating,
+            "badge": t.badge,
+            "benefits": t.benefits,
+            "flags": t.flags,
+        }
+        for t in program_tiers(program)
+    ]
+
+
+def tiers_seed_defaults(*, program: Program) -> list[Tier]:
+    """The three default tiers (Gold 200, Platinum 1,000, Diamond 2,000 in 90 days)."""
+    defaults = [
+        {"name": "Gold", "min_points": 200, "earn_multiplier": Decimal("1.1"), "badge": "#c9a227",
+         "benefits": ["10% more points on every order"], "flags": []},
+        {"name": "Platinum", "min_points": 1000, "earn_multiplier": Decimal("1.5"),
+         "badge": "#7f8c8d", "benefits": ["50% more points on every order",
+                                          "Early access to sales"], "flags": ["early_access"]},
+        {"name": "Diamond", "min_points": 2000, "earn_multiplier": Decimal(2), "badge": "#3b82f6",
+         "benefits": ["Double points on every order", "Early access to sales",
+                      "Free shipping"], "flags": ["early_access", "free_shipping"]},
+    ]  # fmt: skip
+    return tiers_replace(program=program, tiers=defaults)
