@@ -243,20 +243,11 @@ def _line_matches(rule: EarningRule, line: dict[str, Any]) -> bool:
 
 
 def earn_breakdown(
-    *,
-    program: Program,
-    member: Member | None,
-    external_id: str,
-    amount: Decimal,
-    currency: str,
-    breakdown: dict[str, Decimal],
-    lines: list[dict[str, Any]],
-    placed_at: datetime,
-    rules: list[EarningRule],
-    campaigns: list[Campaign],
-    tier: tuple[Decimal, str | None],
-    earned: Earned,
-) -> EarnBreakdown:
+    *, program: Program, member: Member | None, external_id: str, amount: Decimal,
+    currency: str, breakdown: dict[str, Decimal], lines: list[dict[str, Any]],
+    placed_at: datetime, rules: list[EarningRule], campaigns: list[Campaign],
+    tier: tuple[Decimal, str | None], earned: Earned,
+) -> EarnBreakdown:  # fmt: skip
     """What the order earns, step by step (see the module's stacking rule).
 
     ``rules``: the program's active earning rules; ``campaigns``: its active campaigns (those
@@ -270,102 +261,28 @@ def earn_breakdown(
     multiplier, tier_name = tier
     rate = program.earn_rate
 
-    # 1. Base
+    # 1. Base, less the excluded lines; the lines' product and category bonuses on the side.
     base, excluded = _parts_base(
         program=program, amount=amount, breakdown=breakdown, currency=currency
     )
-    exclusions = [r for r in rules if r.kind == EarningRule.Kind.EXCLUSION]
-    bonuses = [
-        r
-        for r in rules
-        if r.kind in (EarningRule.Kind.PRODUCT_BONUS, EarningRule.Kind.CATEGORY_BONUS)
-    ]
-    line_results: list[LineEarning] = []
-    rule_lines: dict[int, RuleEarning] = {}
-    for line in lines:
-        line_result = LineEarning(
-            sku=line["sku"],
-            category=line["category"],
-            quantity=line["quantity"],
-            amount=line["amount"],
-            earns=True,
-        )
-        exclusion = next((r for r in exclusions if _line_matches(r, line)), None)
-        if exclusion is not None:
-            # Never take out more than is left: the base does not go below zero.
-            cut = min(line["amount"], base)
-            base -= cut
-            line_result.earns = False
-            line_result.excluded_reason = f"excluded by rule '{exclusion.name}'"
-            excluded.append(
-                Excluded(
-                    amount=line["amount"], reason=f"{line['sku']}: {line_result.excluded_reason}"
-                )
-            )
-        else:
-            for rule in bonuses:
-                if not _line_matches(rule, line):
-                    continue
-                extra = rule.parameters.get("points_per_unit", 0) * line["quantity"]
-                if "multiplier" in rule.parameters:
-                    factor = Decimal(rule.parameters["multiplier"]) - 1
-                    extra += money.floor_points(line["amount"] * rate * factor)
-                if not extra:
-                    continue
-                line_result.bonus_points += extra
-                line_result.bonus_reasons.append(f"+{extra} '{rule.name}'")
-                summary = rule_lines.setdefault(
-                    rule.pk, RuleEarning(rule=rule.name, kind=rule.kind, points=0, reason="")
-                )
-                summary.points += extra
-        line_results.append(line_result)
-    for summary in rule_lines.values():
-        summary.reason = f"+{summary.points} '{summary.rule}'"
+    base, line_results, rule_lines = _lines(rules, lines, base=base, rate=rate, excluded=excluded)
     base_points = money.floor_points(base * rate)
 
     # 2. Multipliers (campaigns, then the tier): they multiply each other.
     eligible = [c for c in campaigns if _campaign_applies(c, member, amount, tier_name)]
-    steps: list[MultiplierStep] = []
-    campaign_lines: list[CampaignEarning] = []
-    # Multipliers compound on the exact points, floored once at each step for the record.
-    exact = base * rate
-    points = base_points
     factors: list[tuple[str, Decimal, Campaign | None]] = [
         (f"campaign '{c.name}'", c.multiplier, c) for c in eligible if c.multiplier > 1
     ]
     if multiplier != 1:
         factors.append((str(tier_name), multiplier, None))
-    for source, factor, campaign in factors:
-        exact *= factor
-        before, points = points, money.floor_points(exact)
-        steps.append(MultiplierStep(source=source, factor=factor, points_after=points))
-        if campaign is not None:
-            campaign_lines.append(
-                CampaignEarning(
-                    campaign=campaign.name,
-                    multiplier=factor,
-                    points=points - before,
-                    reason=f"x{_num(factor)} {source}",
-                )
-            )
+    points, steps, campaign_lines = _multiply(base * rate, base_points, factors)
 
-    # 3. Product and category bonuses, added.
-    total = points + sum(r.points for r in rule_lines.values())
-
-    # 4. At most one fixed bonus: the largest.
-    fixed = max(
-        (c for c in eligible if c.fixed_bonus), key=lambda c: (c.fixed_bonus, -c.pk), default=None
-    )
+    # 3. Product and category bonuses, added; 4. at most one fixed bonus: the largest.
+    total = points + sum(r.points for r in rule_lines)
+    fixed = _fixed_bonus(eligible)
     if fixed is not None:
-        total += fixed.fixed_bonus
-        campaign_lines.append(
-            CampaignEarning(
-                campaign=fixed.name,
-                multiplier=None,
-                points=fixed.fixed_bonus,
-                reason=f"+{fixed.fixed_bonus} campaign '{fixed.name}'",
-            )
-        )
+        total += fixed.points
+        campaign_lines.append(fixed)
 
     # 5. Caps, last.
     cap = _cap(program=program, earned=earned, rules=rules, placed_at=placed_at, total=total)
@@ -373,25 +290,97 @@ def earn_breakdown(
         total -= cap.cut
 
     result = EarnBreakdown(
-        amount=amount,
-        currency=currency,
-        points_base=base,
-        earn_rate=rate,
-        base_points=base_points,
-        excluded=excluded,
-        lines=line_results,
-        multipliers=steps,
-        rules=list(rule_lines.values()),
-        campaigns=campaign_lines,
-        cap=cap,
-        total=total,
-        reason="",
-        tier=tier_name,
-        tier_multiplier=multiplier,
-        stacking_rule=str(STACKING_RULE),
-    )
+        amount=amount, currency=currency, points_base=base, earn_rate=rate,
+        base_points=base_points, excluded=excluded, lines=line_results, multipliers=steps,
+        rules=rule_lines, campaigns=campaign_lines, cap=cap, total=total, reason="",
+        tier=tier_name, tier_multiplier=multiplier, stacking_rule=str(STACKING_RULE),
+    )  # fmt: skip
     result.reason = _reason(result, external_id=external_id, breakdown=breakdown, program=program)
     return result
+
+
+def _lines(
+    rules: list[EarningRule], lines: list[dict[str, Any]], *, base: Decimal, rate: Decimal,
+    excluded: list[Excluded],
+) -> tuple[Decimal, list[LineEarning], list[RuleEarning]]:  # fmt: skip
+    """Step 1 for the order's lines: an excluded line leaves the base (never below zero); a
+    line that earns gets its product and category bonuses. The base left, each line's
+    result and each bonus rule's total (``excluded`` is added to)."""
+    exclusions = [r for r in rules if r.kind == EarningRule.Kind.EXCLUSION]
+    kinds = (EarningRule.Kind.PRODUCT_BONUS, EarningRule.Kind.CATEGORY_BONUS)
+    bonuses = [r for r in rules if r.kind in kinds]
+    results: list[LineEarning] = []
+    by_rule: dict[int, RuleEarning] = {}
+    for line in lines:
+        result = LineEarning(
+            sku=line["sku"], category=line["category"], quantity=line["quantity"],
+            amount=line["amount"], earns=True,
+        )  # fmt: skip
+        exclusion = next((r for r in exclusions if _line_matches(r, line)), None)
+        if exclusion is not None:
+            base -= min(line["amount"], base)
+            result.earns = False
+            result.excluded_reason = f"excluded by rule '{exclusion.name}'"
+            excluded.append(
+                Excluded(amount=line["amount"], reason=f"{line['sku']}: {result.excluded_reason}")
+            )
+        else:
+            for rule in bonuses:
+                extra = _line_bonus(rule, line, rate) if _line_matches(rule, line) else 0
+                if not extra:
+                    continue
+                result.bonus_points += extra
+                result.bonus_reasons.append(f"+{extra} '{rule.name}'")
+                summary = by_rule.setdefault(
+                    rule.pk, RuleEarning(rule=rule.name, kind=rule.kind, points=0, reason="")
+                )
+                summary.points += extra
+        results.append(result)
+    for summary in by_rule.values():
+        summary.reason = f"+{summary.points} '{summary.rule}'"
+    return base, results, list(by_rule.values())
+
+
+def _line_bonus(rule: EarningRule, line: dict[str, Any], rate: Decimal) -> int:
+    """A product or category rule's extra points on a line: per unit, and/or the line's
+    amount earning at a higher rate."""
+    extra = int(rule.parameters.get("points_per_unit", 0)) * line["quantity"]
+    if "multiplier" in rule.parameters:
+        factor = Decimal(rule.parameters["multiplier"]) - 1
+        extra += money.floor_points(line["amount"] * rate * factor)
+    return extra
+
+
+def _fixed_bonus(eligible: list[Campaign]) -> CampaignEarning | None:
+    """The largest fixed bonus of the campaigns that apply (the oldest of equal ones)."""
+    fixed = max(
+        (c for c in eligible if c.fixed_bonus), key=lambda c: (c.fixed_bonus, -c.pk), default=None
+    )
+    if fixed is None:
+        return None
+    return CampaignEarning(
+        campaign=fixed.name, multiplier=None, points=fixed.fixed_bonus,
+        reason=f"+{fixed.fixed_bonus} campaign '{fixed.name}'",
+    )  # fmt: skip
+
+
+def _multiply(
+    exact: Decimal, points: int, factors: list[tuple[str, Decimal, Campaign | None]]
+) -> tuple[int, list[MultiplierStep], list[CampaignEarning]]:
+    """Step 2: the multipliers compound on the exact points, floored once at each step for
+    the record. The points after them, the steps and the campaigns' lines."""
+    steps: list[MultiplierStep] = []
+    campaign_lines: list[CampaignEarning] = []
+    for source, factor, campaign in factors:
+        exact *= factor
+        before, points = points, money.floor_points(exact)
+        steps.append(MultiplierStep(source=source, factor=factor, points_after=points))
+        if campaign is not None:
+            campaign_lines.append(
+                CampaignEarning(campaign=campaign.name, multiplier=factor,
+                                points=points - before, reason=f"x{_num(factor)} {source}")
+            )  # fmt: skip
+    return points, steps, campaign_lines
 
 
 def _campaign_applies(

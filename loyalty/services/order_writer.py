@@ -256,51 +256,67 @@ class _Writer:
         """The order's whole effect, for a locked member and a new external id."""
         program, now = self.program, self.now
         account = accounts.account(member)
-        placed_at = checked.placed_at
-        earned = earning.earn_breakdown(
-            program=program,
-            member=member,
-            external_id=checked.external_id,
-            amount=checked.amount,
-            currency=checked.currency,
-            breakdown=checked.parts,
-            lines=checked.lines,
-            placed_at=placed_at,
-            rules=self.settings.rules,
-            campaigns=self.campaigns,
-            tier=tier_rules.multiplier(self.settings.tiers, member.tier_id),
-            earned=lambda start, end: accounts.earned(account, (start, end)),
-        )
+        earned = self._earning(checked, member, account)
         points = earned.total
         # Inside a return window the points wait (``pending``) instead of counting.
         pending_until = validity.pending_until(
-            program=program, placed_at=placed_at, points=points, now=now
+            program=program, placed_at=checked.placed_at, points=points, now=now
         )
-        order = Order(
-            program=program,
-            member=member,
-            external_id=checked.external_id,
-            amount=checked.amount,
-            currency=checked.currency,
-            points_base=earned.points_base,
-            earn_rate=program.earn_rate,
-            points_earned=points,
-            balance_after=member.balance + (0 if pending_until else points),
-            placed_at=placed_at,
-            fingerprint=checked.fingerprint,
-            lines=lines_out(checked.lines),
-            earning=earned.as_dict(),
-            **checked.parts,
-        )
+        order = _order_row(program, checked, member, earned, counts=not pending_until)
         unit.add(order)
         # What a referral asks: the member's first order, known before this one counts.
         referrer = self.members_by_pk.get(member.referred_by_id) if member.referred_by_id else None
         bonuses = referral_on_first_order(member=member, referrer=referrer, order=order)
         account.has_orders = True
         for period in account.earned:
-            if period[0] <= placed_at < period[1]:
+            if period[0] <= checked.placed_at < period[1]:
                 account.earned[period] += points
-        activity = validity.on_order(member=member, program=program, placed_at=placed_at)
+        self._credit(order, member, earned, pending_until)
+        coupons = rewards_convert(member=member, program=program, order=order)
+        order.balance_after = member.balance  # still waiting: written with the row
+        webhook_enqueue(
+            merchant_id=program.merchant_id,
+            event=WebhookEvent.ORDER_RECORDED,
+            occasion=checked.external_id,
+            payload={
+                "order": checked.external_id, "member": member.external_id,
+                "amount": str(checked.amount), "currency": checked.currency,
+                "points_earned": points, "points_pending": points if pending_until else 0,
+                "balance": member.balance,
+            },
+        )  # fmt: skip
+        return OrderResult(
+            order=order, created=True, balance=member.balance, coupons_issued=coupons,
+            bonuses=bonuses, pending_points=points if pending_until else 0,
+            pending_until=pending_until,
+        )  # fmt: skip
+
+    def _earning(
+        self, checked: OrderInput, member: Member, account: accounts.Account
+    ) -> earning.EarnBreakdown:
+        return earning.earn_breakdown(
+            program=self.program,
+            member=member,
+            external_id=checked.external_id,
+            amount=checked.amount,
+            currency=checked.currency,
+            breakdown=checked.parts,
+            lines=checked.lines,
+            placed_at=checked.placed_at,
+            rules=self.settings.rules,
+            campaigns=self.campaigns,
+            tier=tier_rules.multiplier(self.settings.tiers, member.tier_id),
+            earned=lambda start, end: accounts.earned(account, (start, end)),
+        )
+
+    def _credit(
+        self, order: Order, member: Member, earned: earning.EarnBreakdown,
+        pending_until: datetime | None,
+    ) -> None:  # fmt: skip
+        """The order's points: pending until the window ends, or in the ledger now (which
+        may lift the member's tier); and the member's activity dates either way."""
+        program, points = self.program, earned.total
+        activity = validity.on_order(member=member, program=program, placed_at=order.placed_at)
         if pending_until:
             pending_hold(member=member, order=order, points=points, available_at=pending_until,
                          reason=earned.reason, member_updates=activity)  # fmt: skip
@@ -314,37 +330,36 @@ class _Writer:
                 order=order,
                 details=_earn_details(earned),
                 member_updates=activity,
-                expires_at=validity.earning_expiry(program=program, placed_at=placed_at),
+                expires_at=validity.earning_expiry(program=program, placed_at=order.placed_at),
             )
-            webhook_points_earned(member=member, entry=entry, order=checked.external_id)
-            tier_on_earn(member=member, now=now)  # up at once; down only by the daily job
+            webhook_points_earned(member=member, entry=entry, order=order.external_id)
+            tier_on_earn(member=member, now=self.now)  # up at once; down only by the daily job
         elif activity:
             unit.member_update(member, **activity)
-        coupons = rewards_convert(member=member, program=program, order=order)
-        order.balance_after = member.balance  # still waiting: written with the row
-        webhook_enqueue(
-            merchant_id=program.merchant_id,
-            event=WebhookEvent.ORDER_RECORDED,
-            occasion=checked.external_id,
-            payload={
-                "order": checked.external_id,
-                "member": member.external_id,
-                "amount": str(checked.amount),
-                "currency": checked.currency,
-                "points_earned": points,
-                "points_pending": points if pending_until else 0,
-                "balance": member.balance,
-            },
-        )
-        return OrderResult(
-            order=order,
-            created=True,
-            balance=member.balance,
-            coupons_issued=coupons,
-            bonuses=bonuses,
-            pending_points=points if pending_until else 0,
-            pending_until=pending_until,
-        )
+
+
+def _order_row(
+    program: Program, checked: OrderInput, member: Member, earned: earning.EarnBreakdown,
+    *, counts: bool,
+) -> Order:  # fmt: skip
+    """The order as stored: what it earned and how (``earning``), and the balance after it
+    (its points in the balance when they ``count`` at once, not while pending)."""
+    return Order(
+        program=program,
+        member=member,
+        external_id=checked.external_id,
+        amount=checked.amount,
+        currency=checked.currency,
+        points_base=earned.points_base,
+        earn_rate=program.earn_rate,
+        points_earned=earned.total,
+        balance_after=member.balance + (earned.total if counts else 0),
+        placed_at=checked.placed_at,
+        fingerprint=checked.fingerprint,
+        lines=lines_out(checked.lines),
+        earning=earned.as_dict(),
+        **checked.parts,
+    )
 
 
 def _earn_details(earned: earning.EarnBreakdown) -> dict[str, str | int | None]:

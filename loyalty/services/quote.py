@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from loyalty.models import EarningRule, Member, Order, Program
+from loyalty.models import EarningRule, Member, Order, Program, Tier
 from loyalty.rules import bonuses, earning
 from loyalty.rules import tiers as tier_rules
 from loyalty.rules.conversion import conversions
@@ -92,11 +92,6 @@ def order_quote(
     found = _bonuses(program=program, member=member, account=account)
     balance = member.balance
     after = balance + earned.total + sum(b.points for b in found)
-    sums = (
-        accounts.windows(account, days=tier_rules.windows_of(tiers), now=timezone.now())
-        if account is not None and tiers
-        else None
-    )
     return Quote(
         external_id=external_id,
         member=member_external_id,
@@ -107,10 +102,21 @@ def order_quote(
         balance_before=balance,
         balance_after=after,
         coupons=_coupons(program=program, balance=after),
-        tier=tier_preview(
-            program=program, sums=sums, member=member if exists else None, points=earned.total
-        ),  # fmt: skip
+        tier=_tier(program=program, tiers=tiers, account=account, points=earned.total),
     )
+
+
+def _tier(
+    *, program: Program, tiers: list[Tier], account: accounts.Account | None, points: int
+) -> str | None:
+    """The tier the member would hold after the order (``tier_on_earn``'s rule)."""
+    sums = (
+        accounts.windows(account, days=tier_rules.windows_of(tiers), now=timezone.now())
+        if account is not None and tiers
+        else None
+    )
+    member = account.member if account is not None else None
+    return tier_preview(program=program, sums=sums, member=member, points=points)
 
 
 def _bonuses(
