@@ -26,7 +26,8 @@ from loyalty.api.serializers.orders import (
 from loyalty.api.serializers.program import (
     ThresholdSerializer,
 )
-from loyalty.services.orders import order_arguments, order_get, order_input, order_record_grouped
+from loyalty.selectors import order_get
+from loyalty.services.orders import order_arguments, order_input, order_record_grouped
 from loyalty.services.pending import order_pending
 from loyalty.services.quote import order_quote
 from loyalty.services.refunds import refund_record

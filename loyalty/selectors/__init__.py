@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Avg, Count, QuerySet, Sum
 
+from loyalty.errors import OrderNotFound
 from loyalty.models import (
     BulkJob,
     BulkRow,
@@ -18,6 +19,7 @@ from loyalty.models import (
     Member,
     Merchant,
     OpsAlert,
+    Order,
     PointLot,
     Program,
 )
@@ -136,3 +138,15 @@ def bulk_report_rows(*, job: BulkJob) -> Iterator[list[Any]]:
     )
     for row in rows.iterator(chunk_size=2000):
         yield list(row)
+
+
+def order_get(*, program: Program, external_id: str) -> Order:
+    """The program's order of this external id, with its member, or ``OrderNotFound``."""
+    order = (
+        Order.objects.select_related("member")
+        .filter(program=program, external_id=external_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound(external_id=external_id)
+    return order

@@ -23,8 +23,8 @@ from typing import Any, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import InvalidInput, LoyaltyError, OrderNotFound
-from loyalty.models import Order, Program
+from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.models import Program
 from loyalty.services.order_input import OrderInput, order_arguments, order_input
 from loyalty.services.order_writer import BatchOutcome, OrderResult, orders_write
 from loyalty.storage.group import Group
@@ -100,19 +100,8 @@ def orders_record_batch(*, program: Program, orders: Sequence[BatchOrder]) -> li
     return orders_write(program=program, orders=items)
 
 
-def order_get(*, program: Program, external_id: str) -> Order:
-    order = (
-        Order.objects.select_related("member")
-        .filter(program=program, external_id=external_id)
-        .first()
-    )
-    if order is None:
-        raise OrderNotFound(external_id=external_id)
-    return order
-
-
 __all__ = [
     "MAX_BATCH_ORDERS", "BatchOrder", "BatchOutcome", "OrderInput", "OrderResult",
-    "order_arguments", "order_get", "order_input", "order_record", "order_record_grouped",
+    "order_arguments", "order_input", "order_record", "order_record_grouped",
     "orders_record_batch",
 ]  # fmt: skip
