@@ -25,7 +25,7 @@ def staff_name(entry: LedgerEntry) -> str:
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyScopedAdmin[LedgerEntry]):
-    merchant_path = "member__program__merchant"
+    merchant_path = "program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
     list_display = ("created_at", "member", "kind", "points", "balance_after", "reason", staff_name)
     list_select_related = ("member", "created_by")

@@ -128,7 +128,7 @@ def _weekly(program: Program, start: date, end: date) -> list[Week]:
 
     ledger = (
         LedgerEntry.objects.filter(
-            member__program=program,
+            program=program,
             created_at__gte=since,
             created_at__lt=until,
             kind__in=list(LEDGER_FIGURES),

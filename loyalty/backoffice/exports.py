@@ -37,7 +37,7 @@ def _ledger(program: Program, since: Any, until: Any) -> tuple[list[str], Iterab
                "order", "by"]  # fmt: skip
     rows = (
         LedgerEntry.objects.filter(
-            member__program=program, created_at__gte=since, created_at__lt=until
+            program=program, created_at__gte=since, created_at__lt=until
         )
         .order_by("pk")
         .values_list(

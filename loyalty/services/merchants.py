@@ -272,7 +272,7 @@ def program_update(
     mode = changes.get("reset_validity_on_order", program.reset_validity_on_order)
     if (
         mode != program.reset_validity_on_order
-        and LedgerEntry.objects.filter(member__program=program).exists()
+        and LedgerEntry.objects.filter(program=program).exists()
     ):
         raise ValidityModeLocked()
     for name, value in changes.items():

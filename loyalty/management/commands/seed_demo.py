@@ -61,7 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Merchant '{result.merchant.slug}' ({result.merchant.name}): "
             f"{program.members.count()} members, {Order.objects.filter(program=program).count()} "
-            f"orders, {LedgerEntry.objects.filter(member__program=program).count()} ledger entries."
+            f"orders, {LedgerEntry.objects.filter(program=program).count()} ledger entries."
         )
         for username, password in result.passwords.items():
             if password is None:
