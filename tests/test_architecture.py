@@ -34,6 +34,7 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
     ("config.run", "loyalty.demo"): "runs after django.setup(), which the module starts",
     ("loyalty.apps", "config.celery"): "AppConfig.ready",
     ("loyalty.apps", "loyalty.api.schema"): "AppConfig.ready: registers the schema extensions",
+    ("notifications.apps", "notifications.tasks"): "AppConfig.ready: registers the tasks by name",
     ("config.celery", "loyalty.metrics"): "a signal handler; the Celery app loads before Django",
     ("loyalty.metrics", "notifications.models"): "a collector; metrics load with the settings",
 }

@@ -232,3 +232,18 @@ def test_env_example_copied_to_env_runs_locally():
 
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split()[-2:] == ["config.settings.local", "True"]
+
+
+def test_a_web_process_finds_the_tasks_it_hands_work_to_by_name():
+    """The services hand notifications and webhooks to the workers by the task's name (they
+    cannot import the tasks module, which imports them): a process that only set Django up,
+    as gunicorn's workers do, must know those names."""
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "print(sorted(n for n in current_app.tasks if n.startswith('notifications.tasks.')))"
+    )
+    shown = django_settings(code, DJANGO_SETTINGS_MODULE="config.settings.test")
+
+    assert shown.returncode == 0, shown.stderr
+    assert "'notifications.tasks.deliver'" in shown.stdout
+    assert "'notifications.tasks.deliver_webhooks'" in shown.stdout
