@@ -36,9 +36,7 @@ def _ledger(program: Program, since: Any, until: Any) -> tuple[list[str], Iterab
     columns = ["id", "created_at", "member", "kind", "points", "balance_after", "reason",
                "order", "by"]  # fmt: skip
     rows = (
-        LedgerEntry.objects.filter(
-            program=program, created_at__gte=since, created_at__lt=until
-        )
+        LedgerEntry.objects.filter(program=program, created_at__gte=since, created_at__lt=until)
         .order_by("pk")
         .values_list(
             "pk",

@@ -24,11 +24,11 @@ whatever the number of rows: a batch of 1,000 orders sends one message a queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Model
@@ -38,6 +38,9 @@ from loyalty.storage import sql
 
 if TYPE_CHECKING:
     from loyalty.storage.accounts import Account
+
+
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -54,6 +57,8 @@ class UnitOfWork:
         self.accounts: dict[int, Account] = {}
         # Ids for the workers, by the function that hands them over after commit.
         self.hand_offs: dict[Callable[[list[int]], None], list[int]] = {}
+        # Reads of rows this unit never writes (settings of a kind), kept for its duration.
+        self.memo: dict[Hashable, Any] = {}
 
     def reserve(self, wanted: dict[type[Model], int]) -> None:
         """Fetch ids for the tables a writer knows it will fill, all in one statement."""
@@ -108,6 +113,18 @@ def unit_of_work(*, expected: int) -> Iterator[UnitOfWork]:
 def current() -> UnitOfWork | None:
     """The unit of work of this block, or None: writes go in at once."""
     return _current.get()
+
+
+def remembered(key: Hashable, read: Callable[[], T]) -> T:
+    """``read()`` once a unit of work (each time outside one): for rows the unit never writes,
+    such as a merchant's notification templates."""
+    unit = _current.get()
+    if unit is None:
+        return read()
+    if key not in unit.memo:
+        unit.memo[key] = read()
+    value: T = unit.memo[key]
+    return value
 
 
 def add(row: Model) -> None:

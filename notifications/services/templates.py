@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 
+from loyalty.storage import unit
 from notifications import rendering
 from notifications.defaults import FALLBACK_LANGUAGE, default_parts
 from notifications.models import HTML_PARTS, PARTS, Channel, NotificationTemplate
@@ -65,6 +66,19 @@ def parts_render(
     return _with_link(rendered, values)
 
 
+def _merchant_templates(merchant_id: int, event: str, language: str) -> dict[str, Any]:
+    """The merchant's own templates of an event and language, by channel: read once a unit
+    of work (the order path writes many notifications), else each time."""
+
+    def read() -> dict[str, Any]:
+        found = NotificationTemplate.objects.filter(
+            merchant_id=merchant_id, event=event, language=language
+        )
+        return {template.channel: template for template in found}
+
+    return unit.remembered(("notification_templates", merchant_id, event, language), read)
+
+
 def templates_render(
     *, merchant_id: int, event: str, channels: list[str], language: str, values: Mapping[str, Any]
 ) -> dict[str, dict[str, str]]:
@@ -75,10 +89,9 @@ def templates_render(
     notification never breaks the event that caused it.
     """
     custom = {
-        template.channel: template
-        for template in NotificationTemplate.objects.filter(
-            merchant_id=merchant_id, event=event, language=language, channel__in=channels
-        )
+        channel: template
+        for channel, template in _merchant_templates(merchant_id, event, language).items()
+        if channel in channels
     }
     rendered: dict[str, dict[str, str]] = {}
     for channel in channels:
