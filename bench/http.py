@@ -20,9 +20,13 @@ postmaster and all its processes, from /proc) over what the phase did: CPU per p
 transaction, per order written (counted in the database), per request. Once the web
 processes run on other machines, the server's CPU per order is what bounds the orders a
 second (1 / it, per core of the database machine); pgbench's per transaction is the yard
-stick. It is the whole server's: run it on a server of its own (the embedded one, as
-`make bench` does); the "others" figure is the CPU that backends of other databases took
-meanwhile (a lower bound), to see when it is not.
+stick. Its parts: the app's connections, the background processes (WAL writer,
+checkpointer, ...), the rest (the postmaster, and processes that ended within the phase:
+connections closed, autovacuum workers, pgbench's); and for single orders the orders group
+commit wrote per transaction (from /metrics), which the figure follows. It is the
+whole server's: run it on a server of its own (the embedded one, as `make bench` does);
+"others" is the CPU that backends of other databases took meanwhile (a lower bound), to see
+when it is not.
 Writes bench/results/http.json (figures, ratios, machine and its load average
 before and after, date, git commit) and prints a table. The machine may be shared: the
 load average says how much.
@@ -36,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +48,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from bench.proc import PostgresCPU, foreign_seconds
+from bench.proc import BACKEND, PostgresCPU, seconds_by_kind
 from bench.server import (
     ROOT,
     Gunicorn,
@@ -70,10 +75,12 @@ T = TypeVar("T")
 
 
 def server_cpu(
-    cpu: PostgresCPU, run: Callable[[], T], *, orders_in: str | None = None
+    cpu: PostgresCPU, run: Callable[[], T], *, app: bool = True
 ) -> tuple[T, dict[str, Any]]:
     """``run()``'s result and the PostgreSQL server's CPU over it: seconds, cores busy on
-    average, others' seconds; with ``orders_in`` (a database's URL) the orders written."""
+    average, the part of other databases' backends; for the app (``app``) the part of its
+    connections (those kept through the phase) and the orders it wrote."""
+    orders_in = database_url(BENCH_DB) if app else None
     orders_before = _orders(orders_in) if orders_in else 0
     before = cpu.read()
     started = time.perf_counter()
@@ -84,14 +91,39 @@ def server_cpu(
     figures: dict[str, Any] = {}
     if before is not None and after is not None:
         seconds = after.seconds - before.seconds
+        by_kind = seconds_by_kind(before, after)
+        backends = {k.removeprefix(BACKEND): v for k, v in by_kind.items() if k.startswith(BACKEND)}
+        background = {k: round(v, 2) for k, v in by_kind.items() if not k.startswith(BACKEND)}
+        ours = {BENCH_DB, PGBENCH_DB, "postgres"}
         figures = {
             "seconds": round(seconds, 2),
             "cores": round(seconds / wall, 2),
-            "others_seconds": round(foreign_seconds(before, after), 2),
+            "others_seconds": round(sum(v for k, v in backends.items() if k not in ours), 2),
+            "background_seconds": round(sum(background.values()), 2),
+            "background": background,
+            # The postmaster itself and the processes that ended within the phase (connections
+            # closed, autovacuum workers): in the total, not in any part above.
+            "rest_seconds": round(seconds - sum(by_kind.values()), 2),
         }
+        if app:
+            figures["app_connections_seconds"] = round(backends.get(BENCH_DB, 0.0), 2)
     if orders_in:
         figures["orders_written"] = _orders(orders_in) - orders_before
     return result, figures
+
+
+def order_groups(url: str) -> tuple[float, float]:
+    """(orders, transactions) that group commit has written so far, from the server's
+    /metrics (``loyalty_order_group_size``: one observation a transaction of single orders);
+    (0, 0) when the server has no such metric."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:  # noqa: S310
+        text = response.read().decode()
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        for part in totals:
+            if line.startswith(f"loyalty_order_group_size_{part}"):
+                totals[part] += float(line.rsplit(" ", 1)[1])
+    return totals["sum"], totals["count"]
 
 
 def _orders(url: str) -> int:
@@ -118,7 +150,7 @@ def pgbench(*, clients: int, seconds: int, cpu: PostgresCPU) -> dict[str, Any]:
     command = ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 4)),
                "-T", str(seconds), url]  # fmt: skip
     done, used = server_cpu(
-        cpu, lambda: subprocess.run(command, check=True, capture_output=True, text=True)
+        cpu, lambda: subprocess.run(command, check=True, capture_output=True, text=True), app=False
     )
     tps = float(re.findall(r"tps = ([\d.]+)", done.stdout)[-1])
     latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
@@ -212,7 +244,7 @@ def main() -> int:
         return 2
 
     load_before = machine()["loadavg"]
-    cpu = PostgresCPU(database_url("postgres"), {BENCH_DB, PGBENCH_DB})
+    cpu = PostgresCPU(database_url("postgres"))
     if not cpu.available:
         print("PostgreSQL runs elsewhere (not a process of this machine): no CPU figures")
     pg = pgbench(clients=args.clients, seconds=args.seconds, cpu=cpu)
@@ -241,7 +273,6 @@ def main() -> int:
             clients=args.clients, seconds=3)  # fmt: skip
         analyze(BENCH_DB)
 
-        bench_db = database_url(BENCH_DB)
         figures["healthz"], used = server_cpu(cpu, lambda: wrk(
             url=server.url, script="healthz.lua", args=[], clients=args.clients,
             seconds=max(args.seconds // 2, 5),
@@ -250,17 +281,25 @@ def main() -> int:
             used, figures["healthz"]["requests"], "request"
         )
         print(f"healthz: {figures['healthz']['per_second']} requests/s")
+        grouped_before = order_groups(server.url)
         figures["orders"], used = server_cpu(cpu, lambda: wrk(
             url=server.url, script="orders.lua", args=[key, "run", str(MEMBERS)],
             clients=args.clients, seconds=args.seconds,
-        ), orders_in=bench_db)  # fmt: skip
+        ))  # fmt: skip
         figures["orders"]["postgres_cpu"] = per_unit(used, used["orders_written"], "order")
+        grouped, transactions = (a - b for a, b in zip(order_groups(server.url), grouped_before,
+                                                       strict=True))  # fmt: skip
+        # Group commit: the fewer transactions, the less PostgreSQL works an order.
+        figures["orders"]["orders_per_transaction"] = (
+            round(grouped / transactions, 2) if transactions else None
+        )
         print(f"orders: {figures['orders']['per_second']} orders/s, "
+              f"{figures['orders']['orders_per_transaction']} orders a transaction, "
               f"{_cpu_line(figures['orders']['postgres_cpu'], 'order')}")  # fmt: skip
         figures["batch"], used = server_cpu(cpu, lambda: batches(
             url=server.url, key=key, clients=args.batch_clients, size=args.batch_size,
             rounds=args.batch_rounds,
-        ), orders_in=bench_db)  # fmt: skip
+        ))  # fmt: skip
         figures["batch"]["postgres_cpu"] = per_unit(used, used["orders_written"], "order")
         print(f"batch: {figures['batch']['per_second']} orders/s, "
               f"{_cpu_line(figures['batch']['postgres_cpu'], 'order')}")  # fmt: skip
@@ -323,9 +362,12 @@ def main() -> int:
 def _cpu_line(used: dict[str, Any], unit: str) -> str:
     if f"ms_per_{unit}" not in used:
         return "no PostgreSQL CPU figure"
-    others = f", others {used['others_seconds']} s" if used["others_seconds"] else ""
-    return (f"PostgreSQL {used[f'ms_per_{unit}']} ms CPU per {unit} "
-            f"({used['seconds']} s, {used['cores']} cores{others})")  # fmt: skip
+    others = f", others' backends {used['others_seconds']} s" if used["others_seconds"] else ""
+    app = used.get("app_connections_seconds")
+    app = "" if app is None else f"app's connections {app} s, "
+    return (f"PostgreSQL {used[f'ms_per_{unit}']} ms CPU per {unit} ({used['seconds']} s: "
+            f"{app}background {used['background_seconds']} s, the rest "
+            f"{used['rest_seconds']} s; {used['cores']} cores{others})")  # fmt: skip
 
 
 def _cpu_ratio(phase: dict[str, Any], pg: dict[str, Any]) -> float | None:

@@ -16,8 +16,10 @@ from pathlib import Path
 import psycopg
 
 TICK = os.sysconf("SC_CLK_TCK")
-# A backend's title: "postgres: [cluster: ]USER DATABASE HOST(PORT) activity".
+# A backend's title: "postgres: [cluster: ]USER DATABASE HOST(PORT) activity"; the others'
+# "postgres: [cluster: ]ROLE" (checkpointer, walwriter, autovacuum worker, io worker 0...).
 _BACKEND = re.compile(r"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+_ROLE = re.compile(r"^postgres: (?:\S+: )?([a-z]+(?: [a-z]+)?)")
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -67,11 +69,14 @@ def wait_idle(pid: int, *, quiet: float = 0.5, timeout: float = 120) -> None:
 
 @dataclass(frozen=True)
 class ServerCPU:
-    """A reading of the server's CPU: all of it, and the part of live backends connected to
-    other databases than the benchmark's (another user of a shared server)."""
+    """A reading of the server's CPU: all of it, and each live process's (by pid: what it
+    is, a backend's database or another process's role, and its CPU ticks so far)."""
 
     seconds: float
-    foreign: dict[int, tuple[str, int]]  # pid -> (database, ticks) of others' live backends
+    processes: dict[int, tuple[str, int]]
+
+
+BACKEND = "database "  # the kind of a backend: "database NAME"
 
 
 class PostgresCPU:
@@ -82,11 +87,9 @@ class PostgresCPU:
     is then False and the readings are None.
     """
 
-    def __init__(self, url: str, databases: set[str]) -> None:
-        self.databases = databases | {"postgres"}  # ours, and the admin connections
+    def __init__(self, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            backend = conn.info.backend_pid
-            fields = _stat(backend)
+            fields = _stat(conn.info.backend_pid)
         self.postmaster = int(fields[1]) if fields is not None else None
         if self.postmaster is not None:
             command = Path(f"/proc/{self.postmaster}/cmdline").read_bytes()
@@ -103,32 +106,34 @@ class PostgresCPU:
         # Children first: one that exits meanwhile is then counted twice (alive, then in
         # the postmaster's cutime) rather than lost; a tick at most.
         ticks = 0
-        foreign: dict[int, tuple[str, int]] = {}
+        processes: dict[int, tuple[str, int]] = {}
         for child in children(self.postmaster):
             used = cpu_ticks(child, reaped=True)
             ticks += used
-            database = self._database(child)
-            if database is not None and database not in self.databases:
-                foreign[child] = (database, used)
+            processes[child] = (self._kind(child), used)
         ticks += cpu_ticks(self.postmaster, reaped=True)
-        return ServerCPU(seconds=ticks / TICK, foreign=foreign)
+        return ServerCPU(seconds=ticks / TICK, processes=processes)
 
     @staticmethod
-    def _database(pid: int) -> str | None:
+    def _kind(pid: int) -> str:
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
         except (FileNotFoundError, ProcessLookupError, UnicodeDecodeError):
-            return None
-        match = _BACKEND.match(title)
-        return match.group(1) if match else None
+            return "gone"
+        if backend := _BACKEND.match(title):
+            return BACKEND + backend.group(1)
+        role = _ROLE.match(title)
+        return role.group(1) if role else "other"
 
 
-def foreign_seconds(before: ServerCPU, after: ServerCPU) -> float:
-    """CPU that backends of other databases spent between two readings (those alive at both:
-    a lower bound of what others cost the server meanwhile)."""
-    ticks = 0
-    for pid, (database, used) in after.foreign.items():
-        earlier = before.foreign.get(pid)
-        if earlier is not None and earlier[0] == database:
-            ticks += used - earlier[1]
-    return ticks / TICK
+def seconds_by_kind(before: ServerCPU, after: ServerCPU) -> dict[str, float]:
+    """The CPU used between two readings by each kind of process alive at the second one:
+    since the first reading, or since it started if it started meanwhile. Processes that
+    exited meanwhile (closed connections, autovacuum workers) are not here: their CPU is
+    only in the server's total."""
+    ticks: dict[str, int] = {}
+    for pid, (kind, used) in after.processes.items():
+        earlier = before.processes.get(pid)
+        since = earlier[1] if earlier is not None and earlier[0] == kind else 0
+        ticks[kind] = ticks.get(kind, 0) + used - since
+    return {kind: used / TICK for kind, used in ticks.items()}
