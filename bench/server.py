@@ -15,6 +15,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -100,9 +101,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``gunicorn config.wsgi`` on a free port, with the metrics in multiprocess mode."""
+    """``gunicorn config.wsgi`` on a free port, with the metrics in multiprocess mode;
+    ``prefix`` runs it under another program (valgrind), which may need longer to start."""
 
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int,
+        *,
+        prefix: Sequence[str] = (),
+        start_timeout: float = 60,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_dir = tempfile.mkdtemp(prefix="loyalty-metrics-")
@@ -117,13 +126,13 @@ class Gunicorn:
             "WEB_CONCURRENCY": str(workers),
         }
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.py"],
+            [*prefix, PYTHON, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.py"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):  # noqa: S310
@@ -182,6 +191,19 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def git_commit() -> str:
+    """The commit measured, with "+changes" when the code (anything outside bench/) differs
+    from it in the work tree."""
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return (head or "unknown") + ("+changes" if changed else "")
 
 
 def postgres_version() -> str:
