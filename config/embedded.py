@@ -377,7 +377,8 @@ def services() -> Iterator[None]:
         _state_write(state)
     if postgres:
         os.environ["DATABASE_URL"] = postgres_url()
-        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{postgres_bin()}"
+        # First: its own psql and pgbench, of its own version, before any other on the machine.
+        os.environ["PATH"] = f"{postgres_bin()}{os.pathsep}{os.environ.get('PATH', '')}"
     if redis:
         os.environ["REDIS_URL"] = redis_url()
     try:
