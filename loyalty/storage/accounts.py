@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.models import (
@@ -29,7 +30,7 @@ from loyalty.models import (
     Order,
     PointLot,
 )
-from loyalty.storage import unit
+from loyalty.storage import sql, unit
 from notifications.models import PushSubscription
 
 Period = tuple[datetime, datetime]
@@ -156,38 +157,46 @@ def window_sums(
     *, member_ids: list[int], days: set[int], now: datetime
 ) -> dict[int, dict[int, int]]:
     """Each member's counting points of the last ``d`` days, for every ``d`` in ``days``
-    (``loyalty.rules.tiers``: an entry counts from when its order was placed). One query."""
+    (``loyalty.rules.tiers``: an entry counts from when its order was placed). One kept
+    statement for any number of members (every order of a program with tiers runs it)."""
     if not member_ids or not days:
         return {}
-    longest = max(days)
-    sums = {
-        f"w{d}": Coalesce(
-            Sum(
-                Case(
-                    When(at__gte=now - timedelta(days=d), then="points"),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                )
-            ),
-            0,
-        )
-        for d in sorted(days)
-    }
-    rows = (
-        LedgerEntry.objects.filter(_counting(member_ids))
-        .annotate(at=Coalesce("order__placed_at", "created_at"))
+    windows = sorted(days)
+    longest = max(windows)
+    starts = [now - timedelta(days=d) for d in windows]
+    params = [
+        *starts,
+        member_ids,
+        list(TIER_COUNTING_KINDS),
         # created_at >= placed_at - skew, so this bound only trims, never loses an entry.
-        .filter(created_at__gte=now - timedelta(days=longest) - SKEW)
-        .filter(at__gte=now - timedelta(days=longest))
-        .values("member_id")
-        .annotate(**sums)
-        .order_by()
-    )
-    found = {
-        row["member_id"]: {d: int(row[f"w{d}"]) for d in days}
-        for row in cast(list[dict[str, Any]], list(rows))
-    }
+        now - timedelta(days=longest) - SKEW,
+        now - timedelta(days=longest),
+    ]
+    found = {row[0]: dict(zip(windows, map(int, row[1:]), strict=True))
+             for row in sql.run(_window_sums_sql(len(windows)), params)}  # fmt: skip
     return {pk: found.get(pk, dict.fromkeys(days, 0)) for pk in member_ids}
+
+
+@lru_cache(maxsize=16)
+def _window_sums_sql(windows: int) -> str:
+    entry, order = sql.quote(LedgerEntry._meta.db_table), sql.quote(Order._meta.db_table)
+
+    def col(name: str) -> str:
+        return f"e.{sql.column(LedgerEntry, name)}"
+
+    at = f"COALESCE(o.{sql.column(Order, 'placed_at')}, {col('created_at')})"
+    sums = ", ".join(
+        f"COALESCE(SUM(CASE WHEN {at} >= %s THEN {col('points')} ELSE 0 END), 0)"
+        for _ in range(windows)
+    )
+    return (
+        f"SELECT {col('member')}, {sums} FROM {entry} e "  # noqa: S608 - names from the models
+        f"LEFT OUTER JOIN {order} o ON o.{sql.column(Order, 'pk')} = {col('order')} "
+        f"WHERE {col('member')} = ANY(%s) AND ({col('kind')} = ANY(%s) OR ("
+        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb "
+        f"AND {col('kind')} = 'grant')) AND {col('created_at')} >= %s AND {at} >= %s "
+        "GROUP BY 1"
+    )
 
 
 def window_contributions(

@@ -12,7 +12,7 @@ Django and the rest, whose preparation on PostgreSQL returns the value, taken as
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 import psycopg
@@ -169,45 +169,78 @@ def _next_ids_sql(model: type[Model]) -> str:
 
 def next_ids_many(wanted: dict[type[Model], int]) -> dict[type[Model], list[int]]:
     """Ids from several models' sequences in one statement: ``{model: count}``."""
-    models = list(wanted)
-    parts = " UNION ALL ".join(
-        f"SELECT {n}, nextval(pg_get_serial_sequence('{m._meta.db_table}', 'id')) "  # noqa: S608
-        "FROM generate_series(1, %s)"
-        for n, m in enumerate(models)
-    )
+    models = tuple(wanted)
     found: dict[type[Model], list[int]] = {m: [] for m in models}
-    for index, value in run(parts, [wanted[m] for m in models]):
+    for index, value in run(_next_ids_many_sql(models), [wanted[m] for m in models]):
         found[models[index]].append(value)
     return {m: sorted(ids) for m, ids in found.items()}
 
 
-def copy(model: type[Model], rows: list[Model]) -> None:
-    """Insert rows that have their ids with COPY: ``bulk_create`` quotes every value into
-    the statement's text in Python, which cost a batch more than all its queries."""
-    statement = copy_sql(model)
+@cache
+def _next_ids_many_sql(models: tuple[type[Model], ...]) -> str:
+    return " UNION ALL ".join(
+        f"SELECT {n}, nextval(pg_get_serial_sequence('{m._meta.db_table}', 'id')) "  # noqa: S608
+        "FROM generate_series(1, %s)"
+        for n, m in enumerate(models)
+    )
+
+
+# Up to this many rows go in with one INSERT (a statement kept per count, prepared by the
+# server): for a handful, COPY's own exchange costs more than the rows.
+FEW_ROWS = 8
+
+
+def write(model: type[Model], rows: list[Model]) -> None:
+    """Insert rows that have their ids: a few with one kept INSERT, more with COPY
+    (``bulk_create`` quotes every value into the statement's text in Python, which cost a
+    batch more than all its queries)."""
     fields = prepared_fields(model, with_pk=True)
+    if len(rows) <= FEW_ROWS:
+        run(_insert_rows_sql(model, len(rows)), [v for row in rows for v in values(row, fields)])
+        return
+    statement = copy_sql(model)
     with cursor(f"{statement} ({len(rows)} rows)") as bound, bound.copy(statement) as pipe:
         for row in rows:
             pipe.write_row(values(row, fields))
 
 
+@lru_cache(maxsize=128)
+def _insert_rows_sql(model: type[Model], count: int) -> str:
+    fields = model._meta.concrete_fields
+    row = f"({', '.join(['%s'] * len(fields))})"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
+        f"({', '.join(quote(str(f.column)) for f in fields)}) VALUES {', '.join([row] * count)}"
+    )
+
+
 def update_rows(model: type[Model], rows: Sequence[Model], names: tuple[str, ...]) -> None:
     """One UPDATE ... FROM (VALUES ...) setting these columns of each row to the object's
     values (``bulk_update``'s CASE per row costs far more, in Python and in the database)."""
-    fields = [f for f in model._meta.concrete_fields if f.name in names or f.attname in names]
-    row_sql = "(%s::bigint" + "".join(f", %s::{f.db_type(connection)}" for f in fields) + ")"
+    fields = _fields(model, names)
     params: list[Any] = []
     for row in rows:
         params.append(row.pk)
         params.extend(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
+    run(_update_rows_sql(model, names, len(rows)), params)
+
+
+@cache
+def _fields(model: type[Model], names: tuple[str, ...]) -> list[Field]:
+    return [f for f in model._meta.concrete_fields if f.name in names or f.attname in names]
+
+
+@lru_cache(maxsize=256)
+def _update_rows_sql(model: type[Model], names: tuple[str, ...], count: int) -> str:
+    fields = _fields(model, names)
+    row_sql = "(%s::bigint" + "".join(f", %s::{f.db_type(connection)}" for f in fields) + ")"
     columns = [quote(str(f.column)) for f in fields]
-    statement = (
+    return (
         f"UPDATE {quote(model._meta.db_table)} AS t "  # noqa: S608 - names from the model
         f"SET {', '.join(f'{c} = v.{c}' for c in columns)} "
-        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v(id, {', '.join(columns)}) "
+        f"FROM (VALUES {', '.join([row_sql] * count)}) AS v(id, {', '.join(columns)}) "
         "WHERE t.id = v.id"
     )
-    run(statement, params)
 
 
 def prepared(model: type[Model], name: str, value: Any) -> Any:

@@ -63,7 +63,9 @@ class UnitOfWork:
     def reserve(self, wanted: dict[type[Model], int]) -> None:
         """Fetch ids for the tables a writer knows it will fill, all in one statement."""
         for model, ids in sql.next_ids_many(wanted).items():
-            self.free_ids.setdefault(model, []).extend(reversed(ids))
+            # Handed out after the ids fetched before (the list is taken from its end): a
+            # table's rows take their ids in the order they are added.
+            self.free_ids[model] = [*reversed(ids), *self.free_ids.get(model, [])]
 
     def next_id(self, model: type[Model]) -> int:
         free = self.free_ids.setdefault(model, [])
@@ -78,7 +80,7 @@ class UnitOfWork:
         waiting, self.waiting = self.waiting, {}
         for model, rows in waiting.items():
             if rows:
-                sql.copy(model, list(rows.values()))
+                sql.write(model, list(rows.values()))
         unless, self.unless_present = self.unless_present, {}
         for model, listed in unless.items():
             model._default_manager.bulk_create(listed, ignore_conflicts=True)
