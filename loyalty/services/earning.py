@@ -26,6 +26,11 @@ MAX_MULTIPLIER = Decimal(100)
 # --- rule parameters and segments: checked on save, so earning never meets bad ones -------
 
 
+# Said when the parameters have the wrong shape for the kind; the ones with a single
+# field to fix say which.
+_NOT_VALID = _("Not valid for this kind of rule; see the documentation.")
+
+
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
@@ -47,63 +52,78 @@ def rule_parameters(*, kind: str, parameters: Any) -> dict[str, Any]:
     ``multiplier`` (extra on the line's amount); exclusion: ``{"sku": s}`` or
     ``{"category": c}``.
     """
-    problem = str(_("Not valid for this kind of rule; see the documentation."))
     if not isinstance(parameters, dict):
-        raise InvalidInput({"parameters": [problem]})
-    out: dict[str, Any] = {}
+        raise InvalidInput({"parameters": [str(_NOT_VALID)]})
     if kind in ("signup", "birthday", "cap_day", "cap_month"):
-        points = _positive_int(parameters.get("points"))
-        if points is None or set(parameters) != {"points"}:
-            raise InvalidInput(
-                {"parameters": [str(_('Give {"points": n} with n from 1 to 1000000.'))]}
-            )
-        return {"points": points}
+        return _points_parameters(parameters)
     if kind == "referral":
-        referrer = _positive_int(parameters.get("referrer_points"))
-        referred = _positive_int(parameters.get("referred_points"))
-        if referrer is None or referred is None or len(parameters) != 2:
-            raise InvalidInput(
-                {"parameters": [str(_('Give {"referrer_points": n, "referred_points": m}.'))]}
-            )
-        return {"referrer_points": referrer, "referred_points": referred}
+        return _referral_parameters(parameters)
     if kind in ("product_bonus", "category_bonus", "exclusion"):
-        target = "sku" if kind == "product_bonus" else "category"
-        if kind == "exclusion":
-            target = "sku" if "sku" in parameters else "category"
-        value = _text(parameters.get(target))
-        if value is None:
-            raise InvalidInput(
-                {"parameters": [str(_("Name the %(target)s it applies to.")) % {"target": target}]}
-            )
-        out[target] = value
-        if kind == "exclusion":
-            if len(parameters) != 1:
-                raise InvalidInput({"parameters": [problem]})
-            return out
-        allowed = {target, "points_per_unit", "multiplier"}
-        if set(parameters) - allowed:
-            raise InvalidInput({"parameters": [problem]})
-        if "points_per_unit" in parameters:
-            per_unit = _positive_int(parameters["points_per_unit"])
-            if per_unit is None:
-                raise InvalidInput({"parameters": [problem]})
-            out["points_per_unit"] = per_unit
-        if "multiplier" in parameters:
-            try:
-                factor = Decimal(str(parameters["multiplier"]))
-            except InvalidOperation:
-                factor = Decimal(0)
-            if not factor.is_finite() or not Decimal(1) < factor <= MAX_MULTIPLIER:
-                raise InvalidInput(
-                    {"parameters": [str(_("A multiplier is more than 1 and at most 100."))]}
-                )
-            out["multiplier"] = str(factor)
-        if len(out) == 1:
-            raise InvalidInput(
-                {"parameters": [str(_("Give points_per_unit, a multiplier, or both."))]}
-            )
-        return out
+        return _line_parameters(kind, parameters)
     raise InvalidInput({"kind": [str(_("Unknown kind of rule."))]})
+
+
+def _points_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    points = _positive_int(parameters.get("points"))
+    if points is None or set(parameters) != {"points"}:
+        raise InvalidInput({"parameters": [str(_('Give {"points": n} with n from 1 to 1000000.'))]})
+    return {"points": points}
+
+
+def _referral_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    referrer = _positive_int(parameters.get("referrer_points"))
+    referred = _positive_int(parameters.get("referred_points"))
+    if referrer is None or referred is None or len(parameters) != 2:
+        raise InvalidInput(
+            {"parameters": [str(_('Give {"referrer_points": n, "referred_points": m}.'))]}
+        )
+    return {"referrer_points": referrer, "referred_points": referred}
+
+
+def _line_parameters(kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The rules that pick order lines: the product or category first, so a rule that
+    names neither is refused before its amounts are looked at."""
+    target = "sku" if kind == "product_bonus" else "category"
+    if kind == "exclusion":
+        target = "sku" if "sku" in parameters else "category"
+    value = _text(parameters.get(target))
+    if value is None:
+        raise InvalidInput(
+            {"parameters": [str(_("Name the %(target)s it applies to.")) % {"target": target}]}
+        )
+    if kind == "exclusion":
+        if len(parameters) != 1:
+            raise InvalidInput({"parameters": [str(_NOT_VALID)]})
+        return {target: value}
+    if set(parameters) - {target, "points_per_unit", "multiplier"}:
+        raise InvalidInput({"parameters": [str(_NOT_VALID)]})
+    out = {target: value, **_bonus_amounts(parameters)}
+    if len(out) == 1:
+        raise InvalidInput({"parameters": [str(_("Give points_per_unit, a multiplier, or both."))]})
+    return out
+
+
+def _bonus_amounts(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A line bonus's ``points_per_unit`` and ``multiplier``, each only when given."""
+    out: dict[str, Any] = {}
+    if "points_per_unit" in parameters:
+        per_unit = _positive_int(parameters["points_per_unit"])
+        if per_unit is None:
+            raise InvalidInput({"parameters": [str(_NOT_VALID)]})
+        out["points_per_unit"] = per_unit
+    if "multiplier" in parameters:
+        try:
+            factor = Decimal(str(parameters["multiplier"]))
+        except InvalidOperation:
+            factor = Decimal(0)
+        if not factor.is_finite() or not Decimal(1) < factor <= MAX_MULTIPLIER:
+            raise InvalidInput(
+                {"parameters": [str(_("A multiplier is more than 1 and at most 100."))]}
+            )
+        # Text: the parameters are a JSON field (no Decimal there, and a float would round
+        # it); earning reads it back with Decimal().
+        out["multiplier"] = str(factor)
+    return out
 
 
 SEGMENT_LOOKUPS = ("exact", "in", "startswith", "endswith", "gte", "lte")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, Member, Order, PendingEarning, PointLot, Refund, User
@@ -127,87 +128,113 @@ def ledger_audit() -> list[LedgerMismatch]:
     earnings, and every released earning whose entry does not carry exactly its points.
     Set-based queries, so it runs over millions of entries without loading them.
     """
+    # In this order: the ops alert details only the first few findings (``ops_check``),
+    # and a wrong balance, the one a member sees, must be among them.
+    with connection.cursor() as cursor:
+        return [
+            *_balance_mismatches(cursor),
+            *_chain_mismatches(cursor),
+            *_pending_mismatches(cursor),
+            *_release_mismatches(cursor),
+        ]
+
+
+def _balance_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
+    """Cached balance against the sum of the member's entries."""
+    member_table = Member._meta.db_table
+    entry_table = LedgerEntry._meta.db_table
+    cursor.execute(
+        f"""
+        SELECT m.id, m.external_id, m.balance, COALESCE(s.total, 0)
+        FROM {member_table} m
+        LEFT JOIN (
+            SELECT member_id, SUM(points) AS total FROM {entry_table} GROUP BY member_id
+        ) s ON s.member_id = m.id
+        WHERE m.balance <> COALESCE(s.total, 0)
+        ORDER BY m.id
+        """  # noqa: S608 - table names come from the models, not from input
+    )
+    return [
+        LedgerMismatch(member_id, external_id, f"balance {balance} but entries sum to {total}")
+        for member_id, external_id, balance, total in cursor.fetchall()
+    ]
+
+
+def _chain_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
+    """Each entry's ``balance_after`` against the running sum up to it: a balance can be
+    right while an entry in the middle is wrong, which only the chain shows."""
+    member_table = Member._meta.db_table
+    entry_table = LedgerEntry._meta.db_table
+    cursor.execute(
+        f"""
+        SELECT t.member_id, m.external_id, t.id, t.balance_after, t.running
+        FROM (
+            SELECT member_id, id, balance_after,
+                   SUM(points) OVER (PARTITION BY member_id ORDER BY id) AS running
+            FROM {entry_table}
+        ) t JOIN {member_table} m ON m.id = t.member_id
+        WHERE t.balance_after <> t.running
+        ORDER BY t.member_id, t.id
+        """  # noqa: S608
+    )
+    return [
+        LedgerMismatch(
+            member_id,
+            external_id,
+            f"entry {entry_id} says balance {balance_after} but the entries "
+            f"up to it sum to {running}",
+        )
+        for member_id, external_id, entry_id, balance_after, running in cursor.fetchall()
+    ]
+
+
+def _pending_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
+    """Cached pending points against the member's earnings still pending."""
+    member_table = Member._meta.db_table
+    pending_table = PendingEarning._meta.db_table
+    cursor.execute(
+        f"""
+        SELECT m.id, m.external_id, m.pending, COALESCE(s.total, 0)
+        FROM {member_table} m
+        LEFT JOIN (
+            SELECT member_id, SUM(points) AS total FROM {pending_table}
+            WHERE status = 'pending' GROUP BY member_id
+        ) s ON s.member_id = m.id
+        WHERE m.pending <> COALESCE(s.total, 0)
+        ORDER BY m.id
+        """  # noqa: S608
+    )
+    return [
+        LedgerMismatch(
+            member_id, external_id, f"pending {pending} but pending earnings sum to {total}"
+        )
+        for member_id, external_id, pending, total in cursor.fetchall()
+    ]
+
+
+def _release_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
+    """Released earnings whose entry is missing, another member's, or of other points: the
+    hand-over from pending to the ledger must move the points exactly once."""
     member_table = Member._meta.db_table
     entry_table = LedgerEntry._meta.db_table
     pending_table = PendingEarning._meta.db_table
-    mismatches: list[LedgerMismatch] = []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT m.id, m.external_id, m.balance, COALESCE(s.total, 0)
-            FROM {member_table} m
-            LEFT JOIN (
-                SELECT member_id, SUM(points) AS total FROM {entry_table} GROUP BY member_id
-            ) s ON s.member_id = m.id
-            WHERE m.balance <> COALESCE(s.total, 0)
-            ORDER BY m.id
-            """  # noqa: S608 - table names come from the models, not from input
+    cursor.execute(
+        f"""
+        SELECT p.member_id, m.external_id, p.order_id, p.points, e.points
+        FROM {pending_table} p
+        JOIN {member_table} m ON m.id = p.member_id
+        LEFT JOIN {entry_table} e ON e.id = p.entry_id
+        WHERE p.status = 'released'
+          AND (e.id IS NULL OR e.points <> p.points OR e.member_id <> p.member_id)
+        ORDER BY p.member_id, p.id
+        """  # noqa: S608
+    )
+    return [
+        LedgerMismatch(
+            member_id,
+            external_id,
+            f"order {order_id} released {points} pending points but its entry "
+            f"carries {entry_points}",
         )
-        for member_id, external_id, balance, total in cursor.fetchall():
-            mismatches.append(
-                LedgerMismatch(
-                    member_id, external_id, f"balance {balance} but entries sum to {total}"
-                )
-            )
-        cursor.execute(
-            f"""
-            SELECT t.member_id, m.external_id, t.id, t.balance_after, t.running
-            FROM (
-                SELECT member_id, id, balance_after,
-                       SUM(points) OVER (PARTITION BY member_id ORDER BY id) AS running
-                FROM {entry_table}
-            ) t JOIN {member_table} m ON m.id = t.member_id
-            WHERE t.balance_after <> t.running
-            ORDER BY t.member_id, t.id
-            """  # noqa: S608
-        )
-        for member_id, external_id, entry_id, balance_after, running in cursor.fetchall():
-            mismatches.append(
-                LedgerMismatch(
-                    member_id,
-                    external_id,
-                    f"entry {entry_id} says balance {balance_after} but the entries "
-                    f"up to it sum to {running}",
-                )
-            )
-        cursor.execute(
-            f"""
-            SELECT m.id, m.external_id, m.pending, COALESCE(s.total, 0)
-            FROM {member_table} m
-            LEFT JOIN (
-                SELECT member_id, SUM(points) AS total FROM {pending_table}
-                WHERE status = 'pending' GROUP BY member_id
-            ) s ON s.member_id = m.id
-            WHERE m.pending <> COALESCE(s.total, 0)
-            ORDER BY m.id
-            """  # noqa: S608
-        )
-        for member_id, external_id, pending, total in cursor.fetchall():
-            mismatches.append(
-                LedgerMismatch(
-                    member_id,
-                    external_id,
-                    f"pending {pending} but pending earnings sum to {total}",
-                )
-            )
-        cursor.execute(
-            f"""
-            SELECT p.member_id, m.external_id, p.order_id, p.points, e.points
-            FROM {pending_table} p
-            JOIN {member_table} m ON m.id = p.member_id
-            LEFT JOIN {entry_table} e ON e.id = p.entry_id
-            WHERE p.status = 'released'
-              AND (e.id IS NULL OR e.points <> p.points OR e.member_id <> p.member_id)
-            ORDER BY p.member_id, p.id
-            """  # noqa: S608
-        )
-        for member_id, external_id, order_id, points, entry_points in cursor.fetchall():
-            mismatches.append(
-                LedgerMismatch(
-                    member_id,
-                    external_id,
-                    f"order {order_id} released {points} pending points but its entry "
-                    f"carries {entry_points}",
-                )
-            )
-    return mismatches
+        for member_id, external_id, order_id, points, entry_points in cursor.fetchall()
+    ]

@@ -124,6 +124,31 @@ def member_upsert(
     if actor is not None:
         role_check(user=actor, permission=Permission.MEMBERS)
         role_check_merchant(user=actor, merchant_id=program.merchant_id)
+    values = _profile_values(
+        email=email, name=name, locale=locale, consent_email=consent_email,
+        consent_push=consent_push, birth_date=birth_date, rating=rating,
+    )  # fmt: skip
+    member, created = _member_take(
+        program=program, external_id=external_id, values=values, actor=actor
+    )
+    member.program = program
+    if not created:
+        _profile_update(member=member, values=values, actor=actor, actor_name=actor_name)
+    if isinstance(referred_by, str) and referred_by:
+        _referral_set(member=member, referrer_external_id=referred_by)
+    if created:
+        signup_bonus_award(member=member)
+        rewards_convert(member=member, program=program)
+    return member, created
+
+
+def _profile_values(
+    *, email: str, name: str, locale: str, consent_email: bool, consent_push: bool,
+    birth_date: date | None | EllipsisType, rating: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The profile columns to write, checked before any row is read or locked (bad input
+    changes nothing). Birth date and rating only when given: an integrator that does not
+    know them keeps the member's."""
     extra: dict[str, Any] = {}
     if rating is not UNCHANGED:
         extra["rating"] = rating_check(rating)
@@ -141,26 +166,25 @@ def member_upsert(
         if birth_date is not None and birth_date > timezone.localdate():
             raise InvalidInput({"birth_date": [str(_("A birth date cannot be in the future."))]})
         values["birth_date"] = birth_date
-    values |= extra
+    return values | extra
+
+
+def _member_take(
+    *, program: Program, external_id: str, values: dict[str, Any], actor: User | None
+) -> tuple[Member, bool]:
+    """The member's row, locked, and whether this call created it (with ``values``)."""
     locked = Member.objects.select_for_update().filter(program=program, external_id=external_id)
     member = locked.first()
-    created = False
-    if member is None:
-        if actor is not None:
-            role_check(user=actor, permission=Permission.MANAGE)
-        member, created = Member.objects.get_or_create(
-            program=program, external_id=external_id, defaults=values
-        )
-        if not created:  # a concurrent writer made it first: update it as found
-            member = Member.objects.select_for_update().get(pk=member.pk)
-    member.program = program
-    if not created:
-        _profile_update(member=member, values=values, actor=actor, actor_name=actor_name)
-    if isinstance(referred_by, str) and referred_by:
-        _referral_set(member=member, referrer_external_id=referred_by)
-    if created:
-        signup_bonus_award(member=member)
-        rewards_convert(member=member, program=program)
+    if member is not None:
+        return member, False
+    # Creating a member is the shop's business: a staff user must be a manager.
+    if actor is not None:
+        role_check(user=actor, permission=Permission.MANAGE)
+    member, created = Member.objects.get_or_create(
+        program=program, external_id=external_id, defaults=values
+    )
+    if not created:  # a concurrent writer made it first: update it as found
+        member = Member.objects.select_for_update().get(pk=member.pk)
     return member, created
 
 

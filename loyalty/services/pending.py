@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, Member, Order, PendingEarning
@@ -107,15 +107,7 @@ def pending_release(*, now: datetime | None = None, batch_size: int = 500) -> Re
 @transaction.atomic
 def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
     due = PendingEarning.objects.filter(status=PendingEarning.Status.PENDING, available_at__lte=now)
-    members = {
-        m.pk: m
-        # SKIP LOCKED: a member being written right now (an order, a refund, another run's
-        # batch) is left to a later batch or run instead of being waited for.
-        for m in Member.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=due.values("member_id"))
-        .select_related("program")
-        .order_by("id")[:batch_size]
-    }
+    members = _due_members_locked(due, batch_size=batch_size)
     if not members:
         return False
     # Read after the lock: what a refund committed before it is seen here.
@@ -124,8 +116,36 @@ def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
         .select_related("order")
         .order_by("member_id", "available_at", "id")
     )
-    programs = {member.program_id for member in members.values()}
-    # One query each, so a batch costs nothing for merchants without endpoints or thresholds.
+    hooked, smallest = _listeners(programs={member.program_id for member in members.values()})
+    last_order = _release_rows(rows, members=members, now=now, run=run, hooked=hooked)
+    PendingEarning.objects.bulk_update(rows, ["status", "entry", "released_at"])
+    for member_pk, order in last_order.items():
+        member = members[member_pk]
+        # The released points count now: tiers and thresholds react as to an order's.
+        tier_on_earn(member=member)
+        if member.balance >= smallest.get(member.program_id, member.balance + 1):
+            rewards_convert(member=member, program=member.program, order=order)
+    run.members += len(members)
+    return True
+
+
+def _due_members_locked(due: QuerySet[PendingEarning], *, batch_size: int) -> dict[int, Member]:
+    """The next batch of members with due earnings, locked, by pk, in id order."""
+    return {
+        m.pk: m
+        # SKIP LOCKED: a member being written right now (an order, a refund, another run's
+        # batch) is left to a later batch or run instead of being waited for.
+        for m in Member.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=due.values("member_id"))
+        .select_related("program")
+        .order_by("id")[:batch_size]
+    }
+
+
+def _listeners(*, programs: set[int]) -> tuple[set[int], dict[int, int]]:
+    """The merchants with a points-earned webhook, and each program's smallest reward
+    threshold. One query each, so a batch costs nothing for merchants without endpoints
+    or thresholds."""
     hooked = set(
         WebhookEndpoint.objects.filter(
             merchant__program__in=programs,
@@ -139,6 +159,15 @@ def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
         .annotate(points=Min("points"))
         .values_list("program", "points")
     )
+    return hooked, smallest
+
+
+def _release_rows(
+    rows: list[PendingEarning], *, members: dict[int, Member], now: datetime, run: ReleaseRun,
+    hooked: set[int],
+) -> dict[int, Order]:  # fmt: skip
+    """Each due earning into the ledger as its order's ``earn`` entry (the rows are marked
+    released, the caller saves them); each member's last released order."""
     last_order: dict[int, Order] = {}
     for row in rows:
         member = members[row.member_id]
@@ -162,15 +191,7 @@ def _release_batch(*, now: datetime, batch_size: int, run: ReleaseRun) -> bool:
         run.points += row.points
         if member.program.merchant_id in hooked:
             _hook_earned(member=member, row=row)
-    PendingEarning.objects.bulk_update(rows, ["status", "entry", "released_at"])
-    for member_pk, order in last_order.items():
-        member = members[member_pk]
-        # The released points count now: tiers and thresholds react as to an order's.
-        tier_on_earn(member=member)
-        if member.balance >= smallest.get(member.program_id, member.balance + 1):
-            rewards_convert(member=member, program=member.program, order=order)
-    run.members += len(members)
-    return True
+    return last_order
 
 
 def _release_reason(row: PendingEarning) -> str:

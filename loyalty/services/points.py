@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_record
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
-from loyalty.models import LedgerEntry, Program, User
+from loyalty.models import LedgerEntry, Member, Program, User
 from loyalty.roles import SupportDailyLimitExceeded, role_check_points, role_limited
 from loyalty.rules.earning import day_bounds, local_date
 from loyalty.services.conversion import rewards_convert
@@ -68,18 +68,9 @@ def points_grant(
     program's limit), and the change is written to the audit trail.
     """
     reason = (reason or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not reason:
-        errors["reason"] = [str(_("A reason is required; the member will see it."))]
-    if points == 0 or abs(points) > MAX_GRANT:
-        errors["points"] = [str(_("Give a whole number of points other than zero, "
-                                  "at most 100000000 either way."))]  # fmt: skip
-    if counts_for_tier and points < 0:
-        errors["counts_for_tier"] = [str(_("Only a grant can count toward tiers."))]
-    if expires_at is not None and (points < 0 or expires_at <= timezone.now()):
-        errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
-    if errors:
-        raise InvalidInput(errors)
+    _grant_check(
+        points=points, reason=reason, expires_at=expires_at, counts_for_tier=counts_for_tier
+    )
     role_check_points(user=created_by, program=program, points=points)
 
     member = member_lock(program=program, external_id=member_external_id)
@@ -92,11 +83,9 @@ def points_grant(
     if points < 0 and member.balance + points < 0:
         raise InsufficientPoints(balance=member.balance, points=-points)
     if role_limited(created_by):
-        used = support_points_today(program=program, members=[member.pk]).get(member.pk, 0)
-        if used + abs(points) > program.support_daily_member_limit:
-            raise SupportDailyLimitExceeded(
-                limit=program.support_daily_member_limit, used=used, points=abs(points)
-            )
+        # Counted under the member's lock, taken above: two changes sent at once are
+        # counted one after the other, never both against the same total.
+        _support_day_check(program=program, member_pk=member.pk, points=points)
     entry = ledger_append(
         member=member,
         kind=LedgerEntry.Kind.GRANT if points > 0 else LedgerEntry.Kind.DEDUCT,
@@ -107,6 +96,47 @@ def points_grant(
         expires_at=expires_at,
         details={"counts_for_tier": True} if counts_for_tier else None,
     )
+    _grant_announce(
+        program=program, member=member, entry=entry, created_by=created_by,
+        counts_for_tier=counts_for_tier,
+    )  # fmt: skip
+    coupons = rewards_convert(member=member, program=program) if points > 0 else []
+    return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)
+
+
+def _grant_check(
+    *, points: int, reason: str, expires_at: datetime | None, counts_for_tier: bool
+) -> None:
+    """Every problem with the request at once, before any row is locked."""
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = [str(_("A reason is required; the member will see it."))]
+    if points == 0 or abs(points) > MAX_GRANT:
+        errors["points"] = [str(_("Give a whole number of points other than zero, "
+                                  "at most 100000000 either way."))]  # fmt: skip
+    if counts_for_tier and points < 0:
+        errors["counts_for_tier"] = [str(_("Only a grant can count toward tiers."))]
+    if expires_at is not None and (points < 0 or expires_at <= timezone.now()):
+        errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def _support_day_check(*, program: Program, member_pk: int, points: int) -> None:
+    used = support_points_today(program=program, members=[member_pk]).get(member_pk, 0)
+    if used + abs(points) > program.support_daily_member_limit:
+        raise SupportDailyLimitExceeded(
+            limit=program.support_daily_member_limit, used=used, points=abs(points)
+        )
+
+
+def _grant_announce(
+    *, program: Program, member: Member, entry: LedgerEntry, created_by: User | None,
+    counts_for_tier: bool,
+) -> None:  # fmt: skip
+    """What follows a written change: the staff user's audit trail; for a grant, the
+    webhook, the member's notification and, when it counts, the tier."""
+    points = entry.points
     if created_by is not None:
         audit_record(
             merchant=program.merchant_id,
@@ -117,7 +147,7 @@ def points_grant(
                 "points": points,
                 "balance": [entry.balance_after - points, entry.balance_after],
             },
-            reason=reason,
+            reason=entry.reason,
         )
     if points > 0:
         webhook_points_earned(member=member, entry=entry)
@@ -125,12 +155,10 @@ def points_grant(
             member=member,
             event=Event.POINTS_GRANTED,
             occasion=f"entry:{entry.pk}",
-            context={"points": points, "reason": reason},
+            context={"points": points, "reason": entry.reason},
         )
         if counts_for_tier:
             tier_on_earn(member=member)
-    coupons = rewards_convert(member=member, program=program) if points > 0 else []
-    return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)
 
 
 def support_points_today(*, program: Program, members: list[int]) -> dict[int, int]:

@@ -54,25 +54,49 @@ def tiers_evaluate(*, now: datetime | None = None, batch_size: int = 1000) -> Ti
 def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int,
                     run: TierRun) -> int:  # fmt: skip
     tiers = program_tiers(program)
+    members = _batch_locked(program, tiers=tiers, now=now, batch_size=batch_size, after=after)
+    if not members:
+        return 0
+    for member in members:
+        member.program = program
     grace = program.tier_grace_days
-    longest = max((t.window_days for t in tiers), default=0) + grace
+    days = tier_rules.windows_of(tiers, grace=grace) | _notice_windows(tiers, program)
+    sums = accounts.window_sums(member_ids=[m.pk for m in members], days=days, now=now)
+    changed, rows, at_risk = _evaluate_members(
+        members, program=program, tiers=tiers, sums=sums, now=now, run=run
+    )
+    if changed:
+        _changes_write(changed, rows, program=program, now=now, run=run)
+    run.notices += _send_notices(at_risk, program=program, now=now)
+    return members[-1].pk
+
+
+def _batch_locked(
+    program: Program, *, tiers: list[Tier], now: datetime, batch_size: int, after: int
+) -> list[Member]:
+    """The next members after ``after`` who may change, locked, in id order: they hold a
+    tier, had one overridden, or ordered within the longest window and its grace."""
+    longest = max((t.window_days for t in tiers), default=0) + program.tier_grace_days
     candidates = (
         Q(tier__isnull=False)
         | Q(tier_override_until__isnull=False)
         | Q(last_order_at__gte=now - timedelta(days=longest))
     )
-    members = list(
+    return list(
         Member.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(candidates, program=program, pk__gt=after)
         .order_by("pk")[:batch_size]
     )
-    if not members:
-        return 0
-    for member in members:
-        member.program = program
+
+
+def _evaluate_members(
+    members: list[Member], *, program: Program, tiers: list[Tier],
+    sums: dict[int, dict[int, int]], now: datetime, run: TierRun,
+) -> tuple[list[Member], list[TierChange], list[tuple[Member, Tier]]]:  # fmt: skip
+    """Each member's new tier, in memory: the members that change with their history rows,
+    and the members who keep their tier but should be told how to keep it."""
+    grace = program.tier_grace_days
     by_pk = {t.pk: t for t in tiers}
-    days = tier_rules.windows_of(tiers, grace=grace) | _notice_windows(tiers, program)
-    sums = accounts.window_sums(member_ids=[m.pk for m in members], days=days, now=now)
     changed: list[Member] = []
     rows: list[TierChange] = []
     at_risk: list[tuple[Member, Tier]] = []
@@ -90,21 +114,9 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
             if held is not None and _notice_due(held, sums[member.pk], program):
                 at_risk.append((member, held))
             continue
-        if ending:
-            kind, reason = TierChange.Kind.OVERRIDE_END, "Override ended"
-            run.overrides_ended += 1
-        elif tier_rules.rank(target) > tier_rules.rank(held):
-            kind, reason = TierChange.Kind.UP, "Re-evaluation: reached"
-            run.up += 1
-        else:
-            kind, reason = TierChange.Kind.DOWN, "Re-evaluation: below"
-            run.down += 1
-        shown = held if kind == TierChange.Kind.DOWN else target
-        if shown is not None:
-            window = shown.window_days + (grace if kind == TierChange.Kind.DOWN else 0)
-            reason += f" {shown.name}: {sums[member.pk].get(window, 0)} points in {window} days"
-            if kind == TierChange.Kind.DOWN:
-                reason += f", {shown.min_points} needed"
+        kind, reason = _change_kind(
+            target=target, held=held, ending=ending, sums=sums[member.pk], grace=grace, run=run
+        )
         if target != held:
             member.tier_since = now
         member.tier = target
@@ -114,35 +126,63 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
         changed.append(member)
         rows.append(_change_row(member=member, to=target, kind=kind, reason=reason, now=now,
                                 from_tier=held))  # fmt: skip
-    if changed:
-        # Set-based: one UPDATE for the members, one INSERT for their history; then the
-        # webhooks (only if the merchant listens) and the notifications (only members we
-        # can reach).
-        groups: dict[tuple[int | None, bool], list[int]] = {}
-        for member, change in zip(changed, rows, strict=True):
-            key = (member.tier_id, change.from_tier_id != change.to_tier_id)
-            groups.setdefault(key, []).append(member.pk)
-        # One UPDATE per target tier (a CASE per row would cost more than all of them).
-        for (tier_id, moved), pks in groups.items():
-            since = {"tier_since": now} if moved else {}
-            Member.objects.filter(pk__in=pks).update(
-                tier_id=tier_id,
-                tier_override=None,
-                tier_override_reason="",
-                tier_override_until=None,
-                **since,
-            )
-        TierChange.objects.bulk_create(rows)
-        hooks = WebhookEndpoint.objects.filter(
-            merchant_id=program.merchant_id,
-            active=True,
-            events__contains=[WebhookEvent.TIER_CHANGED],
-        ).exists()
-        for member, change in zip(changed, rows, strict=True):
-            _tell_changed(member=member, change=change, hooks=hooks)
-            run.changes.append(change.pk)
-    run.notices += _send_notices(at_risk, program=program, now=now)
-    return members[-1].pk
+    return changed, rows, at_risk
+
+
+def _change_kind(
+    *, target: Tier | None, held: Tier | None, ending: bool, sums: dict[int, int], grace: int,
+    run: TierRun,
+) -> tuple[str, str]:  # fmt: skip
+    """The kind of a change and its reason in the member's history: the points behind the
+    tier reached, or behind the tier lost against what it needs (over its grace window)."""
+    if ending:
+        kind, reason = TierChange.Kind.OVERRIDE_END, "Override ended"
+        run.overrides_ended += 1
+    elif tier_rules.rank(target) > tier_rules.rank(held):
+        kind, reason = TierChange.Kind.UP, "Re-evaluation: reached"
+        run.up += 1
+    else:
+        kind, reason = TierChange.Kind.DOWN, "Re-evaluation: below"
+        run.down += 1
+    shown = held if kind == TierChange.Kind.DOWN else target
+    if shown is not None:
+        window = shown.window_days + (grace if kind == TierChange.Kind.DOWN else 0)
+        reason += f" {shown.name}: {sums.get(window, 0)} points in {window} days"
+        if kind == TierChange.Kind.DOWN:
+            reason += f", {shown.min_points} needed"
+    return kind, reason
+
+
+def _changes_write(
+    changed: list[Member], rows: list[TierChange], *, program: Program, now: datetime,
+    run: TierRun,
+) -> None:  # fmt: skip
+    """Set-based: one UPDATE per target tier for the members, one INSERT for their history;
+    then the webhooks (only if the merchant listens) and the notifications (only members we
+    can reach)."""
+    groups: dict[tuple[int | None, bool], list[int]] = {}
+    for member, change in zip(changed, rows, strict=True):
+        key = (member.tier_id, change.from_tier_id != change.to_tier_id)
+        groups.setdefault(key, []).append(member.pk)
+    # One UPDATE per target tier (a CASE per row would cost more than all of them).
+    for (tier_id, moved), pks in groups.items():
+        since = {"tier_since": now} if moved else {}
+        Member.objects.filter(pk__in=pks).update(
+            tier_id=tier_id,
+            tier_override=None,
+            tier_override_reason="",
+            tier_override_until=None,
+            **since,
+        )
+    TierChange.objects.bulk_create(rows)
+    hooks = WebhookEndpoint.objects.filter(
+        merchant_id=program.merchant_id,
+        active=True,
+        events__contains=[WebhookEvent.TIER_CHANGED],
+    ).exists()
+    for member, change in zip(changed, rows, strict=True):
+        _tell_changed(member=member, change=change, hooks=hooks)
+        run.changes.append(change.pk)
 
 
 # --- keeping a tier -----------------------------------------------------------------------

@@ -113,6 +113,29 @@ def tiers_replace(
     audited.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
+    wanted = _tiers_check(tiers)
+    # Lock the program row: concurrent replacements queue up.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    before = tiers_describe(program=program)
+    kept, fresh = _tiers_match(program, wanted)
+    _tiers_write(program, kept=kept, fresh=fresh)
+    settings_changed(program)
+    audit_replace(
+        merchant=program.merchant_id,
+        target=program,
+        action=Action.TIERS_REPLACE,
+        name="tiers",
+        before=before,
+        after=tiers_describe(program=program),
+        actor=actor,
+        actor_name=actor_name,
+    )
+    return program_tiers(program)
+
+
+def _tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tiers as sent, each checked, and no two with one name or at the same points:
+    every problem at once, before the program is locked."""
     errors: dict[str, list[str]] = {}
     if len(tiers) > MAX_TIERS:
         raise InvalidInput({"tiers": [str(_("At most 20 tiers."))]})
@@ -132,9 +155,14 @@ def tiers_replace(
             points.add(item["min_points"])
     if errors:
         raise InvalidInput(errors)
-    # Lock the program row: concurrent replacements queue up.
-    Program.objects.select_for_update().filter(pk=program.pk).first()
-    before = tiers_describe(program=program)
+    return wanted
+
+
+def _tiers_match(
+    program: Program, wanted: list[dict[str, Any]]
+) -> tuple[list[tuple[Tier, dict[str, Any]]], list[dict[str, Any]]]:
+    """The program's tiers that stay (each with what it becomes), and the new ones. A tier
+    stays under its id (the admin) or its name, case-insensitively: its members keep it."""
     current = list(Tier.objects.filter(program=program))
     by_id = {t.pk: t for t in current}
     by_name = {t.name.lower(): t for t in current}
@@ -147,6 +175,14 @@ def tiers_replace(
             kept.append((row, item))
         else:
             fresh.append(item)
+    return kept, fresh
+
+
+def _tiers_write(
+    program: Program, *, kept: list[tuple[Tier, dict[str, Any]]], fresh: list[dict[str, Any]]
+) -> None:
+    """The tiers not kept go first (their members' history says why they lost them), so
+    the kept and new ones never meet a removed one's name or points."""
     keep_ids = {row.pk for row, _item in kept}
     removed = Tier.objects.filter(program=program).exclude(pk__in=keep_ids)
     _record_removal(removed)
@@ -163,18 +199,6 @@ def tiers_replace(
         row.save()
     for item in fresh:
         Tier.objects.create(program=program, **{name: item[name] for name in fields})
-    settings_changed(program)
-    audit_replace(
-        merchant=program.merchant_id,
-        target=program,
-        action=Action.TIERS_REPLACE,
-        name="tiers",
-        before=before,
-        after=tiers_describe(program=program),
-        actor=actor,
-        actor_name=actor_name,
-    )
-    return program_tiers(program)
 
 
 def _record_removal(removed: QuerySet[Tier]) -> None:

@@ -58,6 +58,28 @@ def thresholds_replace(
     be a manager of the program's merchant; a person's change is audited.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
+    wanted = _thresholds_check(thresholds, currency=program.currency)
+
+    # Lock the program row: concurrent replacements queue up.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    before = thresholds_describe(program=program)
+    _thresholds_write(program, wanted)
+    settings_changed(program)
+    audit_replace(
+        merchant=program.merchant_id,
+        target=program,
+        action=Action.THRESHOLDS_REPLACE,
+        name="thresholds",
+        before=before,
+        after=thresholds_describe(program=program),
+        actor=actor,
+        actor_name=actor_name,
+    )
+
+
+def _thresholds_check(thresholds: list[dict[str, Any]], *, currency: str) -> dict[int, CouponTerms]:
+    """Each threshold's coupon terms by its points: every problem at once, before the
+    program is locked."""
     wanted: dict[int, CouponTerms] = {}
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(thresholds):
@@ -70,7 +92,7 @@ def thresholds_replace(
             continue
         try:
             terms = _terms(item.get("coupon") or {})
-            terms_check(terms, currency=program.currency)
+            terms_check(terms, currency=currency)
         except (TypeError, ValueError):
             errors[f"thresholds.{index}.coupon"] = [str(_("Give the coupon's terms."))]
             continue
@@ -81,10 +103,13 @@ def thresholds_replace(
         wanted[points] = terms
     if errors:
         raise InvalidInput(errors)
+    return wanted
 
-    # Lock the program row: concurrent replacements queue up.
-    Program.objects.select_for_update().filter(pk=program.pk).first()
-    before = thresholds_describe(program=program)
+
+def _thresholds_write(program: Program, wanted: dict[int, CouponTerms]) -> None:
+    """A threshold kept at the same points keeps its template (updated in place: coupons
+    issued from it keep the terms copied into them); a removed one takes its template
+    along once no threshold uses it."""
     current = {
         t.points: t
         for t in RewardThreshold.objects.filter(program=program).select_related("template")
@@ -104,17 +129,6 @@ def thresholds_replace(
                 program=program, name=f"Reward at {points} points", **values
             )
             RewardThreshold.objects.create(program=program, points=points, template=template)
-    settings_changed(program)
-    audit_replace(
-        merchant=program.merchant_id,
-        target=program,
-        action=Action.THRESHOLDS_REPLACE,
-        name="thresholds",
-        before=before,
-        after=thresholds_describe(program=program),
-        actor=actor,
-        actor_name=actor_name,
-    )
 
 
 def thresholds_describe(*, program: Program) -> list[dict[str, Any]]:
