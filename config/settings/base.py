@@ -52,7 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # The Content-Security-Policy header and the nonce templates give inline code.
-    "csp.middleware.CSPMiddleware",
+    "loyalty.middleware.CSPMiddleware",
     # Outermost of ours: the request id covers everything below, the timing too.
     "loyalty.observability.RequestObservabilityMiddleware",
     # Session, user and messages: not for the API and the probes (see loyalty.middleware).

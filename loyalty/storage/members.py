@@ -61,7 +61,7 @@ def members_create(*, program: Program, external_ids: Iterable[str]) -> dict[str
     if not wanted:
         return {}
     template = sql.values(Member(program=program, external_id=""), _CREATED)
-    params = [v for (name, _f), v in zip(_CREATED, template, strict=True) if name != "external_id"]
+    params = [v for name, v in zip(_CREATED.names, template, strict=True) if name != "external_id"]
     made = {}
     for row in sql.run(_create_sql(), [*params, wanted]):
         member = sql.load(Member, row)
@@ -76,7 +76,7 @@ def _create_sql() -> str:
     the value of its parameter (a new member's defaults)."""
     fields = {f.attname: f for f in Member._meta.concrete_fields}
     columns, selected = [], []
-    for name, _field in _CREATED:
+    for name in _CREATED.names:
         field = fields[name]
         columns.append(sql.quote(str(field.column)))
         selected.append("e" if name == "external_id" else f"%s::{field.cast_db_type(connection)}")

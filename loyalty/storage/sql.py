@@ -10,9 +10,11 @@ Django and the rest, whose preparation on PostgreSQL returns the value, taken as
 """
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache, lru_cache
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import psycopg
@@ -84,13 +86,15 @@ def columns(model: type[Model], table: str = "") -> str:
 
 
 @cache
-def _loading(model: type[Model]) -> tuple[list[str], list[tuple[list[Any], Any]]]:
-    """The attribute names ``from_db`` takes and each column's converters."""
+def _loading(model: type[Model]) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
+    """The attribute names ``from_db`` takes, and the columns that have converters (most
+    have none: they are skipped without a look)."""
     converters = []
-    for field in model._meta.concrete_fields:
+    for index, field in enumerate(model._meta.concrete_fields):
         col = field.get_col(model._meta.db_table)
-        converters.append((connection.ops.get_db_converters(col)
-                           + field.get_db_converters(connection), col))  # fmt: skip
+        functions = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        if functions:
+            converters.append((index, functions, col))
     return [f.attname for f in model._meta.concrete_fields], converters
 
 
@@ -98,17 +102,27 @@ def load(model: type[M], values: Iterable[Any]) -> M:
     """A row of ``columns(model)`` as the ORM would load it."""
     names, converters = _loading(model)
     row = list(values)
-    for index, (functions, col) in enumerate(converters):
+    for index, functions, col in converters:
         for convert in functions:
             row[index] = convert(row[index], col, connection)
     return model.from_db(connection.alias, names, row)
 
 
+@dataclass(frozen=True)
+class Fields:
+    """How ``values`` reads a row: every column's attribute at once (``attrgetter``, in C),
+    then Django's preparation for the columns that need it (by position)."""
+
+    names: tuple[str, ...]
+    read: Callable[[Model], Any]
+    prepare: tuple[tuple[int, Field], ...]
+
+
 @cache
-def prepared_fields(model: type[Model], *, with_pk: bool) -> list[tuple[str, Field | None]]:
-    """Each concrete field's attribute and, when its value needs Django's preparation for the
-    database, the field (None: the value goes as it is)."""
-    found: list[tuple[str, Field | None]] = []
+def prepared_fields(model: type[Model], *, with_pk: bool) -> Fields:
+    """The model's concrete fields (without the pk unless ``with_pk``) for ``values``."""
+    names: list[str] = []
+    prepare: list[tuple[int, Field]] = []
     for f in model._meta.concrete_fields:
         if f.primary_key and not with_pk:
             continue
@@ -117,17 +131,20 @@ def prepared_fields(model: type[Model], *, with_pk: bool) -> list[tuple[str, Fie
             and not getattr(f, "auto_now", False)
             and not getattr(f, "auto_now_add", False)
         )
-        found.append((f.attname, None if plain else f))
-    return found
+        if not plain:
+            prepare.append((len(names), f))
+        names.append(f.attname)
+    # attrgetter of one name gives the value, of several a tuple: always a tuple here.
+    read = attrgetter(*names) if len(names) > 1 else (lambda row: (getattr(row, names[0]),))
+    return Fields(tuple(names), read, tuple(prepare))
 
 
-def values(row: Model, fields: list[tuple[str, Field | None]]) -> list[Any]:
+def values(row: Model, fields: Fields) -> list[Any]:
     """The row's values for the database, as ``bulk_create`` prepares them."""
-    return [
-        getattr(row, name) if field is None
-        else field.get_db_prep_save(field.pre_save(row, True), connection)
-        for name, field in fields
-    ]  # fmt: skip
+    found = list(fields.read(row))
+    for index, field in fields.prepare:
+        found[index] = field.get_db_prep_save(field.pre_save(row, True), connection)
+    return found
 
 
 @cache

@@ -24,7 +24,12 @@ def _whole(value: Any) -> int:
     return value
 
 
-def _terms(raw: dict[str, Any]) -> CouponTerms:
+def _terms(raw: Any) -> CouponTerms:
+    """The coupon terms in ``raw``, or TypeError/ValueError when they are not terms at all
+    (imports and admin forms call the service without the API's serializers)."""
+    if not isinstance(raw, dict):
+        raise TypeError(raw)
+
     def amount(name: str, default: Decimal | None) -> Decimal | None:
         value = raw.get(name, default)
         try:
@@ -83,7 +88,7 @@ def _thresholds_check(thresholds: list[dict[str, Any]], *, currency: str) -> dic
     wanted: dict[int, CouponTerms] = {}
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(thresholds):
-        points = item.get("points")
+        points = item.get("points") if isinstance(item, dict) else None
         if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
             errors[f"thresholds.{index}.points"] = [str(_("Give whole points above zero."))]
             continue
@@ -91,7 +96,7 @@ def _thresholds_check(thresholds: list[dict[str, Any]], *, currency: str) -> dic
             errors[f"thresholds.{index}.points"] = [str(_("Two thresholds at the same points."))]
             continue
         try:
-            terms = _terms(item.get("coupon") or {})
+            terms = _terms(item.get("coupon", {}))
             terms_check(terms, currency=currency)
         except (TypeError, ValueError):
             errors[f"thresholds.{index}.coupon"] = [str(_("Give the coupon's terms."))]

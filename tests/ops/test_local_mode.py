@@ -44,7 +44,7 @@ def test_the_api_answers_and_logs_its_statements_with_debug_on(debug):
 
     created = on_a_new_connection(api, "post", "/api/v1/orders", data=order, format="json")
     assert created.status_code == 201, created.content
-    assert logged('COPY "loyalty_order"')  # the storage layer's statements, in the debug log
+    assert logged('INSERT INTO "loyalty_order"')  # the storage layer's statements, logged
 
     batch = {"orders": [{**order, "external_id": f"B-{n}"} for n in range(3)]}
     answered = on_a_new_connection(api, "post", "/api/v1/orders/batch", data=batch, format="json")

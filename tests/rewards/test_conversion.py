@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import InsufficientPoints, MemberNotFound
+from loyalty.errors import InsufficientPoints, InvalidInput, MemberNotFound
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.rules.conversion import MAX_CONVERSIONS_PER_WRITE, next_reward
 from loyalty.selectors import member_summary
@@ -417,3 +417,25 @@ def test_thresholds_are_per_program(program_at_5000):
 
     assert result.coupons_issued == []
     assert result.balance == 5000
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "field"),
+    [
+        ([{"points": 5000, "coupon": 3}], "thresholds.0.coupon"),
+        ([{"points": 5000, "coupon": ["percent", 10]}], "thresholds.0.coupon"),
+        ([{"points": 5000, "coupon": None}], "thresholds.0.coupon"),
+        (["5000"], "thresholds.0.points"),
+    ],
+)
+def test_thresholds_that_are_not_terms_are_refused_by_field_and_change_nothing(
+    program_at_5000, thresholds, field
+):
+    # Imports and admin forms call the service without the API's serializers in front.
+    before = list(RewardThreshold.objects.filter(program=program_at_5000).values())
+
+    with pytest.raises(InvalidInput) as refused:
+        thresholds_replace(program=program_at_5000, thresholds=thresholds)
+
+    assert field in refused.value.fields
+    assert list(RewardThreshold.objects.filter(program=program_at_5000).values()) == before
