@@ -7,11 +7,11 @@ conflict (the same external id with another body).
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import money
 from loyalty.errors import CurrencyMismatch, InvalidInput
 from loyalty.ids import external_id_problem, order_id_problem
-from loyalty.models import Program
+from loyalty.models import Campaign, EarningRule, Member, Program, Tier
+from loyalty.rules import earning
+from loyalty.rules import tiers as tier_rules
 from loyalty.services.earning import lines_clean
 
 BREAKDOWN_PARTS = ("discount", "shipping", "tax", "paid_with_gift_card")
@@ -89,6 +91,34 @@ class OrderInput:
     lines: list[dict[str, Any]]
     fingerprint: str
 
+    def earning(
+        self,
+        *,
+        program: Program,
+        member: Member,
+        rules: list[EarningRule],
+        campaigns: list[Campaign],
+        tiers: list[Tier],
+        earned: Callable[[datetime, datetime], int],
+    ) -> earning.EarnBreakdown:
+        """What this order earns ``member`` under these settings (``earned``: the member's
+        earned points between two moments, for the caps): the order path and the quote ask
+        the rules the same question through here."""
+        return earning.earn_breakdown(
+            program=program,
+            member=member,
+            external_id=self.external_id,
+            amount=self.amount,
+            currency=self.currency,
+            breakdown=self.parts,
+            lines=self.lines,
+            placed_at=self.placed_at,
+            rules=rules,
+            campaigns=campaigns,
+            tier=tier_rules.multiplier(tiers, member.tier_id),
+            earned=earned,
+        )
+
 
 def order_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
     """An order's fields as the API takes them (``member``, optional parts left out), as the
@@ -102,6 +132,19 @@ def order_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
         "breakdown": body.get("breakdown"),
         "lines": body.get("lines"),
     }
+
+
+class OrderFields(TypedDict):
+    """An order's fields as ``order_input`` takes them: the other ways in (``order_record``,
+    ``order_quote``) take the same, and pass them on."""
+
+    external_id: str
+    member_external_id: str
+    amount: Decimal
+    currency: str
+    placed_at: NotRequired[datetime | None]
+    breakdown: NotRequired[dict[str, Decimal] | None]
+    lines: NotRequired[list[dict[str, Any]] | None]
 
 
 def order_input(

@@ -294,18 +294,12 @@ class _Writer:
     def _earning(
         self, checked: OrderInput, member: Member, account: accounts.Account
     ) -> earning.EarnBreakdown:
-        return earning.earn_breakdown(
+        return checked.earning(
             program=self.program,
             member=member,
-            external_id=checked.external_id,
-            amount=checked.amount,
-            currency=checked.currency,
-            breakdown=checked.parts,
-            lines=checked.lines,
-            placed_at=checked.placed_at,
             rules=self.settings.rules,
             campaigns=self.campaigns,
-            tier=tier_rules.multiplier(self.settings.tiers, member.tier_id),
+            tiers=self.settings.tiers,
             earned=lambda start, end: accounts.earned(account, (start, end)),
         )
 

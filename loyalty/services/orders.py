@@ -19,13 +19,13 @@ Rules kept here:
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, TypedDict, Unpack
 
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Program
-from loyalty.services.order_input import OrderInput, order_arguments, order_input
+from loyalty.services.order_input import OrderFields, OrderInput, order_arguments, order_input
 from loyalty.services.order_writer import BatchOutcome, OrderResult, orders_write
 from loyalty.storage.group import Group
 
@@ -45,20 +45,11 @@ class BatchOrder(TypedDict, total=False):
 def order_record(
     *,
     program: Program,
-    external_id: str,
-    member_external_id: str,
-    amount: Decimal,
-    currency: str,
-    placed_at: datetime | None = None,
-    breakdown: dict[str, Decimal] | None = None,
-    lines: list[dict[str, Any]] | None = None,
+    **fields: Unpack[OrderFields],
 ) -> OrderResult:
     """Record a paid order and earn its points, once. Safe to call any number of times, also
     concurrently, with the same data. Raises the order's own ``LoyaltyError``."""
-    order = order_input(
-        program=program, external_id=external_id, member_external_id=member_external_id,
-        amount=amount, currency=currency, placed_at=placed_at, breakdown=breakdown, lines=lines,
-    )  # fmt: skip
+    order = order_input(program=program, **fields)
     return _answer(orders_write(program=program, orders=[order])[0])
 
 

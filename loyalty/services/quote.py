@@ -7,21 +7,19 @@ the same order right after gives the same points, bonuses and coupons.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from django.utils import timezone
 
 from loyalty.models import EarningRule, Member, Order, Program, Tier
-from loyalty.rules import bonuses, earning
+from loyalty.rules import bonuses
 from loyalty.rules import tiers as tier_rules
 from loyalty.rules.conversion import conversions
 from loyalty.rules.earning import EarnBreakdown
 from loyalty.services.bonuses import bonus_rule
 from loyalty.services.earning import program_campaigns
 from loyalty.services.earning_rules import program_rules
-from loyalty.services.order_input import order_input
+from loyalty.services.order_input import OrderFields, order_input
 from loyalty.services.tiers import program_tiers, tier_preview
 from loyalty.storage import accounts
 from rewards.selectors import thresholds_of
@@ -52,51 +50,38 @@ class Quote:
 def order_quote(
     *,
     program: Program,
-    external_id: str,
-    member_external_id: str,
-    amount: Decimal,
-    currency: str,
-    placed_at: datetime | None = None,
-    breakdown: dict[str, Decimal] | None = None,
-    lines: list[dict[str, Any]] | None = None,
+    **fields: Unpack[OrderFields],
 ) -> Quote:
     """What ``order_record`` with the same arguments would earn now. Changes nothing."""
     # The same checks as the order's, in the same order: the same refusals.
-    checked = order_input(
-        program=program, external_id=external_id, member_external_id=member_external_id,
-        amount=amount, currency=currency, placed_at=placed_at, breakdown=breakdown, lines=lines,
-    )  # fmt: skip
-    member = Member.objects.filter(program=program, external_id=member_external_id).first()
+    checked = order_input(program=program, **fields)
+    member = Member.objects.filter(program=program, external_id=checked.member_external_id).first()
     exists = member is not None
     if member is None:
         # The member the order would create, as the order path makes it.
-        member = Member(program=program, external_id=member_external_id)
+        member = Member(program=program, external_id=checked.member_external_id)
     member.program = program
     # The member's account, read as the order path reads it (nothing locked, nothing written).
     account = accounts.Account(member) if exists else None
     tiers = program_tiers(program)
-    earned = earning.earn_breakdown(
+    earned = checked.earning(
         program=program,
         member=member,
-        external_id=external_id,
-        amount=checked.amount,
-        currency=checked.currency,
-        breakdown=checked.parts,
-        lines=checked.lines,
-        placed_at=checked.placed_at,
         rules=program_rules(program),
         campaigns=program_campaigns(program),
-        tier=tier_rules.multiplier(tiers, member.tier_id),
+        tiers=tiers,
         earned=lambda start, end: accounts.earned(account, (start, end)) if account else 0,
     )
     found = _bonuses(program=program, member=member, account=account)
     balance = member.balance
     after = balance + earned.total + sum(b.points for b in found)
     return Quote(
-        external_id=external_id,
-        member=member_external_id,
+        external_id=checked.external_id,
+        member=checked.member_external_id,
         member_exists=exists,
-        already_recorded=Order.objects.filter(program=program, external_id=external_id).exists(),
+        already_recorded=Order.objects.filter(
+            program=program, external_id=checked.external_id
+        ).exists(),
         earning=earned,
         bonuses=found,
         balance_before=balance,
