@@ -48,12 +48,14 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Needs wrk on PATH (pgbench comes with the embedded PostgreSQL); scratch databases on the
-# server of DATABASE_URL, else on the embedded one.
+# Needs wrk on PATH (pgbench comes with the embedded PostgreSQL), and valgrind for the
+# instruction counts (skipped without it); scratch databases on the server of DATABASE_URL,
+# else on the embedded one.
 # SOAK=1 adds 10 minutes of mixed traffic followed by check_ledger (SOAK_MINUTES to change).
 SOAK_MINUTES ?= 10
 bench: install
 	$(PY) -m config.embedded -- $(PY) -m bench.http
+	@if command -v valgrind >/dev/null; then $(PY) -m config.embedded -- $(PY) -m bench.instructions; else echo "bench.instructions skipped: no valgrind"; fi
 	$(PY) -m config.embedded -- $(PY) -m bench
 	@if [ -n "$(SOAK)" ]; then $(PY) -m config.embedded -- $(PY) -m bench.soak --minutes $(SOAK_MINUTES); fi
 

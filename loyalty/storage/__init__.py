@@ -13,10 +13,12 @@ The order path (docs/architecture.md draws it with the apps' layers):
          cap periods' earnings, lots, first orders, push
       3. per order, rules as plain functions                     loyalty.rules
          (earning, caps, pending, bonuses, tier, conversion)
-      4. rows into the unit: order, entry, lot, pending,         storage.unit
-         bonuses, tier change, coupons, webhooks, notifications
-      5. one flush: COPY a table, UPDATE ... FROM VALUES         storage.sql
-         a kind of change; hand-offs to the workers after commit
+      4. ids reserved under the locks; rows into the unit:       storage.unit
+         order, entry, lot, pending, bonuses, tier change,
+         coupons, webhooks, notifications
+      5. one flush: a table's rows by one INSERT (a few) or      storage.sql
+         COPY (many), UPDATE ... FROM VALUES a kind of change;
+         hand-offs to the workers after commit
 
 Write modes: inside ``unit_of_work()`` rows wait for the flush (the order path, whatever its
 size: one order, a group, a batch); outside it (refunds, grants, jobs) the same calls write

@@ -57,9 +57,10 @@ def account(member: Member) -> Account:
     current = unit.current()
     if current is None:
         return Account(member)
-    found = current.accounts.get(member.pk)
+    accounts: dict[int, Account] = current.memo.setdefault(Account, {})
+    found = accounts.get(member.pk)
     if found is None:
-        found = current.accounts[member.pk] = Account(member)
+        found = accounts[member.pk] = Account(member)
     elif found.member is not member:
         found.member = member  # the same row, loaded again: the newest object holds it
     return found

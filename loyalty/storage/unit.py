@@ -28,17 +28,13 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Model
 
 from loyalty.models import Member
 from loyalty.storage import sql
-
-if TYPE_CHECKING:
-    from loyalty.storage.accounts import Account
-
 
 T = TypeVar("T")
 
@@ -53,11 +49,10 @@ class UnitOfWork:
         self.changes: dict[tuple[type[Model], tuple[str, ...]], dict[int, Model]] = {}
         self.members: dict[int, Member] = {}
         self.member_fields: set[str] = set()
-        # The accounts of the members this unit writes for, loaded before anything is written.
-        self.accounts: dict[int, Account] = {}
         # Ids for the workers, by the function that hands them over after commit.
         self.hand_offs: dict[Callable[[list[int]], None], list[int]] = {}
-        # Reads of rows this unit never writes (settings of a kind), kept for its duration.
+        # What other modules keep for the unit's duration: reads of rows it never writes
+        # (settings of a kind), the accounts of its members (storage.accounts).
         self.memo: dict[Hashable, Any] = {}
 
     def reserve(self, wanted: dict[type[Model], int]) -> None:
