@@ -34,6 +34,8 @@ class Action:
     TEMPLATE_UPDATE = "template.update"
     TEMPLATE_DELETE = "template.delete"
     TIER_OVERRIDE = "tier.override"
+    COUPON_TEMPLATE_CREATE = "coupon_template.create"
+    COUPON_TEMPLATE_UPDATE = "coupon_template.update"
     MEMBER_IMPORT = "member.import"
     RULE_CREATE = "earning_rule.create"
     RULE_UPDATE = "earning_rule.update"

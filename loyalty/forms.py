@@ -15,9 +15,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.content_fields import TranslationsFormField
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import ApiKey, Merchant, Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS
+from loyalty.services.points import MAX_REASON
 from rewards.models import CouponKind
 from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
 
@@ -319,6 +321,12 @@ class PointsChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. The member sees it in their points history."),
     )
+    reason_i18n = TranslationsFormField(
+        max_length=MAX_REASON,
+        lines=False,
+        label=_("reason per language"),
+        help_text=_("What the member reads in its language; empty: the reason above."),
+    )
     counts_for_tier = forms.BooleanField(
         required=False,
         label=_("Counts toward tiers"),
@@ -413,7 +421,7 @@ class TierForm(forms.ModelForm):
         model = Tier
         fields = (
             "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
-            "benefits", "flags",
+            "benefits", "flags", "name_i18n", "benefits_i18n",
         )  # fmt: skip
 
 

@@ -49,7 +49,7 @@ class CouponTemplateForm(forms.ModelForm):
 
     class Meta:
         model = CouponTemplate
-        fields = ("program", "name", *TERM_FIELDS)
+        fields = ("program", "name", "name_i18n", *TERM_FIELDS)
         field_classes = {"value": AmountField, "max_discount": AmountField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.content_fields import TranslationsField
 from loyalty.models import Member, Order, Program, User, amount_field
 from rewards.codes import code_display
 
@@ -27,7 +28,9 @@ class CouponTemplate(models.Model):
     """The terms of coupons to issue: what they take off, on which orders, for how long."""
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="coupon_templates")
+    # The reward's name as members read it (profile page, notifications).
     name = models.CharField(max_length=200)
+    name_i18n = TranslationsField(max_length=200, verbose_name=_("name per language"))
     kind = models.CharField(max_length=10, choices=CouponKind.choices, default=CouponKind.PERCENT)
     value = amount_field(help_text=_("Percent (e.g. 10) or an amount in the program's currency."))
     max_discount = amount_field(

@@ -51,7 +51,7 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = (
             "program", "name", "active", "start_date", "end_date", "multiplier", "fixed_bonus",
-            "min_order_amount", "tiers", "segment",
+            "min_order_amount", "tiers", "segment", "name_i18n",
         )  # fmt: skip
         help_texts = {"multiplier": STACKING_RULE}
 

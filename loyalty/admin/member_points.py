@@ -86,6 +86,7 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
                     member_external_id=member.external_id,
                     points=form.signed_points(),
                     reason=form.cleaned_data["reason"],
+                    reason_i18n=form.cleaned_data["reason_i18n"],
                     created_by=request_user(request),
                     idempotency_key=str(form.cleaned_data["idempotency_key"]),
                     counts_for_tier=form.cleaned_data["counts_for_tier"],

@@ -165,6 +165,7 @@ class MemberGrantsView(MemberPathView):
                 member_external_id=external_id,
                 points=data["points"],
                 reason=data["reason"],
+                reason_i18n=data.get("reason_i18n"),
                 counts_for_tier=data["counts_for_tier"],
                 idempotency_key=request.headers.get("Idempotency-Key"),
             )

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.content_fields import TranslationsField
 from loyalty.models.base import Merchant, amount_field, default_reminder_offsets
 
 
@@ -188,6 +189,7 @@ class Tier(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
     name = models.CharField(max_length=100)
+    name_i18n = TranslationsField(max_length=100, verbose_name=_("name per language"))
     min_points = models.PositiveIntegerField(
         help_text=_("Points earned within the window needed to reach this tier.")
     )
@@ -206,6 +208,10 @@ class Tier(models.Model):
     benefits = models.JSONField(
         default=list, blank=True, help_text=_("Texts shown to the member, one per benefit.")
     )
+    benefits_i18n = TranslationsField(
+        max_length=200, lines=True, verbose_name=_("benefits per language"),
+        help_text=_("One per line, in the member's language; empty: the benefits above."),
+    )  # fmt: skip
     flags = models.JSONField(
         default=list,
         blank=True,
@@ -261,6 +267,7 @@ class Campaign(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="campaigns")
     name = models.CharField(max_length=100)
+    name_i18n = TranslationsField(max_length=100, verbose_name=_("name per language"))
     active = models.BooleanField(default=True)
     start_date = models.DateField()
     end_date = models.DateField(help_text=_("The last day, included (until midnight)."))

@@ -11,9 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.content import REASON_KEY, localized
 from loyalty.models import LedgerEntry, Member, Program, Transfer
 from loyalty.selectors import member_ledger, member_summary
-from rewards.models import Coupon, RewardThreshold
+from rewards.models import Coupon, CouponTemplate, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
@@ -38,6 +39,8 @@ class CouponCard:
     terms: str
     status: str
     status_label: str
+    # The reward's name in the page's language; empty for a coupon without a template.
+    name: str = ""
 
 
 @dataclass
@@ -46,13 +49,22 @@ class RewardOption:
     terms: str
     claimable: bool
     points_missing: int
+    name: str = ""
+
+
+def reward_name(template: CouponTemplate | None, *, language: str) -> str:
+    """A coupon template's name as the member reads it (the base name as the fallback)."""
+    return localized(template.name, template.name_i18n, language) if template else ""
 
 
 def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None = None) -> str:
     """Why the points came or went, in the active language where the entry says enough;
-    else (and in English) the reason stored with the entry."""
+    else (and in English) the reason stored with the entry, in the member's language when
+    staff wrote it in that language too."""
+    details = entry.details if isinstance(entry.details, dict) else {}
+    staff_reason = localized(entry.reason, details.get(REASON_KEY), language)
     if language == "en":
-        return entry.reason
+        return staff_reason
     if transfer is not None and entry.kind in TRANSFER_KINDS:
         if entry.kind == LedgerEntry.Kind.TRANSFER_OUT:
             text = _("Given to member %(member)s") % {"member": transfer.recipient.external_id}
@@ -67,10 +79,10 @@ def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None =
         return _("Converted into coupon %(code)s") % {"code": entry.coupon.display_code}
     if entry.kind == LedgerEntry.Kind.EXPIRE:
         return _("Points expired after their validity ran out")
-    return entry.reason
+    return staff_reason
 
 
-def _coupon_card(coupon: Coupon, *, now: datetime) -> CouponCard:
+def _coupon_card(coupon: Coupon, *, now: datetime, language: str) -> CouponCard:
     status = coupon_status(coupon, now=now)
     return CouponCard(
         coupon=coupon,
@@ -78,11 +90,12 @@ def _coupon_card(coupon: Coupon, *, now: datetime) -> CouponCard:
         terms=terms_text(coupon, currency=coupon.currency, localized=True),
         status=status,
         status_label=str(Coupon.Status(status).label),
+        name=reward_name(coupon.template, language=language),
     )
 
 
 def _reward_options(
-    program: Program, thresholds: list[RewardThreshold], balance: int
+    program: Program, thresholds: list[RewardThreshold], balance: int, language: str
 ) -> list[RewardOption]:
     return [
         RewardOption(
@@ -90,6 +103,7 @@ def _reward_options(
             terms=terms_text(threshold.template, currency=program.currency, localized=True),
             claimable=balance >= threshold.points,
             points_missing=max(threshold.points - balance, 0),
+            name=reward_name(threshold.template, language=language),
         )
         for threshold in sorted(thresholds, key=lambda t: t.points)
     ]
@@ -132,15 +146,21 @@ def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
     return {transfer.pk: transfer for transfer in found}
 
 
-def _coupon_cards(member: Member, *, now: datetime) -> tuple[list[CouponCard], list[CouponCard]]:
-    """The member's usable coupons, and the newest of those it can no longer use."""
-    active = [_coupon_card(c, now=now) for c in member_coupons(member=member, status="active")]
+def _coupon_cards(
+    member: Member, *, now: datetime, language: str
+) -> tuple[list[CouponCard], list[CouponCard]]:
+    """The member's usable coupons, and the newest of those it can no longer use (each with
+    its template, for the reward's name: a join, not a query)."""
+    active_query = member_coupons(member=member, status="active").select_related("template")
+    active = [_coupon_card(c, now=now, language=language) for c in active_query]
     past_query = (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
+        .select_related("template")
         .order_by("-id")
     )
-    return active, [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
+    past = [_coupon_card(c, now=now, language=language) for c in past_query[:PAST_COUPONS_SHOWN]]
+    return active, past
 
 
 def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
@@ -157,6 +177,7 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         reward_progress = {
             **next_reward,
             "terms": terms_text(threshold.template, currency=program.currency, localized=True),
+            "name": reward_name(threshold.template, language=language),
             "percent": min(100, max(0, member.balance) * 100 // threshold.points),
         }
 
@@ -172,7 +193,7 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         and expire_at - now <= timedelta(days=EXPIRY_WARNING_DAYS)
     )
 
-    active, past = _coupon_cards(member, now=now)
+    active, past = _coupon_cards(member, now=now, language=language)
     history, lines = history_page(member=member, page=page, language=language)
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {
@@ -189,7 +210,9 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         "history": history,
         "history_lines": lines,
         "choice_mode": choice,
-        "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
+        "reward_options": (
+            _reward_options(program, thresholds, member.balance, language) if choice else []
+        ),
         # The sections below read only the program and member rows loaded above: no query.
         "transfers_enabled": program.transfers_enabled,
         "badge": {

@@ -98,6 +98,7 @@ def campaigns_describe(*, program: Program) -> list[dict[str, Any]]:
             "min_order_amount": c.min_order_amount,
             "tiers": c.tiers,
             "segment": c.segment,
+            "name_i18n": c.name_i18n,
         }
         for c in Campaign.objects.filter(program=program).order_by("start_date", "pk")
     ]

@@ -47,8 +47,11 @@ def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any
             )
         tier = {
             "name": current.name,
+            # Per language beside the base values (``loyalty.content.localized_attr``).
+            "name_i18n": dict(current.name_i18n),
             "badge": current.badge,
             "benefits": list(current.benefits),
+            "benefits_i18n": dict(current.benefits_i18n),
             "flags": list(current.flags),
             "earn_multiplier": current.earn_multiplier,
             "since": member.tier_since,
@@ -63,6 +66,7 @@ def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any
         points = points_in(nxt.window_days)
         next_tier = {
             "name": nxt.name,
+            "name_i18n": dict(nxt.name_i18n),
             "min_points": nxt.min_points,
             "points_missing": max(nxt.min_points - points, 0),
             "window_points": points,

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_changes, audit_record, audit_replace
+from loyalty.content import translations_clean, translations_problems
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Program, User
 from loyalty.roles import Permission, role_check
@@ -29,7 +30,7 @@ MAX_ITEMS = 100
 
 RULE_FIELDS = ("kind", "name", "active", "parameters")
 CAMPAIGN_FIELDS = ("name", "active", "start_date", "end_date", "multiplier", "fixed_bonus",
-                   "min_order_amount", "tiers", "segment")  # fmt: skip
+                   "min_order_amount", "tiers", "segment", "name_i18n")  # fmt: skip
 
 _Row = TypeVar("_Row", EarningRule, Campaign)
 
@@ -145,6 +146,7 @@ def campaigns_replace(
         raise InvalidInput(errors)
     _lock(program)
     before = campaigns_describe(program=program)
+    _keep_translations(program, made, sent=campaigns)
     Campaign.objects.filter(program=program).delete()
     Campaign.objects.bulk_create(made)
     settings_changed(program)
@@ -160,11 +162,23 @@ def campaigns_replace(
     )
 
 
+def _keep_translations(program: Program, made: list[Campaign], *, sent: list[Any]) -> None:
+    """A campaign sent again under its name without ``name_i18n`` keeps its translations
+    (an integrator that knows nothing of them does not wipe the merchant's)."""
+    kept = dict(Campaign.objects.filter(program=program).values_list("name", "name_i18n"))
+    for campaign, item in zip(made, sent, strict=True):
+        if "name_i18n" not in item:
+            campaign.name_i18n = kept.get(campaign.name) or {}
+
+
 def _campaign(program: Program, item: dict[str, Any]) -> Campaign:
     errors: dict[str, list[str]] = {}
     name = item.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         errors["name"] = [str(_("Give the campaign a name (at most 100 characters)."))]
+    problems = translations_problems(item.get("name_i18n"), max_length=100)
+    if problems:
+        errors["name_i18n"] = problems
     start, end = item.get("start_date"), item.get("end_date")
     for label, value in (("start_date", start), ("end_date", end)):
         if not isinstance(value, date):
@@ -194,6 +208,7 @@ def _campaign(program: Program, item: dict[str, Any]) -> Campaign:
         min_order_amount=min_amount,
         tiers=item.get("tiers", []),
         segment=item.get("segment", {}),
+        name_i18n=translations_clean(item.get("name_i18n"), max_length=100),
     )
     campaign_check(
         start_date=start,

@@ -14,6 +14,7 @@ once are counted one after the other, never both against the same total.
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_record
+from loyalty.content import REASON_KEY, localized, translations_clean, translations_problems
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
 from loyalty.models import LedgerEntry, Member, Program, User
 from loyalty.roles import SupportDailyLimitExceeded, role_check_points, role_limited
@@ -32,10 +34,13 @@ from loyalty.services.members import member_lock
 from loyalty.services.tiers import tier_on_earn
 from notifications.models import Event
 from notifications.services import notification_enqueue
+from notifications.services.templates import language_for
 from notifications.services.webhooks import webhook_points_earned
 from rewards.models import Coupon
 
 MAX_GRANT = 100_000_000
+# The longest reason a member reads in a language (the API's ``reason`` takes as many).
+MAX_REASON = 500
 
 
 @dataclass
@@ -57,6 +62,7 @@ def points_grant(
     idempotency_key: str | None = None,
     expires_at: datetime | None = None,
     counts_for_tier: bool = False,
+    reason_i18n: dict[str, str] | None = None,
 ) -> GrantResult:
     """Grant (points > 0) or deduct (points < 0) points with a reason.
 
@@ -65,19 +71,21 @@ def points_grant(
     tiers only when ``counts_for_tier`` says so (then they may lift the member at once).
 
     With ``created_by`` (a staff user) the user's role must allow it (support: up to the
-    program's limit), and the change is written to the audit trail.
+    program's limit), and the change is written to the audit trail. ``reason_i18n``: the
+    reason per language (``loyalty.content``), ``reason`` being the fallback.
     """
     reason = (reason or "").strip()
-    _grant_check(
-        points=points, reason=reason, expires_at=expires_at, counts_for_tier=counts_for_tier
-    )
+    translations = _grant_check(
+        points=points, reason=reason, expires_at=expires_at, counts_for_tier=counts_for_tier,
+        reason_i18n=reason_i18n,
+    )  # fmt: skip
     role_check_points(user=created_by, program=program, points=points)
 
     member = member_lock(program=program, external_id=member_external_id)
     key = f"grant:{idempotency_key or uuid.uuid4()}"
     existing = LedgerEntry.objects.filter(member=member, idempotency_key=key).first()
     if existing is not None:
-        if existing.points != points or existing.reason != reason:
+        if _change_of(existing) != (points, reason, translations):
             raise IdempotencyConflict()
         return GrantResult(entry=existing, created=False, balance=member.balance)
     if points < 0 and member.balance + points < 0:
@@ -94,7 +102,7 @@ def points_grant(
         key=key,
         created_by=created_by,
         expires_at=expires_at,
-        details={"counts_for_tier": True} if counts_for_tier else None,
+        details=_details(counts_for_tier=counts_for_tier, translations=translations),
     )
     _grant_announce(
         program=program, member=member, entry=entry, created_by=created_by,
@@ -104,13 +112,31 @@ def points_grant(
     return GrantResult(entry=entry, created=True, balance=member.balance, coupons_issued=coupons)
 
 
+def _change_of(entry: LedgerEntry) -> tuple[int, str, dict[str, str]]:
+    """What a grant changed and said, to tell a replay from another change under its key."""
+    details = entry.details if isinstance(entry.details, dict) else {}
+    return entry.points, entry.reason, details.get(REASON_KEY) or {}
+
+
+def _details(*, counts_for_tier: bool, translations: dict[str, str]) -> dict[str, Any] | None:
+    details: dict[str, Any] = {"counts_for_tier": True} if counts_for_tier else {}
+    if translations:
+        details[REASON_KEY] = translations
+    return details or None
+
+
 def _grant_check(
-    *, points: int, reason: str, expires_at: datetime | None, counts_for_tier: bool
-) -> None:
-    """Every problem with the request at once, before any row is locked."""
+    *, points: int, reason: str, expires_at: datetime | None, counts_for_tier: bool,
+    reason_i18n: dict[str, str] | None,
+) -> dict[str, str]:  # fmt: skip
+    """Every problem with the request at once, before any row is locked; the reason's
+    translations as they are kept."""
     errors: dict[str, list[str]] = {}
     if not reason:
         errors["reason"] = [str(_("A reason is required; the member will see it."))]
+    problems = translations_problems(reason_i18n, max_length=MAX_REASON)
+    if problems:
+        errors["reason_i18n"] = problems
     if points == 0 or abs(points) > MAX_GRANT:
         errors["points"] = [str(_("Give a whole number of points other than zero, "
                                   "at most 100000000 either way."))]  # fmt: skip
@@ -120,6 +146,7 @@ def _grant_check(
         errors["expires_at"] = [str(_("Only a grant can carry an expiry, and it must be ahead."))]
     if errors:
         raise InvalidInput(errors)
+    return translations_clean(reason_i18n, max_length=MAX_REASON)
 
 
 def _support_day_check(*, program: Program, member_pk: int, points: int) -> None:
@@ -146,6 +173,7 @@ def _grant_announce(
             changes={
                 "points": points,
                 "balance": [entry.balance_after - points, entry.balance_after],
+                **_translations_changed(entry),
             },
             reason=entry.reason,
         )
@@ -155,10 +183,22 @@ def _grant_announce(
             member=member,
             event=Event.POINTS_GRANTED,
             occasion=f"entry:{entry.pk}",
-            context={"points": points, "reason": entry.reason},
+            context={"points": points, "reason": _member_reason(member, entry)},
         )
         if counts_for_tier:
             tier_on_earn(member=member)
+
+
+def _translations_changed(entry: LedgerEntry) -> dict[str, Any]:
+    """The reason per language, for the audit trail, when staff gave one."""
+    translations = (entry.details or {}).get(REASON_KEY)
+    return {REASON_KEY: translations} if translations else {}
+
+
+def _member_reason(member: Member, entry: LedgerEntry) -> str:
+    """The reason in the member's language, for its notification (the base one else)."""
+    translations = (entry.details or {}).get(REASON_KEY)
+    return localized(entry.reason, translations, language_for(member.locale))
 
 
 def support_points_today(*, program: Program, members: list[int]) -> dict[int, int]:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from loyalty.content import localized
 from loyalty.models import Member, Program, Tier, TierChange
 from loyalty.rules import tiers as tier_rules
 from loyalty.services.tiers import _change_row, _tell_changed, program_tiers
@@ -19,6 +20,7 @@ from loyalty.storage import accounts
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
+from notifications.services.templates import language_for
 
 
 @dataclass
@@ -262,7 +264,9 @@ def _send_notices(at_risk: list[tuple[Member, Tier]], *, program: Program, now: 
             member=member,
             event=Event.TIER_EXPIRING,
             occasion=f"keep:{tier.pk}:{keep.by.isoformat()}",
-            context={"tier_name": tier.name, "points": keep.points_needed,
+            context={"tier_name": localized(tier.name, tier.name_i18n,
+                                            language_for(member.locale)),
+                     "points": keep.points_needed,
                      "expiry_date": keep.by},
         )  # fmt: skip
         sent += 1 if written else 0

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_replace
+from loyalty.content import translations_clean, translations_problems
 from loyalty.errors import InvalidInput
 from loyalty.models import Member, Program, Tier, TierChange, User
 from loyalty.roles import Permission, role_check
@@ -84,6 +85,7 @@ def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) 
         err("flags", _("Give at most 20 names of lowercase letters, digits, '_' and '-'."))
         flags = []
     return {
+        **_check_translations(item, err),
         "id": item.get("id"),
         "name": name,
         "min_points": points,
@@ -94,6 +96,25 @@ def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) 
         "benefits": [b.strip() for b in benefits],
         "flags": list(dict.fromkeys(flags)),
     }
+
+
+# A tier's texts per language (``loyalty.content``): the field, its length, lines or not.
+TRANSLATED = (("name_i18n", 100, False), ("benefits_i18n", 200, True))
+
+
+def _check_translations(item: dict[str, Any], err: Any) -> dict[str, Any]:
+    """The tier's translations as kept; a field not sent keeps what the tier has (an
+    integrator that knows nothing of them does not wipe the merchant's)."""
+    found: dict[str, Any] = {}
+    for name, length, lines in TRANSLATED:
+        if name not in item:
+            continue
+        problems = translations_problems(item[name], max_length=length, lines=lines)
+        for problem in problems:
+            err(name, problem)
+        if not problems:
+            found[name] = translations_clean(item[name], max_length=length, lines=lines)
+    return found
 
 
 @transaction.atomic
@@ -193,12 +214,15 @@ def _tiers_write(
         Tier.objects.filter(pk=row.pk).update(name=f"\x01{row.pk}", min_points=2**31 - 1 - n)
     fields = ("name", "min_points", "window_days", "earn_multiplier", "min_rating", "badge",
               "benefits", "flags")  # fmt: skip
+    translated = [name for name, _length, _lines in TRANSLATED]
     for row, item in kept:
-        for name in fields:
-            setattr(row, name, item[name])
+        for name in (*fields, *translated):
+            if name in item:
+                setattr(row, name, item[name])
         row.save()
     for item in fresh:
-        Tier.objects.create(program=program, **{name: item[name] for name in fields})
+        values = {name: item[name] for name in (*fields, *translated) if name in item}
+        Tier.objects.create(program=program, **values)
 
 
 def _record_removal(removed: QuerySet[Tier]) -> None:
@@ -241,6 +265,8 @@ def tiers_describe(*, program: Program) -> list[dict[str, Any]]:
             "badge": t.badge,
             "benefits": t.benefits,
             "flags": t.flags,
+            "name_i18n": t.name_i18n,
+            "benefits_i18n": t.benefits_i18n,
         }
         for t in program_tiers(program)
     ]

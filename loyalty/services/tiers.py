@@ -25,6 +25,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_record
+from loyalty.content import localized
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import Member, Program, Tier, TierChange, User
 from loyalty.roles import Permission, role_check
@@ -35,6 +36,7 @@ from loyalty.storage import accounts, unit
 from notifications.models import Event, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
+from notifications.services.templates import language_for
 from notifications.services.webhooks import webhook_enqueue
 
 
@@ -117,9 +119,13 @@ def _tell_changed(*, member: Member, change: TierChange, hooks: bool) -> None:
         )
     if not member_channels(member):
         return
+    language = language_for(member.locale)
     name = change.to_name
+    if change.to_tier is not None and name:
+        # The tier as the member reads it (``loyalty.content``): its name, else the base one.
+        name = localized(name, change.to_tier.name_i18n, language)
     if not name:
-        with translation.override(member.locale):
+        with translation.override(language):
             name = gettext("basic member")
     notification_enqueue(
         member=member,

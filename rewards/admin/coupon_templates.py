@@ -12,10 +12,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import MerchantScopedAdmin
-from loyalty.backoffice.scope import is_superuser
+from loyalty.backoffice.scope import is_superuser, request_user
 from rewards.admin.base import scoped_program
 from rewards.forms import CouponTemplateForm
 from rewards.models import CouponTemplate
+from rewards.services.coupon_templates import coupon_template_save
 from rewards.services.thresholds import TERM_FIELDS
 from rewards.terms import terms_text
 
@@ -47,7 +48,12 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
     def get_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         program = ("program",) if obj is not None or is_superuser(request) else ()
         record = ("created_at",) if obj is not None else ()
-        return (*program, "name", *TERM_FIELDS, *record)
+        return (*program, "name", "name_i18n", *TERM_FIELDS, *record)
+
+    def save_model(
+        self, request: HttpRequest, obj: CouponTemplate, form: Any, change: bool
+    ) -> None:
+        coupon_template_save(template=obj, actor=request_user(request))
 
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         # A template's currency is its program's: it never moves to another program.

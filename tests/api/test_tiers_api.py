@@ -27,6 +27,8 @@ TIERS = [
         "badge": "#7f8c8d",
         "benefits": ["Early access to sales"],
         "flags": ["early_access"],
+        "name_i18n": {},
+        "benefits_i18n": {},
     },
     {"name": "Star", "min_points": 3000, "window_days": 30, "min_rating": "4.7"},
 ]
@@ -60,6 +62,8 @@ def test_put_program_replaces_tiers_and_get_shows_them(api):
         "badge": "#7f8c8d",
         "benefits": ["Early access to sales"],
         "flags": ["early_access"],
+        "name_i18n": {},
+        "benefits_i18n": {},
     }
     assert body["tiers"][2]["min_rating"] == "4.70"
 
@@ -109,6 +113,7 @@ def test_member_detail_shows_tier_next_tier_safe_until_and_flags(api, program):
     assert body["tier_keep"] == {"points_needed": 1000, "by": safe_until}
     assert body["next_tier"] == {
         "name": "Star",
+        "name_i18n": {},
         "points_missing": 1800,
         "min_points": 3000,
         "window_points": 1200,

@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from loyalty.api.serializers.fields import LOCALES, external_id_field
+from loyalty.content import REASON_KEY
 from loyalty.models import LedgerEntry, TierChange
 from rewards.api.serializers import CouponSerializer
 
@@ -48,6 +49,11 @@ class NextRewardSerializer(serializers.Serializer):
 
 class NextTierSerializer(serializers.Serializer):
     name = serializers.CharField()
+    name_i18n = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The name per language (only those the merchant gave); `name` for the others.",
+    )
     points_missing = serializers.IntegerField(
         help_text="Points to earn within the tier's window to reach it."
     )
@@ -92,6 +98,8 @@ class MemberSerializer(serializers.Serializer):
         source="tier.earn_multiplier", max_digits=6, decimal_places=3, allow_null=True
     )
     tier_benefits = serializers.SerializerMethodField()
+    tier_name_i18n = serializers.SerializerMethodField()
+    tier_benefits_i18n = serializers.SerializerMethodField()
     flags = serializers.SerializerMethodField()
     rating = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     points_expire_at = serializers.DateTimeField(
@@ -105,6 +113,14 @@ class MemberSerializer(serializers.Serializer):
     def get_tier_benefits(self, summary: dict[str, Any]) -> list[str]:
         """Texts shown to the member about its tier's perks."""
         return list(summary["tier"]["benefits"]) if summary.get("tier") else []
+
+    def get_tier_name_i18n(self, summary: dict[str, Any]) -> dict[str, str]:
+        """The tier's name per language (only those the merchant gave; `tier` else)."""
+        return dict(summary["tier"].get("name_i18n") or {}) if summary.get("tier") else {}
+
+    def get_tier_benefits_i18n(self, summary: dict[str, Any]) -> dict[str, list[str]]:
+        """The benefits per language (only those the merchant gave; `tier_benefits` else)."""
+        return dict(summary["tier"].get("benefits_i18n") or {}) if summary.get("tier") else {}
 
     def get_flags(self, summary: dict[str, Any]) -> list[str]:
         """The tier's named flags (e.g. ``early_access``) that open features in the shop."""
@@ -149,13 +165,19 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     order = serializers.SerializerMethodField()
     coupon = serializers.SerializerMethodField()
     refund = serializers.SerializerMethodField()
+    reason_i18n = serializers.SerializerMethodField()
 
     class Meta:
         model = LedgerEntry
         fields = [
-            "id", "kind", "points", "balance_after", "reason", "order", "refund", "coupon",
-            "created_at",
+            "id", "kind", "points", "balance_after", "reason", "reason_i18n", "order", "refund",
+            "coupon", "created_at",
         ]  # fmt: skip
+
+    def get_reason_i18n(self, entry: LedgerEntry) -> dict[str, str]:
+        """A grant's or deduction's reason per language, as staff gave it (`reason` else)."""
+        details = entry.details if isinstance(entry.details, dict) else {}
+        return dict(details.get(REASON_KEY) or {})
 
     def get_order(self, entry: LedgerEntry) -> str | None:
         return entry.order.external_id if entry.order else None
@@ -177,6 +199,11 @@ class LedgerPageSerializer(serializers.Serializer):
 class GrantInSerializer(serializers.Serializer):
     points = serializers.IntegerField(min_value=-100_000_000, max_value=100_000_000)
     reason = serializers.CharField(max_length=500)
+    reason_i18n = serializers.JSONField(
+        required=False,
+        help_text='The reason per language the member may read it in, e.g. {"es": "Regalo"}; '
+        "`reason` for the others. Keys: en, es, ru, tr; at most 500 characters each.",
+    )
     counts_for_tier = serializers.BooleanField(
         default=False, help_text="The granted points count toward tiers like earned ones."
     )

@@ -83,6 +83,11 @@ class CampaignSerializer(serializers.Serializer):
         "locale, consent_email, consent_push, birth_date, created_at; lookups exact, in, "
         "startswith, endswith, gte, lte.",
     )
+    name_i18n = serializers.JSONField(
+        required=False,
+        help_text='The name per language members read, e.g. {"es": "Rebajas"}; `name` for '
+        "the others. Not sent: a campaign sent again under its name keeps its own.",
+    )
 
 
 class TierSerializer(serializers.Serializer):
@@ -108,6 +113,16 @@ class TierSerializer(serializers.Serializer):
         child=serializers.RegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
         help_text="Names integrators read from the member to open features (early_access).",
     )  # fmt: skip
+    name_i18n = serializers.JSONField(
+        required=False,
+        help_text='The name per language members read, e.g. {"es": "Oro"}; `name` for the '
+        "others. Not sent: a tier sent again keeps its own.",
+    )
+    benefits_i18n = serializers.JSONField(
+        required=False,
+        help_text='The benefits per language, e.g. {"es": ["Envío gratis"]}; `benefits` for '
+        "the others. Not sent: a tier sent again keeps its own.",
+    )
 
 
 class ProgramSerializer(serializers.ModelSerializer):
