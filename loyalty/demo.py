@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
+from loyalty.demo_content import REASONS, demo_content_write
 from loyalty.demo_plan import KEEP, RELEASE, VOID, VOID_REASON, PlannedMember, demo_plan
 from loyalty.errors import InsufficientPoints, LoyaltyError
 from loyalty.models import ApiKey, Member, Merchant, Program, Tier, User
@@ -220,6 +221,7 @@ def demo_member_finish(
                 member_external_id=planned.external_id,
                 points=adjustment.points,
                 reason=adjustment.reason,
+                reason_i18n=REASONS.get(adjustment.reason),
                 created_by=staff,
                 idempotency_key=adjustment.key,
             ).entry.balance_after
@@ -285,6 +287,7 @@ def demo_seed(
     program = merchant.program
     demo_thresholds(program)
     demo_tiers(program)
+    demo_content_write(program)
     staff, passwords = demo_users(merchant)
     demo_api_key(merchant)
     result = DemoResult(merchant=merchant, passwords=passwords)

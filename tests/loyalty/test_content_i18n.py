@@ -16,12 +16,13 @@ from django.urls import reverse
 
 from loyalty.audit import Action
 from loyalty.content import localized, localized_attr, translations_clean
+from loyalty.demo import demo_seed
 from loyalty.models import AuditEntry, Campaign, LedgerEntry, Member, Tier
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.tier_settings import tiers_seed_defaults
 from notifications.models import Event, Notification
-from rewards.models import CouponTemplate
+from rewards.models import CouponTemplate, RewardThreshold
 from tests.factories import MemberFactory, ProgramFactory, StaffFactory
 from tests.loyalty.test_tiers_admin import existing_rows, program_post
 from tests.profile.conftest import deep_link_path
@@ -436,3 +437,23 @@ def test_grant_form_refuses_an_overlong_reason_and_grants_nothing(client, staff_
     assert response.status_code == 200
     assert "tr: At most 500 characters" in response.content.decode()
     assert not LedgerEntry.objects.filter(member=member).exists()
+
+
+# --- the demo -----------------------------------------------------------------------------
+
+
+def test_demo_carries_its_texts_in_all_four_languages():
+    program = demo_seed(members=40).merchant.program
+
+    for tier in Tier.objects.filter(program=program):
+        assert set(tier.name_i18n) == set(tier.benefits_i18n) == {"es", "ru", "tr"}
+        assert all(len(lines) == len(tier.benefits) for lines in tier.benefits_i18n.values())
+    for threshold in RewardThreshold.objects.filter(program=program).select_related("template"):
+        assert set(threshold.template.name_i18n) == {"es", "ru", "tr"}
+    adjustments = LedgerEntry.objects.filter(program=program, kind__in=["grant", "deduct"])
+    assert adjustments.exists()
+    for entry in adjustments:
+        assert set(entry.details["reason_i18n"]) == {"es", "ru", "tr"}
+    names = {t.pk: t.name_i18n for t in CouponTemplate.objects.filter(program=program)}
+    demo_seed(members=40)  # a rerun keeps them as they are
+    assert {t.pk: t.name_i18n for t in CouponTemplate.objects.filter(program=program)} == names
