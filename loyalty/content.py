@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 T = TypeVar("T", str, list[str])
@@ -66,11 +66,10 @@ def _clean_text(value: Any, max_length: int) -> str:
         raise ValidationError(_("Give a text."), code="invalid")
     text = value.strip()
     if len(text) > max_length:
-        raise ValidationError(
-            _("At most %(limit)d characters (this one has %(length)d)."),
-            code="max_length",
-            params={"limit": max_length, "length": len(text)},
+        message = ngettext(
+            "At most %(limit)d character.", "At most %(limit)d characters.", max_length
         )
+        raise ValidationError(message % {"limit": max_length}, code="max_length")
     return text
 
 
@@ -80,9 +79,8 @@ def _clean_lines(value: Any, max_length: int) -> list[str]:
     lines = [_clean_text(line, max_length) for line in value]
     lines = [line for line in lines if line]
     if len(lines) > MAX_LINES:
-        raise ValidationError(
-            _("At most %(limit)d lines."), code="max_lines", params={"limit": MAX_LINES}
-        )
+        message = ngettext("At most %(limit)d line.", "At most %(limit)d lines.", MAX_LINES)
+        raise ValidationError(message % {"limit": MAX_LINES}, code="max_lines")
     return lines
 
 
