@@ -324,7 +324,7 @@ class PointsChangeForm(forms.Form):
     reason_i18n = TranslationsFormField(
         max_length=MAX_REASON,
         lines=False,
-        label=_("reason per language"),
+        label=_("Reason per language"),
         help_text=_("What the member reads in its language; empty: the reason above."),
     )
     counts_for_tier = forms.BooleanField(
