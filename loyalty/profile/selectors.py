@@ -72,7 +72,9 @@ def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None =
             text = _("Received from member %(member)s") % {"member": transfer.sender.external_id}
         return f"{text}: {transfer.note}" if transfer.note else text
     if entry.kind == LedgerEntry.Kind.EARN and entry.order is not None:
-        return _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
+        text = _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
+        campaigns = _campaign_names(entry.order.earning, language)
+        return f"{text} ({campaigns})" if campaigns else text
     if entry.kind == LedgerEntry.Kind.REVERSAL and entry.order is not None:
         return _("Refund of order %(order)s") % {"order": f"#{entry.order.external_id}"}
     if entry.kind == LedgerEntry.Kind.REWARD and entry.coupon is not None:
@@ -80,6 +82,18 @@ def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None =
     if entry.kind == LedgerEntry.Kind.EXPIRE:
         return _("Points expired after their validity ran out")
     return staff_reason
+
+
+def _campaign_names(earning: Any, language: str) -> str:
+    """The campaigns that raised an order's points, named in the member's language (their
+    names are kept with the order's earning: no query)."""
+    lines = earning.get("campaigns") if isinstance(earning, dict) else None
+    names = [
+        localized(str(line.get("campaign") or ""), line.get("name_i18n"), language)
+        for line in lines or []
+        if isinstance(line, dict)
+    ]
+    return ", ".join(dict.fromkeys(name for name in names if name))
 
 
 def _coupon_card(coupon: Coupon, *, now: datetime, language: str) -> CouponCard:

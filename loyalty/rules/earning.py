@@ -154,6 +154,8 @@ class CampaignEarning:
     multiplier: Decimal | None
     points: int
     reason: str
+    # The campaign's name per language (``loyalty.content``): members read it in theirs.
+    name_i18n: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -360,7 +362,7 @@ def _fixed_bonus(eligible: list[Campaign]) -> CampaignEarning | None:
         return None
     return CampaignEarning(
         campaign=fixed.name, multiplier=None, points=fixed.fixed_bonus,
-        reason=f"+{fixed.fixed_bonus} campaign '{fixed.name}'",
+        reason=f"+{fixed.fixed_bonus} campaign '{fixed.name}'", name_i18n=dict(fixed.name_i18n),
     )  # fmt: skip
 
 
@@ -378,7 +380,8 @@ def _multiply(
         if campaign is not None:
             campaign_lines.append(
                 CampaignEarning(campaign=campaign.name, multiplier=factor,
-                                points=points - before, reason=f"x{_num(factor)} {source}")
+                                points=points - before, reason=f"x{_num(factor)} {source}",
+                                name_i18n=dict(campaign.name_i18n))
             )  # fmt: skip
     return points, steps, campaign_lines
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.audit import Action
 from loyalty.content import localized, localized_attr, translations_clean
@@ -457,3 +458,23 @@ def test_demo_carries_its_texts_in_all_four_languages():
     names = {t.pk: t.name_i18n for t in CouponTemplate.objects.filter(program=program)}
     demo_seed(members=40)  # a rerun keeps them as they are
     assert {t.pk: t.name_i18n for t in CouponTemplate.objects.filter(program=program)} == names
+
+
+def test_history_names_the_orders_campaign_in_the_members_language(client, program):
+    today = timezone.localdate()
+    Campaign.objects.create(
+        program=program, name="Weekend", start_date=today, end_date=today,
+        multiplier=Decimal(2), name_i18n={"es": "Fin de semana"},
+    )  # fmt: skip
+    spanish = MemberFactory(program=program, locale="es")
+    turkish = MemberFactory(program=program, locale="tr")
+    for member in (spanish, turkish):
+        order_record(program=program, external_id=f"{member.external_id}-A",
+                     member_external_id=member.external_id, amount=Decimal(10),
+                     currency="EUR")  # fmt: skip
+
+    assert f"#{spanish.external_id}-A (Fin de semana)" in profile_page(client, spanish)
+    client.logout()
+    assert f"#{turkish.external_id}-A numaralı sipariş için puanlar (Weekend)" in profile_page(
+        client, turkish
+    )

@@ -93,6 +93,12 @@ class RuleEarningSerializer(serializers.Serializer):
 
 class CampaignEarningSerializer(serializers.Serializer):
     campaign = serializers.CharField()
+    name_i18n = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The campaign's name per language (those the merchant gave); `campaign` "
+        "for the others.",
+    )
     multiplier = serializers.CharField(allow_null=True)
     points = serializers.IntegerField()
     reason = serializers.CharField()
