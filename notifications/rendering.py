@@ -14,7 +14,8 @@ expiring_points      how many points expire on that day
 profile_url          the member's profile page
 unsubscribe_url      the one-click link that stops these emails
 merchant_name        the shop's name
-tier_name            the member's tier
+tier_name            the member's tier (in the member's language where the merchant gave it)
+reward_name          the reward's name (its coupon template's), in the member's language
 reason               why the points were granted (written by staff)
 ==================== ======================================================
 
@@ -68,6 +69,7 @@ VARIABLES: dict[str, Promise] = {
     "merchant_name": _("the shop's name"),
     "tier_name": _("the member's tier"),
     "reason": _("why the points were granted"),
+    "reward_name": _("the reward's name"),
 }
 
 PLAIN_TYPES = (str, int, Decimal, datetime.date)
@@ -207,6 +209,7 @@ def sample_context() -> dict[str, Any]:
         "merchant_name": "Example Shop",
         "tier_name": "Gold",
         "reason": "Sorry for the late delivery",
+        "reward_name": "Welcome gift",
     }
 
 

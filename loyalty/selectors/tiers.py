@@ -91,6 +91,8 @@ def badge_card(*, member: Member) -> dict[str, Any]:
         "enabled": member.badge_enabled,
         "token": member.badge_token if member.badge_enabled else None,
         "tier": tier.name if tier else None,
+        # The tier's name in the reader's language (the page's ``localized`` filter).
+        "tier_i18n": dict(tier.name_i18n) if tier else {},
         "badge": tier.badge if tier else "",
         # Only a real colour reaches the page's style attribute.
         "colour": tier.badge if tier and tier_rules.COLOUR.fullmatch(tier.badge) else None,

@@ -10,6 +10,7 @@ entry of kind ``reward`` that spends the points, a webhook and the member's noti
 from django.db import transaction
 from django.utils import timezone, translation
 
+from loyalty.content import localized
 from loyalty.errors import InsufficientPoints, MemberNotFound
 from loyalty.models import LedgerEntry, Member, Order, Program
 from loyalty.rules.conversion import conversions
@@ -75,7 +76,8 @@ def _convert(
             "balance": member.balance,
         },
     )
-    with translation.override(language_for(member.locale)):
+    language = language_for(member.locale)
+    with translation.override(language):
         terms = terms_text(coupon, currency=coupon.currency)
     notification_enqueue(
         member=member,
@@ -86,6 +88,9 @@ def _convert(
             "coupon_code": coupon.display_code,
             "coupon_terms": terms,
             "coupon_valid_until": timezone.localdate(coupon.valid_until),
+            "reward_name": localized(
+                threshold.template.name, threshold.template.name_i18n, language
+            ),
         },
     )
     return coupon

@@ -22,6 +22,7 @@ from loyalty.models import AuditEntry, Campaign, LedgerEntry, Member, Tier
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.tier_settings import tiers_seed_defaults
+from loyalty.services.tiers import badge_card_set
 from notifications.models import Event, Notification
 from rewards.models import CouponTemplate, RewardThreshold
 from tests.factories import MemberFactory, ProgramFactory, StaffFactory
@@ -478,3 +479,23 @@ def test_history_names_the_orders_campaign_in_the_members_language(client, progr
     assert f"#{turkish.external_id}-A numaralı sipariş için puanlar (Weekend)" in profile_page(
         client, turkish
     )
+
+
+def test_reward_notification_names_the_reward_in_the_members_language(shop):
+    member = gold_member(shop, locale="tr")
+
+    issued = Notification.objects.get(member=member, event=Event.REWARD_ISSUED)
+
+    assert issued.context["reward_name"] == REWARD_NAMES["tr"]
+
+
+def test_public_badge_card_shows_the_tier_in_the_readers_language(client, shop):
+    member = gold_member(shop, locale="en")
+    badge_card_set(member=member, enabled=True)
+    member.refresh_from_db()
+
+    spanish = client.get(f"/badge/{member.badge_token}/", HTTP_ACCEPT_LANGUAGE="es")
+    english = client.get(f"/badge/{member.badge_token}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert '<p class="tier">Oro</p>' in spanish.content.decode()
+    assert '<p class="tier">Gold</p>' in english.content.decode()
