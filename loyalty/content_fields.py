@@ -58,7 +58,6 @@ class TranslationsFormField(forms.MultiValueField):
 
     def __init__(self, *, max_length: int, lines: bool = False, **kwargs: Any) -> None:
         self.max_length, self.lines = max_length, lines
-        kwargs.pop("encoder", None), kwargs.pop("decoder", None)
         kwargs.setdefault("required", False)
         kwargs.setdefault(
             "help_text", _("In the member's language; empty: the value above is shown.")

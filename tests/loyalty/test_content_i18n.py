@@ -499,3 +499,31 @@ def test_public_badge_card_shows_the_tier_in_the_readers_language(client, shop):
 
     assert '<p class="tier">Oro</p>' in spanish.content.decode()
     assert '<p class="tier">Gold</p>' in english.content.decode()
+
+
+def test_put_program_campaigns_keep_their_translations_unless_sent(api_for, program):
+    api = api_for(program)
+    campaign = {"name": "Weekend", "start_date": "2026-12-05", "end_date": "2026-12-06",
+                "multiplier": "2", "name_i18n": {"es": "Fin de semana"}}  # fmt: skip
+    assert api.put("/api/v1/program", {"campaigns": [campaign]}, format="json").status_code == 200
+    shown = api.get("/api/v1/program").json()["campaigns"][0]
+    assert shown["name_i18n"] == {"es": "Fin de semana"}
+
+    del campaign["name_i18n"]
+    kept = api.put("/api/v1/program", {"campaigns": [campaign]}, format="json")
+    assert Campaign.objects.get(program=program).name_i18n == {"es": "Fin de semana"}
+    changed = api.put(
+        "/api/v1/program",
+        {"campaigns": [{**campaign, "name_i18n": {"ru": "Выходные"}}]},
+        format="json",
+    )
+
+    assert kept.status_code == changed.status_code == 200
+    assert Campaign.objects.get(program=program).name_i18n == {"ru": "Выходные"}
+    audit = AuditEntry.objects.filter(action=Action.CAMPAIGNS_REPLACE).order_by("-id").first()
+    assert audit is not None
+    before, after = audit.changes["campaigns"]
+    assert (before[0]["name_i18n"], after[0]["name_i18n"]) == (
+        {"es": "Fin de semana"},
+        {"ru": "Выходные"},
+    )
