@@ -25,7 +25,8 @@ class TranslationsWidget(forms.MultiWidget):
 
     def __init__(self, *, max_length: int, lines: bool = False) -> None:
         self.lines = lines
-        attrs: dict[str, Any] = {"lang": "", "maxlength": max_length}
+        # ``lang``: the browser spell-checks (and reads aloud) each input in its language.
+        attrs: dict[str, Any] = {"maxlength": max_length}
         widgets: dict[str, forms.Widget | type[forms.Widget]] = {
             code: forms.Textarea(attrs={**attrs, "lang": code, "rows": 3, "cols": 40})
             if lines
