@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.audit import Action, audit_record
+from loyalty.content import REASON_KEY
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import BulkJob, BulkRow, Program, User
 from loyalty.roles import Permission, role_check, role_check_merchant
@@ -203,6 +204,7 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             member_external_id=row.external_id,
             points=int(row.data["points"]),
             reason=row.data["reason"],
+            reason_i18n=row.data.get(REASON_KEY),
             created_by=job.started_by,
             idempotency_key=f"bulk:{job.pk}:{row.line}",
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from loyalty.content import REASON_KEY, content_languages, translations_problems
 from loyalty.csvfiles import csv_reader
 from loyalty.errors import InvalidInput, MemberNotFound
 from loyalty.ids import external_id_problem
@@ -27,13 +28,15 @@ from loyalty.roles import (
     role_limited,
 )
 from loyalty.services.members import LOCALES
-from loyalty.services.points import MAX_GRANT, support_points_today
+from loyalty.services.points import MAX_GRANT, MAX_REASON, support_points_today
 
 MAX_ROWS = 100_000
 MAX_CSV_BYTES = 10_000_000
 
+# The reason per language the member reads (``loyalty.content``): reason_es, reason_ru, ...
+REASON_COLUMNS = {code: f"reason_{code}" for code in content_languages()}
 COLUMNS: dict[str, tuple[str, ...]] = {
-    BulkJob.Kind.POINTS: ("external_id", "points", "reason"),
+    BulkJob.Kind.POINTS: ("external_id", "points", "reason", *REASON_COLUMNS.values()),
     BulkJob.Kind.COUPONS: ("external_id", "reason"),
     BulkJob.Kind.MEMBERS: ("external_id", "email", "name", "locale"),
 }
@@ -209,7 +212,14 @@ def _check_points_row(
     if not reason:
         _fail(row, _("A reason is required; the member will see it."))
         return
+    translations = {code: row.values[name] for code, name in REASON_COLUMNS.items()
+                    if row.values.get(name)}  # fmt: skip
+    if problems := translations_problems(translations, max_length=MAX_REASON):
+        _fail(row, " ".join(problems))
+        return
     row.data = {"points": points, "reason": reason}
+    if translations:
+        row.data[REASON_KEY] = translations
     if role_limited(user) and abs(points) > program.support_grant_limit:
         error = GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))
         _fail(row, error.detail, error.code)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from loyalty.audit import Action
 from loyalty.content import localized, localized_attr, translations_clean
 from loyalty.demo import demo_seed
-from loyalty.models import AuditEntry, Campaign, LedgerEntry, Member, Tier
+from loyalty.models import AuditEntry, BulkJob, BulkRow, Campaign, LedgerEntry, Member, Tier
+from loyalty.services.bulk import bulk_job_create, bulk_job_run, bulk_job_start
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.tier_settings import tiers_seed_defaults
@@ -527,3 +528,28 @@ def test_put_program_campaigns_keep_their_translations_unless_sent(api_for, prog
         {"es": "Fin de semana"},
         {"ru": "Выходные"},
     )
+
+
+def test_bulk_points_take_the_reason_per_language_from_the_file(
+    program, django_capture_on_commit_callbacks
+):
+    alice = MemberFactory(program=program, external_id="alice", locale="es")
+    MemberFactory(program=program, external_id="bob")
+    long_reason = "x" * 501
+    data = (
+        "external_id,points,reason,reason_es,reason_ru\n"
+        "alice,50,Sorry for the delay,Perdón por el retraso,\n"
+        f"bob,20,Gift,,{long_reason}\n"
+    ).encode()
+
+    job = bulk_job_create(program=program, kind=BulkJob.Kind.POINTS, data=data)
+    rows = {row.external_id: row for row in job.rows.all()}
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_job_start(job=job, user=None, run=lambda job_id: bulk_job_run(job_id=job_id))
+
+    assert rows["alice"].data["reason_i18n"] == {"es": "Perdón por el retraso"}
+    assert rows["bob"].status == BulkRow.Status.INVALID
+    assert "ru: At most 500 characters" in rows["bob"].detail
+    entry = LedgerEntry.objects.get(member=alice)
+    assert entry.details["reason_i18n"] == {"es": "Perdón por el retraso"}
+    assert not LedgerEntry.objects.filter(member__external_id="bob").exists()
