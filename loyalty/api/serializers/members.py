@@ -5,6 +5,7 @@ profile link.
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.api.serializers.fields import LOCALES, external_id_field
@@ -107,7 +108,7 @@ class MemberSerializer(serializers.Serializer):
         return list(summary["tier"]["benefits"]) if summary.get("tier") else []
 
     def get_flags(self, summary: dict[str, Any]) -> list[str]:
-        """The tier's named flags (e.g. ``early_access``) that open features in the shop."""
+        """The tier's named flags (e.g. `early_access`) that open features in the shop."""
         return list(summary["tier"]["flags"]) if summary.get("tier") else []
 
 
@@ -174,8 +175,17 @@ class LedgerPageSerializer(serializers.Serializer):
     previous = serializers.URLField(allow_null=True)
 
 
+@extend_schema_field(
+    {"type": "integer", "minimum": -100_000_000, "maximum": 100_000_000, "not": {"enum": [0]},
+     "example": 250,
+     "description": "Points to add (more than 0) or take off (less than 0); never 0."}
+)  # fmt: skip
+class GrantPointsField(serializers.IntegerField):
+    """Points of a grant: -100000000 to 100000000 but not 0 (the service says why)."""
+
+
 class GrantInSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=-100_000_000, max_value=100_000_000)
+    points = GrantPointsField(min_value=-100_000_000, max_value=100_000_000)
     reason = serializers.CharField(max_length=500)
     counts_for_tier = serializers.BooleanField(
         default=False, help_text="The granted points count toward tiers like earned ones."

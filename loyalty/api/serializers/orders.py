@@ -48,9 +48,9 @@ class OrderLineSerializer(serializers.Serializer):
 class OrderInSerializer(DottedErrorsSerializer):
     dotted_fields = ("lines",)
 
-    external_id = external_id_field()
+    external_id = external_id_field(order=True)
     member = external_id_field()
-    amount = amount_field()
+    amount = amount_field(above_zero=True)
     currency = currency_field()
     placed_at = serializers.DateTimeField(required=False)
     breakdown = BreakdownSerializer(required=False)
@@ -189,7 +189,7 @@ class OrderSerializer(serializers.Serializer):
 
 class RefundInSerializer(serializers.Serializer):
     external_id = external_id_field()
-    amount = amount_field()
+    amount = amount_field(above_zero=True)
     currency = currency_field(required=False)
 
 
