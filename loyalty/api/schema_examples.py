@@ -2,6 +2,8 @@
 currency's decimals, ISO 4217 codes, ids as a shop would send them. Each request example is
 valid for its operation's request schema (tests/api/test_schema_docs.py checks it)."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import OpenApiExample
 
 COUPON = {
@@ -22,11 +24,11 @@ COUPON = {
 }
 
 
-def request(name: str, value: dict[str, object], summary: str = "") -> OpenApiExample:
+def request(name: str, value: Mapping[str, object], summary: str = "") -> OpenApiExample:
     return OpenApiExample(name, value=value, summary=summary or name, request_only=True)
 
 
-def response(name: str, value: dict[str, object], status: int = 200) -> OpenApiExample:
+def response(name: str, value: Mapping[str, object], status: int = 200) -> OpenApiExample:
     return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)])
 
 
