@@ -141,7 +141,8 @@ class CouponTermsInSerializer(serializers.Serializer):
 
     kind = coupon_kind_field()
     value = amount_field(
-        above_zero=True, help_text='Percent off (e.g. "10") or an amount in the currency.'
+        above_zero=True,
+        help_text='Percent off (e.g. "10", at most 100) or an amount in the currency.',
     )
     max_discount = amount_field(
         required=False, allow_null=True, help_text="Cap on a percent discount; null for none."

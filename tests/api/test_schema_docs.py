@@ -237,3 +237,16 @@ def test_an_order_links_to_what_reads_it(schema):
     }  # fmt: skip
     assert {link["operationId"] for link in created.values()} <= operation_ids
     assert created["GetOrder"]["parameters"] == {"external_id": "$response.body#/external_id"}
+
+
+@pytest.mark.parametrize(
+    ("component", "field", "words"),
+    [("OrderInRequest", "breakdown", "must not exceed `amount`"),
+     ("OrderInRequest", "placed_at", "Not in the future"),
+     ("GrantInRequest", "counts_for_tier", "only for a grant"),
+     ("MemberInRequest", "referred_by", "existing member"),
+     ("CouponTermsInRequest", "value", "at most 100")],
+)  # fmt: skip
+def test_rules_between_fields_are_stated_in_words(schema, component, field, words):
+    """What JSON Schema cannot say (and the fuzz test does not generate) the field says."""
+    assert words in schema["components"]["schemas"][component]["properties"][field]["description"]

@@ -32,8 +32,9 @@ class MemberInSerializer(serializers.Serializer):
         required=False,
         max_length=191,
         trim_whitespace=False,
-        help_text="The external id of the member who referred this one; set once, before the "
-        "first order; never the member themself nor a loop (400 validation_error).",
+        help_text="The external id of an existing member of the program who referred this "
+        "one; set once, before the first order; never the member themself nor a loop (400 "
+        "validation_error).",
     )
     rating = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, required=False,
@@ -188,7 +189,9 @@ class GrantInSerializer(serializers.Serializer):
     points = GrantPointsField(min_value=-100_000_000, max_value=100_000_000)
     reason = serializers.CharField(max_length=500)
     counts_for_tier = serializers.BooleanField(
-        default=False, help_text="The granted points count toward tiers like earned ones."
+        default=False,
+        help_text="The granted points count toward tiers like earned ones; only for a grant "
+        "(points > 0), else 400 validation_error.",
     )
 
 
