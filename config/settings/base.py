@@ -180,10 +180,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
-    "DESCRIPTION": (
-        "The integrator API, v1. Authenticate with `Authorization: Bearer <key>`. "
-        "Every error is `{code, detail, fields?}`; writes accept an `Idempotency-Key` header."
-    ),
+    # The reference's introduction (auth, scopes, errors, retries), with links to the guides
+    # served at /api/docs/<guide>/ (loyalty.api.guides).
+    "DESCRIPTION": (BASE_DIR / "docs" / "api" / "index.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",

@@ -13,7 +13,7 @@ looked at, an order's lines before any line is checked, and a body over
 from typing import Any
 
 from django.utils.translation import gettext
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,10 +36,22 @@ class OrderBatchInSerializer(serializers.Serializer):
     )
 
 
-class OrderBatchDocSerializer(serializers.Serializer):
-    """What the schema shows: a list of single-order bodies."""
+# Any object is taken as an item: each is checked on its own and a bad one gets an `error`
+# result in a 200, so the document holds items to "an object" only.
+@extend_schema_field(
+    {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_ORDERS,
+     "items": {"type": "object", "description": "An order, as `POST /orders` takes it "
+               "(`OrderInRequest`); one that is not valid gets its `error` result."},
+     "description": f"1 to {MAX_BATCH_ORDERS} orders."}
+)  # fmt: skip
+class BatchOrdersField(BoundedListField):
+    pass
 
-    orders = OrderInSerializer(many=True, help_text=f"1 to {MAX_BATCH_ORDERS} orders.")
+
+class OrderBatchDocSerializer(serializers.Serializer):
+    """Up to 1,000 orders, each exactly as `POST /orders` takes it."""
+
+    orders = BatchOrdersField(child=serializers.DictField())
 
 
 class OrderBatchResultSerializer(serializers.Serializer):
@@ -68,6 +80,7 @@ class OrdersBatchView(LoyaltyView):
 
     @extend_schema(
         operation_id="order_batch_create",
+        summary="Record a batch of orders",
         request=OrderBatchDocSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: OrderBatchSerializer, **errors(400, 401, 403, 409)},

@@ -14,6 +14,25 @@ from rest_framework.views import set_rollback
 
 from loyalty.errors import InvalidInput, LoyaltyError, PayloadTooLarge
 
+# The codes this handler answers besides the services' own (``loyalty.errors``,
+# ``rewards.errors``): DRF's refusals (their ``default_code``), the cursor pagination's, and
+# the API's own 404 for unknown paths and 500 (``loyalty.api.base``). With those two modules,
+# the API's whole error vocabulary: the schema documents no other code.
+HANDLER_CODES = frozenset(
+    {
+        "validation_error",
+        "parse_error",
+        "invalid_cursor",
+        "not_authenticated",
+        "authentication_failed",
+        "permission_denied",
+        "not_found",
+        "method_not_allowed",
+        "unsupported_media_type",
+        "server_error",
+    }
+)
+
 
 def _flatten(detail: Any) -> Any:
     """DRF error details as plain strings and lists, for the ``fields`` object."""

@@ -7,12 +7,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from loyalty import metrics
+from loyalty.api import schema_examples as examples
 from loyalty.api.base import (
     LoyaltyView,
     OrderPathView,
 )
 from loyalty.api.schema import (
     IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_IGNORED,
     errors,
 )
 from loyalty.api.serializers.fields import represent
@@ -38,12 +40,22 @@ class OrdersView(LoyaltyView):
 
     @extend_schema(
         operation_id="order_create",
+        examples=examples.ORDER_CREATE,
+        summary="Record a paid order",
         request=OrderInSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={
             201: OrderSerializer,
             200: OrderSerializer,
-            **errors(400, 401, 403, 409, 422),
+            **errors(
+                400,
+                401,
+                403,
+                409,
+                422,
+                conflict=("order_conflict",),
+                refused=("currency_mismatch",),
+            ),
         },
         description=(
             "Record a paid order and earn its points. An unknown member is created. "
@@ -76,9 +88,13 @@ class OrderQuoteView(LoyaltyView):
 
     @extend_schema(
         operation_id="order_quote",
+        summary="Quote what an order would earn",
         request=OrderInSerializer,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: QuoteSerializer, **errors(400, 401, 403, 422)},
+        parameters=[IDEMPOTENCY_KEY_IGNORED],
+        responses={
+            200: QuoteSerializer,
+            **errors(400, 401, 403, 422, refused=("currency_mismatch",)),
+        },
         description=(
             "What `POST /orders` with the same body would earn now, and changes nothing: the "
             "points line by line and rule by rule (`points_breakdown`, the same shape as the "
@@ -114,7 +130,8 @@ class OrderView(OrderPathView):
 
     @extend_schema(
         operation_id="order_get",
-        responses={200: OrderSerializer, **errors(401, 403, 404)},
+        summary="Read an order",
+        responses={200: OrderSerializer, **errors(401, 403, 404, not_found=("order_not_found",))},
         description="The order as recorded; `coupons_issued` lists the coupons it paid for.",
     )
     def get(self, request: Request, external_id: str) -> Response:
@@ -131,12 +148,24 @@ class OrderRefundsView(OrderPathView):
 
     @extend_schema(
         operation_id="order_refund",
+        examples=examples.ORDER_REFUND,
+        summary="Refund an order",
         request=RefundInSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={
             201: RefundSerializer,
             200: RefundSerializer,
-            **errors(400, 401, 403, 404, 409, 422),
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                not_found=("order_not_found",),
+                conflict=("refund_conflict",),
+                refused=("refund_exceeds_order", "currency_mismatch"),
+            ),
         },
         description=(
             "Refund part or all of an order. Points come back in proportion to the refunded "

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from loyalty import metrics
+from loyalty.api import schema_examples as examples
 from loyalty.api.base import (
     CURSOR_PARAMETERS,
     READ_MEMBERS,
@@ -21,6 +22,7 @@ from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import (
     IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_NOT_KEPT,
+    NEW_EXTERNAL_ID,
     errors,
 )
 from loyalty.api.serializers.fields import check_path_id, represent
@@ -70,7 +72,8 @@ class MemberView(MemberPathView):
 
     @extend_schema(
         operation_id="member_get",
-        responses={200: MemberSerializer, **errors(401, 403, 404)},
+        summary="Read a member",
+        responses={200: MemberSerializer, **errors(401, 403, 404, not_found=("member_not_found",))},
         description=(
             "The member's profile, balance, tier, when points expire and the progress to the "
             "next reward and tier."
@@ -82,8 +85,10 @@ class MemberView(MemberPathView):
 
     @extend_schema(
         operation_id="member_put",
+        examples=examples.MEMBER_PUT,
+        summary="Create or update a member",
         request=MemberInSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[NEW_EXTERNAL_ID, IDEMPOTENCY_KEY],
         responses={
             200: MemberSerializer,
             201: MemberSerializer,
@@ -126,7 +131,13 @@ class MemberLedgerView(MemberPathView):
 
     @extend_schema(
         operation_id="member_ledger",
-        responses={200: LedgerPageSerializer, **errors(400, 401, 403, 404)},
+        summary="List a member's ledger entries",
+        responses={
+            200: LedgerPageSerializer,
+            **errors(
+                400, 401, 403, 404, invalid=("invalid_cursor",), not_found=("member_not_found",)
+            ),
+        },
         parameters=CURSOR_PARAMETERS,
         description=(
             "The member's ledger entries, newest first, as a cursor page "
@@ -147,9 +158,23 @@ class MemberGrantsView(MemberPathView):
 
     @extend_schema(
         operation_id="member_grant",
+        examples=examples.MEMBER_GRANT,
+        summary="Grant or deduct points",
         request=GrantInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: GrantSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={
+            201: GrantSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                not_found=("member_not_found",),
+                refused=("insufficient_points",),
+            ),
+        },
         description=(
             "Grant (points > 0) or deduct (points < 0) points with a reason. "
             "A deduction never takes the balance below zero: 422 insufficient_points. "
@@ -186,7 +211,13 @@ class MemberTierHistoryView(MemberPathView):
 
     @extend_schema(
         operation_id="member_tier_history",
-        responses={200: TierChangePageSerializer, **errors(400, 401, 403, 404)},
+        summary="List a member's tier changes",
+        responses={
+            200: TierChangePageSerializer,
+            **errors(
+                400, 401, 403, 404, invalid=("invalid_cursor",), not_found=("member_not_found",)
+            ),
+        },
         parameters=CURSOR_PARAMETERS,
         description=(
             "The member's tier changes, newest first: `kind` up (an order or the daily job "
@@ -216,7 +247,11 @@ class MemberBadgeView(MemberPathView):
 
     @extend_schema(
         operation_id="member_badge_get",
-        responses={200: BadgeCardSerializer, **errors(401, 403, 404)},
+        summary="Read a member's badge card",
+        responses={
+            200: BadgeCardSerializer,
+            **errors(401, 403, 404, not_found=("member_not_found",)),
+        },
         description=(
             "The member's public badge card as JSON (tier, orders, member since), and its "
             "unguessable public address while the member has it turned on."
@@ -228,9 +263,13 @@ class MemberBadgeView(MemberPathView):
 
     @extend_schema(
         operation_id="member_badge_put",
+        summary="Turn a member's badge card on or off",
         request=BadgeCardInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: BadgeCardSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            200: BadgeCardSerializer,
+            **errors(400, 401, 403, 404, 409, not_found=("member_not_found",)),
+        },
         description="Turn the public badge card on or off (the member's choice).",
     )
     def put(self, request: Request, external_id: str) -> Response:
@@ -251,9 +290,13 @@ class MemberProfileLinkView(MemberPathView):
 
     @extend_schema(
         operation_id="member_profile_link",
+        summary="Create a one-time profile sign-in link",
         request=None,
         parameters=[IDEMPOTENCY_KEY_NOT_KEPT],
-        responses={201: ProfileLinkSerializer, **errors(401, 403, 404)},
+        responses={
+            201: ProfileLinkSerializer,
+            **errors(401, 403, 404, 429, not_found=("member_not_found",)),
+        },
         description=(
             "A short-lived URL (5 minutes by default) that signs the member straight in to "
             "their profile page, for a shop to send its signed-in customer to. It works once; "
@@ -274,9 +317,23 @@ class MemberTransfersView(MemberPathView):
 
     @extend_schema(
         operation_id="member_transfer",
+        summary="Transfer points to another member",
         request=TransferInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: TransferSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={
+            201: TransferSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                429,
+                not_found=("member_not_found",),
+                refused=("transfers_disabled", "insufficient_points", "transfer_limit_exceeded"),
+            ),
+        },
         description=(
             "The member gives points to another member of the program (scope `orders`: the "
             "shop acts for its signed-in customer). Both ledgers show it. 422 "
@@ -328,6 +385,7 @@ class ProgramView(LoyaltyView):
 
     @extend_schema(
         operation_id="program_get",
+        summary="Read the program's settings",
         responses={200: ProgramSerializer, **errors(401, 403)},
         description="The program's settings, as `PUT /program` takes them.",
     )
@@ -336,9 +394,10 @@ class ProgramView(LoyaltyView):
 
     @extend_schema(
         operation_id="program_put",
+        summary="Change the program's settings",
         request=ProgramInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: ProgramSerializer, **errors(400, 401, 403, 409, 422)},
+        responses={200: ProgramSerializer, **errors(400, 401, 403, 409)},
         description=(
             "Change the program's settings; any subset of the fields may be sent. "
             "`thresholds`, when sent, replaces all reward thresholds (coupons already issued "

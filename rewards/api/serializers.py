@@ -100,7 +100,9 @@ class CheckoutInSerializer(serializers.Serializer):
         help_text="The customer's external id, if signed in: a member's coupon works only "
         "for that member.",
     )
-    order_amount = amount_field(help_text="The order total the coupon would apply to.")
+    order_amount = amount_field(
+        above_zero=True, help_text="The order total the coupon would apply to."
+    )
     currency = currency_field()
 
 
@@ -138,7 +140,10 @@ class CouponTermsInSerializer(serializers.Serializer):
     # Type and form only; the services check ranges and the currency's decimals.
 
     kind = coupon_kind_field()
-    value = amount_field(help_text='Percent off (e.g. "10") or an amount in the currency.')
+    value = amount_field(
+        above_zero=True,
+        help_text='Percent off (e.g. "10", at most 100) or an amount in the currency.',
+    )
     max_discount = amount_field(
         required=False, allow_null=True, help_text="Cap on a percent discount; null for none."
     )

@@ -13,10 +13,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from loyalty.api import schema_examples as examples
 from loyalty.api.base import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, MemberPathView
 from loyalty.api.errors import fields_under
 from loyalty.api.pagination import NewestFirstCursorPagination
-from loyalty.api.schema import IDEMPOTENCY_KEY, errors
+from loyalty.api.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_IGNORED, errors
 from loyalty.api.serializers.fields import amount_str, represent, validated
 from loyalty.services.conversion import reward_claim
 from loyalty.storage.members import member_get
@@ -47,13 +48,15 @@ CODE = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The coupon's code, in any case, with or without separators (ABCDE-FGHJK-MNPQR).",
 )
-# validate changes nothing, so there is nothing to make retry-safe; the header is allowed so
-# a client may send one key with every call of a checkout.
-IDEMPOTENCY_KEY_IGNORED = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Accepted and ignored: validating changes nothing, so it is always safe to retry.",
+# The refusals of a real coupon at checkout (422), in the order a customer can act on them.
+CHECKOUT_REFUSALS = (
+    "coupon_expired",
+    "coupon_not_yet_valid",
+    "coupon_already_redeemed",
+    "coupon_void",
+    "coupon_wrong_member",
+    "coupon_min_order_not_met",
+    "currency_mismatch",
 )
 CHECKOUT_ERRORS = (
     "Refusals: 404 `coupon_not_found`; 422 `coupon_expired`, `coupon_not_yet_valid`, "
@@ -81,9 +84,23 @@ class CheckoutView(LoyaltyView):
 class CouponValidateView(CheckoutView):
     @extend_schema(
         operation_id="coupon_validate",
+        examples=examples.COUPON_VALIDATE,
+        summary="Check a coupon against an order",
         parameters=[CODE, IDEMPOTENCY_KEY_IGNORED],
         request=CheckoutInSerializer,
-        responses={200: CouponValidationSerializer, **errors(400, 401, 403, 404, 422, 429)},
+        responses={
+            200: CouponValidationSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                422,
+                429,
+                not_found=("coupon_not_found",),
+                refused=CHECKOUT_REFUSALS,
+            ),
+        },
         description="Would this coupon apply to this order, and for what discount? Changes "
         "nothing. " + CHECKOUT_ERRORS,
     )
@@ -108,11 +125,23 @@ class CouponValidateView(CheckoutView):
 class CouponRedeemView(CheckoutView):
     @extend_schema(
         operation_id="coupon_redeem",
+        examples=examples.COUPON_REDEEM,
+        summary="Redeem a coupon on an order",
         parameters=[CODE, IDEMPOTENCY_KEY],
         request=RedeemInSerializer,
         responses={
             200: CouponRedemptionSerializer,
-            **errors(400, 401, 403, 404, 409, 422, 429),
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                429,
+                not_found=("coupon_not_found",),
+                refused=CHECKOUT_REFUSALS,
+            ),
         },
         description="Use the coupon on an order, with the same checks as validate. Of any "
         "number of concurrent redemptions of a single-use coupon exactly one succeeds; the "
@@ -143,9 +172,16 @@ class CouponRedeemView(CheckoutView):
 class CouponReleaseView(CheckoutView):
     @extend_schema(
         operation_id="coupon_release",
+        examples=examples.COUPON_RELEASE,
+        summary="Release a cancelled order's coupon",
         parameters=[CODE, IDEMPOTENCY_KEY],
         request=ReleaseInSerializer,
-        responses={200: CouponReleaseSerializer, **errors(400, 401, 403, 404, 409, 429)},
+        responses={
+            200: CouponReleaseSerializer,
+            **errors(
+                400, 401, 403, 404, 409, 429, not_found=("coupon_not_found", "redemption_not_found")
+            ),
+        },
         description="Undo the redemption of a cancelled order: the coupon is active again, "
         "unless it expired meanwhile. Releasing again changes nothing more. 404 "
         "`redemption_not_found` when the coupon was not used on that order.",
@@ -170,8 +206,14 @@ class MemberCouponsView(MemberPathView):
 
     @extend_schema(
         operation_id="member_coupons",
+        summary="List a member's coupons",
         parameters=[CouponListQuerySerializer, *CURSOR_PARAMETERS],
-        responses={200: CouponPageSerializer, **errors(400, 401, 403, 404)},
+        responses={
+            200: CouponPageSerializer,
+            **errors(
+                400, 401, 403, 404, invalid=("invalid_cursor",), not_found=("member_not_found",)
+            ),
+        },
         description="The member's coupons, newest first, as a cursor page "
         "`{results, next, previous}`; `status` filters them.",
     )
@@ -188,9 +230,13 @@ class MemberCouponsView(MemberPathView):
 
     @extend_schema(
         operation_id="member_coupon_issue",
+        summary="Give a member a coupon",
         parameters=[IDEMPOTENCY_KEY],
         request=CouponIssueInSerializer,
-        responses={201: CouponSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={
+            201: CouponSerializer,
+            **errors(400, 401, 403, 404, 409, not_found=("member_not_found",)),
+        },
         description="Give the member a compensation or promotion coupon, with a reason that is "
         "recorded. Errors in the terms are named like `coupon.value`. Send an Idempotency-Key "
         "to make retries safe: without one, each call issues another coupon.",
@@ -218,9 +264,22 @@ class MemberRewardsView(MemberPathView):
 
     @extend_schema(
         operation_id="member_reward_claim",
+        summary="Claim a reward with points",
         parameters=[IDEMPOTENCY_KEY],
         request=RewardClaimInSerializer,
-        responses={201: RewardClaimSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={
+            201: RewardClaimSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                not_found=("member_not_found", "reward_not_found"),
+                refused=("rewards_automatic", "insufficient_points"),
+            ),
+        },
         description="In a customer's-choice program, convert the member's points into the "
         "reward at `threshold` points: 201 with the coupon and the new balance. 422 "
         "`rewards_automatic` in an automatic program, 404 `reward_not_found` for a threshold "

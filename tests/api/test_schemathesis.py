@@ -1,12 +1,24 @@
-"""Fuzzing the API from its own OpenAPI document (schemathesis).
+"""Fuzzing the API from its own OpenAPI document (schemathesis), with every check on.
 
-Every operation gets a bounded number of generated requests (valid and
-invalid bodies, odd path ids, headers), sent through the real WSGI stack with
-a key holding every scope, against a program with a member, an order and a
-coupon so that look-ups can hit. No answer may be a server error, use a status
-code the document does not list, or break the documented response schema.
+The document is the one a key of the fuzzed program gets (exact for its program: its
+currency, its amounts' decimals). Every operation gets a bounded number of generated
+requests (schema-valid and schema-violating bodies, odd path ids, headers at and past their
+limits), sent through the real WSGI stack with a key holding every scope, against a program
+with a member, an order and a coupon so that look-ups can hit. Every built-in check runs:
+no server error; only documented statuses, content types, headers and bodies; schema-valid
+requests accepted and schema-violating ones refused (400); a required header left out
+refused; and ours: every error's ``code`` is one its operation documents. Then the stateful
+phase follows the document's OpenAPI links (``POST /orders`` -> the order read and refunded,
+its member, ledger and coupons read) with the ids the answers gave.
+
+Accepted, for a schema-valid request: 2xx, and the refusals that depend on the program's
+data rather than the request's form, each with a code the operation documents: 404 (no
+such member), 409 (a conflict with an earlier request), 422 (a business rule:
+``insufficient_points``, a coupon's refusals...), 429. A schema-valid request refused as
+malformed (400) is a failure: the document must say what the API refuses.
 """
 
+import json
 import os
 from decimal import Decimal
 
@@ -16,25 +28,36 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from hypothesis.stateful import run_state_machine_as_test
+from schemathesis.config import PositiveDataAcceptanceConfig
 
 from loyalty.services.orders import order_record
 from tests.factories import ProgramFactory, api_key_for
 from tests.rewards.factories import CouponFactory
 
 # Bounded so `make test` stays quick; SCHEMATHESIS_MAX_EXAMPLES=500 for a deeper run.
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10"))
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "6"))
+STATEFUL_EXAMPLES = int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "8"))
+WELL_FORMED_ANSWERS = ["2xx", "401", "403", "404", "409", "422", "429"]
+HYPOTHESIS = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": True}
+
+
+@schemathesis.check
+def error_code_is_documented(ctx, response, case):
+    """An error answer's ``code`` is one of those its operation lists for that status."""
+    if response.status_code < 400:
+        return
+    documented = case.operation.definition.raw["responses"].get(str(response.status_code))
+    if documented is None:
+        return  # status_code_conformance speaks for undocumented statuses
+    code = json.loads(response.content).get("code")
+    codes = documented.get("x-error-codes", [])
+    assert code in codes, f"{response.status_code} {code!r} is not documented: {codes}"
+    return
+
+
+# The key of the test running now (each test makes its program and key in its transaction).
+CURRENT_KEY: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -43,7 +66,9 @@ def fuzz_key(db) -> str:
     order_record(program=program, external_id="A-1", member_external_id="cust-1",
                  amount=Decimal("25.00"), currency="EUR")  # fmt: skip
     CouponFactory(program=program, member__external_id="cust-2")
-    return api_key_for(program)
+    CURRENT_KEY["key"] = api_key_for(program)
+    yield CURRENT_KEY["key"]
+    CURRENT_KEY.clear()
 
 
 @pytest.fixture
@@ -56,18 +81,92 @@ def keep_connection():
     signals.request_finished.connect(close_old_connections)
 
 
-# Loaded at collection: generating the document needs Django but no database.
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+# Loaded at collection (generating the document needs Django but no database): the document
+# a key of a EUR program gets (exact for the currency: `?currency=` says which).
+schema = schemathesis.openapi.from_wsgi(
+    "/api/v1/schema/?format=json&currency=EUR", get_wsgi_application()
+)
+schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
+    expected_statuses=WELL_FORMED_ANSWERS
+)
+
+
+def breaks_a_rule_between_fields(body) -> bool:
+    """The rules between fields that OpenAPI 3.0's JSON Schema cannot state (the operations'
+    descriptions state them in words): generated bodies that break one are not sent."""
+    if not isinstance(body, dict):
+        return False
+    for order in [
+        body,
+        *(body.get("orders") or [] if isinstance(body.get("orders"), list) else []),
+    ]:
+        if not isinstance(order, dict):
+            continue
+        breakdown = order.get("breakdown")
+        if isinstance(breakdown, dict) and isinstance(order.get("amount"), str):
+            parts = [breakdown.get(p, "0") for p in ("shipping", "tax", "paid_with_gift_card")]
+            if all(isinstance(p, str) for p in parts):
+                try:
+                    if sum(Decimal(p) for p in parts) > Decimal(order["amount"]):
+                        return True  # shipping, tax and gift card are parts of the amount
+                except ArithmeticError:
+                    pass
+    coupon = body.get("coupon")
+    if isinstance(coupon, dict) and coupon.get("kind") == "percent":
+        try:
+            if Decimal(str(coupon.get("value"))) > 100:
+                return True  # a percentage is at most 100
+        except ArithmeticError:
+            pass
+    if body.get("counts_for_tier") is True and isinstance(body.get("points"), int):
+        if body["points"] < 0:
+            return True  # only a grant (points > 0) counts toward tiers
+    placed_at = body.get("placed_at")
+    if isinstance(placed_at, str) and placed_at > "2026":  # ISO 8601: compares as text
+        return True  # an order cannot be placed in the future (the next years are)
+    return body.get("referred_by") not in (None, "", "cust-1")  # an existing member
+
+
+# Left to tests/api/test_program*.py: the program's rule lists, whose items hold rules between
+# their fields and across items (ranges of multipliers, a campaign's dates, tiers' order).
+RULE_LISTS = ("thresholds", "earning_rules", "campaigns", "tiers")
+
+
+@schema.hook("filter_body")
+def only_bodies_the_schema_can_judge(ctx, body):
+    if isinstance(body, dict) and any(body.get(name) for name in RULE_LISTS):
+        return False
+    return not breaks_a_rule_between_fields(body)
+
+
+@schema.hook("filter_query")
+def no_made_up_cursors(ctx, query):
+    """A cursor is opaque: only one from a page's `next` or `previous` link is valid."""
+    return not (isinstance(query, dict) and "cursor" in query)
+
+
+@schema.auth(refresh_interval=None)
+class FuzzKey:
+    """The Bearer key: schemathesis' own checks (``ignored_auth``) know it is the auth."""
+
+    def get(self, case, context):
+        return CURRENT_KEY.get("key", "made-by-the-fuzz_key-fixture")
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
+@settings(max_examples=MAX_EXAMPLES, **HYPOTHESIS)
 def test_no_generated_request_gets_a_server_error_or_breaks_the_schema(
     case, fuzz_key, keep_connection
 ):
-    case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_key}"}, checks=CHECKS)
+    # No `checks=`: schemathesis runs all of its checks, and ours.
+    case.call_and_validate()
+
+
+def test_stateful_links_from_an_order_hold(fuzz_key, keep_connection):
+    run_state_machine_as_test(
+        schema.as_state_machine(),
+        settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, **HYPOTHESIS),
+    )

@@ -9,13 +9,16 @@ Every external id an integrator sends in a body can be addressed in a URL later:
 control characters, not "." or "..".
 """
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty import money
@@ -41,18 +44,58 @@ def check_path_id(value: str, name: str = "external_id") -> None:
         raise serializers.ValidationError({name: exc.detail}) from exc
 
 
-def external_id_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(
-        max_length=191, trim_whitespace=False, validators=[addressable], **kwargs
-    )
+class ExternalIdField(serializers.CharField):
+    """An id of the integrator's: 1 to 191 characters, none of them '/' or a control
+    character, and not "." or ".." (``loyalty.ids``); the schema states it as a pattern
+    (``loyalty.api.schema.ExternalIdFieldScheme``). ``order``: an order's id, which cannot
+    name an endpoint under /orders/ either ("quote", "batch")."""
+
+    def __init__(self, *, order: bool = False, **kwargs: Any) -> None:
+        self.order = order
+        super().__init__(max_length=191, trim_whitespace=False, validators=[addressable], **kwargs)
 
 
-def currency_field(**kwargs: Any) -> serializers.RegexField:
-    return serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3, **kwargs)
+def external_id_field(**kwargs: Any) -> ExternalIdField:
+    return ExternalIdField(**kwargs)
 
 
-def amount_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=16, decimal_places=3, **kwargs)
+class CurrencyField(serializers.RegexField):
+    """An ISO 4217 code, in any case; the program's own, or 422 ``currency_mismatch`` (the
+    services'). Documented by ``loyalty.api.schema.CurrencyFieldScheme``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(r"^[A-Za-z]{3}$", max_length=3, **kwargs)
+
+
+def currency_field(**kwargs: Any) -> CurrencyField:
+    return CurrencyField(**kwargs)
+
+
+# An amount as a string: digits, and a fraction after a dot ("12.50", "1250", "0.005").
+# What the schema documents (loyalty.api.schema.AmountFieldScheme), enforced here: no sign,
+# exponent, blanks or bare dot, which Decimal() would take. A JSON number is taken as well.
+AMOUNT_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+class AmountField(serializers.DecimalField):
+    """An amount of money, 0 to ``money.MAX_AMOUNT`` (``above_zero``: more than 0), in the
+    currency's decimals (the services check those, and the range, with their own words)."""
+
+    def __init__(self, *, above_zero: bool = False, **kwargs: Any) -> None:
+        self.above_zero = above_zero
+        super().__init__(max_digits=16, decimal_places=3, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str) and not AMOUNT_TEXT.fullmatch(data):
+            self.fail("invalid")
+        if isinstance(data, bool):  # True is an int to Python, not an amount to anyone
+            self.fail("invalid")
+        value: Decimal = super().to_internal_value(data)
+        return value
+
+
+def amount_field(**kwargs: Any) -> AmountField:
+    return AmountField(**kwargs)
 
 
 def amount_str(value: Decimal, currency: str) -> str:
@@ -119,6 +162,17 @@ def represent(
     if value is None:  # DRF answers the initial (empty) representation
         return serializer_class(value, many=many).data
     return _bound(serializer_class, many).to_representation(value)
+
+
+@extend_schema_field(
+    {"type": "string", "enum": sorted(available_timezones()), "example": "Europe/Madrid",
+     "description": "An IANA time zone name."}
+)  # fmt: skip
+class TimeZoneField(serializers.CharField):
+    """An IANA time zone name (the services check it; the schema lists them)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, **kwargs)
 
 
 class NamedChoiceField(serializers.ChoiceField):

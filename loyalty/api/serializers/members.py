@@ -5,6 +5,7 @@ profile link.
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.api.serializers.fields import LOCALES, external_id_field
@@ -32,8 +33,9 @@ class MemberInSerializer(serializers.Serializer):
         required=False,
         max_length=191,
         trim_whitespace=False,
-        help_text="The external id of the member who referred this one; set once, before the "
-        "first order; never the member themself nor a loop (400 validation_error).",
+        help_text="The external id of an existing member of the program who referred this "
+        "one; set once, before the first order; never the member themself nor a loop (400 "
+        "validation_error).",
     )
     rating = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, required=False,
@@ -123,7 +125,7 @@ class MemberSerializer(serializers.Serializer):
         return dict(summary["tier"].get("benefits_i18n") or {}) if summary.get("tier") else {}
 
     def get_flags(self, summary: dict[str, Any]) -> list[str]:
-        """The tier's named flags (e.g. ``early_access``) that open features in the shop."""
+        """The tier's named flags (e.g. `early_access`) that open features in the shop."""
         return list(summary["tier"]["flags"]) if summary.get("tier") else []
 
 
@@ -196,8 +198,17 @@ class LedgerPageSerializer(serializers.Serializer):
     previous = serializers.URLField(allow_null=True)
 
 
+@extend_schema_field(
+    {"type": "integer", "minimum": -100_000_000, "maximum": 100_000_000, "not": {"enum": [0]},
+     "example": 250,
+     "description": "Points to add (more than 0) or take off (less than 0); never 0."}
+)  # fmt: skip
+class GrantPointsField(serializers.IntegerField):
+    """Points of a grant: -100000000 to 100000000 but not 0 (the service says why)."""
+
+
 class GrantInSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=-100_000_000, max_value=100_000_000)
+    points = GrantPointsField(min_value=-100_000_000, max_value=100_000_000)
     reason = serializers.CharField(max_length=500)
     reason_i18n = serializers.JSONField(
         required=False,
@@ -205,7 +216,9 @@ class GrantInSerializer(serializers.Serializer):
         "`reason` for the others. Keys: en, es, ru, tr; at most 500 characters each.",
     )
     counts_for_tier = serializers.BooleanField(
-        default=False, help_text="The granted points count toward tiers like earned ones."
+        default=False,
+        help_text="The granted points count toward tiers like earned ones; only for a grant "
+        "(points > 0), else 400 validation_error.",
     )
 
 

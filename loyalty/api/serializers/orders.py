@@ -48,12 +48,20 @@ class OrderLineSerializer(serializers.Serializer):
 class OrderInSerializer(DottedErrorsSerializer):
     dotted_fields = ("lines",)
 
-    external_id = external_id_field()
+    external_id = external_id_field(order=True)
     member = external_id_field()
-    amount = amount_field()
+    amount = amount_field(above_zero=True)
     currency = currency_field()
-    placed_at = serializers.DateTimeField(required=False)
-    breakdown = BreakdownSerializer(required=False)
+    placed_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the order was paid, with an offset; now when left out. Not in the "
+        "future (5 minutes of clock skew allowed): 400 validation_error.",
+    )
+    breakdown = BreakdownSerializer(
+        required=False,
+        help_text="Parts of `amount` that may earn differently: `shipping`, `tax` and "
+        "`paid_with_gift_card` together must not exceed `amount` (400 validation_error).",
+    )
     lines = BoundedListField(
         child=OrderLineSerializer(),
         required=False,
@@ -195,7 +203,7 @@ class OrderSerializer(serializers.Serializer):
 
 class RefundInSerializer(serializers.Serializer):
     external_id = external_id_field()
-    amount = amount_field()
+    amount = amount_field(above_zero=True)
     currency = currency_field(required=False)
 
 

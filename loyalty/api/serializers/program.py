@@ -11,6 +11,7 @@ from rest_framework import serializers
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    TimeZoneField,
     amount_field,
     coupon_kind_field,
     currency_field,
@@ -179,7 +180,7 @@ class ThresholdInSerializer(serializers.Serializer):
 class ProgramInSerializer(DottedErrorsSerializer):
     """A change of the program's settings: any subset of the fields.
 
-    ``thresholds``, when sent, replaces all the program's thresholds.
+    `thresholds`, when sent, replaces all the program's thresholds.
     """
 
     dotted_fields = ("thresholds", "earning_rules", "campaigns", "tiers")
@@ -219,7 +220,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
         required=False,
         help_text="Replaces all thresholds; coupons already issued keep their terms.",
     )
-    time_zone = serializers.CharField(max_length=64, required=False)
+    time_zone = TimeZoneField(required=False)
     transfers_enabled = serializers.BooleanField(required=False)
     transfer_min_points = serializers.IntegerField(min_value=1, max_value=10**8, required=False)
     transfer_monthly_limit = serializers.IntegerField(min_value=1, allow_null=True, required=False)
