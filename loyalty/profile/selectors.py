@@ -1,34 +1,29 @@
 """What the profile page shows, read in a fixed number of queries whatever the member's
-history: the ledger is paged, past coupons are capped, everything else is per program
-(a page of history with transfers on it, outside English, reads them in one more query)."""
+history: the ledger is paged by keyset (no OFFSET, no count of it), coupons are capped,
+everything else comes from the member's row or the program's settings (a page of history
+with transfers on it reads them in one more query)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from loyalty.models import LedgerEntry, Member, Program, Transfer
-from loyalty.selectors import member_ledger, member_summary
+from loyalty.models import Member, Program
+from loyalty.profile.explain import how_it_works
+from loyalty.profile.history import history_page
+from loyalty.selectors import member_summary
 from rewards.models import Coupon, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
-HISTORY_PAGE_SIZE = 20
 PAST_COUPONS_SHOWN = 20
+# A member rarely holds more; past this the page lists the newest (the shop's checkout
+# finds any of them by code).
+ACTIVE_COUPONS_SHOWN = 50
 # Points expiring within this many days are highlighted.
 EXPIRY_WARNING_DAYS = 30
-TRANSFER_KINDS = (LedgerEntry.Kind.TRANSFER_IN, LedgerEntry.Kind.TRANSFER_OUT)
-
-
-@dataclass
-class HistoryLine:
-    entry: LedgerEntry
-    kind: str
-    text: str
 
 
 @dataclass
@@ -46,28 +41,6 @@ class RewardOption:
     terms: str
     claimable: bool
     points_missing: int
-
-
-def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None = None) -> str:
-    """Why the points came or went, in the active language where the entry says enough;
-    else (and in English) the reason stored with the entry."""
-    if language == "en":
-        return entry.reason
-    if transfer is not None and entry.kind in TRANSFER_KINDS:
-        if entry.kind == LedgerEntry.Kind.TRANSFER_OUT:
-            text = _("Given to member %(member)s") % {"member": transfer.recipient.external_id}
-        else:
-            text = _("Received from member %(member)s") % {"member": transfer.sender.external_id}
-        return f"{text}: {transfer.note}" if transfer.note else text
-    if entry.kind == LedgerEntry.Kind.EARN and entry.order is not None:
-        return _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
-    if entry.kind == LedgerEntry.Kind.REVERSAL and entry.order is not None:
-        return _("Refund of order %(order)s") % {"order": f"#{entry.order.external_id}"}
-    if entry.kind == LedgerEntry.Kind.REWARD and entry.coupon is not None:
-        return _("Converted into coupon %(code)s") % {"code": entry.coupon.display_code}
-    if entry.kind == LedgerEntry.Kind.EXPIRE:
-        return _("Points expired after their validity ran out")
-    return entry.reason
 
 
 def _coupon_card(coupon: Coupon, *, now: datetime) -> CouponCard:
@@ -95,46 +68,10 @@ def _reward_options(
     ]
 
 
-def history_page(*, member: Member, page: Any, language: str) -> tuple[Page, list[HistoryLine]]:
-    """One page of the ledger, newest first (two queries: the count and the page; a third
-    for the transfers on it, when it has some and is not in English)."""
-    paginator = Paginator(member_ledger(member=member), HISTORY_PAGE_SIZE)
-    current = paginator.get_page(page)
-    entries = list(current.object_list)
-    transfers: dict[int | None, Transfer] = {}
-    if language != "en":
-        transfers = _page_transfers(entries)
-    lines = [
-        HistoryLine(
-            entry=entry,
-            kind=str(LedgerEntry.Kind(entry.kind).label),
-            text=entry_text(entry, language=language, transfer=transfers.get(_transfer_id(entry))),
-        )
-        for entry in entries
-    ]
-    return current, lines
-
-
-def _transfer_id(entry: LedgerEntry) -> int | None:
-    if entry.kind not in TRANSFER_KINDS or not isinstance(entry.details, dict):
-        return None
-    found = entry.details.get("transfer")
-    return found if isinstance(found, int) else None
-
-
-def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
-    """The transfers behind a page's transfer entries, with both members: one query, and
-    only when the page has such an entry (the stored reason is English)."""
-    ids = {pk for pk in map(_transfer_id, entries) if pk is not None}
-    if not ids:
-        return {}
-    found = Transfer.objects.filter(pk__in=ids).select_related("sender", "recipient")
-    return {transfer.pk: transfer for transfer in found}
-
-
 def _coupon_cards(member: Member, *, now: datetime) -> tuple[list[CouponCard], list[CouponCard]]:
     """The member's usable coupons, and the newest of those it can no longer use."""
-    active = [_coupon_card(c, now=now) for c in member_coupons(member=member, status="active")]
+    shown = member_coupons(member=member, status="active")[:ACTIVE_COUPONS_SHOWN]
+    active = [_coupon_card(c, now=now) for c in shown]
     past_query = (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
@@ -143,7 +80,9 @@ def _coupon_cards(member: Member, *, now: datetime) -> tuple[list[CouponCard], l
     return active, [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
 
 
-def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
+def profile_page(
+    *, member: Member, before: int | None = None, after: int | None = None
+) -> dict[str, Any]:
     """Everything the page shows about one member."""
     program = member.program
     now = timezone.now()
@@ -173,7 +112,7 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
     )
 
     active, past = _coupon_cards(member, now=now)
-    history, lines = history_page(member=member, page=page, language=language)
+    history = history_page(member=member, before=before, after=after)
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {
         "summary": summary,
@@ -187,7 +126,11 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         "active_coupons": active,
         "past_coupons": past,
         "history": history,
-        "history_lines": lines,
+        "history_lines": history.lines,
+        # Only a refund pushes a balance below zero: it took back points already spent
+        # on a coupon; the next orders fill the gap first.
+        "negative_balance": member.balance < 0,
+        "how": how_it_works(program=program, thresholds=thresholds, tier_id=member.tier_id),
         "choice_mode": choice,
         "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
         # The sections below read only the program and member rows loaded above: no query.

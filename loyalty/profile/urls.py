@@ -18,5 +18,6 @@ urlpatterns = [
     path("link/<str:token>/", views.deep_link, name="deep-link"),
     path("<slug:slug>/", views.merchant_home, name="merchant"),
     path("<slug:slug>/sign-in/", views.sign_in, name="sign-in"),
+    path("<slug:slug>/invite/<str:code>/", views.invite, name="invite"),
     path("<slug:slug>/sign-in/<str:token>/", views.email_link, name="email-link"),
 ]
