@@ -130,6 +130,8 @@ def profile_page(
         # Only a refund pushes a balance below zero: it took back points already spent
         # on a coupon; the next orders fill the gap first.
         "negative_balance": member.balance < 0,
+        # The unit's plural form follows the number as read: "-736 баллов", not "балла".
+        "balance_count": abs(member.balance),
         "how": how_it_works(program=program, thresholds=thresholds, tier_id=member.tier_id),
         "choice_mode": choice,
         "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],

@@ -58,6 +58,7 @@ def test_a_negative_balance_says_why_and_what_happens_next(signed_in, program):
     page = page_of(signed_in, member)
 
     assert 'class="balance negative"' in page
+    assert '<span class="balance-unit">points</span>' in page
     assert "a refund took back points that had already become a coupon" in page
     assert "Your next orders fill this gap first" in page
     assert "Refund of 10.00\N{NO-BREAK SPACE}EUR on order #" in page
@@ -282,3 +283,22 @@ def test_no_query_counts_or_offsets_the_whole_history(signed_in, member):
     for sql in ledger:
         assert "COUNT(" not in sql.upper()
         assert "OFFSET" not in sql.upper()
+
+
+def test_a_negative_balance_takes_the_plural_of_its_number_in_russian(signed_in, program):
+    RewardThresholdFactory(program=program, points=1000)
+    member = MemberFactory(program=program, locale="ru")
+    order(member, 1, amount="100.00")  # 1,000 points, at once a coupon
+    refund_record(
+        program=program,
+        order_external_id=f"{member.external_id}-o1",
+        external_id="r1",
+        amount=Decimal("73.60"),
+    )
+    member.refresh_from_db()
+    assert member.balance == -736
+
+    page = page_of(signed_in, member)
+
+    # 736 reads "баллов"; counted as -736 it came out "балла".
+    assert '<span class="balance-unit">баллов</span>' in page
