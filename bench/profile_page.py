@@ -51,7 +51,8 @@ class Page:
 
     def __init__(self, base: str, link: str) -> None:
         parsed = urlparse(base)
-        self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=300)
+        self.address = (parsed.hostname or "127.0.0.1", parsed.port)
+        self.connection = http.client.HTTPConnection(*self.address, timeout=300)
         path = urlparse(link).path
         self.connection.request("GET", path)
         response = self.connection.getresponse()
@@ -62,6 +63,15 @@ class Page:
         self.cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
 
     def get(self, path: str) -> tuple[float, str]:
+        try:
+            return self._get(path)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # gunicorn closes a kept connection idle for 2 s: a new one, and time again.
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(*self.address, timeout=300)
+            return self._get(path)
+
+    def _get(self, path: str) -> tuple[float, str]:
         started = time.perf_counter()
         self.connection.request("GET", path, headers={"Cookie": self.cookie})
         response = self.connection.getresponse()

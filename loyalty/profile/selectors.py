@@ -80,6 +80,30 @@ def _coupon_cards(member: Member, *, now: datetime) -> tuple[list[CouponCard], l
     return active, [_coupon_card(c, now=now) for c in past_query[:PAST_COUPONS_SHOWN]]
 
 
+def _reward_progress(
+    member: Member, summary: dict[str, Any], thresholds: list[RewardThreshold]
+) -> dict[str, Any] | None:
+    next_reward = summary.get("next_reward")
+    if not next_reward:
+        return None
+    threshold = next(t for t in thresholds if t.points == next_reward["threshold"])
+    return {
+        **next_reward,
+        "terms": terms_text(threshold.template, currency=member.program.currency, localized=True),
+        "percent": min(100, max(0, member.balance) * 100 // threshold.points),
+    }
+
+
+def _balance(member: Member) -> dict[str, Any]:
+    return {
+        # Only a refund pushes a balance below zero: it took back points already spent
+        # on a coupon; the next orders fill the gap first.
+        "negative_balance": member.balance < 0,
+        # The unit's plural form follows the number as read: "-736 баллов", not "балла".
+        "balance_count": abs(member.balance),
+    }
+
+
 def profile_page(
     *, member: Member, before: int | None = None, after: int | None = None
 ) -> dict[str, Any]:
@@ -88,16 +112,6 @@ def profile_page(
     now = timezone.now()
     summary = member_summary(member=member)
     thresholds = thresholds_of(program)
-
-    next_reward = summary.get("next_reward")
-    reward_progress = None
-    if next_reward:
-        threshold = next(t for t in thresholds if t.points == next_reward["threshold"])
-        reward_progress = {
-            **next_reward,
-            "terms": terms_text(threshold.template, currency=program.currency, localized=True),
-            "percent": min(100, max(0, member.balance) * 100 // threshold.points),
-        }
 
     next_tier = summary.get("next_tier")
     tier_progress = None
@@ -116,7 +130,8 @@ def profile_page(
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {
         "summary": summary,
-        "reward_progress": reward_progress,
+        **_balance(member),
+        "reward_progress": _reward_progress(member, summary, thresholds),
         "tier": summary.get("tier"),
         "next_tier": next_tier,
         "tier_progress": tier_progress,
@@ -127,11 +142,6 @@ def profile_page(
         "past_coupons": past,
         "history": history,
         "history_lines": history.lines,
-        # Only a refund pushes a balance below zero: it took back points already spent
-        # on a coupon; the next orders fill the gap first.
-        "negative_balance": member.balance < 0,
-        # The unit's plural form follows the number as read: "-736 баллов", not "балла".
-        "balance_count": abs(member.balance),
         "how": how_it_works(program=program, thresholds=thresholds, tier_id=member.tier_id),
         "choice_mode": choice,
         "reward_options": _reward_options(program, thresholds, member.balance) if choice else [],
