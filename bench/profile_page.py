@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bench.proc import BACKEND, TICK, PostgresCPU, ServerCPU, children, cpu_ticks, seconds_by_kind
 from bench.server import (
     Gunicorn,
     analyze,
     app_env,
     call,
+    database_url,
     git_commit,
     machine,
     manage,
@@ -91,14 +93,45 @@ class Page:
             path = "/profile/" + unescape(found.group(1)).split("#")[0]
         return path
 
-    def median_ms(self, path: str, requests: int) -> dict[str, float]:
+    def median_ms(self, path: str, requests: int, cpu: "CPU") -> dict[str, float]:
         for _ in range(2):
             self.get(path)
+        before = cpu.read()
         times = [self.get(path)[0] * 1000 for _ in range(requests)]
-        return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+        worker_ms, database_ms = cpu.per_request_ms(before, requests)
+        return {
+            "median_ms": round(statistics.median(times), 1),
+            "max_ms": round(max(times), 1),
+            # CPU spent per request, which other work on the machine disturbs far less
+            # than the wall clock: the gunicorn worker's, and PostgreSQL's for the database.
+            "worker_cpu_ms": worker_ms,
+            "database_cpu_ms": database_ms,
+        }
 
     def close(self) -> None:
         self.connection.close()
+
+
+class CPU:
+    """CPU seconds of the one gunicorn worker and of PostgreSQL's backends of the bench
+    database (read from /proc; the database's part is None for a server elsewhere)."""
+
+    def __init__(self, server: Gunicorn) -> None:
+        (self.worker,) = children(server.process.pid)
+        self.postgres = PostgresCPU(database_url(DB))
+
+    def read(self) -> tuple[int, ServerCPU | None]:
+        return cpu_ticks(self.worker), self.postgres.read()
+
+    def per_request_ms(
+        self, before: tuple[int, ServerCPU | None], requests: int
+    ) -> tuple[float, float | None]:
+        ticks, server = self.read()
+        worker = (ticks - before[0]) / TICK / requests * 1000
+        if server is None or before[1] is None:
+            return round(worker, 2), None
+        database = seconds_by_kind(before[1], server).get(BACKEND + DB, 0.0)
+        return round(worker, 2), round(database / requests * 1000, 2)
 
 
 def fill(base: str, key: str, orders: int) -> None:
@@ -150,11 +183,12 @@ def main() -> int:
         fill(server.url, key, args.orders)
         analyze(DB)
         one, many = sign_in(server.url, key, "one"), sign_in(server.url, key, "many")
+        cpu = CPU(server)
         try:
-            results["one_order"] = one.median_ms("/profile/", args.requests)
-            results["first_page"] = many.median_ms("/profile/", args.requests)
+            results["one_order"] = one.median_ms("/profile/", args.requests, cpu)
+            results["first_page"] = many.median_ms("/profile/", args.requests, cpu)
             deep = many.older("/profile/", args.deep_page - 1)
-            results["deep_page"] = {"path": deep, **many.median_ms(deep, args.requests)}
+            results["deep_page"] = {"path": deep, **many.median_ms(deep, args.requests, cpu)}
         finally:
             one.close()
             many.close()
@@ -173,7 +207,8 @@ def main() -> int:
     for name in ("one_order", "first_page", "deep_page"):
         found = results[name]
         sys.stdout.write(
-            f"{name:12} median {found['median_ms']:7.1f} ms  max {found['max_ms']} ms\n"
+            f"{name:12} median {found['median_ms']:7.1f} ms  max {found['max_ms']} ms  "
+            f"worker CPU {found['worker_cpu_ms']} ms  database CPU {found['database_cpu_ms']} ms\n"
         )
     return 0
 

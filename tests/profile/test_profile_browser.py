@@ -82,7 +82,7 @@ def test_member_signs_in_by_email_and_uses_the_page(live_server, clipboard_page)
     # Switch to Spanish: the page (and the member's language) change.
     page.get_by_label("Language").select_option("es")
     page.get_by_role("button", name="Change").click()
-    page.get_by_text("Tu saldo").wait_for()
+    page.get_by_role("heading", name="Tu saldo").wait_for()
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_test_id("balance").inner_text() == "3\N{NO-BREAK SPACE}000"
     member.refresh_from_db()
