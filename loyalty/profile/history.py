@@ -57,7 +57,9 @@ def history_page(
 ) -> HistoryPage:
     """One page of the ledger, newest first: the newest entries, those just older than
     ``before`` or just newer than ``after``. One query (a second for the transfers on it)."""
-    entries = member_ledger(member=member)
+    # An order's lines and full breakdown are large JSON the line does not need (the
+    # entry's own details carry its calculation).
+    entries = member_ledger(member=member).defer("order__lines", "order__earning")
     size = HISTORY_PAGE_SIZE
     rows: list[LedgerEntry] = []
     if after is not None:
