@@ -302,3 +302,15 @@ def test_a_negative_balance_takes_the_plural_of_its_number_in_russian(signed_in,
 
     # 736 reads "баллов"; counted as -736 it came out "балла".
     assert '<span class="balance-unit">баллов</span>' in page
+
+
+def test_the_referral_link_works_for_any_external_id(client, signed_in):
+    program = referral_program()
+    member = MemberFactory(program=program, external_id="shop/42 ä")
+
+    page = page_of(signed_in, member)
+    link = re.search(r'data-testid="referral-url"[^>]*>([^<]+)</a>', page).group(1)
+    invite = client.get(link.replace("http://testserver", "")).content.decode()
+
+    assert "/invite/shop/42%20%C3%A4/" in link
+    assert 'data-testid="referral-code">shop/42 ä</code>' in invite
