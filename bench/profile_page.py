@@ -93,7 +93,7 @@ class Page:
             path = "/profile/" + unescape(found.group(1)).split("#")[0]
         return path
 
-    def median_ms(self, path: str, requests: int, cpu: "CPU") -> dict[str, float]:
+    def median_ms(self, path: str, requests: int, cpu: "CPU") -> dict[str, float | None]:
         for _ in range(2):
             self.get(path)
         before = cpu.read()
