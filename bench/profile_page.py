@@ -20,6 +20,7 @@ import argparse
 import http.client
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -172,7 +173,8 @@ def main() -> int:
     parser.add_argument("--deep-page", type=int, default=40)
     args = parser.parse_args()
     # The page's css and js are served from their manifest, as in production.
-    env = app_env(recreate_database(DB), STATIC_ROOT=tempfile.mkdtemp(prefix="loyalty-static-"))
+    static = tempfile.mkdtemp(prefix="loyalty-static-")
+    env = app_env(recreate_database(DB), STATIC_ROOT=static)
     manage(env, "migrate", "--no-input")
     manage(env, "collectstatic", "--no-input")
     manage(env, "create_merchant", "bench", "--name", "Bench", "--currency", "EUR")
@@ -192,6 +194,7 @@ def main() -> int:
         finally:
             one.close()
             many.close()
+            shutil.rmtree(static, ignore_errors=True)
     report = {
         "benchmark": "profile_page",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
