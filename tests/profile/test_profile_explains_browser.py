@@ -142,3 +142,67 @@ def test_push_says_in_the_page_why_it_could_not_be_turned_on(
         screenshot(page, "profile-explains-push-390")
     finally:
         context.close()
+
+
+# A browser whose push service works, so that the server's answer decides (Chromium here
+# has none): the service worker and PushManager stand in, the POST is real.
+FAKE_PUSH = """
+Object.defineProperty(navigator, "serviceWorker", {configurable: true, value: {
+  register: function () { return Promise.resolve({}); },
+  ready: Promise.resolve({pushManager: {
+    getSubscription: function () { return Promise.resolve(null); },
+    subscribe: function () { return Promise.resolve({toJSON: function () {
+      return {endpoint: "https://push.example.com/x", keys: {p256dh: "bad", auth: "bad"}};
+    }}); }
+  }})
+}});
+window.PushManager = window.PushManager || function () {};
+"""
+NO_PUSH = "delete window.PushManager;"
+
+
+def open_profile(browser, live_server, api_for, member, script):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.add_init_script(script)
+    page = context.new_page()
+    url = api_for(member.program, "orders").post(
+        f"/api/v1/members/{member.external_id}/profile-link"
+    )
+    page.goto(live_server.url + urlsplit(url.json()["url"]).path)
+    return context, page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_shows_the_servers_refusal_in_the_page(live_server, browser, api_for, settings):
+    from notifications.management.commands.generate_vapid_keys import vapid_keys_new
+
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = vapid_keys_new()
+    _program, member = member_with_a_story()
+    context, page = open_profile(browser, live_server, api_for, member, FAKE_PUSH)
+    try:
+        page.get_by_role("button", name="Turn on push notifications").click()
+        status = page.get_by_test_id("push-status")
+        status.wait_for(state="visible")
+        text = status.inner_text()
+        assert text.startswith("Push notifications could not be turned on:")
+        assert len(text) > len("Push notifications could not be turned on:") + 5  # its detail
+        member.refresh_from_db()
+        assert member.consent_push is False
+    finally:
+        context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_without_push_is_told_so_in_the_page(live_server, browser, api_for, settings):
+    from notifications.management.commands.generate_vapid_keys import vapid_keys_new
+
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = vapid_keys_new()
+    _program, member = member_with_a_story()
+    context, page = open_profile(browser, live_server, api_for, member, NO_PUSH)
+    try:
+        unsupported = page.locator("[data-push-unsupported]")
+        unsupported.wait_for(state="visible")
+        assert "This browser cannot show push notifications" in unsupported.inner_text()
+        assert not page.get_by_role("button", name="Turn on push notifications").is_visible()
+    finally:
+        context.close()
