@@ -1,35 +1,30 @@
 """What the profile page shows, read in a fixed number of queries whatever the member's
-history: the ledger is paged, past coupons are capped, everything else is per program
-(a page of history with transfers on it, outside English, reads them in one more query)."""
+history: the ledger is paged by keyset (no OFFSET, no count of it), coupons are capped,
+everything else comes from the member's row or the program's settings (a page of history
+with transfers on it reads them in one more query)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from loyalty.content import REASON_KEY, localized
-from loyalty.models import LedgerEntry, Member, Program, Transfer
-from loyalty.selectors import member_ledger, member_summary
+from loyalty.content import localized
+from loyalty.models import Member, Program
+from loyalty.profile.explain import how_it_works
+from loyalty.profile.history import history_page
+from loyalty.selectors import member_summary
 from rewards.models import Coupon, CouponTemplate, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
-HISTORY_PAGE_SIZE = 20
 PAST_COUPONS_SHOWN = 20
+# A member rarely holds more; past this the page lists the newest (the shop's checkout
+# finds any of them by code).
+ACTIVE_COUPONS_SHOWN = 50
 # Points expiring within this many days are highlighted.
 EXPIRY_WARNING_DAYS = 30
-TRANSFER_KINDS = (LedgerEntry.Kind.TRANSFER_IN, LedgerEntry.Kind.TRANSFER_OUT)
-
-
-@dataclass
-class HistoryLine:
-    entry: LedgerEntry
-    kind: str
-    text: str
 
 
 @dataclass
@@ -52,51 +47,12 @@ class RewardOption:
     name: str = ""
 
 
-def reward_name(template: CouponTemplate | None, *, language: str) -> str:
+def reward_name(template: CouponTemplate | None, *, language: str | None) -> str:
     """A coupon template's name as the member reads it (the base name as the fallback)."""
     return localized(template.name, template.name_i18n, language) if template else ""
 
 
-def entry_text(entry: LedgerEntry, *, language: str, transfer: Transfer | None = None) -> str:
-    """Why the points came or went, in the active language where the entry says enough;
-    else (and in English) the reason stored with the entry, in the member's language when
-    staff wrote it in that language too."""
-    details = entry.details if isinstance(entry.details, dict) else {}
-    staff_reason = localized(entry.reason, details.get(REASON_KEY), language)
-    if language == "en":
-        return staff_reason
-    if transfer is not None and entry.kind in TRANSFER_KINDS:
-        if entry.kind == LedgerEntry.Kind.TRANSFER_OUT:
-            text = _("Given to member %(member)s") % {"member": transfer.recipient.external_id}
-        else:
-            text = _("Received from member %(member)s") % {"member": transfer.sender.external_id}
-        return f"{text}: {transfer.note}" if transfer.note else text
-    if entry.kind == LedgerEntry.Kind.EARN and entry.order is not None:
-        text = _("Points for order %(order)s") % {"order": f"#{entry.order.external_id}"}
-        campaigns = _campaign_names(entry.order.earning, language)
-        return f"{text} ({campaigns})" if campaigns else text
-    if entry.kind == LedgerEntry.Kind.REVERSAL and entry.order is not None:
-        return _("Refund of order %(order)s") % {"order": f"#{entry.order.external_id}"}
-    if entry.kind == LedgerEntry.Kind.REWARD and entry.coupon is not None:
-        return _("Converted into coupon %(code)s") % {"code": entry.coupon.display_code}
-    if entry.kind == LedgerEntry.Kind.EXPIRE:
-        return _("Points expired after their validity ran out")
-    return staff_reason
-
-
-def _campaign_names(earning: Any, language: str) -> str:
-    """The campaigns that raised an order's points, named in the member's language (their
-    names are kept with the order's earning: no query)."""
-    lines = earning.get("campaigns") if isinstance(earning, dict) else None
-    names = [
-        localized(str(line.get("campaign") or ""), line.get("name_i18n"), language)
-        for line in lines or []
-        if isinstance(line, dict)
-    ]
-    return ", ".join(dict.fromkeys(name for name in names if name))
-
-
-def _coupon_card(coupon: Coupon, *, now: datetime, language: str) -> CouponCard:
+def _coupon_card(coupon: Coupon, *, now: datetime, language: str | None) -> CouponCard:
     status = coupon_status(coupon, now=now)
     return CouponCard(
         coupon=coupon,
@@ -109,7 +65,7 @@ def _coupon_card(coupon: Coupon, *, now: datetime, language: str) -> CouponCard:
 
 
 def _reward_options(
-    program: Program, thresholds: list[RewardThreshold], balance: int, language: str
+    program: Program, thresholds: list[RewardThreshold], balance: int, language: str | None
 ) -> list[RewardOption]:
     return [
         RewardOption(
@@ -123,50 +79,14 @@ def _reward_options(
     ]
 
 
-def history_page(*, member: Member, page: Any, language: str) -> tuple[Page, list[HistoryLine]]:
-    """One page of the ledger, newest first (two queries: the count and the page; a third
-    for the transfers on it, when it has some and is not in English)."""
-    paginator = Paginator(member_ledger(member=member), HISTORY_PAGE_SIZE)
-    current = paginator.get_page(page)
-    entries = list(current.object_list)
-    transfers: dict[int | None, Transfer] = {}
-    if language != "en":
-        transfers = _page_transfers(entries)
-    lines = [
-        HistoryLine(
-            entry=entry,
-            kind=str(LedgerEntry.Kind(entry.kind).label),
-            text=entry_text(entry, language=language, transfer=transfers.get(_transfer_id(entry))),
-        )
-        for entry in entries
-    ]
-    return current, lines
-
-
-def _transfer_id(entry: LedgerEntry) -> int | None:
-    if entry.kind not in TRANSFER_KINDS or not isinstance(entry.details, dict):
-        return None
-    found = entry.details.get("transfer")
-    return found if isinstance(found, int) else None
-
-
-def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
-    """The transfers behind a page's transfer entries, with both members: one query, and
-    only when the page has such an entry (the stored reason is English)."""
-    ids = {pk for pk in map(_transfer_id, entries) if pk is not None}
-    if not ids:
-        return {}
-    found = Transfer.objects.filter(pk__in=ids).select_related("sender", "recipient")
-    return {transfer.pk: transfer for transfer in found}
-
-
 def _coupon_cards(
-    member: Member, *, now: datetime, language: str
+    member: Member, *, now: datetime, language: str | None
 ) -> tuple[list[CouponCard], list[CouponCard]]:
     """The member's usable coupons, and the newest of those it can no longer use (each with
     its template, for the reward's name: a join, not a query)."""
     active_query = member_coupons(member=member, status="active").select_related("template")
-    active = [_coupon_card(c, now=now, language=language) for c in active_query]
+    shown = active_query[:ACTIVE_COUPONS_SHOWN]
+    active = [_coupon_card(c, now=now, language=language) for c in shown]
     past_query = (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
@@ -177,23 +97,43 @@ def _coupon_cards(
     return active, past
 
 
-def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict[str, Any]:
+def _reward_progress(
+    member: Member, summary: dict[str, Any], thresholds: list[RewardThreshold], language: str | None
+) -> dict[str, Any] | None:
+    next_reward = summary.get("next_reward")
+    if not next_reward:
+        return None
+    threshold = next(t for t in thresholds if t.points == next_reward["threshold"])
+    return {
+        **next_reward,
+        "terms": terms_text(threshold.template, currency=member.program.currency, localized=True),
+        "name": reward_name(threshold.template, language=language),
+        "percent": min(100, max(0, member.balance) * 100 // threshold.points),
+    }
+
+
+def _balance(member: Member) -> dict[str, Any]:
+    return {
+        # Only a refund pushes a balance below zero: it took back points already spent
+        # on a coupon; the next orders fill the gap first.
+        "negative_balance": member.balance < 0,
+        # The unit's plural form follows the number as read: "-736 баллов", not "балла".
+        "balance_count": abs(member.balance),
+    }
+
+
+def profile_page(
+    *,
+    member: Member,
+    before: int | None = None,
+    after: int | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
     """Everything the page shows about one member."""
     program = member.program
     now = timezone.now()
     summary = member_summary(member=member)
     thresholds = thresholds_of(program)
-
-    next_reward = summary.get("next_reward")
-    reward_progress = None
-    if next_reward:
-        threshold = next(t for t in thresholds if t.points == next_reward["threshold"])
-        reward_progress = {
-            **next_reward,
-            "terms": terms_text(threshold.template, currency=program.currency, localized=True),
-            "name": reward_name(threshold.template, language=language),
-            "percent": min(100, max(0, member.balance) * 100 // threshold.points),
-        }
 
     next_tier = summary.get("next_tier")
     tier_progress = None
@@ -208,11 +148,12 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
     )
 
     active, past = _coupon_cards(member, now=now, language=language)
-    history, lines = history_page(member=member, page=page, language=language)
+    history = history_page(member=member, before=before, after=after)
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {
         "summary": summary,
-        "reward_progress": reward_progress,
+        **_balance(member),
+        "reward_progress": _reward_progress(member, summary, thresholds, language),
         "tier": summary.get("tier"),
         "next_tier": next_tier,
         "tier_progress": tier_progress,
@@ -222,7 +163,8 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         "active_coupons": active,
         "past_coupons": past,
         "history": history,
-        "history_lines": lines,
+        "history_lines": history.lines,
+        "how": how_it_works(program=program, thresholds=thresholds, tier_id=member.tier_id),
         "choice_mode": choice,
         "reward_options": (
             _reward_options(program, thresholds, member.balance, language) if choice else []

@@ -18,5 +18,7 @@ urlpatterns = [
     path("link/<str:token>/", views.deep_link, name="deep-link"),
     path("<slug:slug>/", views.merchant_home, name="merchant"),
     path("<slug:slug>/sign-in/", views.sign_in, name="sign-in"),
+    # A path: an external id may hold a slash.
+    path("<slug:slug>/invite/<path:code>/", views.invite, name="invite"),
     path("<slug:slug>/sign-in/<str:token>/", views.email_link, name="email-link"),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -36,6 +36,8 @@ from loyalty.errors import (
 from loyalty.forms import FeedbackForm, TransferForm, add_service_error
 from loyalty.models import Member, Merchant
 from loyalty.profile.auth import session_login, session_logout, session_member
+from loyalty.profile.explain import referral_offer
+from loyalty.profile.history import cursor
 from loyalty.profile.selectors import profile_page
 from loyalty.services.conversion import reward_claim
 from loyalty.services.feedback import feedback_submit
@@ -133,9 +135,15 @@ def _profile(
 ) -> HttpResponse:
     """The page; a refused form is shown again with its errors (``status`` 400)."""
     program = member.program
-    context = profile_page(member=member, page=request.GET.get("page", 1), language=language)
+    context = profile_page(
+        member=member,
+        before=cursor(request.GET.get("before")),
+        after=cursor(request.GET.get("after")),
+        language=language,
+    )
     badge_token = context["badge"]["token"]
     context.update(
+        claim_confirm=_claim_confirm(context["reward_options"], request.GET.get("claim"), member),
         member=member,
         merchant=program.merchant,
         program=program,
@@ -150,8 +158,29 @@ def _profile(
             if badge_token
             else None
         ),
+        referral_url=(
+            request.build_absolute_uri(
+                reverse("profile:invite", args=[program.merchant.slug, member.external_id])
+            )
+            if context["how"].referral
+            else None
+        ),
     )
     return _page(request, "profile/page.html", context, status=status)
+
+
+def _claim_confirm(options: list[Any], asked: Any, member: Member) -> dict[str, Any] | None:
+    """The reward the member asked to claim (``?claim=<points>``), if it can be claimed."""
+    points = cursor(asked)
+    found = next((o for o in options if o.points == points and o.claimable), None)
+    if found is None:
+        return None
+    return {
+        "points": found.points,
+        "terms": found.terms,
+        "name": found.name,
+        "balance_after": member.balance - found.points,
+    }
 
 
 @never_cache
@@ -222,7 +251,23 @@ def email_link(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         _activate(request, None)
         return _invalid_link(request, merchant, exc)
     _activate(request, member)
-    return _page(request, "profile/confirm.html", {"merchant": merchant, "member": member})
+    # Not signed in yet: the page offers signing in, never "Sign out" (base.html shows it
+    # for a ``member`` in the context).
+    return _page(request, "profile/confirm.html", {"merchant": merchant})
+
+
+@require_GET
+def invite(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """A member's referral link: what the friend gets and the code to give the shop. It
+    shows only what the link carries and the program's offer (no member is looked up, so
+    it tells nobody whether a code belongs to a member)."""
+    merchant = get_object_or_404(Merchant.objects.select_related("program"), slug=slug)
+    _activate(request, None)
+    offer = referral_offer(merchant.program)
+    if offer is None or len(code) > 191:
+        raise Http404
+    context = {"merchant": merchant, "code": code, "offer": offer}
+    return _page(request, "profile/invite.html", context)
 
 
 @never_cache
@@ -293,6 +338,11 @@ def notification_settings(request: HttpRequest, member: Member) -> HttpResponse:
 @require_POST
 @member_required
 def claim(request: HttpRequest, member: Member) -> HttpResponse:
+    """Claim a reward, once the member confirmed it (the page's confirmation posts
+    ``confirmed=yes``); anything else only shows the confirmation: a tap never spends."""
+    if request.POST.get("confirmed") != "yes":
+        threshold = request.POST.get("threshold", "")
+        return redirect(reverse("profile:home") + f"?claim={cursor(threshold) or ''}#rewards")
     try:
         points = int(request.POST.get("threshold", ""))
         coupon = reward_claim(
@@ -306,7 +356,8 @@ def claim(request: HttpRequest, member: Member) -> HttpResponse:
         messages.success(
             request, _("Your coupon %(code)s is ready to use.") % {"code": coupon.display_code}
         )
-    return redirect(reverse("profile:home") + "#coupons")
+    # The message is at the top of the page: the page opens there, not at the coupons.
+    return redirect(reverse("profile:home") + "#messages")
 
 
 # Where a transfer's refusal is shown: next to the field it is about, else above the form.

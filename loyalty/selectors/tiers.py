@@ -97,9 +97,21 @@ def badge_card(*, member: Member) -> dict[str, Any]:
         # Only a real colour reaches the page's style attribute.
         "colour": tier.badge if tier and tier_rules.COLOUR.fullmatch(tier.badge) else None,
         "orders": orders,
-        "member_since": timezone.localdate(member.created_at),
+        "member_since": timezone.localdate(_member_since(member)),
         "merchant": member.program.merchant.name,
     }
+
+
+def _member_since(member: Member) -> datetime:
+    """The member's first order or the row's creation, whichever is earlier: a shop that
+    sends its past orders later still shows when the customer began (one index read)."""
+    first = (
+        Order.objects.filter(member=member)
+        .order_by("placed_at")
+        .values_list("placed_at", flat=True)
+        .first()
+    )
+    return min(first, member.created_at) if first is not None else member.created_at
 
 
 def badge_card_member(*, token: str) -> Member | None:

@@ -81,9 +81,17 @@ def signin_link_create(*, member: Member, minutes: int) -> str:
     return _site(reverse("profile:email-link", kwargs={"slug": slug, "token": secret}))
 
 
+def member_language(member: Member, fallback: str) -> str:
+    """The member's own language when we speak it ("es-MX" -> "es"), else ``fallback``."""
+    code = (member.locale or "").replace("_", "-").split("-")[0].lower()
+    return code if code in {code for code, _name in settings.LANGUAGES} else fallback
+
+
 def signin_email_send(*, program: Program, email: str, language: str) -> bool:
     """Email a one-time sign-in link to the program's member with this address, if there is
-    one. Returns whether an email went out; callers must not tell the person who asked."""
+    one, in the member's language (``language``, the asking browser's, only when the
+    member's is not one we speak). Returns whether an email went out; callers must not
+    tell the person who asked."""
     address = email.strip().lower()
     member = (
         Member.objects.filter(program=program, email=address)
@@ -101,7 +109,7 @@ def signin_email_send(*, program: Program, email: str, language: str) -> bool:
         "minutes": minutes,
         "url": signin_link_create(member=member, minutes=minutes),
     }
-    with translation.override(language):
+    with translation.override(member_language(member, language)):
         subject = render_to_string("profile/email/sign_in_subject.txt", context)
         text = render_to_string("profile/email/sign_in.txt", context)
         html = render_to_string("profile/email/sign_in.html", context)

@@ -1,7 +1,9 @@
 """Numbers, money and colours on customer pages, formatted for the active language."""
 
+from datetime import date, datetime
+
 from django import template
-from django.utils import formats
+from django.utils import dateformat, formats, timezone, translation
 
 register = template.Library()
 
@@ -17,6 +19,23 @@ def signed_points(value: int) -> str:
     """Entries read "+120" and "−80" (a real minus sign)."""
     text = points(abs(value))
     return f"+{text}" if value > 0 else f"\N{MINUS SIGN}{text}"
+
+
+# A day in each language's own way. Django's DATE_FORMAT for Russian ends in "г." (so a
+# sentence after it read "г.."); Russian writes the month in the genitive ("7 декабря 2026").
+DAY_FORMATS = {"en": "F j, Y", "es": r"j \d\e F \d\e Y", "ru": "j E Y", "tr": "j F Y"}
+
+
+@register.filter
+def day(value: date | datetime | None) -> str:
+    """A date (a moment: its local day) for a sentence: "December 7, 2026", "7 de diciembre
+    de 2026", "7 декабря 2026", "7 Aralık 2026"."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    language = (translation.get_language() or "en").split("-")[0]
+    return dateformat.format(value, DAY_FORMATS.get(language, DAY_FORMATS["en"]))
 
 
 INK = "#111827"

@@ -13,6 +13,12 @@
  * JSON answer {"subscribed": bool}. Without a PushManager or a VAPID key, the toggle
  * hides itself and shows the element [data-push-unsupported] instead.
  * Each change fires a "push:change" event on the toggle with detail {subscribed}.
+ * When a change fails, the element [data-push-status] says why, in the page (not only the
+ * console), with the toggle's texts:
+ *   data-error-denied      the browser's permission for notifications is refused
+ *   data-error-server      the server refused (its own "detail" follows the text)
+ *   data-error-failed      anything else (no connection, the push service failed)
+ * and a "push:error" event fires with detail {reason: "denied"|"server"|"failed"}.
  */
 (function () {
   "use strict";
@@ -40,7 +46,14 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       if (!response.ok) {
-        throw new Error("push: the server answered " + response.status);
+        return response.json().catch(function () {
+          return {};
+        }).then(function (body) {
+          var error = new Error("push: the server answered " + response.status);
+          error.reason = "server";
+          error.detail = (body && body.detail) || "";
+          throw error;
+        });
       }
       return response.json();
     });
@@ -51,6 +64,35 @@
     document.querySelectorAll("[data-push-unsupported]").forEach(function (element) {
       element.hidden = false;
     });
+  }
+
+  function status(toggle, reason, detail) {
+    var text = "";
+    if (reason) {
+      var key = "error" + reason.charAt(0).toUpperCase() + reason.slice(1);
+      text = toggle.dataset[key] || toggle.dataset.errorFailed || "";
+      if (detail) {
+        text += " " + detail;
+      }
+    }
+    document.querySelectorAll("[data-push-status]").forEach(function (element) {
+      element.textContent = text;
+      element.hidden = !text;
+    });
+    if (reason) {
+      toggle.dispatchEvent(new CustomEvent("push:error", { detail: { reason: reason } }));
+    }
+  }
+
+  function reasonOf(error) {
+    if (error && error.reason) {
+      return error.reason;
+    }
+    if ((error && error.name === "NotAllowedError") ||
+        (window.Notification && window.Notification.permission === "denied")) {
+      return "denied";
+    }
+    return "failed";
   }
 
   function show(toggle, subscribed) {
@@ -68,6 +110,9 @@
     }
     var busy = false;
     show(toggle, toggle.dataset.subscribed === "true");
+    if (window.Notification && window.Notification.permission === "denied") {
+      status(toggle, "denied");
+    }
     var ready = navigator.serviceWorker
       .register(toggle.dataset.swUrl, { scope: "/" })
       .then(function () {
@@ -120,12 +165,15 @@
           return wanted ? subscribe(registration) : unsubscribe(registration);
         })
         .then(function (answer) {
+          status(toggle, "");
           show(toggle, Boolean(answer && answer.subscribed));
         })
         .catch(function (error) {
-          // Permission refused, or the server said no: the state stays as it was.
+          // Permission refused, or the server said no: the state stays as it was, and the
+          // page says why.
           console.warn("push:", error);
           show(toggle, !wanted);
+          status(toggle, reasonOf(error), error && error.detail);
         })
         .then(function () {
           busy = false;

@@ -5,6 +5,7 @@ shows their balance, progress, expiry, coupons and a page of history, in their l
 in a constant number of queries.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -96,20 +97,53 @@ def test_points_expiring_later_are_shown_without_alarm(client, signed_in, member
     assert 'class="notice info" data-testid="expiry"' in page
 
 
-def test_history_is_paginated_twenty_a_page_newest_first(client, signed_in, member):
+def older_link(page: str) -> str:
+    found = re.search(r'<a href="(\?before=\d+)#history" rel="next"', page)
+    assert found, "no Older link"
+    return "/profile/" + found.group(1)
+
+
+def test_history_is_paged_twenty_at_a_time_by_keyset_newest_first(client, signed_in, member):
     earn(member, 45)
     client = signed_in(member)
 
     first = client.get("/profile/").content.decode()
-    third = client.get("/profile/?page=3").content.decode()
-    beyond = client.get("/profile/?page=99").content.decode()
+    second = client.get(older_link(first)).content.decode()
+    third = client.get(older_link(second)).content.decode()
+    newer = re.search(r'<a href="(\?after=\d+)#history" rel="prev"', third).group(1)
+    back = client.get("/profile/" + newer).content.decode()
 
-    assert "Page 1 of 3" in first
-    assert f"#{member.external_id}-o44" in first
-    assert f"#{member.external_id}-o0<" not in first
-    assert "Page 3 of 3" in third
-    assert f"#{member.external_id}-o0 " in third or f"#{member.external_id}-o0:" in third
-    assert "Page 3 of 3" in beyond
+    assert f"#{member.external_id}-o44:" in first
+    assert f"#{member.external_id}-o25:" in first
+    assert f"#{member.external_id}-o24:" not in first
+    assert 'rel="prev"' not in first  # the newest page has nothing newer
+    assert f"#{member.external_id}-o24:" in second
+    assert f"#{member.external_id}-o4:" in third
+    assert f"#{member.external_id}-o0:" in third
+    assert 'rel="next"' not in third  # nothing older than the oldest
+    assert f"#{member.external_id}-o24:" in back
+    assert f"#{member.external_id}-o5:" in back
+
+
+@pytest.mark.parametrize("query", ["?before=abc", "?before=-5", "?after=99999999999999999999"])
+def test_odd_history_cursors_show_the_newest_page(client, signed_in, member, query):
+    earn(member, 3)
+
+    page = signed_in(member).get("/profile/" + query).content.decode()
+
+    assert f"#{member.external_id}-o2:" in page
+
+
+def test_a_cursor_never_shows_another_members_entries(client, signed_in, program):
+    mine, theirs = MemberFactory(program=program), MemberFactory(program=program)
+    earn(theirs, 3)
+    earn(mine, 1)
+    last_theirs = LedgerEntry.objects.filter(member=theirs).order_by("-id").first()
+
+    page = signed_in(mine).get(f"/profile/?before={last_theirs.pk + 10}").content.decode()
+
+    assert theirs.external_id not in page
+    assert f"#{mine.external_id}-o0:" in page
 
 
 def page_queries(client) -> int:
@@ -152,7 +186,7 @@ def test_page_follows_the_members_language_with_localized_numbers(client, signed
     assert '<html lang="es">' in page
     assert "Tu saldo" in page
     assert ">1\N{NO-BREAK SPACE}234<" in page  # Spanish groups thousands with a space
-    assert "Puntos por el pedido" in page
+    assert "Pedido #" in page  # the history line, in Spanish, with its calculation
 
 
 def test_browser_language_is_used_when_the_members_locale_is_not_ours(client, signed_in, program):
@@ -200,29 +234,67 @@ def test_email_consent_can_be_turned_off_and_on(client, signed_in, member):
     assert member.consent_email is True
 
 
-def test_a_choice_member_claims_a_reward_from_the_page(client, signed_in):
+def choice_member(points: int):
     program = ProgramFactory(conversion_mode=Program.ConversionMode.CHOICE)
     RewardThresholdFactory(program=program, points=100)
     member = MemberFactory(program=program)
-    points_grant(program=program, member_external_id=member.external_id, points=150, reason="x")
+    points_grant(program=program, member_external_id=member.external_id, points=points, reason="x")
+    return member
+
+
+def test_claiming_asks_first_and_spends_nothing_until_confirmed(client, signed_in):
+    member = choice_member(150)
     client = signed_in(member)
     assert "Claim</button>" in client.get("/profile/").content.decode()
 
-    response = client.post("/profile/rewards/claim/", {"threshold": "100"}, follow=True)
+    # The Claim button only opens the confirmation (a GET), with what it costs.
+    asked = client.get("/profile/?claim=100").content.decode()
+    # A claim posted without the confirmation (an old page, a crafted form) only asks.
+    unconfirmed = client.post("/profile/rewards/claim/", {"threshold": "100"})
+
+    member.refresh_from_db()
+    assert 'data-testid="claim-confirm"' in asked
+    assert "This spends 100 points: your balance goes down to 50." in asked
+    assert 'name="confirmed" value="yes"' in asked
+    assert unconfirmed.status_code == 302
+    assert unconfirmed["Location"] == "/profile/?claim=100#rewards"
+    assert member.balance == 150
+    assert not member.coupons.exists()
+
+
+@pytest.mark.parametrize("asked", ["500", "abc", "99"])
+def test_no_confirmation_for_a_reward_that_cannot_be_claimed(client, signed_in, asked):
+    member = choice_member(150)
+
+    page = signed_in(member).get(f"/profile/?claim={asked}").content.decode()
+
+    assert 'data-testid="claim-confirm"' not in page
+
+
+def test_a_choice_member_claims_a_reward_once_confirmed_and_sees_the_result_first(
+    client, signed_in
+):
+    member = choice_member(150)
+    client = signed_in(member)
+
+    response = client.post("/profile/rewards/claim/", {"threshold": "100", "confirmed": "yes"})
+    page = client.get(response["Location"]).content.decode()
 
     member.refresh_from_db()
     assert member.balance == 50
     coupon = member.coupons.get()
-    assert f"Your coupon {coupon.display_code} is ready to use." in response.content.decode()
+    # The page opens at the message (the top), not down at the coupons.
+    assert response["Location"] == "/profile/#messages"
+    assert 'id="messages"' in page
+    assert f"Your coupon {coupon.display_code} is ready to use." in page
 
 
 def test_claiming_more_than_the_balance_changes_nothing(client, signed_in):
-    program = ProgramFactory(conversion_mode=Program.ConversionMode.CHOICE)
-    RewardThresholdFactory(program=program, points=100)
-    member = MemberFactory(program=program)
-    points_grant(program=program, member_external_id=member.external_id, points=40, reason="x")
+    member = choice_member(40)
 
-    response = signed_in(member).post("/profile/rewards/claim/", {"threshold": "100"}, follow=True)
+    response = signed_in(member).post(
+        "/profile/rewards/claim/", {"threshold": "100", "confirmed": "yes"}, follow=True
+    )
 
     member.refresh_from_db()
     assert member.balance == 40

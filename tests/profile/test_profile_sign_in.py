@@ -163,7 +163,19 @@ def test_rate_limit_counts_unknown_addresses_too(client, member):
     assert (first, second) == (200, 429)
 
 
-def test_sign_in_email_is_in_the_browsers_language(client, member):
+def test_sign_in_email_is_in_the_members_language_not_the_browsers(client, member):
+    member.locale = "es"
+    member.save(update_fields=["locale"])
+
+    ask_link(client, member, HTTP_ACCEPT_LANGUAGE="tr")
+
+    assert mail.outbox[-1].subject.startswith("Tu enlace")
+
+
+def test_sign_in_email_is_in_the_browsers_language_when_we_do_not_speak_the_members(client, member):
+    member.locale = "de"
+    member.save(update_fields=["locale"])
+
     ask_link(client, member, HTTP_ACCEPT_LANGUAGE="es")
 
     assert mail.outbox[-1].subject.startswith("Tu enlace")

@@ -72,12 +72,12 @@ def test_a_member_gives_points_and_both_histories_show_it(signed_in, ann, ben):
     page = client.get(response["Location"]).content.decode()
     assert "You gave 300 points to ben. Your balance is now 700." in page
     assert '<span class="balance" data-testid="balance">700</span>' in page
-    assert "Transfer of 300 points to ben: Happy birthday" in page
+    assert "Given to member ben: Happy birthday" in page
     out = LedgerEntry.objects.get(member=ann, kind="transfer_out")
     received = LedgerEntry.objects.get(member=ben, kind="transfer_in")
     assert (out.points, received.points) == (-300, 300)
     ben_page = signed_in(ben, on=Client()).get("/profile/").content.decode()
-    assert "Transfer of 300 points from ann: Happy birthday" in ben_page
+    assert "Received from member ann: Happy birthday" in ben_page
 
 
 def test_the_form_carries_a_fresh_key_on_every_page_load(signed_in, ann, ben):

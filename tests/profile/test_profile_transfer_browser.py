@@ -55,7 +55,7 @@ def test_member_gives_points_through_the_form_and_sees_the_new_balance(live_serv
     page.get_by_text("You gave 250 points to ben. Your balance is now 750.").wait_for()
     assert page.get_by_test_id("balance").inner_text() == "750"
     history = page.locator("table.history").inner_text()
-    assert "Transfer of 250 points to ben: For your coffee" in history
+    assert "Given to member ben: For your coffee" in history
     screenshot(page, "profile-transfer")
 
     # A refusal is shown next to the field, and the points stay.
