@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -17,11 +18,16 @@ MARGIN_LEFT = 48
 MARGIN_BOTTOM = 22
 
 
+def grouped(value: int) -> str:
+    """A whole number with the thousands separator of the active language: 9,999, 9.999."""
+    return number_format(value, force_grouping=True)
+
+
 def axis_label(value: int) -> str:
     """The top of the axis in a few characters (the margin is narrow; bars carry exact
-    values in their tooltips): 9,999, 672k, 1.8M."""
+    values in their tooltips): 9,999, 672k, 1.8M (grouped the staff member's way)."""
     if value < 10_000:
-        return f"{value:,}"
+        return grouped(value)
     if value < 1_000_000:
         return f"{value / 1000:.0f}k"
     return f"{value / 1_000_000:.1f}M"
@@ -44,7 +50,7 @@ def bar_chart(
             x = MARGIN_LEFT + index * group_w + group_w * 0.1 + position * bar_w
             bars.append(
                 (css, f"{x:.1f}", f"{8 + plot_h - height:.1f}", f"{bar_w:.1f}", f"{height:.1f}",
-                 f"{labels[index]} {name}: {value}")
+                 f"{labels[index]} {name}: {grouped(value)}")
             )  # fmt: skip
     step = max(len(labels) // 8, 1)
     ticks = [
