@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import quote
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import (
@@ -36,6 +39,15 @@ from rewards.models import Coupon
 from rewards.terms import terms_text
 
 PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push", "birth_date")
+
+
+def locale_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The languages the program speaks; a member's other code stays as it is (a save must
+    not turn it into another language silently)."""
+    choices = [(code, str(name)) for code, name in settings.LANGUAGES]
+    if current and current not in dict(choices):
+        choices.append((current, current))
+    return choices
 
 
 class TierListFilter(admin.SimpleListFilter):
@@ -93,7 +105,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
     actions = ("issue_coupon", "override_tier")
     show_full_result_count = False  # one COUNT of a big table per page is enough
     list_display = (
-        "external_id", "name", "email", "balance", "tier", "last_order_at", "points_expire_at",
+        "external_id", "name", "email", "balance_shown", "tier", "last_order_at",
+        "points_expire_at",
     )  # fmt: skip
     list_select_related = ("program", "tier")
     write_permission = Permission.MEMBERS
@@ -106,8 +119,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
         "external_id",
         "program",
         "referred_by",
-        "balance",
-        "pending",
+        "balance_shown",
+        "pending_shown",
         "points_expire_at",
         "last_order_at",
         "login",
@@ -126,8 +139,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
                 "fields": (
                     "external_id",
                     "program",
-                    "balance",
-                    "pending",
+                    "balance_shown",
+                    "pending_shown",
                     "points_expire_at",
                     "last_order_at",
                     "referred_by",
@@ -153,6 +166,33 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
         (_("Profile"), {"fields": PROFILE_FIELDS}),
         (_("Record"), {"fields": ("login", "created_at", "updated_at")}),
     )
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_shown(self, member: Member) -> str:
+        # Grouped like the points form's messages and the ledger: 99,000,250.
+        return number_format(member.balance, force_grouping=True)
+
+    @admin.display(description=_("pending"))
+    def pending_shown(self, member: Member) -> str:
+        return number_format(member.pending, force_grouping=True)
+
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        if db_field.name == "locale":
+            return forms.ChoiceField(
+                choices=locale_choices(), label=_("language"), help_text=db_field.help_text
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(
+        self, request: HttpRequest, obj: Member | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        locale = form_class.base_fields.get("locale")
+        if obj is not None and isinstance(locale, forms.ChoiceField):
+            locale.choices = locale_choices(obj.locale)
+        return form_class
 
     @admin.display(description=_("login"))
     def login(self, member: Member) -> str:

@@ -180,7 +180,7 @@ def _weekly(program: Program, start: date, end: date) -> list[Week]:
 def _tiers(program: Program) -> list[tuple[str | None, int]] | None:
     """Members per tier, lowest first (None: no tier); None when nobody holds a tier (the
     program has none, or none reached yet)."""
-    per_tier = [
+    per_tier: list[tuple[str | None, int]] = [
         (row["tier__name"], row["count"])
         for row in Member.objects.filter(program=program)
         .values("tier__name", "tier__min_points")

@@ -67,9 +67,7 @@ def _moment(day: date) -> datetime:
 def sales_compared(*, program: Program, start: date, end: date) -> tuple[Sales, Sales]:
     """This range's sales and the previous range's, in one query."""
     previous_start, _previous_end = previous_range(start, end)
-    since, until, before = _moment(start), _moment(end + timedelta(days=1)), _moment(
-        previous_start
-    )
+    since, until, before = _moment(start), _moment(end + timedelta(days=1)), _moment(previous_start)
     now = Q(placed_at__gte=since)
     then = Q(placed_at__lt=since)
     net = F("amount") - F("refunded_amount")
