@@ -42,8 +42,8 @@ PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push", "b
 
 
 def locale_choices(current: str | None = None) -> list[tuple[str, str]]:
-    """The languages the program speaks; a member's other code stays as it is (a save must
-    not turn it into another language silently)."""
+    """The languages the program speaks, and a member's other code (an old row's) so the page
+    shows it rather than the first choice a save would write unasked."""
     choices = [(code, str(name)) for code, name in settings.LANGUAGES]
     if current and current not in dict(choices):
         choices.append((current, current))

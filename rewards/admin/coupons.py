@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -22,6 +24,16 @@ from rewards.admin.coupon_void import CouponVoidMixin
 from rewards.codes import code_normalise
 from rewards.models import Coupon, CouponEvent, Redemption
 from rewards.terms import terms_text
+
+
+@dataclass(frozen=True)
+class _Headline:
+    """A coupon's terms without their conditions: what the list shows ("10% off")."""
+
+    kind: str
+    value: Decimal
+    max_discount: Decimal | None = None
+    min_order_amount: Decimal = Decimal(0)
 
 
 class TemplateFilter(admin.RelatedFieldListFilter):
@@ -78,7 +90,7 @@ class CouponAdmin(CouponVoidMixin, CouponIssueMixin, MerchantScopedAdmin[Coupon]
     list_display = (
         "code_shown",
         "member_shown",
-        "terms",
+        "terms_short",
         "status",
         "uses",
         "valid_until",
@@ -148,6 +160,17 @@ class CouponAdmin(CouponVoidMixin, CouponIssueMixin, MerchantScopedAdmin[Coupon]
     @admin.display(description=_("terms"))
     def terms(self, coupon: Coupon) -> str:
         return terms_text(coupon, currency=coupon.currency)
+
+    @admin.display(description=_("terms"))
+    def terms_short(self, coupon: Coupon) -> str:
+        """The discount alone, on one line; the conditions in its tooltip and, whole, on the
+        coupon's page (a column of full terms wrapped one word a line)."""
+        full = terms_text(coupon, currency=coupon.currency, localized=True)
+        short = terms_text(_Headline(coupon.kind, coupon.value), currency=coupon.currency,
+                           localized=True)  # fmt: skip
+        if short == full:
+            return short
+        return format_html('<span class="terms-short" title="{}">{} …</span>', full, short)
 
     @admin.display(description=_("uses"))
     def uses(self, coupon: Coupon) -> str:
