@@ -20,11 +20,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.admin.base import MerchantScopedAdmin
+from loyalty.backoffice.formats import grouped
 from loyalty.backoffice.params import int_param
 from loyalty.backoffice.scope import request_user
 from loyalty.errors import LoyaltyError
@@ -35,11 +35,6 @@ from loyalty.services.points import GrantResult, points_grant
 LEDGER_PAGE_SIZE = 25
 # Far past any member's ledger, and its offset far inside PostgreSQL's bigint.
 LEDGER_MAX_PAGE = 100_000
-
-
-def grouped(value: int) -> str:
-    """Points as the page writes them: 100,000,000 (the staff member's separator)."""
-    return number_format(value, force_grouping=True)
 
 
 class PointsForm(PointsChangeForm):

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from loyalty.backoffice.formats import grouped
 
 WIDTH = 720
 HEIGHT = 200
 MARGIN_LEFT = 48
 MARGIN_BOTTOM = 22
-
-
-def grouped(value: int) -> str:
-    """A whole number with the thousands separator of the active language: 9,999, 9.999."""
-    return number_format(value, force_grouping=True)
 
 
 def axis_label(value: int) -> str:

@@ -45,7 +45,8 @@ def backoffice_dashboard(context: template.Context) -> dict[str, Any]:
     result["alerts"] = list(ops_alerts(merchant=program.merchant))
     start, end = dashboard_range(request.GET.get("start"), request.GET.get("end"))
     figures = dashboard_figures(program=program, start=start, end=end)
-    labels = [date_format(week.start, "MONTH_DAY_FORMAT") for week in figures.weeks]
+    # Short ("14 Sep", the month in the staff member's language): the labels share 720 px.
+    labels = [date_format(week.start, "j M") for week in figures.weeks]
     query = {"start": start.isoformat(), "end": end.isoformat()}
     if user.is_superuser:
         query["merchant"] = str(program.merchant_id)
