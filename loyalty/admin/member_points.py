@@ -30,7 +30,7 @@ from loyalty.backoffice.scope import request_user
 from loyalty.errors import LoyaltyError
 from loyalty.forms import PointsChangeForm, add_service_error
 from loyalty.models import LedgerEntry, Member
-from loyalty.services.points import GrantResult, points_grant
+from loyalty.services.points import MAX_GRANT, GrantResult, points_grant
 
 LEDGER_PAGE_SIZE = 25
 # Far past any member's ledger, and its offset far inside PostgreSQL's bigint.
@@ -45,9 +45,12 @@ class PointsForm(PointsChangeForm):
     confirmation: tuple[bool, int, int] | None = None
 
     def needs_confirmation(self, member: Member) -> bool:
+        """Above the program's amount, unless this very amount was confirmed; never for an
+        amount the service refuses anyway (its message, on the field, says why)."""
         points = self.signed_points()
-        return abs(points) > member.program.grant_confirmation_points and (
-            self.cleaned_data.get("confirmed_points") != points
+        return (
+            member.program.grant_confirmation_points < abs(points) <= MAX_GRANT
+            and self.cleaned_data.get("confirmed_points") != points
         )
 
 
