@@ -4,6 +4,7 @@ format per language (Django's DATE_FORMAT for a day, grouped thousands for point
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -19,3 +20,8 @@ def day_shown(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return date_format(timezone.localtime(moment), "DATE_FORMAT")
+
+
+def money_shown(amount: Decimal, currency: str) -> str:
+    """An amount with its currency, grouped and with two decimals: 1,234.56 EUR."""
+    return f"{number_format(amount, decimal_pos=2, force_grouping=True)} {currency}"

@@ -83,6 +83,7 @@ def test_backoffice_pages_fit_a_desktop_and_a_phone(live_server, browser):
         "member-list": "/admin/loyalty/member/",
         "coupon-list": "/admin/rewards/coupon/",
         "ledger-list": "/admin/loyalty/ledgerentry/",
+        "order-list": "/admin/loyalty/order/",
         "member-page": f"/admin/loyalty/member/{member.pk}/change/",
     }
     overflow: dict[tuple[str, int], int] = {}
