@@ -168,3 +168,18 @@ def test_the_page_groups_thousands_the_spanish_way(big, staff_client):
     assert 'id="kpi-outstanding">671\xa0394<' in page
     assert 'id="kpi-liability">6\xa0713,94 EUR<' in page
     assert "Sin nivel: 2" in page
+
+
+def test_the_page_shows_each_figure_beside_the_previous_period(sold, staff_client):
+    _user, client = staff_client(sold, "viewer")
+
+    page = client.get(reverse("admin:index"), {"start": START, "end": END}).content.decode()
+
+    assert 'id="kpi-revenue">90.00 EUR<' in page
+    assert "90.0 % of the 100.00 EUR ordered" in page
+    assert 'id="kpi-revenue-before">previous period: 80.00 EUR (100.0 %)<' in page
+    assert 'id="kpi-repeat">50.0 %<' in page
+    assert 'id="kpi-repeat-before">previous period: 50.0 %<' in page
+    assert 'id="kpi-average">33.33 EUR<' in page
+    assert 'id="kpi-average-before">previous period: 26.67 EUR<' in page
+    assert "Dec. 22, 2025 to Jan. 4, 2026" in page

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry
+from loyalty.services.orders import order_record
 from tests.backoffice.conftest import entry_at
 from tests.factories import MemberFactory
 from tests.rewards.factories import CouponFactory
@@ -137,3 +138,22 @@ def test_ledger_list_shows_the_member_id_and_grouped_points(shop, staff_client):
     assert 'title="A Very Long Name Indeed">cus-9<' in page
     assert ">+12,500<" in page
     assert ">22,500<" in page  # its balance after
+
+
+def test_order_list_shows_amounts_with_their_currency_and_grouped_points(shop, staff_client):
+    member = MemberFactory(program=shop, external_id="cus-7", name="Bea Example")
+    order_record(
+        program=shop,
+        external_id="big-1",
+        member_external_id=member.external_id,
+        amount=Decimal("1234.5"),
+        currency="EUR",
+    )
+    _user, client = staff_client(shop, "viewer")
+
+    page = client.get(reverse("admin:loyalty_order_changelist")).content.decode()
+
+    assert ">1,234.50 EUR<" in page
+    assert ">12,345<" in page  # points earned at 10 a unit
+    assert 'title="Bea Example">cus-7<' in page
+    assert "column-currency" not in page  # the amount carries it
