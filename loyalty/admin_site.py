@@ -11,10 +11,14 @@ Invariants:
   admin but the page that sets one up (and signing out).
 - Every list of the admin, those of other apps too (django-axes'), answers a filter in the
   address it cannot use with a message, never a server error (``CheckedChangeList``).
+- "View site" leads a merchant's staff user to their customers' sign-in page; a page of the
+  admin that refuses (403, 404, 400) answers with the admin's own look and a way back
+  (``refusal_page``), every model admin's and backoffice page's alike.
 """
 
 from __future__ import annotations
 
+from functools import update_wrapper
 from typing import Any
 
 import segno
@@ -26,8 +30,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.decorators import method_decorator
@@ -38,6 +42,8 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 
 from loyalty.backoffice.params import CheckedChangeList
+from loyalty.backoffice.refusals import refusal_page
+from loyalty.backoffice.scope import staff_program
 from loyalty.errors import LoyaltyError, TwoFactorCodeInvalid
 from loyalty.models import User
 from loyalty.services.two_factor import (
@@ -123,6 +129,35 @@ class LoyaltyAdminSite(admin.AdminSite):
         if not issubclass(admin_class, _CheckedLists):
             admin_class = type(admin_class.__name__, (_CheckedLists, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        context["site_url"] = self._site_url(request)
+        return context
+
+    @staticmethod
+    def _site_url(request: HttpRequest) -> str | None:
+        """A merchant's staff user's "View site": the page where their customers sign in.
+        None (no link) for a user of no merchant: there is no one site to show them."""
+        program = staff_program(request)  # read once per request, with its merchant
+        if program is None:
+            return None
+        return reverse("profile:sign-in", args=[program.merchant.slug])
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Django's guard (sign-in, CSRF, no cache), with refusals in the admin's look."""
+
+        def refusing(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied:
+                return refusal_page(request, self.each_context(request), status=403)
+            except Http404:
+                return refusal_page(request, self.each_context(request), status=404)
+            except BadRequest:
+                return refusal_page(request, self.each_context(request), status=400)
+
+        return super().admin_view(update_wrapper(refusing, view), cacheable)
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):

@@ -11,9 +11,11 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import ReadOnlyInline, ReadOnlyScopedAdmin, member_search
+from loyalty.backoffice.formats import grouped, money_shown
 from loyalty.models import LedgerEntry, Order, Refund
 
 
@@ -27,7 +29,9 @@ def staff_name(entry: LedgerEntry) -> str:
 class LedgerEntryAdmin(ReadOnlyScopedAdmin[LedgerEntry]):
     merchant_path = "program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
-    list_display = ("created_at", "member", "kind", "points", "balance_after", "reason", staff_name)
+    list_display = (
+        "created_at", "member_shown", "kind", "points_shown", "balance_shown", "reason", staff_name,
+    )  # fmt: skip
     list_select_related = ("member", "created_by")
     list_filter = ("kind",)
     date_hierarchy = "created_at"
@@ -48,6 +52,21 @@ class LedgerEntryAdmin(ReadOnlyScopedAdmin[LedgerEntry]):
         "idempotency_key",
         "created_at",
     )
+
+    @admin.display(description=_("member"))
+    def member_shown(self, entry: LedgerEntry) -> str:
+        # The external id, the name in its tooltip: a column of long names pushed the
+        # list's right-hand columns out of sight.
+        member = entry.member
+        return format_html('<span title="{}">{}</span>', member.name, member.external_id)
+
+    @admin.display(description=_("points"), ordering="points")
+    def points_shown(self, entry: LedgerEntry) -> str:
+        return f"+{grouped(entry.points)}" if entry.points > 0 else grouped(entry.points)
+
+    @admin.display(description=_("balance after"))
+    def balance_shown(self, entry: LedgerEntry) -> str:
+        return grouped(entry.balance_after)
 
     @admin.display(description=_("by"))
     def by(self, entry: LedgerEntry) -> str:
@@ -91,14 +110,15 @@ class OrderLedgerInline(ReadOnlyInline):
 class OrderAdmin(ReadOnlyScopedAdmin[Order]):
     merchant_path = "program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
+    # Chosen to fit 1,280 px beside the filters: amounts with their currency, the member's
+    # external id (the name in its tooltip), points grouped.
     list_display = (
         "external_id",
-        "member",
-        "amount",
-        "currency",
+        "member_shown",
+        "amount_shown",
         "status",
-        "points_earned",
-        "refunded_amount",
+        "points_shown",
+        "refunded_shown",
         "placed_at",
     )
     list_select_related = ("member",)
@@ -127,6 +147,23 @@ class OrderAdmin(ReadOnlyScopedAdmin[Order]):
         "points_reversed",
         "created_at",
     )
+
+    @admin.display(description=_("member"), ordering="member__external_id")
+    def member_shown(self, order: Order) -> str:
+        member = order.member
+        return format_html('<span title="{}">{}</span>', member.name, member.external_id)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_shown(self, order: Order) -> str:
+        return money_shown(order.amount, order.currency)
+
+    @admin.display(description=_("refunded"), ordering="refunded_amount")
+    def refunded_shown(self, order: Order) -> str:
+        return money_shown(order.refunded_amount, order.currency) if order.refunded_amount else "—"
+
+    @admin.display(description=_("points earned"), ordering="points_earned")
+    def points_shown(self, order: Order) -> str:
+        return grouped(order.points_earned)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

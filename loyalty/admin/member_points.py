@@ -1,4 +1,10 @@
-"""A member's points in the admin: its ledger and the grant or deduct form."""
+"""A member's points in the admin: its ledger and the grant or deduct form.
+
+Invariants: a grant or deduction of more points than the program's
+``grant_confirmation_points`` is applied only once the same amount was confirmed on a second
+page; the message afterwards says the balance the member's page shows (after any reward
+the points turned into), written the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 from uuid import uuid4
 from weakref import WeakKeyDictionary
 
+from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -17,18 +24,37 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.admin.base import MerchantScopedAdmin
+from loyalty.backoffice.formats import grouped
 from loyalty.backoffice.params import int_param
 from loyalty.backoffice.scope import request_user
 from loyalty.errors import LoyaltyError
 from loyalty.forms import PointsChangeForm, add_service_error
 from loyalty.models import LedgerEntry, Member
-from loyalty.services.points import points_grant
+from loyalty.services.points import MAX_GRANT, GrantResult, points_grant
 
 LEDGER_PAGE_SIZE = 25
 # Far past any member's ledger, and its offset far inside PostgreSQL's bigint.
 LEDGER_MAX_PAGE = 100_000
 
-_points_forms: WeakKeyDictionary[HttpRequest, PointsChangeForm] = WeakKeyDictionary()
+
+class PointsForm(PointsChangeForm):
+    """The points form, with the signed amount a second page confirmed (if any)."""
+
+    confirmed_points = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Set when the amount needs confirming: (a grant?, the points, the balance it leaves).
+    confirmation: tuple[bool, int, int] | None = None
+
+    def needs_confirmation(self, member: Member) -> bool:
+        """Above the program's amount, unless this very amount was confirmed; never for an
+        amount the service refuses anyway (its message, on the field, says why)."""
+        points = self.signed_points()
+        return (
+            member.program.grant_confirmation_points < abs(points) <= MAX_GRANT
+            and self.cleaned_data.get("confirmed_points") != points
+        )
+
+
+_points_forms: WeakKeyDictionary[HttpRequest, PointsForm] = WeakKeyDictionary()
 
 
 class MemberPointsMixin(MerchantScopedAdmin[Member]):
@@ -55,8 +81,9 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
             form = _points_forms.get(request)
             if form is None:
                 # A fresh key per page shown: sending this form twice applies it once.
-                form = PointsChangeForm(initial={"idempotency_key": uuid4()})
+                form = PointsForm(initial={"idempotency_key": uuid4()})
             context["points_form"] = form
+            context["points_confirm_above"] = member.program.grant_confirmation_points
             context["points_url"] = reverse(
                 "admin:loyalty_member_points",
                 args=[quote(member.pk)],
@@ -78,7 +105,9 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
             query = request.GET.urlencode()
             return redirect(f"{change_url}?{query}" if query else change_url)
 
-        form = PointsChangeForm(request.POST)
+        form = PointsForm(request.POST)
+        if form.is_valid() and form.needs_confirmation(member):
+            return self._points_confirm(request, member, form, object_id)
         if form.is_valid():
             try:
                 result = points_grant(
@@ -94,45 +123,69 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
             except LoyaltyError as error:
                 add_service_error(form, error)
             else:
-                return self._points_changed(request, member, result.entry, result.created)
+                return self._points_changed(request, member, result)
         problems = " ".join(str(m) for errors in form.errors.values() for m in errors)
         self.message_user(
             request,
             _("The points were not changed: %(problems)s") % {"problems": problems},
             messages.ERROR,
         )
-        # Show the member's page again with this form bound, so nothing typed is lost.
-        # It is served at this URL, so the profile form is pointed back at its own.
+        return self._member_page(request, form, object_id)
+
+    def _member_page(self, request: HttpRequest, form: PointsForm, object_id: str) -> HttpResponse:
+        """The member's page again with this form bound, so nothing typed is lost. It is
+        served at the points URL, so the profile form is pointed back at its own."""
+        change_url = reverse(
+            "admin:loyalty_member_change", args=[object_id], current_app=self.admin_site.name
+        )
         shown = copy.copy(request)
         shown.method = "GET"
         _points_forms[shown] = form
         return self.change_view(shown, object_id, form_url=change_url)
 
+    def _points_confirm(
+        self, request: HttpRequest, member: Member, form: PointsForm, object_id: str
+    ) -> HttpResponse:
+        """Nothing changes yet: the page asks again, the amount and its result spelled out."""
+        points = form.signed_points()
+        data = request.POST.copy()
+        data["confirmed_points"] = str(points)
+        confirming = PointsForm(data)
+        confirming.is_valid()
+        confirming.confirmation = (points > 0, abs(points), member.balance + points)
+        return self._member_page(request, confirming, object_id)
+
     def _points_changed(
-        self, request: HttpRequest, member: Member, entry: LedgerEntry, created: bool
+        self, request: HttpRequest, member: Member, result: GrantResult
     ) -> HttpResponseRedirect:
         change_url = reverse(
             "admin:loyalty_member_change", args=[quote(member.pk)], current_app=self.admin_site.name
         )
-        if not created:
+        entry = result.entry
+        if not result.created:
             member.refresh_from_db(fields=["balance"])
             self.message_user(
                 request,
                 _("This change was already applied (the form was sent twice). Balance: %(b)s.")
-                % {"b": member.balance},
+                % {"b": grouped(member.balance)},
                 messages.WARNING,
             )
             return redirect(f"{change_url}#points")
         verb = _("Granted") if entry.points > 0 else _("Deducted")
         self.log_change(request, member, f"{verb} {abs(entry.points)} points: {entry.reason}")
-        self.message_user(
-            request,
-            ngettext(
-                "%(verb)s %(points)s point. New balance: %(balance)s.",
-                "%(verb)s %(points)s points. New balance: %(balance)s.",
-                abs(entry.points),
-            )
-            % {"verb": verb, "points": abs(entry.points), "balance": entry.balance_after},
-            messages.SUCCESS,
-        )
+        # The balance after everything the change set off (a reward coupon takes its points
+        # at once), as the page shows it, not the entry's own balance_after.
+        text = ngettext(
+            "%(verb)s %(points)s point. New balance: %(balance)s.",
+            "%(verb)s %(points)s points. New balance: %(balance)s.",
+            abs(entry.points),
+        ) % {"verb": verb, "points": grouped(abs(entry.points)), "balance": grouped(result.balance)}
+        coupons = len(result.coupons_issued)
+        if coupons:
+            text += " " + ngettext(
+                "%(count)s reward coupon was issued from them.",
+                "%(count)s reward coupons were issued from them.",
+                coupons,
+            ) % {"count": coupons}
+        self.message_user(request, text, messages.SUCCESS)
         return redirect(f"{change_url}#points")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import quote
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import (
@@ -27,6 +30,7 @@ from loyalty.admin.base import (
 from loyalty.admin.member_actions import COUPONS_SHOWN, MemberActionsMixin
 from loyalty.admin.member_points import MemberPointsMixin
 from loyalty.backoffice.filters import MEMBER_FILTERS
+from loyalty.backoffice.formats import day_shown, grouped
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.models import Member, Tier, TierChange
 from loyalty.roles import Permission, role_allows
@@ -36,6 +40,15 @@ from rewards.models import Coupon
 from rewards.terms import terms_text
 
 PROFILE_FIELDS = ("email", "name", "locale", "consent_email", "consent_push", "birth_date")
+
+
+def locale_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The languages the program speaks, and a member's other code (an old row's) so the page
+    shows it rather than the first choice a save would write unasked."""
+    choices = [(code, str(name)) for code, name in settings.LANGUAGES]
+    if current and current not in dict(choices):
+        choices.append((current, current))
+    return choices
 
 
 class TierListFilter(admin.SimpleListFilter):
@@ -92,8 +105,10 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
     change_form_template = "admin/rewards/member_change_form.html"
     actions = ("issue_coupon", "override_tier")
     show_full_result_count = False  # one COUNT of a big table per page is enough
+    # Chosen to fit 1,280 px beside the filters: name and e-mail in one column (cut with an
+    # ellipsis, whole in the tooltip), dates without the time.
     list_display = (
-        "external_id", "name", "email", "balance", "tier", "last_order_at", "points_expire_at",
+        "external_id", "who", "balance_shown", "tier", "last_order", "expires",
     )  # fmt: skip
     list_select_related = ("program", "tier")
     write_permission = Permission.MEMBERS
@@ -106,8 +121,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
         "external_id",
         "program",
         "referred_by",
-        "balance",
-        "pending",
+        "balance_shown",
+        "pending_shown",
         "points_expire_at",
         "last_order_at",
         "login",
@@ -126,8 +141,8 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
                 "fields": (
                     "external_id",
                     "program",
-                    "balance",
-                    "pending",
+                    "balance_shown",
+                    "pending_shown",
                     "points_expire_at",
                     "last_order_at",
                     "referred_by",
@@ -153,6 +168,49 @@ class MemberAdmin(MemberPointsMixin, MemberActionsMixin, ServiceSavedAdmin[Membe
         (_("Profile"), {"fields": PROFILE_FIELDS}),
         (_("Record"), {"fields": ("login", "created_at", "updated_at")}),
     )
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_shown(self, member: Member) -> str:
+        # Grouped like the points form's messages and the ledger: 99,000,250.
+        return grouped(member.balance)
+
+    @admin.display(description=_("name and e-mail"), ordering="name")
+    def who(self, member: Member) -> str:
+        return format_html(
+            '<span class="who-name" title="{}">{}</span>'
+            '<span class="who-email" title="{}">{}</span>',
+            member.name, member.name or "—", member.email, member.email,
+        )  # fmt: skip
+
+    @admin.display(description=_("last order"), ordering="last_order_at")
+    def last_order(self, member: Member) -> str:
+        return day_shown(member.last_order_at)
+
+    @admin.display(description=_("points expire"), ordering="points_expire_at")
+    def expires(self, member: Member) -> str:
+        return day_shown(member.points_expire_at)
+
+    @admin.display(description=_("pending"))
+    def pending_shown(self, member: Member) -> str:
+        return grouped(member.pending)
+
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        if db_field.name == "locale":
+            return forms.ChoiceField(
+                choices=locale_choices(), label=_("Language"), help_text=db_field.help_text
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(
+        self, request: HttpRequest, obj: Member | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        locale = form_class.base_fields.get("locale")
+        if obj is not None and isinstance(locale, forms.ChoiceField):
+            locale.choices = locale_choices(obj.locale)
+        return form_class
 
     @admin.display(description=_("login"))
     def login(self, member: Member) -> str:

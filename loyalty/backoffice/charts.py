@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from loyalty.backoffice.formats import grouped
+
 WIDTH = 720
 HEIGHT = 200
 MARGIN_LEFT = 48
@@ -19,9 +21,9 @@ MARGIN_BOTTOM = 22
 
 def axis_label(value: int) -> str:
     """The top of the axis in a few characters (the margin is narrow; bars carry exact
-    values in their tooltips): 9,999, 672k, 1.8M."""
+    values in their tooltips): 9,999, 672k, 1.8M (grouped the staff member's way)."""
     if value < 10_000:
-        return f"{value:,}"
+        return grouped(value)
     if value < 1_000_000:
         return f"{value / 1000:.0f}k"
     return f"{value / 1_000_000:.1f}M"
@@ -44,7 +46,7 @@ def bar_chart(
             x = MARGIN_LEFT + index * group_w + group_w * 0.1 + position * bar_w
             bars.append(
                 (css, f"{x:.1f}", f"{8 + plot_h - height:.1f}", f"{bar_w:.1f}", f"{height:.1f}",
-                 f"{labels[index]} {name}: {value}")
+                 f"{labels[index]} {name}: {grouped(value)}")
             )  # fmt: skip
     step = max(len(labels) // 8, 1)
     ticks = [

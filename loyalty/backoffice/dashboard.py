@@ -1,7 +1,10 @@
 """The dashboard's figures for one program and a date range.
 
-Invariant: a constant number of queries whatever the range (one aggregate per source,
+Invariants: a constant number of queries whatever the range (one aggregate per source,
 grouped by week in SQL), so a year of a big program costs the same round trips as a week.
+Everything counts in the week it happened, not the week its row was written: points and
+coupons that came with an order in the week the order was placed (an integrator may send
+a year of orders in one afternoon), grants, expiry and the rest when they were made.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DateField, F, Q, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, DateField, DateTimeField, F, Q, Sum
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
+from loyalty.backoffice.sales import Sales, previous_range, sales_compared
 from loyalty.csvfiles import csv_text
-from loyalty.models import LedgerEntry, Member, Order, Program
+from loyalty.models import LedgerEntry, Member, Program
 from rewards.models import Coupon
 
 MAX_DAYS = 731
@@ -67,8 +71,13 @@ class Figures:
     members_with_points: int = 0
     outstanding_points: int = 0
     liability: Decimal | None = None
-    tiers: list[tuple[str, int]] | None = None  # None: the program has no tiers
+    # (name, members); the name None: members without a tier. None: nobody holds a tier.
+    tiers: list[tuple[str | None, int]] | None = None
     totals: dict[str, int] = field(default_factory=dict)
+    sales: Sales = field(default_factory=Sales)
+    previous_sales: Sales = field(default_factory=Sales)
+    previous_start: date | None = None
+    previous_end: date | None = None
 
     @property
     def redemption_rate(self) -> Decimal | None:
@@ -115,6 +124,11 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
+def _occurred() -> Coalesce:
+    """When a ledger entry or a coupon happened: its order's placing, else its writing."""
+    return Coalesce("order__placed_at", "created_at", output_field=DateTimeField())
+
+
 def _weekly(program: Program, start: date, end: date) -> list[Week]:
     """The weeks from ``start`` to ``end``: ledger points by kind, coupons issued and used
     (two grouped queries)."""
@@ -124,15 +138,18 @@ def _weekly(program: Program, start: date, end: date) -> list[Week]:
         first_week + timedelta(weeks=n): Week(first_week + timedelta(weeks=n))
         for n in range((end - first_week).days // 7 + 1)
     }
-    week = TruncWeek("created_at", output_field=DateField())
+    week = TruncWeek("occurred", output_field=DateField())
 
     ledger = (
         LedgerEntry.objects.filter(
             program=program,
+            # An entry is written when (or after) its order was placed: this bound keeps
+            # the (program, created_at) index in play for the usual recent range.
             created_at__gte=since,
-            created_at__lt=until,
             kind__in=list(LEDGER_FIGURES),
         )
+        .annotate(occurred=_occurred())
+        .filter(occurred__gte=since, occurred__lt=until)
         .annotate(week=week)
         .values("week", "kind")
         .annotate(points=Sum("points"))
@@ -144,7 +161,9 @@ def _weekly(program: Program, start: date, end: date) -> list[Week]:
             setattr(bucket, LEDGER_FIGURES[row["kind"]], abs(int(row["points"] or 0)))
 
     coupons = (
-        Coupon.objects.filter(program=program, created_at__gte=since, created_at__lt=until)
+        Coupon.objects.filter(program=program, created_at__gte=since)
+        .annotate(occurred=_occurred())
+        .filter(occurred__gte=since, occurred__lt=until)
         .annotate(week=week)
         .values("week")
         .annotate(issued=Count("pk"), redeemed=Count("pk", filter=Q(uses_count__gt=0)))
@@ -158,10 +177,10 @@ def _weekly(program: Program, start: date, end: date) -> list[Week]:
     return sorted(weeks.values(), key=lambda w: w.start)
 
 
-def _tiers(program: Program) -> list[tuple[str, int]] | None:
-    """Members per tier, lowest first ("—": no tier); None when nobody holds a tier (the
+def _tiers(program: Program) -> list[tuple[str | None, int]] | None:
+    """Members per tier, lowest first (None: no tier); None when nobody holds a tier (the
     program has none, or none reached yet)."""
-    per_tier = [
+    per_tier: list[tuple[str | None, int]] = [
         (row["tier__name"], row["count"])
         for row in Member.objects.filter(program=program)
         .values("tier__name", "tier__min_points")
@@ -170,21 +189,19 @@ def _tiers(program: Program) -> list[tuple[str, int]] | None:
     ]
     if not any(name for name, _count in per_tier):
         return None
-    return [(str(name or "—"), count) for name, count in per_tier]
+    return per_tier
 
 
 def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
     """Points earned, converted, expired, granted per week; coupons issued and redeemed;
     members, active members, tiers; outstanding points and their liability."""
-    since, until = _bounds(start, end)
     members = Member.objects.filter(program=program).aggregate(
         members=Count("pk"),
         with_points=Count("pk", filter=Q(balance__gt=0)),
         outstanding=Sum("balance", filter=Q(balance__gt=0)),
     )
-    active = Order.objects.filter(
-        program=program, placed_at__gte=since, placed_at__lt=until
-    ).aggregate(members=Count("member", distinct=True))
+    sales, previous_sales = sales_compared(program=program, start=start, end=end)
+    previous_start, previous_end = previous_range(start, end)
     outstanding = int(members["outstanding"] or 0)
     weeks = _weekly(program, start, end)
     return Figures(
@@ -193,7 +210,7 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         end=end,
         weeks=weeks,
         members=members["members"],
-        active_members=active["members"],
+        active_members=sales.buyers,
         members_with_points=members["with_points"],
         outstanding_points=outstanding,
         liability=(outstanding * program.point_value).quantize(CENT)
@@ -201,6 +218,10 @@ def dashboard_figures(*, program: Program, start: date, end: date) -> Figures:
         else None,
         tiers=_tiers(program),
         totals={name: sum(getattr(w, name) for w in weeks) for name in WEEK_COLUMNS},
+        sales=sales,
+        previous_sales=previous_sales,
+        previous_start=previous_start,
+        previous_end=previous_end,
     )
 
 
@@ -214,15 +235,32 @@ def figures_csv(figures: Figures) -> str:
     summary: list[tuple[str, Any]] = [
         ("from", figures.start.isoformat()),
         ("to", figures.end.isoformat()),
+        ("previous_from", _blank(figures.previous_start)),
+        ("previous_to", _blank(figures.previous_end)),
         ("members", figures.members),
         ("active_members", figures.active_members),
         ("members_with_points", figures.members_with_points),
         ("outstanding_points", figures.outstanding_points),
         ("liability", "" if figures.liability is None else figures.liability),
         ("currency", figures.program.currency),
-        ("redemption_rate_percent", figures.redemption_rate or ""),
+        ("redemption_rate_percent", _blank(figures.redemption_rate)),
     ]
+    for label, sales in (("", figures.sales), ("previous_", figures.previous_sales)):
+        summary.extend(
+            [
+                (f"{label}orders", sales.orders),
+                (f"{label}ordered", sales.ordered),
+                (f"{label}revenue", sales.revenue),
+                (f"{label}revenue_share_percent", _blank(sales.revenue_share)),
+                (f"{label}repeat_purchase_rate_percent", _blank(sales.repeat_rate)),
+                (f"{label}average_order", _blank(sales.average_order)),
+            ]
+        )
     for name, count in figures.tiers or []:
-        summary.append((f"tier:{name}", count))
+        summary.append((f"tier:{name}" if name else "no_tier", count))
     rows.extend([name, value] for name, value in summary)
     return csv_text(rows)
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value

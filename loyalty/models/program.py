@@ -111,6 +111,15 @@ class Program(models.Model):
         default=1000,
         help_text=_("The most points a support user may grant or deduct at once."),
     )
+    # A typo of a few zeros is easy and costly to undo: above this the admin asks again.
+    grant_confirmation_points = models.PositiveIntegerField(
+        default=10_000,
+        db_default=10_000,
+        help_text=_(
+            "Grants and deductions of more points than this are confirmed a second time "
+            "in the backoffice."
+        ),
+    )
     # A compensation coupon a support user issues (one, or each of a batch) stays within
     # these; above them a manager issues it (rewards.services.coupons.coupon_limit_check).
     support_coupon_max_amount = amount_field(

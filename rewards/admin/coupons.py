@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -15,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import MerchantScopedAdmin, ReadOnlyInline
+from loyalty.backoffice.formats import day_shown
 from loyalty.backoffice.scope import is_superuser, staff_merchant_id
 from loyalty.models import Member
 from rewards.admin.coupon_issue import CouponIssueMixin
@@ -22,6 +25,16 @@ from rewards.admin.coupon_void import CouponVoidMixin
 from rewards.codes import code_normalise
 from rewards.models import Coupon, CouponEvent, Redemption
 from rewards.terms import terms_text
+
+
+@dataclass(frozen=True)
+class _Headline:
+    """A coupon's terms without their conditions: what the list shows ("10% off")."""
+
+    kind: str
+    value: Decimal
+    max_discount: Decimal | None = None
+    min_order_amount: Decimal = Decimal(0)
 
 
 class TemplateFilter(admin.RelatedFieldListFilter):
@@ -75,15 +88,16 @@ class CouponAdmin(CouponVoidMixin, CouponIssueMixin, MerchantScopedAdmin[Coupon]
 
     merchant_path = "program__merchant"
     show_full_result_count = False  # one COUNT of a big table per page is enough
+    # Chosen to fit 1,280 px beside the filters: the discount alone (the conditions on the
+    # coupon's page), the last day without the time; the source and the day of issue are
+    # filters, and on the coupon's page.
     list_display = (
         "code_shown",
         "member_shown",
-        "terms",
+        "terms_short",
         "status",
         "uses",
-        "valid_until",
-        "source",
-        "created_at",
+        "valid_until_day",
     )
     list_select_related = ("member",)
     list_filter = (
@@ -142,12 +156,27 @@ class CouponAdmin(CouponVoidMixin, CouponIssueMixin, MerchantScopedAdmin[Coupon]
         if member is None:
             return "—"
         url = reverse("admin:loyalty_member_change", args=[member.pk])
-        name = f"{member.external_id} · {member.name}" if member.name else member.external_id
-        return format_html('<a href="{}">{}</a>', url, name)
+        # The external id in the column, the name in its tooltip: a name can be long.
+        return format_html('<a href="{}" title="{}">{}</a>', url, member.name, member.external_id)
 
     @admin.display(description=_("terms"))
     def terms(self, coupon: Coupon) -> str:
         return terms_text(coupon, currency=coupon.currency)
+
+    @admin.display(description=_("terms"))
+    def terms_short(self, coupon: Coupon) -> str:
+        """The discount alone, on one line; the conditions in its tooltip and, whole, on the
+        coupon's page (a column of full terms wrapped one word a line)."""
+        full = terms_text(coupon, currency=coupon.currency, localized=True)
+        short = terms_text(_Headline(coupon.kind, coupon.value), currency=coupon.currency,
+                           localized=True)  # fmt: skip
+        if short == full:
+            return short
+        return format_html('<span class="terms-short" title="{}">{} …</span>', full, short)
+
+    @admin.display(description=_("valid until"), ordering="valid_until")
+    def valid_until_day(self, coupon: Coupon) -> str:
+        return day_shown(coupon.valid_until)
 
     @admin.display(description=_("uses"))
     def uses(self, coupon: Coupon) -> str:

@@ -67,11 +67,13 @@ def test_weekly_figures_sum_each_kind_in_its_week(known):
 
     assert [w.start for w in figures.weeks] == [date(2026, 1, 5), date(2026, 1, 12)]
     first, second = figures.weeks
-    assert (first.earned, first.converted, first.granted, first.expired) == (150, 60, 30, 0)
-    assert (second.earned, second.expired, second.deducted, second.converted) == (10, 20, 5, 0)
+    # The orders' 100 points each count in the week the order was placed (the 6th, the
+    # 13th and 14th), though their entries were written today.
+    assert (first.earned, first.converted, first.granted, first.expired) == (250, 60, 30, 0)
+    assert (second.earned, second.expired, second.deducted, second.converted) == (210, 20, 5, 0)
     assert (first.coupons_issued, first.coupons_redeemed) == (2, 1)
     assert (second.coupons_issued, second.coupons_redeemed) == (1, 0)
-    assert figures.totals["earned"] == 160
+    assert figures.totals["earned"] == 460
     assert figures.redemption_rate == Decimal("33.3")
 
 
@@ -98,7 +100,7 @@ def test_another_merchants_activity_is_not_counted(known, other_shop):
 
     figures = dashboard_figures(program=known, start=START, end=END)
 
-    assert figures.totals["earned"] == 160
+    assert figures.totals["earned"] == 460
     assert figures.totals["coupons_issued"] == 3
 
 
@@ -132,8 +134,8 @@ def test_dashboard_csv_has_the_same_figures(known, staff_client):
     assert lines[0] == (
         "week,earned,converted,expired,granted,deducted,coupons_issued,coupons_redeemed"
     )
-    assert lines[1] == "2026-01-05,150,60,0,30,0,2,1"
-    assert lines[2] == "2026-01-12,10,0,20,0,5,1,0"
+    assert lines[1] == "2026-01-05,250,60,0,30,0,2,1"
+    assert lines[2] == "2026-01-12,210,0,20,0,5,1,0"
     assert "outstanding_points,540" in lines
     assert "liability,5.40" in lines
     assert "active_members,2" in lines
@@ -198,7 +200,7 @@ def test_members_per_tier(shop):
 
     figures = dashboard_figures(program=shop, start=START, end=END)
 
-    assert figures.tiers == [("—", 1), ("Gold", 2), ("Diamond", 1)]
+    assert figures.tiers == [(None, 1), ("Gold", 2), ("Diamond", 1)]
 
 
 def test_no_tier_figures_while_nobody_holds_a_tier(shop):

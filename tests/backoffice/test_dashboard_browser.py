@@ -52,8 +52,9 @@ def test_staff_logs_in_and_sees_the_dashboard(live_server, page):
     page.wait_for_selector("#dashboard")
 
     assert "Acme Rewards" in page.inner_text("#dashboard h2")
-    assert page.inner_text("#kpi-outstanding") == "7404"
+    assert page.inner_text("#kpi-outstanding") == "7,404"
     assert page.inner_text("#kpi-liability") == "74.04 EUR"
+    assert page.inner_text("#kpi-revenue") == "150.00 EUR"  # six orders of 25.00
     assert page.locator("#dashboard svg rect.bar").count() > 40
     assert page.inner_text("#tiers-none") == "No tiers"
     stylesheet = page.evaluate(

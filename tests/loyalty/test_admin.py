@@ -415,11 +415,13 @@ def test_member_page_shows_balance_read_only_profile_and_ledger(client, shop_a):
     assert 'id="points_form"' in html
     assert 'name="idempotency_key"' in html
     assert 'name="csrfmiddlewaretoken"' in html
-    # The points form and the ledger come after the profile form, not inside it.
+    # The points form is a block of its own above the profile form (not below its Save
+    # buttons, not inside it); the ledger comes after the profile form.
     profile_start = html.index('id="member_form"')
     profile_end = html.index("</form>", profile_start)
     assert "<form" not in html[profile_start:profile_end]
-    assert profile_end < html.index('id="points_form"') < html.index('id="ledger"')
+    assert html.index('id="points_form"') < profile_start
+    assert profile_end < html.index('id="ledger"')
 
 
 def test_member_profile_is_saved_and_balance_is_not_editable(client, shop_a):

@@ -237,8 +237,9 @@ def test_coupon_list_shows_code_member_terms_status_and_uses(client, shop_a):
 
     html = response.text
     assert shop_a.reward.display_code in html
-    assert "alpha-1 · alpha One" in html
-    assert "5.00 EUR off orders of at least 20.00 EUR" in html
+    assert 'title="alpha One">alpha-1<' in html  # the member's name in the tooltip
+    # The discount in the list, the conditions in its tooltip (and on the coupon's page).
+    assert 'title="5.00\xa0EUR off orders of at least 20.00\xa0EUR">5.00\xa0EUR off …<' in html
     assert "10% off" in html
     assert "0 / 1" in html
 
