@@ -49,6 +49,7 @@ class Action:
     WEBHOOK_UPDATE = "webhook.update"
     WEBHOOK_DELETE = "webhook.delete"
     WEBHOOK_ROTATE = "webhook.rotate_secret"
+    WEBHOOK_TEST = "webhook.test"
     TWO_FACTOR_ENABLE = "staff.two_factor_enable"
     TWO_FACTOR_REMOVE = "staff.two_factor_remove"
     MEMBER_UPDATE = "member.update"
