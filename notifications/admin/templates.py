@@ -9,13 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import translation
 from django.utils.decorators import method_decorator
@@ -24,7 +26,6 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin.base import (
     MerchantScopedAdmin,
 )
-from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
 from loyalty.models import Merchant
 from notifications import rendering
@@ -39,8 +40,14 @@ from notifications.models import (
     NotificationTemplate,
     template_parts_check,
 )
+from notifications.selectors import sent_texts, template_catalogue
 from notifications.services.preview import preview_rate_check
-from notifications.services.templates import language_for, parts_render
+from notifications.services.templates import (
+    language_for,
+    parts_render,
+    template_delete,
+    template_save,
+)
 from rewards.terms import terms_text
 
 
@@ -81,10 +88,12 @@ EMAIL_PREVIEW_POLICY = {"style-src-attr": ["'unsafe-inline'"], "img-src": ["http
 
 @admin.register(NotificationTemplate)
 @method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="changeform_view")
+@method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="shipped_view")
 class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     merchant_path = "merchant"
     form = NotificationTemplateForm
     change_form_template = "notifications/admin/notificationtemplate_change_form.html"
+    change_list_template = "notifications/admin/notificationtemplate_change_list.html"
     list_display = ("event", "channel", "language", "updated_at")
     list_filter = ("event", "channel", "language")
     list_select_related = ("merchant",)
@@ -137,29 +146,11 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
-        fields = ("event", "channel", "language", *PARTS[Channel.EMAIL], *PARTS[Channel.PUSH])
-        before: dict[str, Any] = {}
-        if change:
-            before = NotificationTemplate.objects.filter(pk=obj.pk).values(*fields).first() or {}
-        super().save_model(request, obj, form, change)
-        # In the admin's transaction: the template and its trail commit together.
-        audit_record(
-            merchant=obj.merchant_id,
-            actor=request_user(request),
-            action=Action.TEMPLATE_UPDATE if change else Action.TEMPLATE_CREATE,
-            target=obj,
-            changes=audit_changes(before, {name: getattr(obj, name) for name in fields}),
-        )
+        # The role check and the audit trail are the service's (in the admin's transaction).
+        template_save(template=obj, actor=request_user(request))
 
     def delete_model(self, request: HttpRequest, obj: NotificationTemplate) -> None:
-        audit_record(
-            merchant=obj.merchant_id,
-            actor=request_user(request),
-            action=Action.TEMPLATE_DELETE,
-            target=obj,
-            changes={"event": obj.event, "channel": obj.channel, "language": obj.language},
-        )
-        super().delete_model(request, obj)
+        template_delete(template=obj, actor=request_user(request))
 
     def delete_queryset(
         self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]
@@ -194,7 +185,59 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             self.admin_site.admin_view(self.preview_view),
             name="notifications_notificationtemplate_preview",
         )
-        return [preview, *super().get_urls()]
+        shipped = path(
+            "shipped/<str:event>/<str:channel>/<str:language>/",
+            self.admin_site.admin_view(self.shipped_view),
+            name="notifications_notificationtemplate_shipped",
+        )
+        return [preview, shipped, *super().get_urls()]
+
+    # The list: first every text customers get (shipped or the merchant's own), then the
+    # merchant's own texts as Django lists them.
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "catalogue": template_catalogue(merchant_id=staff_merchant_id(request)),
+            "languages": Language.choices,
+            "may_write": self.has_add_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def shipped_view(self, request: HttpRequest, event: str, channel: str, language: str) -> Any:
+        """A shipped text rendered for a sample member, with the way to make it one's own."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if (event, channel) not in sent_texts() or language not in Language.values:
+            raise Http404
+        parts = default_parts(event=event, channel=channel, language=language)
+        own = NotificationTemplate.objects.filter(
+            merchant_id=staff_merchant_id(request), event=event, channel=channel, language=language
+        ).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Shipped text: %(event)s · %(channel)s · %(language)s")
+            % {
+                "event": Event(event).label,
+                "channel": Channel(channel).label,
+                "language": Language(language).label,
+            },
+            "opts": self.model._meta,
+            "preview": template_preview(
+                channel=channel,
+                language=language,
+                parts=parts,
+                merchant_name=self._merchant_name(request, None),
+            ),
+            "preview_channel": channel,
+            "own": own,
+            "customise_url": f"{reverse('admin:notifications_notificationtemplate_add')}?"
+            + urlencode({"event": event, "channel": channel, "language": language}),
+            "may_write": self.has_add_permission(request),
+        }
+        return TemplateResponse(request, "notifications/admin/shipped_template.html", context)
 
     def render_change_form(
         self,

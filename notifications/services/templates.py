@@ -12,8 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import translation
 
+from loyalty.audit import Action, audit_changes, audit_record
+from loyalty.models import User
+from loyalty.roles import Permission, role_check
 from loyalty.storage import unit
 from notifications import rendering
 from notifications.defaults import FALLBACK_LANGUAGE, default_parts
@@ -29,6 +33,56 @@ BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # their characters in all: a part renders to up to sandbox.MAX_OUTPUT_CHARS.
 MAX_PIECES = 4096
 MAX_PIECES_CHARS = 20_000_000
+
+
+# What the audit trail records of a template: where it applies and every part's source.
+AUDITED = ("event", "channel", "language", *PARTS[Channel.EMAIL], *PARTS[Channel.PUSH])
+
+
+@transaction.atomic
+def template_save(*, template: NotificationTemplate, actor: User | None) -> NotificationTemplate:
+    """Store a merchant's own text (checked by the form and ``NotificationTemplate.clean``):
+    a manager of its merchant only, with every changed part in the audit trail."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=template.merchant_id)
+    before: dict[str, Any] = {}
+    if template.pk is not None:
+        stored = (
+            NotificationTemplate.objects.select_for_update()
+            .filter(pk=template.pk)
+            .values("merchant_id", *AUDITED)
+            .first()
+        )
+        if stored is not None:
+            # Nor may a change move a template from another merchant.
+            role_check(user=actor, permission=Permission.MANAGE, merchant_id=stored["merchant_id"])
+            before = stored
+    template.save()
+    audit_record(
+        merchant=template.merchant_id,
+        actor=actor,
+        action=Action.TEMPLATE_UPDATE if before else Action.TEMPLATE_CREATE,
+        target=template,
+        changes=audit_changes(before, {name: getattr(template, name) for name in AUDITED}),
+    )
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: NotificationTemplate, actor: User | None) -> None:
+    """Remove a merchant's own text: the shipped one is used again from now on."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=template.merchant_id)
+    stored = NotificationTemplate.objects.select_for_update().filter(pk=template.pk).first()
+    if stored is None:
+        return  # already gone
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=stored.merchant_id)
+    audit_record(
+        merchant=stored.merchant_id,
+        actor=actor,
+        action=Action.TEMPLATE_DELETE,
+        target=stored,
+        changes={"event": stored.event, "channel": stored.channel, "language": stored.language},
+    )
+    stored.delete()
 
 
 def language_for(locale: str) -> str:
