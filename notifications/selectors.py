@@ -36,10 +36,12 @@ def sent_texts() -> list[tuple[str, str]]:
 def template_catalogue(*, merchant_id: int | None) -> list[TextRow]:
     """Every event and channel a member can be sent, each language's text: the merchant's
     own where it wrote one, else the shipped one. Service notices go by email only."""
-    own = {
-        (template.event, template.channel, template.language): template
-        for template in NotificationTemplate.objects.filter(merchant_id=merchant_id)
-    }
+    templates = (
+        NotificationTemplate.objects.filter(merchant_id=merchant_id)
+        if merchant_id is not None
+        else NotificationTemplate.objects.none()  # a superuser: no merchant, shipped texts
+    )
+    own = {(t.event, t.channel, t.language): t for t in templates}
     return [
         TextRow(
             event,

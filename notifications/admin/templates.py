@@ -213,9 +213,14 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         if (event, channel) not in sent_texts() or language not in Language.values:
             raise Http404
         parts = default_parts(event=event, channel=channel, language=language)
-        own = NotificationTemplate.objects.filter(
-            merchant_id=staff_merchant_id(request), event=event, channel=channel, language=language
-        ).first()
+        merchant_id = staff_merchant_id(request)
+        own = (
+            NotificationTemplate.objects.filter(
+                merchant_id=merchant_id, event=event, channel=channel, language=language
+            ).first()
+            if merchant_id is not None
+            else None
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Shipped text: %(event)s · %(channel)s · %(language)s")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ def webhook_test_send(*, endpoint: WebhookEndpoint, actor: User) -> WebhookTestR
     return result
 
 
-def _send(request: object) -> WebhookTestResult:
+def _send(request: urllib.request.Request) -> WebhookTestResult:
     try:
         with webhook_open(request) as response:
             return WebhookTestResult(response.status, _start(response.read(ANSWER_CHARS)), "")
