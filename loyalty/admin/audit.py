@@ -55,6 +55,10 @@ class AuditEntryAdmin(ReadOnlyScopedAdmin[AuditEntry]):
     search_help_text = _("Who (username), what (e.g. “points granted”), the target, or the reason.")
     ordering = ("-id",)
     fields = ("created_at", "actor_name", "action_shown", "target", "changes_shown", "reason")
+
+    class Media:
+        css = {"all": ("backoffice/audit.css",)}
+
     readonly_fields = fields
 
     @admin.display(description=_("action"), ordering="action")
@@ -114,30 +118,76 @@ class AuditEntryAdmin(ReadOnlyScopedAdmin[AuditEntry]):
 
 def changes_table(changes: Any) -> SafeString:
     """``{field: [before, after]}`` as a before/after table; other facts (``{field: value}``)
-    on a row of their own. Long values (HTML bodies) are folded."""
+    as a list of their own above it, so a single value never reads as a "before". Long
+    values (HTML bodies) are folded."""
     if not changes:
         return SafeString("")
     if not isinstance(changes, dict):
         return _value(changes)
-    rows = format_html_join(
-        "",
-        '<tr><th scope="row">{}</th>{}</tr>',
-        ((name.replace("_", " "), _cells(value)) for name, value in changes.items()),
-    )
+    pairs = [(name, value) for name, value in changes.items() if _is_pair(value)]
+    facts = [(name, value) for name, value in changes.items() if not _is_pair(value)]
+    shown = SafeString("")
+    if facts:
+        shown += format_html(
+            '<dl class="audit-facts">{}</dl>',
+            format_html_join(
+                "", "<div><dt>{}</dt><dd>{}</dd></div>", ((_label(n), _value(v)) for n, v in facts)
+            ),
+        )
+    if pairs:
+        rows = format_html_join("", "{}", ((_pair_row(name, value),) for name, value in pairs))
+        shown += format_html(
+            '<table class="audit-changes"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            gettext("field"),
+            gettext("before"),
+            gettext("after"),
+            rows,
+        )
+    return format_html('<div class="audit-box">{}</div>', shown)
+
+
+def _pair_row(name: str, value: list[Any]) -> SafeString:
+    before, after = value
+    if not (_is_long(before) or _is_long(after)):
+        return format_html(
+            '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+            _label(name),
+            _value(before),
+            _value(after),
+        )
+    # A long body gets the width of both columns, its before above its after.
     return format_html(
-        '<table class="audit-changes"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
-        "<tbody>{}</tbody></table>",
-        gettext("field"),
+        '<tr><th scope="row">{}</th><td colspan="2" class="audit-long">'
+        '<div><span class="side">{}</span> {}</div><div><span class="side">{}</span> {}</div>'
+        "</td></tr>",
+        _label(name),
         gettext("before"),
+        _value(before),
         gettext("after"),
-        rows,
+        _value(after),
     )
 
 
-def _cells(value: Any) -> SafeString:
-    if isinstance(value, list) and len(value) == 2:
-        return format_html("<td>{}</td><td>{}</td>", _value(value[0]), _value(value[1]))
-    return format_html('<td colspan="2">{}</td>', _value(value))
+def _is_long(value: Any) -> bool:
+    text = _text(value)
+    return len(text) > FOLD_CHARS or "\n" in text
+
+
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    return str(value)
 
 
 def _value(value: Any) -> SafeString:
@@ -145,13 +195,8 @@ def _value(value: Any) -> SafeString:
         return format_html('<span class="quiet">{}</span>', "—")
     if isinstance(value, bool):
         return format_html("{}", gettext("yes") if value else gettext("no"))
-    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-        text = ", ".join(str(v) for v in value)
-    elif isinstance(value, dict | list):
-        text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
-    else:
-        text = str(value)
-    if len(text) <= FOLD_CHARS and "\n" not in text:
+    text = _text(value)
+    if not _is_long(value):
         return format_html("{}", text)
     start = " ".join(text[:SUMMARY_CHARS].split())
     return format_html(
