@@ -47,12 +47,12 @@ def test_each_refused_row_shows_its_cells_as_uploaded_and_the_refused_column(
     assert '<td class="">alice</td>' in not_a_number
     assert '<td class="refused-cell">abc</td>' in not_a_number
     assert "Not a number" in not_a_number
-    assert "<td>points</td>" in not_a_number
+    assert '<strong class="refused-column">points</strong>:' in not_a_number
     assert "whole number of points" in not_a_number
     assert '<td class="refused-cell">ghost</td>' in rows["4"]
-    assert "<td>external_id</td>" in rows["4"]
+    assert '<strong class="refused-column">external_id</strong>:' in rows["4"]
     assert '<td class="refused-cell empty-cell">(empty)</td>' in rows["7"]  # carol's reason
-    assert "<td>reason</td>" in rows["7"]
+    assert '<strong class="refused-column">reason</strong>:' in rows["7"]
 
 
 def test_no_python_values_on_the_page(shop, members, staff_client):
