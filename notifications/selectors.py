@@ -13,6 +13,10 @@ class TextCell:
     language: str
     own: NotificationTemplate | None  # None: the shipped text is sent
 
+    @property
+    def label(self) -> str:
+        return str(Language(self.language).label)
+
 
 @dataclass(frozen=True)
 class TextRow:

@@ -202,6 +202,7 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             "catalogue": template_catalogue(merchant_id=staff_merchant_id(request)),
             "languages": Language.choices,
             "may_write": self.has_add_permission(request),
+            "title": _("Notification texts"),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
