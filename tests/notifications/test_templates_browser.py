@@ -3,8 +3,8 @@ lists every text members get, a shipped text opens rendered, and "make my own" o
 editor filled with it, its live preview following the typing."""
 
 import pytest
-from playwright.sync_api import expect
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from notifications.models import NotificationTemplate
 from tests.browser import screenshot
