@@ -35,6 +35,8 @@ class Action:
     TEMPLATE_CREATE = "template.create"
     TEMPLATE_UPDATE = "template.update"
     TEMPLATE_DELETE = "template.delete"
+    NOTIFICATION_OFF = "notification.switch_off"
+    NOTIFICATION_ON = "notification.switch_on"
     TIER_OVERRIDE = "tier.override"
     MEMBER_IMPORT = "member.import"
     RULE_CREATE = "earning_rule.create"
@@ -72,6 +74,8 @@ ACTION_WORDS: dict[str, Promise] = {
     Action.TEMPLATE_CREATE: _("Notification text added"),
     Action.TEMPLATE_UPDATE: _("Notification text changed"),
     Action.TEMPLATE_DELETE: _("Notification text removed"),
+    Action.NOTIFICATION_OFF: _("Notification switched off"),
+    Action.NOTIFICATION_ON: _("Notification switched on again"),
     Action.TIER_OVERRIDE: _("Tier set by hand"),
     Action.MEMBER_IMPORT: _("Members imported"),
     Action.RULE_CREATE: _("Earning rule added"),

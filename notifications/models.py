@@ -103,6 +103,14 @@ def template_parts_check(channel: str, parts: dict[str, str]) -> dict[str, list[
     return errors
 
 
+def switched_off(notifications_off: list[str], event: str, channels: list[str]) -> list[str]:
+    """The channels left of ``channels`` once a merchant's switched-off notifications
+    (``Merchant.notifications_off``, ``"<event>:<channel>"``) are taken out."""
+    if not notifications_off:
+        return channels
+    return [channel for channel in channels if f"{event}:{channel}" not in notifications_off]
+
+
 class NotificationTemplate(models.Model):
     """A merchant's own text for one event, channel and language (else the shipped default)."""
 

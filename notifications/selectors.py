@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loyalty.models import Merchant
 from notifications.models import NOTICE_EVENTS, Channel, Event, Language, NotificationTemplate
 
 
@@ -25,6 +26,8 @@ class TextRow:
     channel: str
     channel_label: str
     cells: list[TextCell]
+    off: bool  # switched off by the merchant: nothing of it is sent on this channel
+    switchable: bool  # a service notice always goes
 
 
 def sent_texts() -> list[tuple[str, str]]:
@@ -46,6 +49,10 @@ def template_catalogue(*, merchant_id: int | None) -> list[TextRow]:
         else NotificationTemplate.objects.none()  # a superuser: no merchant, shipped texts
     )
     own = {(t.event, t.channel, t.language): t for t in templates}
+    off: set[str] = set()
+    if merchant_id is not None:
+        found = Merchant.objects.filter(pk=merchant_id).values_list("notifications_off", flat=True)
+        off = set(found.first() or [])
     return [
         TextRow(
             event,
@@ -56,6 +63,8 @@ def template_catalogue(*, merchant_id: int | None) -> list[TextRow]:
                 TextCell(language, own.get((event, channel, language)))
                 for language in Language.values
             ],
+            off=f"{event}:{channel}" in off,
+            switchable=event not in NOTICE_EVENTS,
         )
         for event, channel in sent_texts()
     ]

@@ -13,10 +13,17 @@ from urllib.parse import urlencode
 
 from csp.decorators import csp_update
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import translation
@@ -27,6 +34,7 @@ from loyalty.admin.base import (
     MerchantScopedAdmin,
 )
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
+from loyalty.errors import InvalidInput
 from loyalty.models import Merchant
 from notifications import rendering
 from notifications.defaults import default_parts
@@ -44,6 +52,7 @@ from notifications.selectors import sent_texts, template_catalogue
 from notifications.services.preview import preview_rate_check
 from notifications.services.templates import (
     language_for,
+    notification_switch,
     parts_render,
     template_delete,
     template_save,
@@ -190,7 +199,42 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             self.admin_site.admin_view(self.shipped_view),
             name="notifications_notificationtemplate_shipped",
         )
-        return [preview, shipped, *super().get_urls()]
+        switch = path(
+            "switch/<str:event>/<str:channel>/",
+            self.admin_site.admin_view(self.switch_view),
+            name="notifications_notificationtemplate_switch",
+        )
+        return [preview, shipped, switch, *super().get_urls()]
+
+    def switch_view(self, request: HttpRequest, event: str, channel: str) -> HttpResponse:
+        """POST ``on=1`` / ``on=0``: switch the event on or off on that channel for the staff
+        member's merchant (the service checks the role and audits)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        merchant_id = staff_merchant_id(request)
+        if merchant_id is None or not self.has_add_permission(request):
+            raise PermissionDenied
+        on = request.POST.get("on") == "1"
+        try:
+            notification_switch(
+                merchant_id=merchant_id,
+                event=event,
+                channel=channel,
+                on=on,
+                actor=request_user(request),
+            )
+        except InvalidInput as refusal:
+            problems = [str(message) for found in refusal.fields.values() for message in found]
+            self.message_user(request, " ".join(problems), messages.ERROR)
+        else:
+            label = f"{Event(event).label} · {Channel(channel).label}"
+            done = (
+                _("Switched on again: %(what)s.")
+                if on
+                else _("Switched off: %(what)s. Members are not sent it.")
+            )
+            self.message_user(request, done % {"what": label}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:notifications_notificationtemplate_changelist"))
 
     # The list: first every text customers get (shipped or the merchant's own), then the
     # merchant's own texts as Django lists them.
@@ -202,6 +246,8 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             "catalogue": template_catalogue(merchant_id=staff_merchant_id(request)),
             "languages": Language.choices,
             "may_write": self.has_add_permission(request),
+            "may_switch": staff_merchant_id(request) is not None
+            and self.has_add_permission(request),
             "title": _("Notification texts"),
             **(extra_context or {}),
         }

@@ -14,14 +14,23 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from loyalty.audit import Action, audit_changes, audit_record
-from loyalty.models import User
+from loyalty.errors import InvalidInput
+from loyalty.models import Merchant, User
 from loyalty.roles import Permission, role_check
 from loyalty.storage import unit
 from notifications import rendering
 from notifications.defaults import FALLBACK_LANGUAGE, default_parts
-from notifications.models import HTML_PARTS, PARTS, Channel, NotificationTemplate
+from notifications.models import (
+    HTML_PARTS,
+    NOTICE_EVENTS,
+    PARTS,
+    Channel,
+    Event,
+    NotificationTemplate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +92,34 @@ def template_delete(*, template: NotificationTemplate, actor: User | None) -> No
         changes={"event": stored.event, "channel": stored.channel, "language": stored.language},
     )
     stored.delete()
+
+
+@transaction.atomic
+def notification_switch(
+    *, merchant_id: int, event: str, channel: str, on: bool, actor: User | None
+) -> list[str]:
+    """Switch an event off (or on again) on one channel for the merchant's members: while
+    off, nothing of it is written to the outbox for that channel. Service notices cannot be
+    switched off (they tell a member about their own account). Returns what is off."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=merchant_id)
+    if event not in Event.values or event in NOTICE_EVENTS:
+        raise InvalidInput({"event": [_("This notification cannot be switched off.")]})
+    if channel not in Channel.values:
+        raise InvalidInput({"channel": [_("Choose email or push.")]})
+    merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
+    key = f"{event}:{channel}"
+    before = list(merchant.notifications_off)
+    after = sorted(set(before) - {key}) if on else sorted({*before, key})
+    if after != before:
+        Merchant.objects.filter(pk=merchant_id).update(notifications_off=after)
+        audit_record(
+            merchant=merchant_id,
+            actor=actor,
+            action=Action.NOTIFICATION_ON if on else Action.NOTIFICATION_OFF,
+            target=merchant,
+            changes={"event": event, "channel": channel},
+        )
+    return after
 
 
 def language_for(locale: str) -> str:
