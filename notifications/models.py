@@ -123,6 +123,25 @@ class NotificationTemplate(models.Model):
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body_text = models.TextField(_("text body"), blank=True)
     body_html = models.TextField(_("HTML body"), blank=True)
+    # How the email's bodies are written: text blocks (the bodies are made from them, in the
+    # merchant's colour, ``notifications.email_blocks``) or the bodies themselves, raw.
+    html_mode = models.CharField(
+        _("how the email is written"),
+        max_length=10,
+        choices=[
+            ("blocks", _("Simple: text blocks in your brand colour")),
+            ("raw", _("Advanced: the text and HTML bodies, as they are")),
+        ],
+        default="raw",
+    )
+    heading = models.CharField(_("heading"), max_length=300, blank=True)
+    paragraphs = models.TextField(
+        _("paragraphs"), blank=True, help_text=_("Leave an empty line between paragraphs.")
+    )
+    button_text = models.CharField(_("button text"), max_length=100, blank=True)
+    button_link = models.CharField(
+        _("button link"), max_length=500, blank=True, help_text=_("e.g. {{ profile_url }}")
+    )
     title = models.CharField(_("title"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     link = models.CharField(_("link"), max_length=500, blank=True)

@@ -6,6 +6,7 @@ uses only documented variables); a refusal is shown on the part that caused it, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -38,8 +39,14 @@ from loyalty.errors import InvalidInput
 from loyalty.models import Merchant
 from notifications import rendering
 from notifications.defaults import default_parts
+from notifications.email_blocks import blocks_bodies, shipped_blocks
 from notifications.errors import PreviewRateLimited
-from notifications.forms import NotificationTemplateForm, variables_help
+from notifications.forms import (
+    BLOCK_FIELDS,
+    NotificationTemplateForm,
+    merchant_colour,
+    variables_help,
+)
 from notifications.models import (
     PARTS,
     Channel,
@@ -88,6 +95,22 @@ def template_preview(
     return {"parts": rendered, "errors": errors}
 
 
+def _parts(value: Callable[[str], str], *, channel: str, merchant_id: int | None) -> dict[str, str]:
+    """A channel's parts as typed; an email written as blocks gets the bodies they make."""
+    parts = {name: value(name) for name in PARTS[Channel(channel)]}
+    if channel == Channel.EMAIL and value("html_mode") == "blocks":
+        parts.update(
+            blocks_bodies(
+                event=value("event"),
+                language=language_for(value("language")),
+                subject=parts["subject"],
+                colour=merchant_colour(merchant_id),
+                **{name: value(name) for name in BLOCK_FIELDS},
+            )
+        )
+    return parts
+
+
 # An email's HTML body is shown in a sandboxed srcdoc frame, and such a frame lives under its
 # page's Content-Security-Policy. An email's design is inline style attributes (and its
 # pictures may be anywhere on the web), so the two pages that show one allow those, and
@@ -118,9 +141,27 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             (
                 _("Email"),
                 {
-                    "fields": PARTS[Channel.EMAIL],
+                    "fields": ("html_mode", "subject"),
                     "classes": ("channel-email",),
                     "description": _("Used when the channel is email."),
+                },
+            ),
+            (
+                _("Email: text blocks"),
+                {
+                    "fields": BLOCK_FIELDS,
+                    "classes": ("channel-email", "email-blocks"),
+                    "description": _(
+                        "The email is made from these, in the layout of the shipped emails "
+                        "with the button in your brand colour."
+                    ),
+                },
+            ),
+            (
+                _("Email: text and HTML bodies (advanced)"),
+                {
+                    "fields": ("body_text", "body_html"),
+                    "classes": ("channel-email", "email-raw"),
                 },
             ),
             (
@@ -174,6 +215,9 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         language = initial.get("language")
         if event in Event.values and channel in Channel.values and language in Language.values:
             initial.update(default_parts(event=event, channel=channel, language=language))
+            if channel == Channel.EMAIL:
+                # Started as blocks: the words to change, in the shipped layout.
+                initial.update(shipped_blocks(event=event, language=language), html_mode="blocks")
         return initial
 
     # Staff manage their own merchant's templates (deleting one brings the default back).
@@ -304,7 +348,11 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         values = {name: form[name].value() for name in ("event", "channel", "language")}
         channel = values["channel"] if values["channel"] in Channel.values else Channel.EMAIL
         language = language_for(str(values["language"] or ""))
-        parts = {name: str(form[name].value() or "") for name in PARTS[Channel(channel)]}
+        parts = _parts(
+            lambda name: str(form[name].value() or ""),
+            channel=channel,
+            merchant_id=obj.merchant_id if obj is not None else staff_merchant_id(request),
+        )
         context.update(
             preview=template_preview(
                 channel=channel,
@@ -359,11 +407,13 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             if event not in Event.values:
                 return JsonResponse({"sources": {}})
             sources = default_parts(event=event, channel=channel, language=language)
+            if channel == Channel.EMAIL:
+                sources = {**sources, **shipped_blocks(event=event, language=language)}
             return JsonResponse({"sources": sources})
-        parts = {name: data.get(name, "") for name in PARTS[Channel(channel)]}
         merchant_id = staff_merchant_id(request)
         if merchant_id is None and data.get("merchant", "").isdigit():
             merchant_id = int(data["merchant"])
+        parts = _parts(lambda name: data.get(name, ""), channel=channel, merchant_id=merchant_id)
         name: str | None = None
         if merchant_id is not None:
             name = Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first()

@@ -45,7 +45,18 @@ MAX_PIECES_CHARS = 20_000_000
 
 
 # What the audit trail records of a template: where it applies and every part's source.
-AUDITED = ("event", "channel", "language", *PARTS[Channel.EMAIL], *PARTS[Channel.PUSH])
+AUDITED = (
+    "event",
+    "channel",
+    "language",
+    "html_mode",
+    "heading",
+    "paragraphs",
+    "button_text",
+    "button_link",
+    *PARTS[Channel.EMAIL],
+    *PARTS[Channel.PUSH],
+)
 
 
 @transaction.atomic

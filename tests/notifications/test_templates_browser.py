@@ -1,6 +1,6 @@
 """End to end in headless Chromium at phone and desktop width: the notification texts page
 lists every text members get, a shipped text opens rendered, and "make my own" opens the
-editor filled with it, its live preview following the typing."""
+editor filled with it as text blocks, its live preview following the typing."""
 
 import pytest
 from django.urls import reverse
@@ -57,7 +57,12 @@ def test_the_texts_page_and_the_editor(live_server, page):
         assert page.input_value("#id_event") == "reward_issued"
         page.fill("#id_subject", "Your Acme gift: {{ coupon_code }}")
         expect(page.locator("[data-part=subject]")).to_contain_text("Your Acme gift: ABCDE")
+        # Started as text blocks: the raw bodies are the advanced choice, out of the way.
+        assert page.input_value("#id_html_mode") == "blocks"
+        assert page.locator("#id_paragraphs").is_visible()
+        assert not page.locator("#id_body_html").is_visible()
+        page.fill("#id_heading", "A gift from Acme")
         html_body = page.frame_locator("#preview iframe[data-part=body_html]").locator("body")
-        expect(html_body).to_contain_text("Your reward is ready")
+        expect(html_body).to_contain_text("A gift from Acme")
         page.locator("#preview iframe[data-part=body_html]").scroll_into_view_if_needed()
         screenshot(page, f"notification-editor-{width}")
