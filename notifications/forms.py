@@ -25,8 +25,10 @@ BLOCK_FIELDS = ("heading", "paragraphs", "button_text", "button_link")
 
 def merchant_colour(merchant_id: int | None) -> str:
     """The merchant's brand colour, the accent of the emails written as blocks."""
+    if merchant_id is None:
+        return DEFAULT_BRAND_COLOUR
     found = Merchant.objects.filter(pk=merchant_id).values_list("brand_colour", flat=True)
-    return (found.first() if merchant_id is not None else None) or DEFAULT_BRAND_COLOUR
+    return found.first() or DEFAULT_BRAND_COLOUR
 
 
 def variables_help() -> SafeString:
