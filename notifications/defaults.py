@@ -33,14 +33,20 @@ STYLE_CODE = (
     "border-radius:6px;font-family:'Courier New',Courier,monospace;font-size:22px;"
     "font-weight:bold;letter-spacing:2px;text-align:center;color:#111827;"
 )
-STYLE_BUTTON = (
-    "display:inline-block;padding:12px 20px;background-color:#1d4ed8;color:#ffffff;"
-    "text-decoration:none;border-radius:6px;font-weight:bold;"
-)
+BUTTON_COLOUR = "#1d4ed8"
+
+
+def _button_style(colour: str) -> str:
+    return (
+        f"display:inline-block;padding:12px 20px;background-color:{colour};color:#ffffff;"
+        "text-decoration:none;border-radius:6px;font-weight:bold;"
+    )
+
+
 STYLE_FOOT = f"padding:0 32px 32px;{FONT}font-size:13px;line-height:1.5;color:#4b5563;"
 
 
-def _when(block: P, text: str) -> str:
+def block_when(block: P, text: str) -> str:
     return f"{{% if {block.when} %}}{text}{{% endif %}}" if block.when else text
 
 
@@ -48,7 +54,7 @@ def email_text(language: Language, email: EmailText) -> str:
     lines = [language.greeting]
     for block in email.blocks:
         if isinstance(block, P):
-            lines.append(_when(block, block.text))
+            lines.append(block_when(block, block.text))
         elif isinstance(block, Code):
             lines.append(block.text)
         else:
@@ -59,16 +65,25 @@ def email_text(language: Language, email: EmailText) -> str:
     return f"{body}\n\n-- \n{language.why}\n{language.unsubscribe}: {{{{ unsubscribe_url }}}}\n"
 
 
-def email_html(code: str, language: Language, email: EmailText) -> str:
+def email_html(
+    code: str,
+    language: Language,
+    email: EmailText,
+    *,
+    colour: str = BUTTON_COLOUR,
+    heading: str | None = None,
+) -> str:
+    """The email's HTML: its blocks in the layout, the button in ``colour`` (a merchant's
+    brand colour, ``#`` and six hex digits), under ``heading`` (the subject by default)."""
     rows = [f'<p style="{STYLE_P}">{language.greeting}</p>']
     for block in email.blocks:
         if isinstance(block, P):
-            rows.append(_when(block, f'<p style="{STYLE_P}">{block.text}</p>'))
+            rows.append(block_when(block, f'<p style="{STYLE_P}">{block.text}</p>'))
         elif isinstance(block, Code):
             rows.append(f'<p style="{STYLE_CODE}">{block.text}</p>')
         else:
             rows.append(
-                f'<p style="margin:24px 0;"><a href="{block.url}" style="{STYLE_BUTTON}">'
+                f'<p style="margin:24px 0;"><a href="{block.url}" style="{_button_style(colour)}">'
                 f"{block.label}</a></p>"
             )
     body = "\n".join(rows)
@@ -93,7 +108,7 @@ style="background-color:#f4f4f5;">
 style="{STYLE_CARD}">
 <tr><td style="{STYLE_MAIN}">
 <p style="{STYLE_SHOP}">{{{{ merchant_name }}}}</p>
-<h1 style="{STYLE_H1}">{email.subject}</h1>
+<h1 style="{STYLE_H1}">{email.subject if heading is None else heading}</h1>
 {body}
 </td></tr>
 <tr><td style="{STYLE_FOOT}">

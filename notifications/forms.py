@@ -14,10 +14,21 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.models import DEFAULT_BRAND_COLOUR, Merchant
 from notifications import rendering, sandbox
+from notifications.email_blocks import blocks_bodies
 from notifications.models import PARTS, Channel, NotificationTemplate
 
 ALL_PARTS = tuple(name for parts in PARTS.values() for name in parts)
+BLOCK_FIELDS = ("heading", "paragraphs", "button_text", "button_link")
+
+
+def merchant_colour(merchant_id: int | None) -> str:
+    """The merchant's brand colour, the accent of the emails written as blocks."""
+    if merchant_id is None:
+        return DEFAULT_BRAND_COLOUR
+    found = Merchant.objects.filter(pk=merchant_id).values_list("brand_colour", flat=True)
+    return found.first() or DEFAULT_BRAND_COLOUR
 
 
 def variables_help() -> SafeString:
@@ -61,7 +72,8 @@ class NotificationTemplateForm(forms.ModelForm):
 
     class Meta:
         model = NotificationTemplate
-        fields = ("merchant", "event", "channel", "language", *ALL_PARTS)
+        fields = ("merchant", "event", "channel", "language", "html_mode", *BLOCK_FIELDS,
+                  *ALL_PARTS)  # fmt: skip
         widgets = {
             "subject": forms.TextInput(attrs={"class": "vLargeTextField"}),
             "body_text": forms.Textarea(attrs={"rows": 14, "class": "vLargeTextField"}),
@@ -69,6 +81,10 @@ class NotificationTemplateForm(forms.ModelForm):
             "title": forms.TextInput(attrs={"class": "vLargeTextField"}),
             "body": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
             "link": forms.TextInput(attrs={"class": "vLargeTextField"}),
+            "heading": forms.TextInput(attrs={"class": "vLargeTextField"}),
+            "paragraphs": forms.Textarea(attrs={"rows": 10, "class": "vLargeTextField"}),
+            "button_text": forms.TextInput(attrs={"class": "vTextField"}),
+            "button_link": forms.TextInput(attrs={"class": "vLargeTextField"}),
         }
         help_texts = {
             "body_html": _("Optional: without it the email is sent as plain text."),
@@ -79,6 +95,11 @@ class NotificationTemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.merchant_id is not None and self.instance.merchant_id is None:
             self.instance.merchant_id = self.merchant_id
+        if "html_mode" in self.fields:
+            self.fields["html_mode"].required = False  # left out: the bodies as typed
+
+    def clean_html_mode(self) -> str:
+        return str(self.cleaned_data.get("html_mode") or "raw")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -88,9 +109,37 @@ class NotificationTemplateForm(forms.ModelForm):
             for name in ALL_PARTS:
                 if name not in PARTS[Channel(channel)] and name in self.fields:
                     cleaned[name] = ""
+            if channel == Channel.EMAIL and cleaned.get("html_mode") == "blocks":
+                self._check_blocks(cleaned)
+                cleaned.update(self._bodies(cleaned))
+            elif channel == Channel.PUSH:
+                cleaned.update(dict.fromkeys(BLOCK_FIELDS, ""), html_mode="raw")
         if "merchant" not in self.fields:
             self._check_unique(cleaned)
         return cleaned
+
+    def _check_blocks(self, cleaned: dict[str, Any]) -> None:
+        """Each block checked as a part is (sandbox, documented variables), its problems on
+        its own field: the bodies made from them are not on the page."""
+        if not str(cleaned.get("paragraphs") or "").strip():
+            self.add_error("paragraphs", _("Write at least one paragraph."))
+        for name in BLOCK_FIELDS:
+            source = str(cleaned.get(name) or "")
+            problems = rendering.template_problems(source, url=name == "button_link")
+            for problem in problems if source.strip() else []:
+                self.add_error(name, problem)
+
+    def _bodies(self, cleaned: dict[str, Any]) -> dict[str, str]:
+        """The bodies made from the blocks: what is stored is what is sent."""
+        merchant = cleaned.get("merchant")
+        merchant_id = merchant.pk if merchant is not None else self.instance.merchant_id
+        return blocks_bodies(
+            event=str(cleaned.get("event") or ""),
+            language=str(cleaned.get("language") or ""),
+            subject=str(cleaned.get("subject") or ""),
+            colour=merchant_colour(merchant_id),
+            **{name: str(cleaned.get(name) or "") for name in BLOCK_FIELDS},
+        )
 
     def _check_unique(self, cleaned: dict[str, Any]) -> None:
         # Django checks the unique constraint only when every field of it is on the form.

@@ -103,6 +103,14 @@ def template_parts_check(channel: str, parts: dict[str, str]) -> dict[str, list[
     return errors
 
 
+def switched_off(notifications_off: list[str], event: str, channels: list[str]) -> list[str]:
+    """The channels left of ``channels`` once a merchant's switched-off notifications
+    (``Merchant.notifications_off``, ``"<event>:<channel>"``) are taken out."""
+    if not notifications_off:
+        return channels
+    return [channel for channel in channels if f"{event}:{channel}" not in notifications_off]
+
+
 class NotificationTemplate(models.Model):
     """A merchant's own text for one event, channel and language (else the shipped default)."""
 
@@ -115,6 +123,25 @@ class NotificationTemplate(models.Model):
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body_text = models.TextField(_("text body"), blank=True)
     body_html = models.TextField(_("HTML body"), blank=True)
+    # How the email's bodies are written: text blocks (the bodies are made from them, in the
+    # merchant's colour, ``notifications.email_blocks``) or the bodies themselves, raw.
+    html_mode = models.CharField(
+        _("how the email is written"),
+        max_length=10,
+        choices=[
+            ("blocks", _("Simple: text blocks in your brand colour")),
+            ("raw", _("Advanced: the text and HTML bodies, as they are")),
+        ],
+        default="raw",
+    )
+    heading = models.CharField(_("heading"), max_length=300, blank=True)
+    paragraphs = models.TextField(
+        _("paragraphs"), blank=True, help_text=_("Leave an empty line between paragraphs.")
+    )
+    button_text = models.CharField(_("button text"), max_length=100, blank=True)
+    button_link = models.CharField(
+        _("button link"), max_length=500, blank=True, help_text=_("e.g. {{ profile_url }}")
+    )
     title = models.CharField(_("title"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     link = models.CharField(_("link"), max_length=500, blank=True)

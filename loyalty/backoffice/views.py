@@ -6,6 +6,7 @@ superuser's choice of merchant), checks the role, and calls a selector or a serv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -32,8 +33,9 @@ from loyalty.forms import add_service_error
 from loyalty.models import BulkJob, BulkRow, Merchant, Program
 from loyalty.roles import role_allows
 from loyalty.selectors import bulk_report_rows as report_rows
+from loyalty.selectors.bulk import bulk_job_totals, bulk_row_cells
 from loyalty.services.bulk import bulk_job_create, bulk_job_start
-from loyalty.services.bulk_check import MAX_CSV_BYTES, PERMISSION
+from loyalty.services.bulk_check import COLUMNS, MAX_CSV_BYTES, PERMISSION
 from loyalty.tasks import bulk_job_run_task
 from rewards.models import CouponTemplate
 
@@ -184,21 +186,28 @@ def bulk_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
         return redirect("backoffice:bulk-job", job_id=job.pk)
     rows = BulkRow.objects.filter(job=job).order_by("line")
     invalid = rows.filter(status__in=[BulkRow.Status.INVALID, BulkRow.Status.FAILED])
+    totals = bulk_job_totals(job=job)
     return _page(
         request,
         "bulk_job.html",
         title=str(job),
         job=job,
         program=job.program,
-        invalid_rows=list(invalid[:PREVIEW_ROWS]),
-        rows=list(rows[:PREVIEW_ROWS]),
-        invalid_count=invalid.count(),
-        row_count=rows.count(),
+        columns=COLUMNS[job.kind],
+        invalid_rows=_shown_rows(job, invalid[:PREVIEW_ROWS]),
+        rows=_shown_rows(job, rows[:PREVIEW_ROWS]),
+        totals=totals,
         running=job.status in (BulkJob.Status.QUEUED, BulkJob.Status.RUNNING),
-        may_run=role_allows(staff_user(request), PERMISSION.get(job.kind, "manage")),
+        # Run again only what is left: a finished job (no ready row) offers nothing.
+        may_run=role_allows(staff_user(request), PERMISSION.get(job.kind, "manage"))
+        and totals.ready > 0,
         status_url=reverse("backoffice:bulk-job-status", args=[job.pk]),
         report_url=reverse("backoffice:bulk-job-report", args=[job.pk]),
     )
+
+
+def _shown_rows(job: BulkJob, rows: Iterable[BulkRow]) -> list[dict[str, Any]]:
+    return [{"row": row, "cells": bulk_row_cells(job=job, row=row)} for row in rows]
 
 
 def bulk_job_status_view(request: HttpRequest, job_id: int) -> JsonResponse:

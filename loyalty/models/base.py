@@ -58,6 +58,9 @@ class Merchant(models.Model):
         ],
         help_text=_("The accent colour of the customer profile page, e.g. #0f766e."),
     )
+    # "<event>:<channel>" of the notifications the merchant switched off (none is sent on
+    # that channel); read with the merchant, so the order path asks nothing more for it.
+    notifications_off = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -130,8 +130,12 @@ class BulkRow(models.Model):
     line = models.PositiveIntegerField()
     external_id = models.CharField(max_length=191, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The row's cells as uploaded, by column name: what staff see in the preview and correct.
+    values = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
     code = models.CharField(max_length=40, blank=True)
+    # The column the refusal is about (empty when it is about the row as a whole).
+    field = models.CharField(max_length=40, blank=True)
     detail = models.TextField(blank=True)
 
     class Meta:

@@ -122,8 +122,10 @@ def _rows_store(job: BulkJob, rows: list[ParsedRow]) -> None:
                 line=row.line,
                 external_id=row.values["external_id"][:191],
                 data=row.data,
+                values=row.values,
                 status=row.status,
                 code=row.code,
+                field=row.column,
                 detail=row.detail,
             )
             for row in rows
@@ -263,15 +265,19 @@ def _run_rows(job: BulkJob, terms: Any, chunk: int) -> None:
                     _run_row(job, row, terms)
                 except LoyaltyError as error:
                     row.status, row.code = BulkRow.Status.FAILED, error.code
-                    row.detail = (
-                        " ".join(" ".join(m) for m in error.fields.values())
-                        if isinstance(error, InvalidInput)
-                        else error.detail
-                    )
+                    row.field, row.detail = _failure(error)
                 else:
                     row.status = BulkRow.Status.DONE
-                row.save(update_fields=["status", "code", "detail"])
+                row.save(update_fields=["status", "code", "field", "detail"])
         _progress(job)
+
+
+def _failure(error: LoyaltyError) -> tuple[str, str]:
+    """The column a run's refusal is about (the first an ``InvalidInput`` names) and why."""
+    if isinstance(error, InvalidInput):
+        detail = " ".join(" ".join(m) for m in error.fields.values())
+        return next(iter(error.fields), "")[:40], detail
+    return "", str(error.detail)
 
 
 def bulk_job_run(*, job_id: int, chunk: int = CHUNK) -> BulkJob:

@@ -58,6 +58,7 @@ class ParsedRow:
     values: dict[str, str]
     status: str = BulkRow.Status.READY
     code: str = ""
+    column: str = ""  # the column a refusal is about
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -104,8 +105,8 @@ def bulk_parse(*, kind: str, data: bytes) -> list[ParsedRow]:
     return rows
 
 
-def _fail(row: ParsedRow, detail: str, code: str = "validation_error") -> None:
-    row.status, row.code, row.detail = BulkRow.Status.INVALID, code, detail
+def _fail(row: ParsedRow, column: str, detail: str, code: str = "validation_error") -> None:
+    row.status, row.code, row.column, row.detail = BulkRow.Status.INVALID, code, column, detail
 
 
 def _chunks(items: list[str], size: int = 1000) -> Iterator[list[str]]:
@@ -122,10 +123,10 @@ def bulk_check(
     for row in rows:
         external_id = row.values["external_id"]
         if problem := external_id_problem(external_id):
-            _fail(row, problem)
+            _fail(row, "external_id", problem)
             continue
         if external_id in seen and kind != BulkJob.Kind.POINTS:
-            _fail(row, _("Repeats line %(line)s.") % {"line": seen[external_id]})
+            _fail(row, "external_id", _("Repeats line %(line)s.") % {"line": seen[external_id]})
             continue
         seen.setdefault(external_id, row.line)
         if kind == BulkJob.Kind.POINTS:
@@ -133,12 +134,14 @@ def bulk_check(
         elif kind == BulkJob.Kind.COUPONS:
             reason = row.values.get("reason") or default_reason
             if not reason:
-                _fail(row, _("A reason is required; give one in the form or in the file."))
+                _fail(
+                    row, "reason", _("A reason is required; give one in the form or in the file.")
+                )
             row.data = {"reason": reason}
         else:
             locale = row.values.get("locale") or "en"
             if locale not in LOCALES:
-                _fail(row, _("Choose one of: %s.") % ", ".join(LOCALES))
+                _fail(row, "locale", _("Choose one of: %s.") % ", ".join(LOCALES))
             row.data = {
                 "email": row.values.get("email", ""),
                 "name": row.values.get("name", ""),
@@ -156,6 +159,7 @@ def bulk_check(
             if row.status == BulkRow.Status.READY and row.values["external_id"] not in known:
                 _fail(
                     row,
+                    "external_id",
                     MemberNotFound(external_id=row.values["external_id"]).detail,
                     "member_not_found",
                 )
@@ -177,7 +181,7 @@ def _check_support_day(program: Program, rows: list[ParsedRow], known: dict[str,
         today = used.get(member_id, 0)
         if today + points > limit:
             error = SupportDailyLimitExceeded(limit=limit, used=today, points=points)
-            _fail(row, error.detail, error.code)
+            _fail(row, "points", error.detail, error.code)
             continue
         used[member_id] = today + points
 
@@ -203,14 +207,14 @@ def _check_points_row(
         if Decimal(row.values["points"]) != points:
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        _fail(row, _("Give a whole number of points (negative to deduct)."))
+        _fail(row, "points", _("Give a whole number of points (negative to deduct)."))
         return
     if points == 0 or abs(points) > MAX_GRANT:
-        _fail(row, _("Give a whole number of points other than zero, at most 100000000."))
+        _fail(row, "points", _("Give a whole number of points other than zero, at most 100000000."))
         return
     reason = row.values.get("reason") or default_reason
     if not reason:
-        _fail(row, _("A reason is required; the member will see it."))
+        _fail(row, "reason", _("A reason is required; the member will see it."))
         return
     translations = {code: row.values[name] for code, name in REASON_COLUMNS.items()
                     if row.values.get(name)}  # fmt: skip
@@ -222,4 +226,4 @@ def _check_points_row(
         row.data[REASON_KEY] = translations
     if role_limited(user) and abs(points) > program.support_grant_limit:
         error = GrantLimitExceeded(limit=program.support_grant_limit, points=abs(points))
-        _fail(row, error.detail, error.code)
+        _fail(row, "points", error.detail, error.code)

@@ -6,16 +6,26 @@ uses only documented variables); a refusal is shown on the part that caused it, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 from csp.decorators import csp_update
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import translation
 from django.utils.decorators import method_decorator
@@ -24,13 +34,19 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.admin.base import (
     MerchantScopedAdmin,
 )
-from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
+from loyalty.errors import InvalidInput
 from loyalty.models import Merchant
 from notifications import rendering
 from notifications.defaults import default_parts
+from notifications.email_blocks import blocks_bodies, shipped_blocks
 from notifications.errors import PreviewRateLimited
-from notifications.forms import NotificationTemplateForm, variables_help
+from notifications.forms import (
+    BLOCK_FIELDS,
+    NotificationTemplateForm,
+    merchant_colour,
+    variables_help,
+)
 from notifications.models import (
     PARTS,
     Channel,
@@ -39,8 +55,15 @@ from notifications.models import (
     NotificationTemplate,
     template_parts_check,
 )
+from notifications.selectors import sent_texts, template_catalogue
 from notifications.services.preview import preview_rate_check
-from notifications.services.templates import language_for, parts_render
+from notifications.services.templates import (
+    language_for,
+    notification_switch,
+    parts_render,
+    template_delete,
+    template_save,
+)
 from rewards.terms import terms_text
 
 
@@ -72,6 +95,22 @@ def template_preview(
     return {"parts": rendered, "errors": errors}
 
 
+def _parts(value: Callable[[str], str], *, channel: str, merchant_id: int | None) -> dict[str, str]:
+    """A channel's parts as typed; an email written as blocks gets the bodies they make."""
+    parts = {name: value(name) for name in PARTS[Channel(channel)]}
+    if channel == Channel.EMAIL and value("html_mode") == "blocks":
+        parts.update(
+            blocks_bodies(
+                event=value("event"),
+                language=language_for(value("language")),
+                subject=parts["subject"],
+                colour=merchant_colour(merchant_id),
+                **{name: value(name) for name in BLOCK_FIELDS},
+            )
+        )
+    return parts
+
+
 # An email's HTML body is shown in a sandboxed srcdoc frame, and such a frame lives under its
 # page's Content-Security-Policy. An email's design is inline style attributes (and its
 # pictures may be anywhere on the web), so the two pages that show one allow those, and
@@ -81,10 +120,12 @@ EMAIL_PREVIEW_POLICY = {"style-src-attr": ["'unsafe-inline'"], "img-src": ["http
 
 @admin.register(NotificationTemplate)
 @method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="changeform_view")
+@method_decorator(csp_update(EMAIL_PREVIEW_POLICY), name="shipped_view")
 class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
     merchant_path = "merchant"
     form = NotificationTemplateForm
     change_form_template = "notifications/admin/notificationtemplate_change_form.html"
+    change_list_template = "notifications/admin/notificationtemplate_change_list.html"
     list_display = ("event", "channel", "language", "updated_at")
     list_filter = ("event", "channel", "language")
     list_select_related = ("merchant",)
@@ -100,9 +141,27 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             (
                 _("Email"),
                 {
-                    "fields": PARTS[Channel.EMAIL],
+                    "fields": ("html_mode", "subject"),
                     "classes": ("channel-email",),
                     "description": _("Used when the channel is email."),
+                },
+            ),
+            (
+                _("Email: text blocks"),
+                {
+                    "fields": BLOCK_FIELDS,
+                    "classes": ("channel-email", "email-blocks"),
+                    "description": _(
+                        "The email is made from these, in the layout of the shipped emails "
+                        "with the button in your brand colour."
+                    ),
+                },
+            ),
+            (
+                _("Email: text and HTML bodies (advanced)"),
+                {
+                    "fields": ("body_text", "body_html"),
+                    "classes": ("channel-email", "email-raw"),
                 },
             ),
             (
@@ -137,29 +196,11 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             if merchant_id is None or (change and obj.merchant_id != merchant_id):
                 raise PermissionDenied
             obj.merchant_id = merchant_id
-        fields = ("event", "channel", "language", *PARTS[Channel.EMAIL], *PARTS[Channel.PUSH])
-        before: dict[str, Any] = {}
-        if change:
-            before = NotificationTemplate.objects.filter(pk=obj.pk).values(*fields).first() or {}
-        super().save_model(request, obj, form, change)
-        # In the admin's transaction: the template and its trail commit together.
-        audit_record(
-            merchant=obj.merchant_id,
-            actor=request_user(request),
-            action=Action.TEMPLATE_UPDATE if change else Action.TEMPLATE_CREATE,
-            target=obj,
-            changes=audit_changes(before, {name: getattr(obj, name) for name in fields}),
-        )
+        # The role check and the audit trail are the service's (in the admin's transaction).
+        template_save(template=obj, actor=request_user(request))
 
     def delete_model(self, request: HttpRequest, obj: NotificationTemplate) -> None:
-        audit_record(
-            merchant=obj.merchant_id,
-            actor=request_user(request),
-            action=Action.TEMPLATE_DELETE,
-            target=obj,
-            changes={"event": obj.event, "channel": obj.channel, "language": obj.language},
-        )
-        super().delete_model(request, obj)
+        template_delete(template=obj, actor=request_user(request))
 
     def delete_queryset(
         self, request: HttpRequest, queryset: QuerySet[NotificationTemplate]
@@ -174,6 +215,9 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         language = initial.get("language")
         if event in Event.values and channel in Channel.values and language in Language.values:
             initial.update(default_parts(event=event, channel=channel, language=language))
+            if channel == Channel.EMAIL:
+                # Started as blocks: the words to change, in the shipped layout.
+                initial.update(shipped_blocks(event=event, language=language), html_mode="blocks")
         return initial
 
     # Staff manage their own merchant's templates (deleting one brings the default back).
@@ -194,7 +238,102 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             self.admin_site.admin_view(self.preview_view),
             name="notifications_notificationtemplate_preview",
         )
-        return [preview, *super().get_urls()]
+        shipped = path(
+            "shipped/<str:event>/<str:channel>/<str:language>/",
+            self.admin_site.admin_view(self.shipped_view),
+            name="notifications_notificationtemplate_shipped",
+        )
+        switch = path(
+            "switch/<str:event>/<str:channel>/",
+            self.admin_site.admin_view(self.switch_view),
+            name="notifications_notificationtemplate_switch",
+        )
+        return [preview, shipped, switch, *super().get_urls()]
+
+    def switch_view(self, request: HttpRequest, event: str, channel: str) -> HttpResponse:
+        """POST ``on=1`` / ``on=0``: switch the event on or off on that channel for the staff
+        member's merchant (the service checks the role and audits)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        merchant_id = staff_merchant_id(request)
+        if merchant_id is None or not self.has_add_permission(request):
+            raise PermissionDenied
+        on = request.POST.get("on") == "1"
+        try:
+            notification_switch(
+                merchant_id=merchant_id,
+                event=event,
+                channel=channel,
+                on=on,
+                actor=request_user(request),
+            )
+        except InvalidInput as refusal:
+            problems = [str(message) for found in refusal.fields.values() for message in found]
+            self.message_user(request, " ".join(problems), messages.ERROR)
+        else:
+            label = f"{Event(event).label} · {Channel(channel).label}"
+            done = (
+                _("Switched on again: %(what)s.")
+                if on
+                else _("Switched off: %(what)s. Members are not sent it.")
+            )
+            self.message_user(request, done % {"what": label}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:notifications_notificationtemplate_changelist"))
+
+    # The list: first every text customers get (shipped or the merchant's own), then the
+    # merchant's own texts as Django lists them.
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {
+            "catalogue": template_catalogue(merchant_id=staff_merchant_id(request)),
+            "languages": Language.choices,
+            "may_write": self.has_add_permission(request),
+            "may_switch": staff_merchant_id(request) is not None
+            and self.has_add_permission(request),
+            "title": _("Notification texts"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def shipped_view(self, request: HttpRequest, event: str, channel: str, language: str) -> Any:
+        """A shipped text rendered for a sample member, with the way to make it one's own."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if (event, channel) not in sent_texts() or language not in Language.values:
+            raise Http404
+        parts = default_parts(event=event, channel=channel, language=language)
+        merchant_id = staff_merchant_id(request)
+        own = (
+            NotificationTemplate.objects.filter(
+                merchant_id=merchant_id, event=event, channel=channel, language=language
+            ).first()
+            if merchant_id is not None
+            else None
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Shipped text: %(event)s · %(channel)s · %(language)s")
+            % {
+                "event": Event(event).label,
+                "channel": Channel(channel).label,
+                "language": Language(language).label,
+            },
+            "opts": self.model._meta,
+            "preview": template_preview(
+                channel=channel,
+                language=language,
+                parts=parts,
+                merchant_name=self._merchant_name(request, None),
+            ),
+            "preview_channel": channel,
+            "own": own,
+            "customise_url": f"{reverse('admin:notifications_notificationtemplate_add')}?"
+            + urlencode({"event": event, "channel": channel, "language": language}),
+            "may_write": self.has_add_permission(request),
+        }
+        return TemplateResponse(request, "notifications/admin/shipped_template.html", context)
 
     def render_change_form(
         self,
@@ -209,7 +348,11 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
         values = {name: form[name].value() for name in ("event", "channel", "language")}
         channel = values["channel"] if values["channel"] in Channel.values else Channel.EMAIL
         language = language_for(str(values["language"] or ""))
-        parts = {name: str(form[name].value() or "") for name in PARTS[Channel(channel)]}
+        parts = _parts(
+            lambda name: str(form[name].value() or ""),
+            channel=channel,
+            merchant_id=obj.merchant_id if obj is not None else staff_merchant_id(request),
+        )
         context.update(
             preview=template_preview(
                 channel=channel,
@@ -264,11 +407,13 @@ class NotificationTemplateAdmin(MerchantScopedAdmin[NotificationTemplate]):
             if event not in Event.values:
                 return JsonResponse({"sources": {}})
             sources = default_parts(event=event, channel=channel, language=language)
+            if channel == Channel.EMAIL:
+                sources = {**sources, **shipped_blocks(event=event, language=language)}
             return JsonResponse({"sources": sources})
-        parts = {name: data.get(name, "") for name in PARTS[Channel(channel)]}
         merchant_id = staff_merchant_id(request)
         if merchant_id is None and data.get("merchant", "").isdigit():
             merchant_id = int(data["merchant"])
+        parts = _parts(lambda name: data.get(name, ""), channel=channel, merchant_id=merchant_id)
         name: str | None = None
         if merchant_id is not None:
             name = Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first()

@@ -15,7 +15,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -36,6 +38,7 @@ from notifications.services.webhook_endpoints import (
     webhook_secret_hint,
     webhook_secret_rotate,
 )
+from notifications.services.webhook_test import WebhookTestResult, webhook_test_send
 from notifications.services.webhooks import webhooks_resend
 
 
@@ -45,6 +48,7 @@ class WebhookEndpointForm(forms.ModelForm):
         label=_("events"),
         choices=WebhookEvent.choices,
         widget=forms.CheckboxSelectMultiple,
+        # At least one: the service refuses none, with its message next to this field.
         required=False,
     )
 
@@ -64,6 +68,7 @@ class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
     ordering = ("id",)
     readonly_fields = ("secret_hint", "created_at")
     actions = ("rotate_secret",)
+    change_form_template = "notifications/admin/webhookendpoint_change_form.html"
 
     @admin.display(description=_("events"))
     def subscribed(self, endpoint: WebhookEndpoint) -> str:
@@ -123,6 +128,53 @@ class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
             self.log_change(request, endpoint, "Signing secret rotated")
             self._show_secret_once(request, endpoint, secret)
 
+    # "Send a test event": a button on the change page, for those who may change the endpoint.
+
+    def get_urls(self) -> list[URLPattern]:
+        send_test = path(
+            "<int:pk>/test/",
+            self.admin_site.admin_view(self.send_test_view),
+            name="notifications_webhookendpoint_test",
+        )
+        return [send_test, *super().get_urls()]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: WebhookEndpoint | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None and self._may_write(request, obj):
+            context["send_test_url"] = reverse(
+                "admin:notifications_webhookendpoint_test",
+                args=[obj.pk],
+                current_app=self.admin_site.name,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def send_test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST: send the test event, then back to the change page with the answer shown."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = get_object_or_404(self.get_queryset(request), pk=pk)  # another merchant: 404
+        if not self._may_write(request, endpoint):
+            raise PermissionDenied
+        user = request_user(request)
+        if user is None:
+            raise PermissionDenied
+        result = webhook_test_send(endpoint=endpoint, actor=user)
+        self.message_user(request, _test_message(result), _test_level(result))
+        return HttpResponseRedirect(
+            reverse(
+                "admin:notifications_webhookendpoint_change",
+                args=[endpoint.pk],
+                current_app=self.admin_site.name,
+            )
+        )
+
     def has_rotate_permission(self, request: HttpRequest) -> bool:
         return self._may_write(request)
 
@@ -133,6 +185,25 @@ class WebhookEndpointAdmin(ServiceSavedAdmin[WebhookEndpoint]):
         self, request: HttpRequest, obj: WebhookEndpoint | None = None
     ) -> bool:
         return self._may_write(request, obj)
+
+
+def _test_level(result: WebhookTestResult) -> int:
+    return messages.SUCCESS if result.ok else messages.ERROR
+
+
+def _test_message(result: WebhookTestResult) -> str:
+    if result.status_code is None:
+        return format_html(
+            "{} <code>{}</code>", _("The test event did not reach the receiver:"), result.error
+        )
+    headline = (
+        _("The receiver accepted the test event: HTTP %(code)s.")
+        if result.ok
+        else _("The receiver refused the test event: HTTP %(code)s.")
+    ) % {"code": result.status_code}
+    if not result.answer:
+        return format_html("{} {}", headline, _("Its answer was empty."))
+    return format_html("{} {} <code>{}</code>", headline, _("Its answer begins:"), result.answer)
 
 
 @admin.register(WebhookDelivery)

@@ -52,7 +52,14 @@ from django.utils import timezone
 from loyalty.models import Member
 from loyalty.storage import accounts, unit
 from notifications import rendering
-from notifications.models import NOTICE_EVENTS, Channel, Event, Notification, PushSubscription
+from notifications.models import (
+    NOTICE_EVENTS,
+    Channel,
+    Event,
+    Notification,
+    PushSubscription,
+    switched_off,
+)
 from notifications.services.claims import claim_due
 from notifications.services.email import EmailSender
 from notifications.services.push import PushSender, push_enabled
@@ -159,6 +166,9 @@ def notification_enqueue(
     if len(f"{event}:{occasion}:{Channel.EMAIL}") > DEDUPE_KEY_LENGTH:
         raise ValueError(f"occasion {occasion[:40]!r}... is too long for a dedupe key")
     channels = member_channels(member)
+    if channels:
+        # The merchant is read for the rendering anyway: the switch costs no query.
+        channels = switched_off(member.program.merchant.notifications_off, event, channels)
     if not channels:
         return []
     if unit.current() is not None:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from loyalty.models import Member, PointLot, Program
 from loyalty.rules.validity import per_earning
 from notifications import rendering
-from notifications.models import Event, Notification
+from notifications.models import Event, Notification, switched_off
 from notifications.services import outbox
 from notifications.services.outbox import member_channels, profile_url, push_subscribed
 from notifications.services.templates import TemplatesBatch, language_for
@@ -108,13 +108,14 @@ def _remind_chunk(
     expiring = _expiring_points(program=program, members=[member for member, _ in due])
     keys: dict[int, tuple[str, list[str]]] = {}
     subscribed = push_subscribed([member.pk for member, _ in due if member.consent_push])
+    off = program.merchant.notifications_off
     for member, offset in due:
         if expiring.get(member.pk):
             assert member.points_expire_at is not None
             date = timezone.localdate(member.points_expire_at).isoformat()
             keys[member.pk] = (
                 f"{EVENT}:{date}:{offset}",
-                member_channels(member, subscribed=subscribed),
+                switched_off(off, EVENT, member_channels(member, subscribed=subscribed)),
             )
     rows = _reminders(
         program=program,

@@ -12,12 +12,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from loyalty.audit import Action, audit_changes, audit_record
+from loyalty.errors import InvalidInput
+from loyalty.models import Merchant, User
+from loyalty.roles import Permission, role_check
 from loyalty.storage import unit
 from notifications import rendering
 from notifications.defaults import FALLBACK_LANGUAGE, default_parts
-from notifications.models import HTML_PARTS, PARTS, Channel, NotificationTemplate
+from notifications.models import (
+    HTML_PARTS,
+    NOTICE_EVENTS,
+    PARTS,
+    Channel,
+    Event,
+    NotificationTemplate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +42,95 @@ BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # their characters in all: a part renders to up to sandbox.MAX_OUTPUT_CHARS.
 MAX_PIECES = 4096
 MAX_PIECES_CHARS = 20_000_000
+
+
+# What the audit trail records of a template: where it applies and every part's source.
+AUDITED = (
+    "event",
+    "channel",
+    "language",
+    "html_mode",
+    "heading",
+    "paragraphs",
+    "button_text",
+    "button_link",
+    *PARTS[Channel.EMAIL],
+    *PARTS[Channel.PUSH],
+)
+
+
+@transaction.atomic
+def template_save(*, template: NotificationTemplate, actor: User | None) -> NotificationTemplate:
+    """Store a merchant's own text (checked by the form and ``NotificationTemplate.clean``):
+    a manager of its merchant only, with every changed part in the audit trail."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=template.merchant_id)
+    before: dict[str, Any] = {}
+    if template.pk is not None:
+        stored = (
+            NotificationTemplate.objects.select_for_update()
+            .filter(pk=template.pk)
+            .values("merchant_id", *AUDITED)
+            .first()
+        )
+        if stored is not None:
+            # Nor may a change move a template from another merchant.
+            role_check(user=actor, permission=Permission.MANAGE, merchant_id=stored["merchant_id"])
+            before = stored
+    template.save()
+    audit_record(
+        merchant=template.merchant_id,
+        actor=actor,
+        action=Action.TEMPLATE_UPDATE if before else Action.TEMPLATE_CREATE,
+        target=template,
+        changes=audit_changes(before, {name: getattr(template, name) for name in AUDITED}),
+    )
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: NotificationTemplate, actor: User | None) -> None:
+    """Remove a merchant's own text: the shipped one is used again from now on."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=template.merchant_id)
+    stored = NotificationTemplate.objects.select_for_update().filter(pk=template.pk).first()
+    if stored is None:
+        return  # already gone
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=stored.merchant_id)
+    audit_record(
+        merchant=stored.merchant_id,
+        actor=actor,
+        action=Action.TEMPLATE_DELETE,
+        target=stored,
+        changes={"event": stored.event, "channel": stored.channel, "language": stored.language},
+    )
+    stored.delete()
+
+
+@transaction.atomic
+def notification_switch(
+    *, merchant_id: int, event: str, channel: str, on: bool, actor: User | None
+) -> list[str]:
+    """Switch an event off (or on again) on one channel for the merchant's members: while
+    off, nothing of it is written to the outbox for that channel. Service notices cannot be
+    switched off (they tell a member about their own account). Returns what is off."""
+    role_check(user=actor, permission=Permission.MANAGE, merchant_id=merchant_id)
+    if event not in Event.values or event in NOTICE_EVENTS:
+        raise InvalidInput({"event": [_("This notification cannot be switched off.")]})
+    if channel not in Channel.values:
+        raise InvalidInput({"channel": [_("Choose email or push.")]})
+    merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
+    key = f"{event}:{channel}"
+    before = list(merchant.notifications_off)
+    after = sorted(set(before) - {key}) if on else sorted({*before, key})
+    if after != before:
+        Merchant.objects.filter(pk=merchant_id).update(notifications_off=after)
+        audit_record(
+            merchant=merchant_id,
+            actor=actor,
+            action=Action.NOTIFICATION_ON if on else Action.NOTIFICATION_OFF,
+            target=merchant,
+            changes={"event": event, "channel": channel},
+        )
+    return after
 
 
 def language_for(locale: str) -> str:

@@ -7,6 +7,7 @@ Invariants:
 - A signing secret is handed out once: by ``webhook_endpoint_save`` when the endpoint is
   made and by ``webhook_secret_rotate``; nothing else shows it (the backoffice shows its
   last characters, ``webhook_secret_hint``), so a receiver that lost it gets a new one.
+- An endpoint listens to at least one event (``validation_error`` on ``events``).
 - Every change is in the audit trail, in its transaction: the URL, events and active
   flag before and after, and for a secret only its hint, never the secret itself.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput
@@ -32,12 +34,16 @@ def webhook_secret_hint(secret: str) -> str:
 
 
 def _checked(endpoint: WebhookEndpoint) -> None:
+    fields: dict[str, list[str]] = {}
     try:
         endpoint.full_clean(exclude=["secret"])
     except ValidationError as error:
-        raise InvalidInput(
-            {name: [str(m) for m in messages] for name, messages in error.message_dict.items()}
-        ) from None
+        fields = {name: [str(m) for m in messages] for name, messages in error.message_dict.items()}
+    if not endpoint.events and "events" not in fields:
+        # An endpoint with no event would never be called: a mistake, not a setting.
+        fields["events"] = [str(_("Choose at least one event to send to this endpoint."))]
+    if fields:
+        raise InvalidInput(fields)
 
 
 @transaction.atomic

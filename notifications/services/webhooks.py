@@ -372,25 +372,41 @@ def webhook_body(row: WebhookDelivery) -> bytes:
 
 def _post(row: WebhookDelivery) -> int:
     """POST the delivery; the answer's status code (a non-2xx one may also raise HTTPError)."""
-    endpoint = row.endpoint
-    body = webhook_body(row)
+    request = webhook_request(
+        url=row.endpoint.url,
+        secret=row.endpoint.secret,
+        event=row.event,
+        delivery=str(row.pk),
+        body=webhook_body(row),
+    )
+    with webhook_open(request) as response:
+        status: int = response.status
+        return status
+
+
+def webhook_request(
+    *, url: str, secret: str, event: str, delivery: str, body: bytes
+) -> urllib.request.Request:
+    """The signed ``POST`` of ``body`` to ``url``, signed now (the module docstring's headers)."""
     timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - the URL's scheme is validated on the model
-        endpoint.url,
+    return urllib.request.Request(  # noqa: S310 - the URL's scheme is validated on the model
+        url,
         data=body,
         method="POST",
         headers={
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-Loyalty-Event": row.event,
-            "X-Loyalty-Delivery": str(row.pk),
+            "X-Loyalty-Event": event,
+            "X-Loyalty-Delivery": delivery,
             "X-Loyalty-Timestamp": str(timestamp),
-            "X-Loyalty-Signature": webhook_signature(endpoint.secret, timestamp, body),
+            "X-Loyalty-Signature": webhook_signature(secret, timestamp, body),
         },
     )
-    with _opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-        status: int = response.status
-        return status
+
+
+def webhook_open(request: urllib.request.Request) -> Any:
+    """Send it through the guarded opener: public addresses only, no redirects followed."""
+    return _opener.open(request, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
 def _failed(

@@ -6,7 +6,8 @@
   var box = document.getElementById("preview");
   if (!box) { return; }
   var form = box.closest("form");
-  var names = ["merchant", "event", "channel", "language", "subject", "body_text", "body_html", "title", "body", "link"];
+  var names = ["merchant", "event", "channel", "language", "html_mode", "heading", "paragraphs", "button_text",
+               "button_link", "subject", "body_text", "body_html", "title", "body", "link"];
   var timer = null;
 
   function field(name) { return form.querySelector('[name="' + name + '"]'); }
@@ -57,6 +58,14 @@
     box.querySelectorAll("[data-channel]").forEach(function (el) { el.hidden = el.dataset.channel !== (channel || "email"); });
     document.querySelectorAll("fieldset.channel-email").forEach(function (el) { el.hidden = channel === "push"; });
     document.querySelectorAll("fieldset.channel-push").forEach(function (el) { el.hidden = channel === "email"; });
+    showMode(channel);
+  }
+
+  // An email is written as text blocks or as raw bodies: only the chosen way's fields show.
+  function showMode(channel) {
+    var mode = field("html_mode") ? field("html_mode").value : "raw";
+    document.querySelectorAll("fieldset.email-blocks").forEach(function (el) { el.hidden = channel === "push" || mode !== "blocks"; });
+    document.querySelectorAll("fieldset.email-raw").forEach(function (el) { el.hidden = channel === "push" || mode === "blocks"; });
   }
 
   function show(result) {
@@ -81,7 +90,7 @@
 
   if (field("channel")) {
     form.addEventListener("input", function () { schedule(400); });
-    form.addEventListener("change", function () { schedule(50); });
+    form.addEventListener("change", function () { showMode(field("channel").value); schedule(50); });
     showChannel(field("channel").value);
   }
   var load = document.getElementById("load-default");

@@ -121,7 +121,9 @@ def _writes(endpoint: WebhookEndpoint, actor: User) -> list:
         endpoint.url = "https://evil.example/"
         return webhook_endpoint_save(endpoint=endpoint, actor=actor)
 
-    new = WebhookEndpoint(merchant_id=endpoint.merchant_id, url="https://evil.example/")
+    new = WebhookEndpoint(
+        merchant_id=endpoint.merchant_id, url="https://evil.example/", events=["tier_changed"]
+    )
     return [
         lambda: webhook_endpoint_save(endpoint=new, actor=actor),
         change,
@@ -254,7 +256,11 @@ def test_a_superuser_adds_and_rotates_in_the_admin_and_sees_the_secret_once(shop
 
     added = client.post(
         ADD_URL,
-        {"merchant": shop.merchant_id, "url": "https://shop.example/in", "events": []},
+        {
+            "merchant": shop.merchant_id,
+            "url": "https://shop.example/in",
+            "events": ["tier_changed"],
+        },
         follow=True,
     )
     endpoint = WebhookEndpoint.objects.get()
