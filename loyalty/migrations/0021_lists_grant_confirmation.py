@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0019_tenant_on_order_path_rows'),
+        ('loyalty', '0020_content_i18n'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0020_ops_bulk_row_values'),
+        ('loyalty', '0022_ops_bulk_row_values'),
     ]
 
     operations = [
