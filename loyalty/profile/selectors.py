@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.models import LedgerEntry, Member, Program, Transfer
 from loyalty.selectors import member_ledger, member_summary
+from loyalty.services.tiers import badge_card_offered
 from rewards.models import Coupon, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
@@ -193,6 +194,9 @@ def profile_page(*, member: Member, page: Any = 1, language: str = "en") -> dict
         # The sections below read only the program and member rows loaded above: no query.
         "transfers_enabled": program.transfers_enabled,
         "badge": {
+            # Offered by the tier's flag; a card already on can always be turned off.
+            "offered": badge_card_offered((summary.get("tier") or {}).get("flags"))
+            or member.badge_enabled,
             "enabled": member.badge_enabled,
             "token": member.badge_token if member.badge_enabled else None,
         },
