@@ -259,8 +259,10 @@ def _check_backoffice(changes: dict[str, Any], errors: Errors) -> None:
         errors["support_coupon_max_days"] = [str(_("Give 1 to 3650 days."))]
 
 
-def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
-    """Readable refusals for every setting; the check constraints are the guarantee."""
+def program_settings_check(changes: dict[str, Any]) -> dict[str, Any]:
+    """Readable refusals for every setting (``InvalidInput`` naming each field; the admin's
+    form asks before saving), the values normalised; the check constraints are the
+    guarantee."""
     errors: Errors = {}
     unknown = set(changes) - set(PROGRAM_FIELDS)
     for name in sorted(unknown):
@@ -290,7 +292,7 @@ def program_update(
     with the old and new values.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
-    changes = _check_program(dict(changes))
+    changes = program_settings_check(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
     before = {name: getattr(program, name) for name in changes}
     currency = changes.get("currency", program.currency)

@@ -130,7 +130,7 @@ def tiers_replace(
     audited.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
-    wanted = _tiers_check(tiers)
+    wanted = tiers_check(tiers)
     # Lock the program row: concurrent replacements queue up.
     Program.objects.select_for_update().filter(pk=program.pk).first()
     before = tiers_describe(program=program)
@@ -150,7 +150,7 @@ def tiers_replace(
     return program_tiers(program)
 
 
-def _tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tiers as sent, each checked, and no two with one name or at the same points:
     every problem at once, before the program is locked."""
     errors: dict[str, list[str]] = {}
