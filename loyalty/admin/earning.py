@@ -168,6 +168,22 @@ class CampaignAdmin(ProgramConfigAdmin):
         program = obj.program if obj is not None else staff_program(request)
         return type(form_class.__name__, (form_class,), {"program_of_page": program})
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        program = ("program",) if is_superuser(request) else ()
+        return (
+            (None, {"fields": (*program, "name", "active")}),
+            (
+                _("When and how much"),
+                {"fields": ("start_date", "end_date", "multiplier", "fixed_bonus",
+                            "min_order_amount")},
+            ),
+            (
+                _("For whom"),
+                {"fields": ("tiers", "segment_email_endswith", "segment_since_from",
+                            "segment_since_until", "segment_locales", "segment_consent_email")},
+            ),
+        )  # fmt: skip
+
     @staticmethod
     def service_save(campaign: Campaign, *, actor: Any) -> Any:
         return campaign_save(campaign=campaign, actor=actor)

@@ -39,29 +39,29 @@ class CampaignForm(PlainConstraintForm):
     program_of_page: Program | None = None
 
     tiers = forms.MultipleChoiceField(
-        label=_("only for these tiers"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Only for these tiers"), required=False, widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every member."),
     )  # fmt: skip
     segment_email_endswith = forms.CharField(
-        label=_("only members whose email ends with"), required=False, max_length=200,
+        label=_("Only members whose email ends with"), required=False, max_length=200,
         help_text=_("For example @acme.com. Empty: any email."),
     )  # fmt: skip
     segment_since_from = forms.DateField(
-        label=_("members since, from"), required=False, widget=DATE_INPUT
+        label=_("Members since, from"), required=False, widget=DATE_INPUT
     )
     segment_since_until = forms.DateField(
-        label=_("members since, until"), required=False, widget=DATE_INPUT
+        label=_("Members since, until"), required=False, widget=DATE_INPUT
     )
     segment_locales = forms.MultipleChoiceField(
-        label=_("only members who speak"), required=False, choices=settings.LANGUAGES,
+        label=_("Only members who speak"), required=False, choices=settings.LANGUAGES,
         widget=forms.CheckboxSelectMultiple, help_text=_("None ticked: any language."),
     )  # fmt: skip
     segment_consent_email = forms.TypedChoiceField(
-        label=_("agreed to emails"), required=False, empty_value=None,
+        label=_("Agreed to emails"), required=False, empty_value=None,
         coerce=lambda value: value == "yes",
         choices=(("", _("does not matter")), ("yes", _("yes")), ("no", _("no"))),
     )  # fmt: skip
-    min_order_amount = AmountField(label=_("minimum order amount"), required=False)
+    min_order_amount = AmountField(label=_("Minimum order amount"), required=False)
 
     class Meta:
         model = Campaign

@@ -44,7 +44,7 @@ def _optional_points(label: Any, help_text: Any) -> Callable[[], forms.Field]:
 
 def _multiplier() -> forms.Field:
     return forms.DecimalField(
-        label=_("multiplier"), required=False, min_value=Decimal("1.01"), max_value=100,
+        label=_("Multiplier"), required=False, min_value=Decimal("1.01"), max_value=100,
         decimal_places=3, widget=forms.NumberInput(attrs={"step": "any"}),
         help_text=_("Extra points on the line's amount: 2 earns the line's points twice."),
     )  # fmt: skip
@@ -52,28 +52,28 @@ def _multiplier() -> forms.Field:
 
 # Each kind's fields, in order: (parameter name, the field that asks for it).
 KIND_FIELDS: dict[str, tuple[tuple[str, Callable[[], forms.Field]], ...]] = {
-    Kind.SIGNUP: (("points", _points(_("bonus points"), _("Given once, to a new member."))),),
-    Kind.BIRTHDAY: (("points", _points(_("bonus points"), _("Given on the birthday."))),),
+    Kind.SIGNUP: (("points", _points(_("Bonus points"), _("Given once, to a new member."))),),
+    Kind.BIRTHDAY: (("points", _points(_("Bonus points"), _("Given on the birthday."))),),
     Kind.REFERRAL: (
-        ("referrer_points", _points(_("points for the member who referred"))),
-        ("referred_points", _points(_("points for the new member"))),
+        ("referrer_points", _points(_("Points for the member who referred"))),
+        ("referred_points", _points(_("Points for the new member"))),
     ),
     Kind.PRODUCT_BONUS: (
-        ("sku", _text(_("product SKU"))),
-        ("points_per_unit", _optional_points(_("extra points per unit"), "")),
+        ("sku", _text(_("Product SKU"))),
+        ("points_per_unit", _optional_points(_("Extra points per unit"), "")),
         ("multiplier", _multiplier),
     ),
     Kind.CATEGORY_BONUS: (
-        ("category", _text(_("category"))),
-        ("points_per_unit", _optional_points(_("extra points per unit"), "")),
+        ("category", _text(_("Category"))),
+        ("points_per_unit", _optional_points(_("Extra points per unit"), "")),
         ("multiplier", _multiplier),
     ),
     Kind.EXCLUSION: (
-        ("sku", _text(_("product SKU"), False, _("Its lines earn no points."))),
-        ("category", _text(_("or a category"), False, _("Its lines earn no points."))),
+        ("sku", _text(_("Product SKU"), False, _("Its lines earn no points."))),
+        ("category", _text(_("Or a category"), False, _("Its lines earn no points."))),
     ),
-    Kind.CAP_DAY: (("points", _points(_("most points a member earns in a day"))),),
-    Kind.CAP_MONTH: (("points", _points(_("most points a member earns in a calendar month"))),),
+    Kind.CAP_DAY: (("points", _points(_("Most points a member earns in a day"))),),
+    Kind.CAP_MONTH: (("points", _points(_("Most points a member earns in a calendar month"))),),
 }
 
 KIND_DESCRIPTIONS = {

@@ -83,17 +83,17 @@ class TierForm(forms.ModelForm):
     """One tier's card. Flags: the known ones as checkboxes, any other (for integrators) in
     a line of their own; together they are the tier's ``flags``."""
 
-    badge = ColourField(label=_("colour"), required=False)
+    badge = ColourField(label=_("Colour"), required=False)
     flags = forms.MultipleChoiceField(
-        label=_("perks"), choices=FLAG_CHOICES, required=False,
+        label=_("Perks"), choices=FLAG_CHOICES, required=False,
         widget=forms.CheckboxSelectMultiple,
     )  # fmt: skip
     other_flags = NamesField(
-        label=_("other flags"), required=False,
+        label=_("Other flags"), required=False,
         help_text=_("For integrators, comma-separated, e.g. vip, gift_wrap."),
     )  # fmt: skip
     benefits = LinesField(
-        label=_("benefits"), required=False, help_text=_("Shown to the member, one per line.")
+        label=_("Benefits"), required=False, help_text=_("Shown to the member, one per line.")
     )
 
     class Meta:
@@ -103,9 +103,9 @@ class TierForm(forms.ModelForm):
             "flags", "benefits",
         )  # fmt: skip
         labels = {
-            "min_points": _("points to reach it"),
-            "window_days": _("earned within (days)"),
-            "earn_multiplier": _("points multiplier"),
+            "min_points": _("Points to reach it"),
+            "window_days": _("Earned within (days)"),
+            "earn_multiplier": _("Points multiplier"),
         }
 
     # What the program admin hands to ``tiers_replace`` for each card.

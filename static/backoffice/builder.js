@@ -69,6 +69,10 @@
     timer = window.setTimeout(ask, 300);
   }
 
+  box.addEventListener("keydown", function (event) {
+    // Enter in the example asks again; it must not save the program.
+    if (event.key === "Enter") { event.preventDefault(); ask(); }
+  });
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
   form.addEventListener("click", function (event) {
