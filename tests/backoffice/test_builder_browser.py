@@ -70,7 +70,8 @@ def set_up_program(page, live_server, program, width):
     screenshot(page, f"builder-program-{width}")
     for part in ("thresholds", "tiers-group", "earning-example"):
         page.locator(f"#{part}").screenshot(path=str(ARTIFACTS / f"builder-{part}-{width}.png"))
-    page.click("input[name=_continue]")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
 
 
