@@ -48,9 +48,7 @@ def test_a_negative_earn_rate_is_refused_next_to_its_field_in_plain_words(progra
     response = staff(program).post(url, data)
 
     assert response.status_code == 200
-    assert form_of(response).errors == {
-        "earn_rate": ["Give points per 1.00 between 0 and 100000."]
-    }
+    assert form_of(response).errors == {"earn_rate": ["Give points per 1.00 between 0 and 100000."]}
     assert "is violated" not in response.text
     program.refresh_from_db()
     assert program.earn_rate == Decimal(10)
@@ -78,9 +76,7 @@ def test_a_card_below_the_multiplier_floor_is_refused_next_to_the_multiplier(pro
     response = staff(program).post(url, program_post(program, rows))
 
     errors = tier_errors(response)[1]
-    assert errors["earn_multiplier"] == [
-        "Give a multiplier from 1 to 100 (1: no extra points)."
-    ]
+    assert errors["earn_multiplier"] == ["Give a multiplier from 1 to 100 (1: no extra points)."]
     assert errors["window_days"] == ["Give a window from 1 to 3650 days."]
     assert "is violated" not in response.text
 
@@ -185,9 +181,10 @@ def test_a_rule_refused_shows_why_next_to_the_field(program, kind, data, field, 
 
 
 def test_an_unknown_kind_gets_the_chooser_and_a_support_user_gets_nothing(program):
-    assert 'href="?kind=signup"' in staff(program).get(
-        reverse("admin:loyalty_earningrule_add") + "?kind=drop_table"
-    ).text
+    assert (
+        'href="?kind=signup"'
+        in staff(program).get(reverse("admin:loyalty_earningrule_add") + "?kind=drop_table").text
+    )
     refused = add_rule(staff(program, "support"), "signup", {"name": "x", "points": "5"})
     assert refused.status_code == 403
     assert not EarningRule.objects.exists()
@@ -280,7 +277,8 @@ def test_conditions_set_through_the_api_are_kept_and_named(program):
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"end_date": "2026-12-01"}, "end_date", "The campaign must end on or after its first day."),
+        ({"end_date": "2026-12-01"}, "end_date",
+         "The campaign must end on or after its first day."),
         ({"multiplier": "1"}, "multiplier", "Give a multiplier above 1, a fixed bonus, or both."),
         ({"multiplier": "0.5"}, "multiplier", "A multiplier is from 1 to 100."),
         ({"segment_since_from": "2026-02-01", "segment_since_until": "2026-01-01"},
