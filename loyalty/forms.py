@@ -75,16 +75,16 @@ class PlainConstraintForm(forms.ModelForm):
     field (``CONSTRAINT_MESSAGES``), never as "Constraint ... is violated" above the form."""
 
     def _post_clean(self) -> None:
-        super()._post_clean()
-        if NON_FIELD_ERRORS not in self._errors:
+        super()._post_clean()  # type: ignore[misc]
+        errors: Any = self._errors  # type: ignore[attr-defined]
+        if NON_FIELD_ERRORS not in errors:
             return
         names = {
-            str(c.get_violation_error_message()): c.name
-            for c in self._meta.model._meta.constraints  # type: ignore[attr-defined]
+            str(c.get_violation_error_message()): c.name for c in self._meta.model._meta.constraints
         }
         kept = self.error_class(error_class="nonfield")
         plain: list[tuple[str | None, str]] = []
-        for error in self._errors.pop(NON_FIELD_ERRORS).as_data():
+        for error in errors.pop(NON_FIELD_ERRORS).as_data():
             name = names.get(error.messages[0], "")
             field, message = CONSTRAINT_MESSAGES.get(name, (None, None))
             if message is None:
@@ -92,9 +92,9 @@ class PlainConstraintForm(forms.ModelForm):
             else:
                 plain.append((field if field in self.fields else None, str(message)))
         if kept:
-            self._errors[NON_FIELD_ERRORS] = kept
+            errors[NON_FIELD_ERRORS] = kept
         for field, message in plain:
-            if field is None or field not in self._errors:
+            if field is None or field not in errors:
                 self.add_error(field, message)
 
 

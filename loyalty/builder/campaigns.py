@@ -111,7 +111,7 @@ class CampaignForm(PlainConstraintForm):
         return 0 if amount is None else amount
 
     def clean(self) -> dict[str, Any] | None:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         since_from, until = cleaned.get("segment_since_from"), cleaned.get("segment_since_until")
         if since_from and until and until < since_from:
             self.add_error("segment_since_until", _("Give a day on or after the first one."))

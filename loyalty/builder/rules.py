@@ -76,7 +76,7 @@ KIND_FIELDS: dict[str, tuple[tuple[str, Callable[[], forms.Field]], ...]] = {
     Kind.CAP_MONTH: (("points", _points(_("Most points a member earns in a calendar month"))),),
 }
 
-KIND_DESCRIPTIONS = {
+KIND_DESCRIPTIONS: dict[str, Any] = {
     Kind.SIGNUP: _("Points once, for a new member."),
     Kind.BIRTHDAY: _("Points on the member's birthday."),
     Kind.REFERRAL: _("Points for both, when a referred member places a first order."),

@@ -9,7 +9,7 @@ card that repeats them, before anything is saved.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -144,7 +144,7 @@ class TierFormSet(OptionalInlineFormSet):
 
     def kept_forms(self) -> list[TierForm]:
         return [
-            form
+            cast(TierForm, form)
             for form in self.forms
             if getattr(form, "cleaned_data", None)
             and not form.cleaned_data.get("DELETE")

@@ -247,7 +247,11 @@ def badge_card_toggle(*, member: Member, enabled: bool) -> Member:
     """The member's own switch (the profile page): on only while their tier offers the card;
     off always."""
     if enabled:
-        flags = Tier.objects.filter(pk=member.tier_id).values_list("flags", flat=True).first()
+        flags = (
+            Tier.objects.filter(pk=member.tier_id).values_list("flags", flat=True).first()
+            if member.tier_id is not None
+            else None
+        )
         if not badge_card_offered(flags):
             raise BadgeCardNotOffered()
     return badge_card_set(member=member, enabled=enabled)
