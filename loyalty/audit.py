@@ -44,6 +44,8 @@ class Action:
     CAMPAIGN_DELETE = "campaign.delete"
     CAMPAIGNS_REPLACE = "campaigns.replace"
     THRESHOLDS_REPLACE = "thresholds.replace"
+    COUPON_TEMPLATE_CREATE = "coupon_template.create"
+    COUPON_TEMPLATE_UPDATE = "coupon_template.update"
     TIERS_REPLACE = "tiers.replace"
     WEBHOOK_CREATE = "webhook.create"
     WEBHOOK_UPDATE = "webhook.update"

@@ -1,5 +1,6 @@
-"""Coupon templates: the terms reward thresholds and staff coupons copy. Managers edit them; a
-template's program (so its currency) never changes.
+"""Coupon templates: the terms reward thresholds and staff coupons copy. Managers edit them
+through ``coupon_template_save`` (role checked, audited); a template's program (so its
+currency) never changes.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin.base import MerchantScopedAdmin
-from loyalty.backoffice.scope import is_superuser
+from loyalty.admin.base import ServiceSavedAdmin
+from loyalty.backoffice.scope import is_superuser, request_user
 from rewards.admin.base import scoped_program
 from rewards.forms import CouponTemplateForm
 from rewards.models import CouponTemplate
+from rewards.services.coupon_templates import coupon_template_save
 from rewards.services.thresholds import TERM_FIELDS
 from rewards.terms import terms_text
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
+class CouponTemplateAdmin(ServiceSavedAdmin[CouponTemplate]):
     merchant_path = "program__merchant"
     form = CouponTemplateForm
     list_display = ("name", "terms", "valid_days", "uses", "rewards", "created_at")
@@ -65,6 +67,9 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
             program = scoped_program(request)
             form_class = type(form_class.__name__, (form_class,), {"default_program": program})
         return form_class
+
+    def save_model(self, request: HttpRequest, obj: CouponTemplate, form: Any, change: Any) -> None:
+        coupon_template_save(template=obj, actor=request_user(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_superuser(request) or (
