@@ -64,8 +64,9 @@ def set_up_program(page, live_server, program, width):
     # The live example: 50.00 for a Platinum member, with the cards as typed.
     page.fill("#example-amount", "50")
     page.select_option("#example-tier", "Platinum")
-    expect(page.get_by_test_id("example-points")).to_contain_text("750 points")
-    expect(page.get_by_test_id("example-steps")).to_contain_text("1.5")
+    # A loaded machine (2 cores shared) may take a while to answer: wait up to 20 s.
+    expect(page.get_by_test_id("example-points")).to_contain_text("750 points", timeout=20_000)
+    expect(page.get_by_test_id("example-steps")).to_contain_text("1.5", timeout=20_000)
     no_sideways_scroll(page)
     screenshot(page, f"builder-program-{width}")
     for part in ("thresholds", "tiers-group", "earning-example"):
