@@ -79,6 +79,8 @@ ACTION_WORDS: dict[str, Promise] = {
     Action.NOTIFICATION_OFF: _("Notification switched off"),
     Action.NOTIFICATION_ON: _("Notification switched on again"),
     Action.TIER_OVERRIDE: _("Tier set by hand"),
+    Action.COUPON_TEMPLATE_CREATE: _("Coupon template added"),
+    Action.COUPON_TEMPLATE_UPDATE: _("Coupon template changed"),
     Action.MEMBER_IMPORT: _("Members imported"),
     Action.RULE_CREATE: _("Earning rule added"),
     Action.RULE_UPDATE: _("Earning rule changed"),

@@ -33,18 +33,16 @@ from loyalty.models import ApiKey, Member, Merchant, Program, Tier, User
 from loyalty.services.api_keys import api_key_create, api_key_hash
 from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.members import member_upsert
-from loyalty.services.merchants import merchant_create
+from loyalty.services.merchants import merchant_create, program_defaults_apply
 from loyalty.services.orders import BatchOrder, orders_record_batch
 from loyalty.services.points import points_grant
 from loyalty.services.profile_access import signin_link_create
 from loyalty.services.refunds import refund_record
-from loyalty.services.tier_settings import tiers_seed_defaults
 from loyalty.snapshot import program_snapshot
 from notifications.services.webhooks import webhook_endpoints_snapshot
 from rewards.models import Coupon, RewardThreshold
 from rewards.services.checkout import coupon_redeem, coupon_release
 from rewards.services.coupons import coupon_issue_compensation
-from rewards.services.thresholds import thresholds_replace
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Shop"
@@ -54,29 +52,6 @@ DEMO_USERS = {"admin": "admin", "staff": "staff", "support": "support", "viewer"
 DEFAULT_MEMBERS = 300
 PROFILE_LINK_HOURS = 24  # how long the printed sign-in link works
 BATCH_SIZE = 100  # members a transaction (their orders: one order batch, under 1,000)
-
-# 5,000 points: 10 % off orders of at least 100.00 EUR, 30 days; 10,000 points: 25.00 EUR off
-# orders of at least 150.00 EUR, 60 days.
-DEMO_THRESHOLDS = [
-    {
-        "points": 5000,
-        "coupon": {
-            "kind": "percent",
-            "value": "10",
-            "min_order_amount": "100.00",
-            "valid_days": 30,
-        },
-    },
-    {
-        "points": 10000,
-        "coupon": {
-            "kind": "fixed",
-            "value": "25.00",
-            "min_order_amount": "150.00",
-            "valid_days": 60,
-        },
-    },
-]
 
 
 @dataclass
@@ -147,19 +122,17 @@ def demo_api_key(merchant: Merchant) -> str:
     return DEMO_API_KEY
 
 
-def demo_thresholds(program: Program) -> None:
-    """The demo's rewards, set once (staff may change them later), before any order."""
-    if not RewardThreshold.objects.filter(program=program).exists():
-        thresholds_replace(program=program, thresholds=DEMO_THRESHOLDS)
+def demo_program(program: Program) -> None:
+    """The default program (``merchant_create`` gave it; a demo written before the defaults
+    existed gets them here, once, before any order), with a point worth a cent."""
+    if not (
+        RewardThreshold.objects.filter(program=program).exists()
+        or Tier.objects.filter(program=program).exists()
+    ):
+        program_defaults_apply(program=program)
     if program.point_value is None:
-        # What the dashboard's liability figure needs: a point is worth a cent here.
+        # What the dashboard's liability figure needs.
         Program.objects.filter(pk=program.pk).update(point_value=Decimal("0.01"))
-
-
-def demo_tiers(program: Program) -> None:
-    """The three default tiers, set once (staff may change them later), before any order."""
-    if not Tier.objects.filter(program=program).exists():
-        tiers_seed_defaults(program=program)
 
 
 def demo_members_write(*, program: Program, batch: list[PlannedMember], staff: User) -> None:
@@ -285,8 +258,7 @@ def demo_seed(
     """Create (or complete) the demo merchant and its data. Safe to run any number of times."""
     merchant = demo_merchant()
     program = merchant.program
-    demo_thresholds(program)
-    demo_tiers(program)
+    demo_program(program)
     demo_content_write(program)
     staff, passwords = demo_users(merchant)
     demo_api_key(merchant)

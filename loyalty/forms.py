@@ -13,12 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.content_fields import TranslationsFormField
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import ApiKey, Merchant, Program, Tier
-from loyalty.services.merchants import PROGRAM_FIELDS
+from loyalty.services.merchants import PROGRAM_FIELDS, program_settings_check
 from loyalty.services.points import MAX_REASON
 from rewards.models import CouponKind
 from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
@@ -41,6 +42,62 @@ def add_service_error(
         return
     field = (fields_by_code or {}).get(error.code)
     form.add_error(field if field in form.fields else None, error.detail)
+
+
+# Plain words for the database's guarantees, should a value reach them (forms and services
+# check first): constraint name -> (the field it is about, what to do).
+CONSTRAINT_MESSAGES: dict[str, tuple[str, Any]] = {
+    "program_earn_rate_gte_0": ("earn_rate", _("Give points per 1.00 from 0.")),
+    "program_transfer_min_gte_1": ("transfer_min_points", _("Give a whole number from 1.")),
+    "program_validity_positive": (
+        "points_validity_days",
+        _("Give 1 day or more, or leave it empty for points that never expire."),
+    ),
+    "program_support_coupon_limits": (
+        "support_coupon_max_percent",
+        _("Give limits from 0, a percentage of at most 100 and at least 1 day."),
+    ),
+    "tier_window_positive": ("window_days", _("Give a window of 1 day or more.")),
+    "tier_multiplier_gte_1": (
+        "earn_multiplier",
+        _("Give a multiplier of 1 or more (1: no extra points)."),
+    ),
+    "campaign_dates_ordered": ("end_date", _("The campaign must end on or after its first day.")),
+    "campaign_multiplier_gte_1": ("multiplier", _("A multiplier is from 1 to 100.")),
+    "template_value_positive": ("value", _("Give a value above 0.")),
+    "template_percent_lte_100": ("value", _("A percentage is at most 100.")),
+    "template_valid_days": ("valid_days", _("Give 1 day or more.")),
+    "template_uses_positive": ("uses", _("Give 1 use or more.")),
+    "template_min_order_gte_0": ("min_order_amount", _("Give an amount from 0.")),
+}
+
+
+class PlainConstraintForm(forms.ModelForm):
+    """A model form on which a refused database constraint reads as plain words next to its
+    field (``CONSTRAINT_MESSAGES``), never as "Constraint ... is violated" above the form."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        errors: Any = self._errors  # type: ignore[attr-defined]
+        if NON_FIELD_ERRORS not in errors:
+            return
+        names = {
+            str(c.get_violation_error_message()): c.name for c in self._meta.model._meta.constraints
+        }
+        kept = self.error_class(error_class="nonfield")
+        plain: list[tuple[str | None, str]] = []
+        for error in errors.pop(NON_FIELD_ERRORS).as_data():
+            name = names.get(error.messages[0], "")
+            field, message = CONSTRAINT_MESSAGES.get(name, (None, None))
+            if message is None:
+                kept.extend(error.messages)
+            else:
+                plain.append((field if field in self.fields else None, str(message)))
+        if kept:
+            errors[NON_FIELD_ERRORS] = kept
+        for field, message in plain:
+            if field is None or field not in errors:
+                self.add_error(field, message)
 
 
 class DayListField(forms.CharField):
@@ -110,7 +167,7 @@ THRESHOLDS_PREFIX = "thresholds"
 _THRESHOLD_ERROR = re.compile(r"thresholds\.(?P<index>\d+)(?:\.coupon)?(?:\.(?P<field>\w+))?")
 
 
-class ProgramForm(forms.ModelForm):
+class ProgramForm(PlainConstraintForm):
     """A program's settings and its reward thresholds.
 
     The admin saves the settings through ``program_update`` and the thresholds, in
@@ -229,6 +286,12 @@ class ProgramForm(forms.ModelForm):
         cleaned = super().clean()
         for name in self.missing_later_settings():
             self.cleaned_data[name] = getattr(self.instance, name)
+        # The service's own checks, so a refusal is shown next to its field before saving.
+        changes = {n: self.cleaned_data[n] for n in self.changed_data if n in self.cleaned_data}
+        try:
+            program_settings_check(changes)
+        except InvalidInput as exc:
+            add_service_error(self, exc)
         if self.thresholds_submitted and not self.thresholds.is_valid():
             raise forms.ValidationError(_("Correct the reward thresholds below."))
         return cleaned
@@ -372,57 +435,7 @@ class FeedbackForm(forms.Form):
     )
 
 
-# Tiers
-
-
-class LinesField(forms.CharField):
-    """A list of texts typed one per line."""
-
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 30})
-
-    def prepare_value(self, value: Any) -> Any:
-        return "\n".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value) or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-class NamesField(forms.CharField):
-    """A list of flag names typed as ``early_access, free_shipping``."""
-
-    default_error_messages = {
-        "invalid": _("Use lowercase letters, digits, '_' and '-', separated by commas."),
-    }
-
-    def prepare_value(self, value: Any) -> Any:
-        return ", ".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value) or ""
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        if not all(re.fullmatch(r"[a-z0-9_-]{1,50}", name) for name in names):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return list(dict.fromkeys(names))
-
-
-class TierForm(forms.ModelForm):
-    """A tier on its program's page; the program admin saves all rows through
-    ``tiers_replace``."""
-
-    benefits = LinesField(
-        label=_("benefits"), required=False, help_text=_("Shown to the member, one per line.")
-    )
-    flags = NamesField(
-        label=_("flags"), required=False, help_text=_("For integrators, e.g. early_access.")
-    )
-
-    class Meta:
-        model = Tier
-        fields = (
-            "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
-            "benefits", "flags", "name_i18n", "benefits_i18n",
-        )  # fmt: skip
+# Tiers (their own forms are in loyalty.builder.tiers)
 
 
 class TierOverrideForm(forms.Form):

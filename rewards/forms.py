@@ -15,7 +15,7 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
-from loyalty.forms import AmountField, add_service_error
+from loyalty.forms import AmountField, PlainConstraintForm, add_service_error
 from loyalty.models import Program
 from rewards.models import Coupon, CouponKind, CouponTemplate
 from rewards.services.coupon_jobs import terms_payload
@@ -34,7 +34,7 @@ def terms_errors(form: forms.BaseForm, terms: CouponTerms | CouponTemplate, curr
         add_service_error(form, error)
 
 
-class CouponTemplateForm(forms.ModelForm):
+class CouponTemplateForm(PlainConstraintForm):
     """A coupon template; its terms are checked by ``terms_check`` in the program's currency.
 
     ``default_program`` is the program of a template added by a merchant's staff

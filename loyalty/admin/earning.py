@@ -9,68 +9,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin.base import ReadOnlyScopedAdmin, ServiceSavedAdmin
 from loyalty.backoffice.scope import is_superuser, request_user, staff_program
-from loyalty.errors import InvalidInput
-from loyalty.forms import add_service_error
+from loyalty.builder.campaigns import CampaignForm
+from loyalty.builder.rules import (
+    KIND_DESCRIPTIONS,
+    KIND_FIELDS,
+    EarningRuleForm,
+    rule_form,
+    rule_summary,
+)
 from loyalty.models import Campaign, EarningRule, Feedback, Transfer
 from loyalty.selectors import feedback_summary
-from loyalty.services.earning import STACKING_RULE, campaign_check, rule_parameters
+from loyalty.services.earning import STACKING_RULE
 from loyalty.services.earning_config import (
     campaign_delete,
     campaign_save,
     earning_rule_delete,
     earning_rule_save,
 )
-
-
-class EarningRuleForm(forms.ModelForm):
-    class Meta:
-        model = EarningRule
-        fields = ("program", "kind", "name", "active", "parameters")
-
-    def clean(self) -> dict[str, Any] | None:
-        cleaned = super().clean()
-        if cleaned is not None and cleaned.get("kind") and "parameters" in cleaned:
-            try:
-                cleaned["parameters"] = rule_parameters(
-                    kind=cleaned["kind"], parameters=cleaned["parameters"]
-                )
-            except InvalidInput as exc:
-                add_service_error(self, exc, {})
-        return cleaned
-
-
-class CampaignForm(forms.ModelForm):
-    class Meta:
-        model = Campaign
-        fields = (
-            "program", "name", "active", "start_date", "end_date", "multiplier", "fixed_bonus",
-            "min_order_amount", "tiers", "segment", "name_i18n",
-        )  # fmt: skip
-        help_texts = {"multiplier": STACKING_RULE}
-
-    def clean(self) -> dict[str, Any] | None:
-        cleaned = super().clean()
-        if cleaned is None or self.errors:
-            return cleaned
-        try:
-            campaign_check(
-                start_date=cleaned["start_date"],
-                end_date=cleaned["end_date"],
-                multiplier=cleaned["multiplier"],
-                fixed_bonus=cleaned["fixed_bonus"],
-                tiers=cleaned.get("tiers") or [],
-                segment=cleaned.get("segment") or {},
-            )
-        except InvalidInput as exc:
-            add_service_error(self, exc, {})
-        return cleaned
 
 
 class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
@@ -119,6 +82,8 @@ class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(ProgramConfigAdmin):
+    """One form per kind of rule (``loyalty.builder.rules``): adding asks the kind first."""
+
     form = EarningRuleForm
 
     @staticmethod
@@ -129,14 +94,95 @@ class EarningRuleAdmin(ProgramConfigAdmin):
     def service_delete(rule: EarningRule, *, actor: Any) -> None:
         earning_rule_delete(rule=rule, actor=actor)
 
-    list_display = ("name", "kind", "active", "parameters")
+    list_display = ("name", "kind", "active", "what")
     list_filter = ("kind", "active")
     list_select_related = ("program",)
+
+    @admin.display(description=_("what it does"))
+    def what(self, rule: EarningRule) -> str:
+        return rule_summary(rule)
+
+    @staticmethod
+    def kind_of(request: HttpRequest, obj: EarningRule | None) -> str | None:
+        kind = obj.kind if obj is not None else request.GET.get("kind")
+        return kind if kind in KIND_FIELDS else None
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kind = self.kind_of(request, obj)
+        if kind is not None:
+            kwargs["form"] = rule_form(kind)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        kind = self.kind_of(request, None)
+        if kind is None:
+            return self.kind_choice(request)
+        title = _("Add a rule: %(kind)s") % {"kind": EarningRule.Kind(kind).label}
+        extra = {**(extra_context or {}), "title": title, "subtitle": KIND_DESCRIPTIONS[kind]}
+        return super().add_view(request, form_url, extra)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        rule = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if rule is not None and rule.kind in KIND_DESCRIPTIONS:
+            extra["subtitle"] = f"{rule.get_kind_display()}: {KIND_DESCRIPTIONS[rule.kind]}"
+        return super().change_view(request, object_id, form_url, extra)
+
+    def kind_choice(self, request: HttpRequest) -> HttpResponse:
+        """The first step of adding a rule: which kind."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        kinds = [
+            {"value": k.value, "label": k.label, "description": KIND_DESCRIPTIONS[k]}
+            for k in EarningRule.Kind
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Add a rule: which kind?"),
+            "kinds": kinds,
+        }
+        return TemplateResponse(request, "admin/loyalty/earningrule/kind_choice.html", context)
 
 
 @admin.register(Campaign)
 class CampaignAdmin(ProgramConfigAdmin):
+    """Campaigns with their tiers as checkboxes and their members as named conditions."""
+
     form = CampaignForm
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        program = obj.program if obj is not None else staff_program(request)
+        return type(form_class.__name__, (form_class,), {"program_of_page": program})
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        program = ("program",) if is_superuser(request) else ()
+        return (
+            (None, {"fields": (*program, "name", "active")}),
+            (
+                _("When and how much"),
+                {"fields": ("start_date", "end_date", "multiplier", "fixed_bonus",
+                            "min_order_amount")},
+            ),
+            (
+                _("For whom"),
+                {"fields": ("tiers", "segment_email_endswith", "segment_since_from",
+                            "segment_since_until", "segment_locales", "segment_consent_email")},
+            ),
+        )  # fmt: skip
 
     @staticmethod
     def service_save(campaign: Campaign, *, actor: Any) -> Any:

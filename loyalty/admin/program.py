@@ -11,35 +11,41 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
+from loyalty.admin import program_example
 from loyalty.admin.base import (
-    OptionalInlineFormSet,
     ReadOnlyScopedAdmin,
     ServiceSavedAdmin,
     copy_saved,
     saved_nothing,
 )
 from loyalty.backoffice.scope import is_superuser, request_user, staff_merchant_id
+from loyalty.builder.tiers import TierForm, TierFormSet
 from loyalty.errors import LoyaltyError
-from loyalty.forms import ProgramForm, TierForm
+from loyalty.forms import ProgramForm
 from loyalty.models import Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS, program_update
 from loyalty.services.tier_settings import tiers_replace
 from rewards.services.thresholds import thresholds_replace
 
 
-class TierInline(admin.TabularInline):
-    """The program's tiers, lowest first; saved as a whole by ``tiers_replace``."""
+class TierInline(admin.StackedInline):
+    """The program's tiers as cards, lowest first; saved as a whole by ``tiers_replace``."""
 
     model = Tier
     form = TierForm
-    formset = OptionalInlineFormSet
+    formset = TierFormSet
+    template = "admin/loyalty/program/tier_cards.html"
     extra = 0
     ordering = ("min_points",)
+    fields = ("name", ("min_points", "window_days"), ("earn_multiplier", "min_rating"), "badge",
+              "flags", "other_flags", "benefits")  # fmt: skip
     verbose_name = _("tier")
     verbose_name_plural = _(
         "Tiers: reached by points earned within the window (and a rating, if set); lost only "
@@ -134,16 +140,34 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
         saved_nothing(formset)
         if not formset.is_bound or not formset.has_changed():
             return
-        rows = [
-            {
-                "id": row.instance.pk,
-                **{name: row.cleaned_data[name] for name in TierForm.Meta.fields},
-            }
-            for row in formset.forms
-            if row.cleaned_data and not row.cleaned_data.get("DELETE")
-        ]
+        rows = [row.payload() for row in formset.kept_forms()]
         # In the admin's transaction: a refused tier undoes the settings too.
         tiers_replace(program=form.instance, tiers=rows, actor=request_user(request))
+
+    def get_urls(self) -> list[URLPattern]:
+        example = path(
+            "<path:object_id>/example/",
+            self.admin_site.admin_view(self.example_view),
+            name="loyalty_program_example",
+        )
+        return [example, *super().get_urls()]
+
+    @method_decorator(require_GET)
+    def example_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return program_example.example_view(self, request, object_id)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The live example's address, for the page's script.
+        url = reverse("admin:loyalty_program_example", args=[object_id])
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "example_url": url}
+        )
 
     @admin.display(description=_("merchant"))
     def shop(self, program: Program) -> str:

@@ -15,6 +15,7 @@ from loyalty.models import Member, Program
 from loyalty.profile.explain import how_it_works
 from loyalty.profile.history import history_page
 from loyalty.selectors import member_summary
+from loyalty.services.tiers import badge_card_offered
 from rewards.models import Coupon, CouponTemplate, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
@@ -172,6 +173,9 @@ def profile_page(
         # The sections below read only the program and member rows loaded above: no query.
         "transfers_enabled": program.transfers_enabled,
         "badge": {
+            # Offered by the tier's flag; a card already on can always be turned off.
+            "offered": badge_card_offered((summary.get("tier") or {}).get("flags"))
+            or member.badge_enabled,
             "enabled": member.badge_enabled,
             "token": member.badge_token if member.badge_enabled else None,
         },

@@ -48,7 +48,7 @@ from loyalty.services.profile_access import (
     signin_email_use,
     signin_rate_check,
 )
-from loyalty.services.tiers import badge_card_set
+from loyalty.services.tiers import badge_card_toggle
 from loyalty.services.transfers import transfer_create, transfer_rate_check
 from loyalty.tasks import profile_sign_in_email
 from loyalty.templatetags.profile_format import points as format_points
@@ -442,7 +442,11 @@ def feedback(request: HttpRequest, member: Member) -> HttpResponse:
 def badge(request: HttpRequest, member: Member) -> HttpResponse:
     """Turn the member's public badge card on (``enabled=on``) or off (anything else)."""
     enabled = request.POST.get("enabled") == "on"
-    badge_card_set(member=member, enabled=enabled)
+    try:
+        badge_card_toggle(member=member, enabled=enabled)
+    except LoyaltyError as exc:
+        messages.error(request, exc.detail)
+        return redirect(reverse("profile:home") + "#badge")
     messages.success(
         request,
         _("Your badge card is on: anyone with its link can see it.")

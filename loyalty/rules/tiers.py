@@ -36,6 +36,13 @@ T = TypeVar("T", bound=TierLike)
 # A tier's badge colour, as staff may give it (``#0f766e``); only such a colour reaches a page.
 COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
+# Flags with a meaning of their own (any other name is the integrator's to read). Only a tier
+# with ``BADGE_CARD`` offers its members the public badge card on their profile page.
+EARLY_ACCESS = "early_access"
+FREE_SHIPPING = "free_shipping"
+BADGE_CARD = "badge_card"
+KNOWN_FLAGS = (EARLY_ACCESS, FREE_SHIPPING, BADGE_CARD)
+
 
 def counts(kind: str, details: dict[str, Any]) -> bool:
     """Whether a ledger entry of this kind (and details) counts toward tiers."""

@@ -219,7 +219,7 @@ def _check_points_row(
     translations = {code: row.values[name] for code, name in REASON_COLUMNS.items()
                     if row.values.get(name)}  # fmt: skip
     if problems := translations_problems(translations, max_length=MAX_REASON):
-        _fail(row, " ".join(problems))
+        _fail(row, "reason", " ".join(problems))
         return
     row.data = {"points": points, "reason": reason}
     if translations:

@@ -13,6 +13,8 @@ from loyalty.audit import Action, audit_changes, audit_record
 from loyalty.errors import InvalidInput, LoyaltyError
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
 from loyalty.roles import Permission, role_check
+from loyalty.services.tier_settings import tiers_seed_defaults
+from rewards.services.thresholds import thresholds_replace
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -60,7 +62,7 @@ RESERVED_SLUGS = frozenset(
 
 @transaction.atomic
 def merchant_create(*, slug: str, name: str, currency: str = "EUR") -> Merchant:
-    """A merchant with a default program: 10 points per 1.00, valid 365 days from the last order."""
+    """A merchant with the default program (``program_defaults_apply``)."""
     errors: dict[str, list[str]] = {}
     if not SLUG.fullmatch(slug or ""):
         errors["slug"] = [str(_("Use lowercase letters, digits and hyphens (at most 64)."))]
@@ -74,8 +76,35 @@ def merchant_create(*, slug: str, name: str, currency: str = "EUR") -> Merchant:
         raise InvalidInput(errors)
     currency = _check_currency(currency)
     merchant = Merchant.objects.create(slug=slug, name=name)
-    Program.objects.create(merchant=merchant, name=f"{name} Rewards", currency=currency)
+    program = Program.objects.create(merchant=merchant, name=f"{name} Rewards", currency=currency)
+    program_defaults_apply(program=program)
     return merchant
+
+
+# The program a new merchant starts from, and the demo shows (one definition): 10 points per
+# 1.00 (the model's defaults: points valid 365 days, reset by each order, reminders 60, 30, 14
+# and 7 days before), a reward at 5,000 points and the tiers of ``DEFAULT_TIERS``.
+DEFAULT_THRESHOLDS: tuple[dict[str, Any], ...] = (
+    {
+        "points": 5000,
+        "coupon": {
+            "kind": "percent",
+            "value": Decimal(10),
+            "min_order_amount": Decimal(100),
+            "valid_days": 30,
+            "uses": 1,
+        },
+    },
+)
+
+
+def program_defaults_apply(*, program: Program) -> None:
+    """Give a program the default reward and tiers (staff change them afterwards)."""
+    thresholds_replace(
+        program=program,
+        thresholds=[{**row, "coupon": dict(row["coupon"])} for row in DEFAULT_THRESHOLDS],
+    )
+    tiers_seed_defaults(program=program)
 
 
 PROGRAM_FIELDS = (
@@ -230,8 +259,10 @@ def _check_backoffice(changes: dict[str, Any], errors: Errors) -> None:
         errors["support_coupon_max_days"] = [str(_("Give 1 to 3650 days."))]
 
 
-def _check_program(changes: dict[str, Any]) -> dict[str, Any]:
-    """Readable refusals for every setting; the check constraints are the guarantee."""
+def program_settings_check(changes: dict[str, Any]) -> dict[str, Any]:
+    """Readable refusals for every setting (``InvalidInput`` naming each field; the admin's
+    form asks before saving), the values normalised; the check constraints are the
+    guarantee."""
     errors: Errors = {}
     unknown = set(changes) - set(PROGRAM_FIELDS)
     for name in sorted(unknown):
@@ -261,7 +292,7 @@ def program_update(
     with the old and new values.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
-    changes = _check_program(dict(changes))
+    changes = program_settings_check(dict(changes))
     program = Program.objects.select_for_update().get(pk=program.pk)
     before = {name: getattr(program, name) for name in changes}
     currency = changes.get("currency", program.currency)

@@ -14,12 +14,29 @@ from loyalty.content import translations_clean, translations_problems
 from loyalty.errors import InvalidInput
 from loyalty.models import Member, Program, Tier, TierChange, User
 from loyalty.roles import Permission, role_check
+from loyalty.rules.tiers import BADGE_CARD, EARLY_ACCESS, FREE_SHIPPING
 from loyalty.services.members import MAX_RATING
 from loyalty.services.tiers import program_tiers
 from loyalty.snapshot import settings_changed
 
-DEFAULT_TIERS = (("Gold", 200), ("Platinum", 1000), ("Diamond", 2000))
 DEFAULT_WINDOW_DAYS = 90
+# The tiers a new program starts from (and the demo shows): Gold, Platinum and Diamond at
+# 200, 1,000 and 2,000 points earned in 90 days. Early access is Diamond's alone; the public
+# badge card is the recognition of Platinum and Diamond.
+DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
+    {"name": "Gold", "min_points": 200, "window_days": DEFAULT_WINDOW_DAYS,
+     "earn_multiplier": Decimal("1.1"), "badge": "#c9a227",
+     "benefits": ["10% more points on every order"], "flags": []},
+    {"name": "Platinum", "min_points": 1000, "window_days": DEFAULT_WINDOW_DAYS,
+     "earn_multiplier": Decimal("1.5"), "badge": "#7f8c8d",
+     "benefits": ["50% more points on every order", "A public badge card"],
+     "flags": [BADGE_CARD]},
+    {"name": "Diamond", "min_points": 2000, "window_days": DEFAULT_WINDOW_DAYS,
+     "earn_multiplier": Decimal(2), "badge": "#3b82f6",
+     "benefits": ["Double points on every order", "Early access to sales", "Free shipping",
+                  "A public badge card"],
+     "flags": [EARLY_ACCESS, FREE_SHIPPING, BADGE_CARD]},
+)  # fmt: skip
 MAX_TIERS = 20
 MAX_MULTIPLIER = Decimal(100)
 FLAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -134,7 +151,7 @@ def tiers_replace(
     audited.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
-    wanted = _tiers_check(tiers)
+    wanted = tiers_check(tiers)
     # Lock the program row: concurrent replacements queue up.
     Program.objects.select_for_update().filter(pk=program.pk).first()
     before = tiers_describe(program=program)
@@ -154,7 +171,7 @@ def tiers_replace(
     return program_tiers(program)
 
 
-def _tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tiers as sent, each checked, and no two with one name or at the same points:
     every problem at once, before the program is locked."""
     errors: dict[str, list[str]] = {}
@@ -273,15 +290,5 @@ def tiers_describe(*, program: Program) -> list[dict[str, Any]]:
 
 
 def tiers_seed_defaults(*, program: Program) -> list[Tier]:
-    """The three default tiers (Gold 200, Platinum 1,000, Diamond 2,000 in 90 days)."""
-    defaults = [
-        {"name": "Gold", "min_points": 200, "earn_multiplier": Decimal("1.1"), "badge": "#c9a227",
-         "benefits": ["10% more points on every order"], "flags": []},
-        {"name": "Platinum", "min_points": 1000, "earn_multiplier": Decimal("1.5"),
-         "badge": "#7f8c8d", "benefits": ["50% more points on every order",
-                                          "Early access to sales"], "flags": ["early_access"]},
-        {"name": "Diamond", "min_points": 2000, "earn_multiplier": Decimal(2), "badge": "#3b82f6",
-         "benefits": ["Double points on every order", "Early access to sales",
-                      "Free shipping"], "flags": ["early_access", "free_shipping"]},
-    ]  # fmt: skip
-    return tiers_replace(program=program, tiers=defaults)
+    """The program's tiers made the defaults (``DEFAULT_TIERS``)."""
+    return tiers_replace(program=program, tiers=[dict(tier) for tier in DEFAULT_TIERS])

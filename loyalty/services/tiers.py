@@ -238,6 +238,31 @@ def tier_override(
 # --- the daily job ------------------------------------------------------------------------
 
 
+class BadgeCardNotOffered(LoyaltyError):
+    code = "badge_card_not_offered"
+    status = 403
+    message = _("Your tier does not include a badge card.")
+
+
+def badge_card_offered(tier_flags: list[str] | None) -> bool:
+    """Whether a tier with these flags offers its members the public badge card."""
+    return tier_rules.BADGE_CARD in (tier_flags or [])
+
+
+def badge_card_toggle(*, member: Member, enabled: bool) -> Member:
+    """The member's own switch (the profile page): on only while their tier offers the card;
+    off always."""
+    if enabled:
+        flags = (
+            Tier.objects.filter(pk=member.tier_id).values_list("flags", flat=True).first()
+            if member.tier_id is not None
+            else None
+        )
+        if not badge_card_offered(flags):
+            raise BadgeCardNotOffered()
+    return badge_card_set(member=member, enabled=enabled)
+
+
 def badge_card_set(*, member: Member, enabled: bool) -> Member:
     """Turn the member's public badge card on or off. The first time it is turned on the
     card gets its unguessable address; turning it off and on again keeps that address."""

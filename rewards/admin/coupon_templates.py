@@ -1,5 +1,6 @@
-"""Coupon templates: the terms reward thresholds and staff coupons copy. Managers edit them; a
-template's program (so its currency) never changes.
+"""Coupon templates: the terms reward thresholds and staff coupons copy. Managers edit them
+through ``coupon_template_save`` (role checked, audited); a template's program (so its
+currency) never changes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin.base import MerchantScopedAdmin
+from loyalty.admin.base import ServiceSavedAdmin
 from loyalty.backoffice.scope import is_superuser, request_user
 from rewards.admin.base import scoped_program
 from rewards.forms import CouponTemplateForm
@@ -22,7 +23,7 @@ from rewards.terms import terms_text
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
+class CouponTemplateAdmin(ServiceSavedAdmin[CouponTemplate]):
     merchant_path = "program__merchant"
     form = CouponTemplateForm
     list_display = ("name", "terms", "valid_days", "uses", "rewards", "created_at")
@@ -50,11 +51,6 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
         record = ("created_at",) if obj is not None else ()
         return (*program, "name", "name_i18n", *TERM_FIELDS, *record)
 
-    def save_model(
-        self, request: HttpRequest, obj: CouponTemplate, form: Any, change: bool
-    ) -> None:
-        coupon_template_save(template=obj, actor=request_user(request))
-
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         # A template's currency is its program's: it never moves to another program.
         return ("program", "created_at") if obj is not None else ()
@@ -71,6 +67,9 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
             program = scoped_program(request)
             form_class = type(form_class.__name__, (form_class,), {"default_program": program})
         return form_class
+
+    def save_model(self, request: HttpRequest, obj: CouponTemplate, form: Any, change: Any) -> None:
+        coupon_template_save(template=obj, actor=request_user(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_superuser(request) or (

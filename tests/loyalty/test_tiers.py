@@ -342,7 +342,7 @@ def test_summary_shows_tier_perks_safe_until_and_what_keeps_it(program):
     summary = member_summary(member=member)
     tier = summary["tier"]
     assert tier["name"] == "Platinum"
-    assert tier["flags"] == ["early_access"]
+    assert tier["flags"] == ["badge_card"]  # early access is Diamond's alone
     assert tier["earn_multiplier"] == Decimal("1.5")
     # A-1 leaves the window 90 days after it was placed; without it 1000 points remain,
     # still enough. A-2 leaves at day 80 from now: then nothing is left.

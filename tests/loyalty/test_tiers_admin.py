@@ -61,7 +61,7 @@ def program_post(program, tiers):
             "min_rating": "",
             "badge": "",
             "benefits": "",
-            "flags": "",
+            "other_flags": "",
             **tier,
         }
         data.update({f"tiers-{n}-{key}": value for key, value in row.items()})
@@ -93,7 +93,8 @@ def test_program_page_shows_and_saves_the_tiers(client, shop):
         name="Gold Club",
         min_points="250",
         benefits="Free gift wrap\nBirthday bonus",
-        flags="vip, early_access",
+        flags=["early_access"],
+        other_flags="vip",
     )
     rows[2]["DELETE"] = "on"
     rows.append({"name": "Silver", "min_points": "50"})
@@ -105,7 +106,7 @@ def test_program_page_shows_and_saves_the_tiers(client, shop):
     assert set(tiers) == {"Silver", "Gold Club", "Platinum"}
     assert tiers["Gold Club"].pk == gold.pk  # renamed, same row: members keep it
     assert tiers["Gold Club"].benefits == ["Free gift wrap", "Birthday bonus"]
-    assert tiers["Gold Club"].flags == ["vip", "early_access"]
+    assert tiers["Gold Club"].flags == ["early_access", "vip"]
     program.refresh_from_db()
     assert (program.tier_grace_days, program.tier_notice_days) == (3, 10)
 
@@ -116,7 +117,7 @@ def test_program_page_refuses_a_bad_tier_and_changes_nothing(client, shop):
     url = reverse("admin:loyalty_program_change", args=[program.pk])
     rows = existing_rows(program)
     rows[0]["earn_multiplier"] = "0.5"
-    rows[1]["flags"] = "Not A Flag"
+    rows[1]["other_flags"] = "Not A Flag"
 
     response = client.post(url, {**program_post(program, rows), "name": "Renamed"})
 

@@ -1,16 +1,57 @@
 """The public badge card from the profile page: the member turns it on (and gets its
 unguessable link, with a copy button) or off (the link then shows nothing), only for
-themselves, without adding queries to the page."""
+themselves, without adding queries to the page; offered only by a tier flagged
+``badge_card`` (Platinum and Diamond by default)."""
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from loyalty.models import Member
+from loyalty.models import Member, Tier
+from loyalty.services.tier_settings import tiers_seed_defaults
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member(program):
+    """A Platinum member: the default tier that offers the badge card."""
+    tiers_seed_defaults(program=program)
+    return MemberFactory(program=program, tier=Tier.objects.get(program=program, name="Platinum"))
+
+
+def test_a_tier_without_the_flag_offers_no_card_and_refuses_turning_it_on(signed_in, program):
+    tiers_seed_defaults(program=program)
+    gold = MemberFactory(program=program, tier=Tier.objects.get(program=program, name="Gold"))
+    client = signed_in(gold)
+
+    assert 'id="badge-title"' not in client.get("/profile/").content.decode()
+    response = client.post("/profile/badge/", {"enabled": "on"})
+
+    assert response.status_code == 302
+    assert not Member.objects.get(pk=gold.pk).badge_enabled
+    assert "Your tier does not include a badge card." in client.get("/profile/").content.decode()
+
+
+def test_a_member_without_a_tier_gets_no_card(signed_in, program):
+    plain = MemberFactory(program=program)
+
+    signed_in(plain).post("/profile/badge/", {"enabled": "on"})
+
+    assert not Member.objects.get(pk=plain.pk).badge_enabled
+
+
+def test_a_card_left_on_after_losing_the_tier_can_still_be_turned_off(signed_in, member):
+    client = signed_in(member)
+    client.post("/profile/badge/", {"enabled": "on"})
+    Member.objects.filter(pk=member.pk).update(tier=None)
+
+    assert "Turn off my badge card" in client.get("/profile/").content.decode()
+    client.post("/profile/badge/", {"enabled": "off"})
+
+    assert not Member.objects.get(pk=member.pk).badge_enabled
 
 
 def card_path(member) -> str:
@@ -87,8 +128,8 @@ def test_the_toggle_takes_only_csrf_protected_posts(signed_in, member):
     assert not Member.objects.get(pk=member.pk).badge_enabled
 
 
-def test_the_section_is_translated(signed_in, program):
-    member = MemberFactory(program=program, locale="ru")
+def test_the_section_is_translated(signed_in, member):
+    Member.objects.filter(pk=member.pk).update(locale="ru")
 
     page = signed_in(member).get("/profile/").content.decode()
 
