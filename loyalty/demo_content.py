@@ -1,44 +1,14 @@
 """The demo shop's texts in Spanish, Russian and Turkish beside their English base values
-(``loyalty.content``): its tiers' names and benefits, its rewards' names and the reasons its
-staff give for grants and deductions (``loyalty.demo_plan``'s, by their English text).
+(``loyalty.content``): its rewards' names and the reasons its staff give for grants and
+deductions (``loyalty.demo_plan``'s, by their English text). Its tiers are the default
+program's, which carry their own (``loyalty.services.tier_settings.DEFAULT_TIERS``).
 
-``demo_content_write`` fills in what a tier or reward of the demo does not have yet, so a
+``demo_content_write`` fills in what a reward of the demo does not have yet, so a
 rerun changes nothing and what staff typed since is kept.
 """
 
-from typing import Any
-
-from loyalty.models import Program, Tier
+from loyalty.models import Program
 from rewards.models import RewardThreshold
-
-TIERS: dict[str, dict[str, Any]] = {
-    "Gold": {
-        "name_i18n": {"es": "Oro", "ru": "Золото", "tr": "Altın"},
-        "benefits_i18n": {
-            "es": ["Un 10 % más de puntos en cada pedido"],
-            "ru": ["На 10 % больше баллов за каждый заказ"],
-            "tr": ["Her siparişte %10 daha fazla puan"],
-        },
-    },
-    "Platinum": {
-        "name_i18n": {"es": "Platino", "ru": "Платина", "tr": "Platin"},
-        "benefits_i18n": {
-            "es": ["Un 50 % más de puntos en cada pedido", "Acceso anticipado a las rebajas"],
-            "ru": ["На 50 % больше баллов за каждый заказ", "Ранний доступ к распродажам"],
-            "tr": ["Her siparişte %50 daha fazla puan", "İndirimlere erken erişim"],
-        },
-    },
-    "Diamond": {
-        "name_i18n": {"es": "Diamante", "ru": "Бриллиант", "tr": "Elmas"},
-        "benefits_i18n": {
-            "es": ["Puntos dobles en cada pedido", "Acceso anticipado a las rebajas",
-                   "Envío gratis"],
-            "ru": ["Двойные баллы за каждый заказ", "Ранний доступ к распродажам",
-                   "Бесплатная доставка"],
-            "tr": ["Her siparişte iki kat puan", "İndirimlere erken erişim", "Ücretsiz kargo"],
-        },
-    },
-}  # fmt: skip
 
 # The rewards by their thresholds' points: the base name and its translations.
 REWARDS: dict[int, tuple[str, dict[str, str]]] = {
@@ -110,10 +80,8 @@ REASONS: dict[str, dict[str, str]] = {
 
 
 def demo_content_write(program: Program) -> None:
-    """The demo's tiers and rewards in four languages, where they have none yet (one
+    """The demo's rewards in four languages, where they have none yet (one
     statement a row; the settings version follows through the tables' triggers)."""
-    for name, texts in TIERS.items():
-        Tier.objects.filter(program=program, name=name, name_i18n={}).update(**texts)
     thresholds = RewardThreshold.objects.filter(program=program).select_related("template")
     for threshold in thresholds:
         found = REWARDS.get(threshold.points)

@@ -240,7 +240,8 @@ class ProgramForm(PlainConstraintForm):
     # Settings added later: a post without them (an older page, a script) keeps them.
     LATER_SETTINGS = ("time_zone", "transfers_enabled", "transfer_min_points",
                       "transfer_monthly_limit", "support_coupon_max_amount",
-                      "support_coupon_max_percent", "support_coupon_max_days")  # fmt: skip
+                      "support_coupon_max_percent", "support_coupon_max_days",
+                      "grant_confirmation_points")  # fmt: skip
 
     def missing_later_settings(self) -> list[str]:
         return [n for n in self.LATER_SETTINGS if self.is_bound and n not in self.data]
@@ -260,6 +261,9 @@ class ProgramForm(PlainConstraintForm):
 
     def clean_support_job_limit(self) -> int:
         return self._support_limit("support_job_limit")
+
+    def clean_grant_confirmation_points(self) -> int:
+        return self._support_limit("grant_confirmation_points")
 
     def clean_conversion_mode(self) -> str:
         return self.cleaned_data.get("conversion_mode") or self.instance.conversion_mode

@@ -171,7 +171,7 @@ class CampaignAdmin(ProgramConfigAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         program = ("program",) if is_superuser(request) else ()
         return (
-            (None, {"fields": (*program, "name", "active")}),
+            (None, {"fields": (*program, "name", "name_i18n", "active")}),
             (
                 _("When and how much"),
                 {"fields": ("start_date", "end_date", "multiplier", "fixed_bonus",

@@ -44,8 +44,9 @@ class TierInline(admin.StackedInline):
     template = "admin/loyalty/program/tier_cards.html"
     extra = 0
     ordering = ("min_points",)
-    fields = ("name", ("min_points", "window_days"), ("earn_multiplier", "min_rating"), "badge",
-              "flags", "other_flags", "benefits")  # fmt: skip
+    fields = ("name", "name_i18n", ("min_points", "window_days"),
+              ("earn_multiplier", "min_rating"), "badge", "flags", "other_flags", "benefits",
+              "benefits_i18n")  # fmt: skip
     verbose_name = _("tier")
     verbose_name_plural = _(
         "Tiers: reached by points earned within the window (and a rating, if set); lost only "
@@ -121,6 +122,7 @@ class ProgramAdmin(ServiceSavedAdmin[Program]):
                 "fields": (
                     "point_value",
                     "support_grant_limit",
+                    "grant_confirmation_points",
                     "support_coupon_max_amount",
                     "support_coupon_max_percent",
                     "support_coupon_max_days",

@@ -90,11 +90,9 @@ def bulk_parse(*, kind: str, data: bytes) -> list[ParsedRow]:
                               % {"max": f"{MAX_ROWS:,}"}]}
                 )  # fmt: skip
             cells_by_name = dict(zip(header, values, strict=False))
-            rows.append(
-                ParsedRow(
-                    reader.line_num, {name: cells_by_name.get(name, "") for name in COLUMNS[kind]}
-                )
-            )
+            # The known columns the file has (the required ones always): the row as uploaded.
+            known = [n for n in COLUMNS[kind] if n in header or n in REQUIRED[kind]]
+            rows.append(ParsedRow(reader.line_num, {n: cells_by_name.get(n, "") for n in known}))
     except csv.Error as error:
         raise InvalidInput(
             {"file": [_("Line %(line)s is not valid CSV: %(error)s.")

@@ -134,6 +134,7 @@ PROGRAM_FIELDS = (
     "support_coupon_max_days",
     "support_daily_member_limit",
     "support_job_limit",
+    "grant_confirmation_points",
 )
 
 
@@ -232,7 +233,8 @@ def _check_backoffice(changes: dict[str, Any], errors: Errors) -> None:
             errors["point_value"] = [str(_("Give the value of one point, from 0 to 1000."))]
         else:
             changes["point_value"] = value
-    for name in ("support_grant_limit", "support_daily_member_limit", "support_job_limit"):
+    for name in ("support_grant_limit", "support_daily_member_limit", "support_job_limit",
+                 "grant_confirmation_points"):  # fmt: skip
         limit = changes.get(name)
         if name in changes and (
             isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 100_000_000

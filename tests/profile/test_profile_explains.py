@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty.models import EarningRule, LedgerEntry, Program
+from loyalty.models import EarningRule, LedgerEntry, Member, Program, Tier
 from loyalty.services.orders import order_record
 from loyalty.services.profile_access import signin_email_send
 from loyalty.services.refunds import refund_record
@@ -176,6 +176,10 @@ def test_dates_are_written_each_languages_way(signed_in, program, locale, patter
 
 
 def test_badge_card_member_since_is_the_first_orders_day(client, signed_in, member):
+    tiers_seed_defaults(program=member.program)  # Platinum's perk: the badge card
+    Member.objects.filter(pk=member.pk).update(
+        tier=Tier.objects.get(program=member.program, name="Platinum")
+    )
     placed = timezone.now() - timedelta(days=700)
     order(member, 1, placed_at=placed)
     signed_in(member).post("/profile/badge/", {"enabled": "on"})
