@@ -41,15 +41,16 @@ def test_staff_enter_texts_per_language_and_members_read_them(live_server, page,
 
     # The program page: the Gold tier's name in Spanish, by its labelled input.
     page.goto(f"{live_server.url}/admin/loyalty/program/{program.pk}/change/")
-    gold_row = page.locator("tr.form-row", has=page.locator("input[value='Gold']"))
-    gold_row.get_by_label("Spanish").first.fill("Oro")
+    gold_row = page.locator("div.inline-related", has=page.locator("input[value='Gold']"))
+    gold_row.get_by_label("Spanish").first.fill("Oro viejo")
     gold_row.locator("textarea[name$='benefits_i18n_es']").fill("Un 10 % más de puntos")
     screenshot(page, "content-i18n-admin-tiers")
     gold_row.screenshot(path=str(screenshot(page, "content-i18n-admin-tiers")).replace(
         "tiers.png", "tier-row.png"))  # fmt: skip
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
-    assert Tier.objects.get(program=program, name="Gold").name_i18n == {"es": "Oro"}
+    gold = Tier.objects.get(program=program, name="Gold")
+    assert gold.name_i18n == {"es": "Oro viejo", "ru": "Золото", "tr": "Altın"}
 
     # The member's page: a grant with its reason in Russian.
     page.goto(f"{live_server.url}/admin/loyalty/member/{russian.pk}/change/")

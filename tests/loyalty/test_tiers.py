@@ -166,7 +166,7 @@ def test_a_refund_lowers_the_window_of_its_order(program):
     member.program = program
     assert tier_status(member=member)["next_tier"] == {
         "name": "Platinum",
-        "name_i18n": {},
+        "name_i18n": {"es": "Platino", "ru": "Платина", "tr": "Platin"},
         "min_points": 1000,
         "points_missing": 810,
         "window_points": 190,
