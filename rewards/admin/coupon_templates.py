@@ -15,8 +15,10 @@ from loyalty.admin.base import MerchantScopedAdmin
 from loyalty.backoffice.scope import is_superuser
 from rewards.admin.base import scoped_program
 from rewards.forms import CouponTemplateForm
+from rewards.lines import SCOPE_KEYS
 from rewards.models import CouponTemplate
-from rewards.services.thresholds import TERM_FIELDS
+from rewards.services.reward_terms import REWARD_FIELDS
+from rewards.services.thresholds import MONEY_TERM_FIELDS
 from rewards.terms import terms_text
 
 
@@ -47,7 +49,8 @@ class CouponTemplateAdmin(MerchantScopedAdmin[CouponTemplate]):
     def get_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         program = ("program",) if obj is not None or is_superuser(request) else ()
         record = ("created_at",) if obj is not None else ()
-        return (*program, "name", *TERM_FIELDS, *record)
+        rewards = (name for name in REWARD_FIELDS if name != "scope")
+        return (*program, "name", *MONEY_TERM_FIELDS, *rewards, *SCOPE_KEYS, *record)
 
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         # A template's currency is its program's: it never moves to another program.
