@@ -4,6 +4,7 @@ a member's coupons, coupons issued by the shop, rewards claimed by the member.
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from loyalty.api.serializers.fields import (
@@ -26,6 +27,14 @@ NAME = {"max_length": 100, "min_length": 1}
 
 class ScopeSerializer(serializers.Serializer):
     """What a coupon applies to; a list left out is empty. An exclusion wins."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A misspelt list ("include_sku") would otherwise be dropped: a coupon for everything.
+        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {name: [_("Unknown list; use %s.") % ", ".join(self.fields)] for name in unknown}
+            )
+        return super().to_internal_value(data)
 
     include_skus = serializers.ListField(
         child=serializers.CharField(**NAME),
