@@ -45,6 +45,7 @@ class NameListField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         return [name.strip() for name in str(value or "").split(",") if name.strip()]
 
+
 CSV_PREVIEW_SALT = "rewards.coupon-csv-preview"
 CSV_PREVIEW_MAX_AGE = 3600  # seconds between the preview and the confirmation
 
@@ -117,6 +118,7 @@ class CouponTemplateForm(forms.ModelForm):
         if program is None or any(name in self.errors for name in (*TERM_FIELDS, *SCOPE_KEYS)):
             return cleaned
         self.instance.scope = scope_clean({key: cleaned.get(key) for key in SCOPE_KEYS})
+        rewards: dict[str, Any] = {name: cleaned.get(name) for name in REWARD_FIELDS}
         terms = CouponTerms(
             kind=cleaned.get("kind") or "",
             value=cleaned["value"],
@@ -124,8 +126,7 @@ class CouponTemplateForm(forms.ModelForm):
             min_order_amount=cleaned.get("min_order_amount") or Decimal(0),
             valid_days=cleaned["valid_days"],
             uses=cleaned["uses"],
-            **{name: cleaned.get(name) for name in REWARD_FIELDS if name != "scope"},
-            scope=self.instance.scope,
+            **(rewards | {"scope": self.instance.scope}),
         )
         terms_errors(self, terms, program.currency)
         return cleaned

@@ -22,7 +22,10 @@ from rewards.models import AllowancePeriod, Coupon
 from rewards.selectors import allowance_of, coupon_status
 from rewards.terms import terms_text
 
-NAME = {"max_length": 100, "min_length": 1}
+
+def name_field(**kwargs: Any) -> serializers.CharField:
+    """A SKU or a category: 1 to 100 characters."""
+    return serializers.CharField(max_length=100, min_length=1, **kwargs)
 
 
 class ScopeSerializer(serializers.Serializer):
@@ -37,25 +40,25 @@ class ScopeSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     include_skus = serializers.ListField(
-        child=serializers.CharField(**NAME),
+        child=name_field(),
         max_length=100,
         required=False,
         help_text="Only these SKUs (with the categories below); none listed: every item.",
     )
     include_categories = serializers.ListField(
-        child=serializers.CharField(**NAME),
+        child=name_field(),
         max_length=100,
         required=False,
         help_text="Only these categories (with the SKUs above).",
     )
     exclude_skus = serializers.ListField(
-        child=serializers.CharField(**NAME),
+        child=name_field(),
         max_length=100,
         required=False,
         help_text="Never these SKUs.",
     )
     exclude_categories = serializers.ListField(
-        child=serializers.CharField(**NAME), max_length=100, required=False,
+        child=name_field(), max_length=100, required=False,
         help_text="Never these categories.",
     )  # fmt: skip
 
@@ -180,7 +183,7 @@ class CouponListQuerySerializer(serializers.Serializer):
 
 
 class CheckoutLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(**NAME)
+    sku = name_field()
     category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     unit_price = amount_field(min_value=0, help_text="The price of one item, in the currency.")
