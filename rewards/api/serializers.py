@@ -10,6 +10,8 @@ from rest_framework import serializers
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    ErrorSerializer,
+    NamedChoiceField,
     amount_field,
     coupon_kind_field,
     currency_field,
@@ -21,6 +23,12 @@ from rewards.lines import scope_of
 from rewards.models import AllowancePeriod, Coupon
 from rewards.selectors import allowance_of, coupon_status
 from rewards.terms import terms_text
+
+
+def period_field(**kwargs: Any) -> NamedChoiceField:
+    return NamedChoiceField(
+        enum_name="AllowancePeriodEnum", choices=AllowancePeriod.choices, **kwargs
+    )
 
 
 def name_field(**kwargs: Any) -> serializers.CharField:
@@ -71,7 +79,7 @@ class ProductSerializer(serializers.Serializer):
 
 class AllowanceSerializer(serializers.Serializer):
     uses = serializers.IntegerField(min_value=1, help_text="Uses allowed per period.")
-    period = serializers.ChoiceField(choices=AllowancePeriod.choices)
+    period = period_field()
     left = serializers.IntegerField(min_value=0, help_text="Uses left in the current period.")
     resets_at = serializers.DateTimeField(help_text="When the next period starts.")
 
@@ -239,6 +247,20 @@ class LineDiscountSerializer(serializers.Serializer):
 DISCOUNT_HELP = "What the coupon takes off this order in all: the lines' and the shipping's."
 
 
+class CheckoutRefusalSerializer(ErrorSerializer):
+    """A checkout refusal; ``no_eligible_items`` also lists the lines and the coupon's scope."""
+
+    lines = LineDiscountSerializer(
+        many=True, required=False, help_text="`no_eligible_items`: each line, none eligible."
+    )
+    scope = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="`no_eligible_items`: what would qualify: the scope's lists, or a free "
+        "product's `product_sku` / `product_category`.",
+    )
+
+
 class CouponRedemptionSerializer(serializers.Serializer):
     discount = serializers.CharField(help_text=DISCOUNT_HELP)
     shipping_discount = serializers.CharField(help_text="The part taken off the shipping.")
@@ -308,8 +330,8 @@ class CouponTermsInSerializer(serializers.Serializer):
         max_value=1000,
         help_text="A perk: uses per `allowance_period` (e.g. 2 a quarter); at most `uses`.",
     )
-    allowance_period = serializers.ChoiceField(
-        choices=AllowancePeriod.choices, required=False, allow_blank=True,
+    allowance_period = period_field(
+        required=False, allow_blank=True,
         help_text="The calendar period of `allowance_uses`, in the program's time zone.",
     )  # fmt: skip
 

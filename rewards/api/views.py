@@ -8,7 +8,7 @@ do not exist are limited per API key and per member (429 ``rate_limited``).
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from loyalty.services.conversion import reward_claim
 from loyalty.storage.members import member_get
 from rewards.api.serializers import (
     CheckoutInSerializer,
+    CheckoutRefusalSerializer,
     CouponIssueInSerializer,
     CouponListQuerySerializer,
     CouponPageSerializer,
@@ -105,6 +106,14 @@ def answer_body(result: CheckoutResult) -> dict[str, Any]:
     }
 
 
+CHECKOUT_REFUSAL = {
+    422: OpenApiResponse(
+        CheckoutRefusalSerializer,
+        description="The coupon does not apply to this order; `code` says why (see above).",
+    )
+}
+
+
 class CheckoutView(LoyaltyView):
     required_scopes = {"POST": ("checkout",)}
 
@@ -124,7 +133,11 @@ class CouponValidateView(CheckoutView):
         operation_id="coupon_validate",
         parameters=[CODE, IDEMPOTENCY_KEY_IGNORED],
         request=CheckoutInSerializer,
-        responses={200: CouponValidationSerializer, **errors(400, 401, 403, 404, 422, 429)},
+        responses={
+            200: CouponValidationSerializer,
+            **errors(400, 401, 403, 404, 429),
+            **CHECKOUT_REFUSAL,
+        },
         description="Would this coupon apply to this order, and for what discount? Changes "
         "nothing. " + CHECKOUT_ERRORS,
     )
@@ -144,7 +157,8 @@ class CouponRedeemView(CheckoutView):
         request=RedeemInSerializer,
         responses={
             200: CouponRedemptionSerializer,
-            **errors(400, 401, 403, 404, 409, 422, 429),
+            **errors(400, 401, 403, 404, 409, 429),
+            **CHECKOUT_REFUSAL,
         },
         description="Use the coupon on an order, with the same checks as validate. Of any "
         "number of concurrent redemptions of a single-use coupon exactly one succeeds; the "

@@ -224,3 +224,23 @@ def test_another_merchants_scoped_coupon_is_not_found(till):
     other = issue(ProgramFactory(), value="10", scope={"include_skus": ["SH-1"]})
 
     refused(post(till, other, "validate", lines=[SHOES]), 404, "coupon_not_found")
+
+
+def test_the_schema_states_the_new_fields_with_their_limits_and_the_refusal_shape():
+    schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
+    parts = schema["components"]["schemas"]
+
+    line = parts["CheckoutLineRequest"]["properties"]
+    assert (line["sku"]["maxLength"], line["sku"]["minLength"]) == (100, 1)
+    assert line["quantity"]["minimum"] == 1
+    checkout = parts["CheckoutInRequest"]["properties"]
+    assert (checkout["lines"]["minItems"], checkout["lines"]["maxItems"]) == (1, 200)
+    coupon = parts["Coupon"]["properties"]
+    assert {"uses_left", "allowance", "product", "scope", "uses_per_member"} <= set(coupon)
+    assert set(parts["Allowance"]["properties"]) == {"uses", "period", "left", "resets_at"}
+    assert {"lines", "scope"} <= set(parts["CheckoutRefusal"]["properties"])
+    terms = parts["CouponTermsInRequest"]["properties"]
+    assert terms["product_quantity"]["maximum"] == 100
+    assert terms["uses_per_member"]["maximum"] == 1000
+    validate = schema["paths"]["/api/v1/coupons/{code}/validate"]["post"]["responses"]["422"]
+    assert validate["content"]["application/json"]["schema"]["$ref"].endswith("CheckoutRefusal")

@@ -18,9 +18,8 @@ from loyalty.api.serializers.fields import (
 )
 from loyalty.models import EarningRule, Program
 from loyalty.services.earning import STACKING_RULE
-from rewards.api.serializers import CouponTermsInSerializer, ScopeSerializer
+from rewards.api.serializers import CouponTermsInSerializer, ScopeSerializer, period_field
 from rewards.lines import scope_clean
-from rewards.models import AllowancePeriod
 from rewards.services.reward_terms import REWARD_FIELDS
 
 
@@ -39,7 +38,7 @@ class ThresholdCouponSerializer(serializers.Serializer):
     scope = ScopeSerializer()
     uses_per_member = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
     allowance_uses = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
-    allowance_period = serializers.ChoiceField(choices=AllowancePeriod.choices, allow_blank=True)
+    allowance_period = period_field(allow_blank=True)
 
 
 class ThresholdSerializer(serializers.Serializer):
