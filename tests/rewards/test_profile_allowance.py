@@ -4,7 +4,7 @@
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from rewards.models import Redemption
 from tests.factories import MemberFactory
@@ -17,6 +17,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings):
     settings.PROFILE_SIGNIN_KEY_PREFIX = f"profile-signin-allowance-{timezone.now().timestamp()}"
+
+
+@pytest.fixture(autouse=True)
+def _language_restored():
+    """The member's page activates their language in this thread: the next test gets ours."""
+    with translation.override(translation.get_language()):
+        yield
 
 
 def page_of(client, member) -> str:

@@ -1,0 +1,53 @@
+"""In headless Chromium: a member's perk with uses left this quarter, a free product and a
+scoped coupon on the profile page, at phone and desktop width (screenshots in
+test-artifacts/)."""
+
+from decimal import Decimal
+
+import pytest
+
+from rewards.models import Redemption
+from tests.browser import screenshot
+from tests.factories import MemberFactory, ProgramFactory
+from tests.profile.conftest import deep_link_path
+from tests.rewards.factories import CouponFactory
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_profile_shows_perks_free_products_and_scoped_coupons(browser, live_server, size, viewport):
+    program = ProgramFactory(merchant__name="Acme Shoes")
+    member = MemberFactory(program=program, name="Ana")
+    perk = CouponFactory(
+        program=program, member=member, kind="free_shipping", value=Decimal(0),
+        max_discount=Decimal("6.00"), uses_allowed=8, uses_count=1, allowance_uses=2,
+        allowance_period="quarter",
+    )  # fmt: skip
+    Redemption.objects.create(
+        coupon=perk, order_reference="O-1", order_amount=Decimal(40), discount=Decimal("3.90")
+    )
+    CouponFactory(
+        program=program, member=member, kind="free_product", value=Decimal(0),
+        product_sku="MUG-1", max_discount=Decimal("12.00"),
+    )  # fmt: skip
+    CouponFactory(
+        program=program, member=member, value=Decimal(20),
+        scope={"include_categories": ["shoes"], "exclude_skus": ["SALE-1"]},
+    )  # fmt: skip
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+
+    page.goto(live_server.url + deep_link_path(member))
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("coupon-allowance").wait_for()
+
+    assert page.get_by_test_id("coupon-allowance").inner_text() == "uses left this quarter: 1 of 2"
+    text = page.locator("#coupons").inner_text()
+    assert "free shipping (at most 6.00 EUR off)" in text
+    assert "free: 1 x SKU MUG-1 (at most 12.00 EUR off)" in text
+    assert "20% off on category shoes (except SKU SALE-1)" in text
+    screenshot(page, f"rewards-profile-perks-{size}")
+    context.close()
