@@ -106,7 +106,9 @@ def terms_text(terms: FullTerms, *, currency: str, localized: bool = False) -> s
         else:
             text += " " + _("orders of at least %(amount)s") % minimum
     if terms.kind != "fixed" and terms.max_discount is not None:
-        text += " " + _("(at most %(amount)s off)") % {
-            "amount": format_money(terms.max_discount, currency)
-        }
+        cap = {"amount": format_money(terms.max_discount, currency)}
+        if terms.kind == "percent":
+            text += " " + _("(at most %(amount)s off)") % cap
+        else:  # a free product or free shipping: what it is worth at most
+            text += " " + _("(worth up to %(amount)s)") % cap
     return text

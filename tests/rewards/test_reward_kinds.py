@@ -95,7 +95,7 @@ FREE_SHIPPING = CouponTerms(kind="free_shipping", max_discount=Decimal(6))
         ("en", SCOPED, "10% off on category shoes (except SKU SH-9), on orders of at least "
                        "50.00 EUR"),
         ("en", FREE_MUG, "free: 2 x SKU MUG-1"),
-        ("en", FREE_SHIPPING, "free shipping (at most 6.00 EUR off)"),
+        ("en", FREE_SHIPPING, "free shipping (worth up to 6.00 EUR)"),
     ],
 )  # fmt: skip
 def test_terms_name_what_the_coupon_applies_to(language, terms, expected):
