@@ -92,13 +92,15 @@ class ThresholdForm(forms.Form):
     min_order_amount = AmountField(required=False)
     valid_days = forms.IntegerField(initial=30, widget=forms.NumberInput(attrs={"size": 5}))
     uses = forms.IntegerField(initial=1, widget=forms.NumberInput(attrs={"size": 4}))
-    # A free product's product; the other reward terms (scope, uses per member, allowance)
-    # are set through the API or the template's page and kept here as they are.
-    product_sku = forms.CharField(required=False, max_length=100)
-    product_category = forms.CharField(required=False, max_length=100)
-    product_quantity = forms.IntegerField(
-        required=False, widget=forms.NumberInput(attrs={"size": 4, "placeholder": "1"})
+    # A free product's product; its quantity and the other reward terms (scope, uses per
+    # member, allowance) are set through the API and kept here as they are.
+    product_sku = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
     )
+    product_category = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
+    )
+    product_quantity = forms.IntegerField(required=False, widget=forms.HiddenInput)
     scope = forms.JSONField(required=False, widget=forms.HiddenInput)
     uses_per_member = forms.IntegerField(required=False, widget=forms.HiddenInput)
     allowance_uses = forms.IntegerField(required=False, widget=forms.HiddenInput)

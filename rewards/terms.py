@@ -96,7 +96,9 @@ def terms_text(terms: FullTerms, *, currency: str, localized: bool = False) -> s
     """
     format_money = money.format_money_localized if localized else money.format_money
     text = _what(terms, format_money, currency)
-    scoped = terms.kind != "free_product" and any((terms.scope or {}).values())
+    # Money-only terms (a notification preview's sample) have no scope.
+    scope = getattr(terms, "scope", None) or {}
+    scoped = terms.kind != "free_product" and any(scope.values())
     if scoped:
         text += " " + _("on %(items)s") % {"items": applies_to(terms)}
     if terms.min_order_amount:

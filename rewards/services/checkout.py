@@ -367,6 +367,7 @@ def coupon_release(
     """Undo the redemption of a cancelled order. The coupon is active again if still valid;
     one that expired meanwhile stays expired. Releasing twice changes nothing more."""
     coupon = _find(program=program, code=code, guard=guard, lock=True)
+    coupon.program = program
     redemption = coupon.redemptions.filter(
         order_reference=order_reference, released_at__isnull=True
     ).first()

@@ -3,6 +3,7 @@ a free product, a percentage), converted automatically or claimed from the custo
 catalogue; their terms in words, in every language, name what they apply to."""
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.utils import translation
@@ -114,3 +115,11 @@ def test_terms_are_translated_and_keep_the_names(language, terms):
     assert text != english
     for name in ("shoes", "SH-9", "MUG-1"):
         assert (name in text) == (name in english)
+
+
+def test_terms_of_money_only_terms_read_as_before():
+    sample = SimpleNamespace(
+        kind="percent", value=Decimal(10), max_discount=None, min_order_amount=Decimal(50)
+    )
+
+    assert terms_text(sample, currency="EUR") == "10% off orders of at least 50.00 EUR"

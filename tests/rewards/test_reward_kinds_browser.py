@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from rewards.models import Redemption
+from rewards.services.thresholds import thresholds_describe, thresholds_replace
 from tests.browser import screenshot
-from tests.factories import MemberFactory, ProgramFactory
+from tests.factories import MemberFactory, ProgramFactory, StaffFactory
 from tests.profile.conftest import deep_link_path
 from tests.rewards.factories import CouponFactory
 
@@ -49,4 +50,34 @@ def test_profile_shows_perks_free_products_and_scoped_coupons(browser, live_serv
     assert "free: 1 x SKU MUG-1 (worth up to 12.00 EUR)" in text
     assert "20% off on category shoes (except SKU SALE-1)" in text
     screenshot(page, f"rewards-profile-perks-{size}")
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_staff_add_a_free_product_reward_on_the_program_page(browser, live_server, size, viewport):
+    program = ProgramFactory(name="Acme Rewards")
+    StaffFactory(username=f"boss-{size}", merchant=program.merchant)
+    thresholds_replace(
+        program=program,
+        thresholds=[{"points": 500, "coupon": {"kind": "free_shipping", "max_discount": "6"}}],
+    )
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", f"boss-{size}")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/loyalty/program/{program.pk}/change/")
+
+    page.fill("#id_thresholds-1-points", "2000")
+    page.select_option("#id_thresholds-1-kind", "free_product")
+    page.fill("#id_thresholds-1-product_sku", "MUG-1")
+    page.fill("#id_thresholds-1-max_discount", "12")
+    screenshot(page, f"rewards-admin-thresholds-{size}")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist")
+
+    kinds = {t["points"]: t["coupon"]["kind"] for t in thresholds_describe(program=program)}
+    assert kinds == {500: "free_shipping", 2000: "free_product"}
     context.close()
