@@ -11,9 +11,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from rewards.lines import Line
 from rewards.models import Coupon, Redemption
+from rewards.services.checkout import coupon_validate
 from rewards.services.coupons import CouponTerms, coupon_issue
 from tests.factories import MemberFactory, ProgramFactory, api_key_for
 
@@ -244,3 +248,22 @@ def test_the_schema_states_the_new_fields_with_their_limits_and_the_refusal_shap
     assert terms["uses_per_member"]["maximum"] == 1000
     validate = schema["paths"]["/api/v1/coupons/{code}/validate"]["post"]["responses"]["422"]
     assert validate["content"]["application/json"]["schema"]["$ref"].endswith("CheckoutRefusal")
+
+
+def test_limits_cost_queries_only_on_coupons_that_have_them(program):
+    plain = issue(program, value="10")
+    scoped = issue(program, value="10", scope={"include_categories": ["shoes"]})
+    limited = issue(program, value="10", uses=8, uses_per_member=2, allowance_uses=2,
+                    allowance_period="month")  # fmt: skip
+    shoes = [Line(sku="SH-1", category="shoes", quantity=1, unit_price=Decimal("40.00"))]
+
+    def queries(coupon, **more):
+        with CaptureQueriesContext(connection) as captured:
+            coupon_validate(program=program, code=coupon.code, order_amount=Decimal("40.00"),
+                            currency="EUR", member_external_id="ann", **more)  # fmt: skip
+        return len(captured)
+
+    # the look-up alone; lines are answered in Python; each limit is one count
+    assert queries(plain) == 1
+    assert queries(scoped, lines=shoes) == 1
+    assert queries(limited) == 3
