@@ -144,7 +144,12 @@ class CouponTermsForm(forms.Form):
         empty_label=_("— none: use the terms below —"),
         help_text=_("Copy the terms of a template, or leave empty and give the terms below."),
     )
-    kind = forms.ChoiceField(choices=CouponKind.choices, initial=CouponKind.FIXED, required=False)
+    # A free product names its product: it is issued from a template (chosen above).
+    kind = forms.ChoiceField(
+        choices=[c for c in CouponKind.choices if c[0] != CouponKind.FREE_PRODUCT],
+        initial=CouponKind.FIXED,
+        required=False,
+    )
     value = AmountField(
         required=False, help_text=_("Percent (e.g. 10) or an amount in the program's currency.")
     )

@@ -13,6 +13,7 @@ from loyalty.models import Program
 from loyalty.services.conversion import reward_claim
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
+from rewards.forms import CouponTermsForm
 from rewards.services.coupons import CouponTerms
 from rewards.services.thresholds import thresholds_describe, thresholds_replace
 from rewards.terms import terms_text
@@ -123,3 +124,14 @@ def test_terms_of_money_only_terms_read_as_before():
     )
 
     assert terms_text(sample, currency="EUR") == "10% off orders of at least 50.00 EUR"
+
+
+def test_staff_issue_form_types_free_shipping_and_takes_a_free_product_from_a_template(program):
+    typed = {"kind": "free_shipping", "valid_days": 30, "uses": 1, "source": "compensation"}
+    shipping = CouponTermsForm(typed, program=program)
+    product = CouponTermsForm({**typed, "kind": "free_product"}, program=program)
+
+    assert shipping.is_valid(), shipping.errors
+    assert shipping.terms.kind == "free_shipping"
+    assert not product.is_valid()
+    assert "kind" in product.errors
