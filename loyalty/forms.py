@@ -146,16 +146,34 @@ class ThresholdForm(forms.Form):
 
     points = forms.IntegerField(widget=forms.NumberInput(attrs={"size": 8}))
     kind = forms.ChoiceField(choices=CouponKind.choices, initial=CouponKind.PERCENT)
-    value = AmountField()
+    value = AmountField(required=False)
     max_discount = AmountField(required=False)
     min_order_amount = AmountField(required=False)
     valid_days = forms.IntegerField(initial=30, widget=forms.NumberInput(attrs={"size": 5}))
     uses = forms.IntegerField(initial=1, widget=forms.NumberInput(attrs={"size": 4}))
+    # A free product's product; its quantity and the other reward terms (scope, uses per
+    # member, allowance) are set through the API and kept here as they are.
+    product_sku = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
+    )
+    product_category = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
+    )
+    product_quantity = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    scope = forms.JSONField(required=False, widget=forms.HiddenInput)
+    uses_per_member = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    allowance_uses = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    allowance_period = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def payload(self) -> dict[str, Any]:
-        """The row in the shape ``thresholds_replace`` takes."""
+        """The row in the shape ``thresholds_replace`` takes (a value left empty is left out:
+        a free product or free shipping has none)."""
         data = self.cleaned_data
-        return {"points": data["points"], "coupon": {name: data[name] for name in TERM_FIELDS}}
+        coupon = {name: data.get(name) for name in TERM_FIELDS}
+        if coupon["value"] is None:
+            del coupon["value"]
+        coupon["product_quantity"] = coupon["product_quantity"] or 1
+        return {"points": data["points"], "coupon": coupon}
 
 
 ThresholdFormSet = forms.formset_factory(

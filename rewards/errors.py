@@ -100,3 +100,51 @@ class CouponLimitExceeded(LoyaltyError):
         "Your role (support) may not issue this coupon: %(problems)s Lower the terms, or ask "
         "a manager of your shop to issue it."
     )
+
+
+class CouponLinesRequired(LoyaltyError):
+    code = "coupon_lines_required"
+    message = _(
+        "This coupon applies to %(applies)s: send the order's lines (sku, category, quantity, "
+        "unit_price) to use it."
+    )
+
+
+class NoEligibleItems(LoyaltyError):
+    """No line of the order is one the coupon applies to. The body also lists the lines
+    (``lines``: index, sku, eligible) and the coupon's ``scope``, so a shop can show which
+    items would qualify."""
+
+    code = "no_eligible_items"
+    message = _(
+        "None of the items in this order qualify for this coupon. It applies to %(applies)s: "
+        "add such an item to use it."
+    )
+
+    def __init__(self, *, applies: str, extra: dict[str, object]) -> None:
+        self.extra = extra
+        super().__init__(applies=applies)
+
+
+class CouponMemberRequired(LoyaltyError):
+    code = "coupon_member_required"
+    message = _(
+        "Each customer may use this coupon only a limited number of times: sign in (send the "
+        "member) to use it."
+    )
+
+
+class CouponMemberLimitReached(LoyaltyError):
+    code = "coupon_member_limit_reached"
+    message = _(
+        "You have used this coupon as many times as it allows per customer (%(uses)s), so it "
+        "cannot be used again."
+    )
+
+
+class CouponAllowanceUsedUp(LoyaltyError):
+    code = "coupon_allowance_used_up"
+    message = _(
+        "This perk's uses for the current period (%(uses)s) are used up. It can be used again "
+        "from %(date)s."
+    )

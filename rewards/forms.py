@@ -17,10 +17,34 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.errors import InvalidInput
 from loyalty.forms import AmountField, PlainConstraintForm, add_service_error
 from loyalty.models import Program
-from rewards.models import Coupon, CouponKind, CouponTemplate
+from rewards.lines import SCOPE_KEYS, scope_clean
+from rewards.models import VALUELESS_KINDS, Coupon, CouponKind, CouponTemplate
 from rewards.services.coupon_jobs import terms_payload
 from rewards.services.coupons import CouponTerms, terms_check
-from rewards.services.thresholds import TERM_FIELDS
+from rewards.services.reward_terms import REWARD_FIELDS
+from rewards.services.thresholds import MONEY_TERM_FIELDS, TERM_FIELDS
+
+SCOPE_LABELS = {
+    "include_skus": _("Only these SKUs"),
+    "include_categories": _("Only these categories"),
+    "exclude_skus": _("Never these SKUs"),
+    "exclude_categories": _("Never these categories"),
+}
+
+
+class NameListField(forms.CharField):
+    """SKUs or categories typed as ``A-1, A-2``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", _("Separated by commas; empty for none."))
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        return [name.strip() for name in str(value or "").split(",") if name.strip()]
+
 
 CSV_PREVIEW_SALT = "rewards.coupon-csv-preview"
 CSV_PREVIEW_MAX_AGE = 3600  # seconds between the preview and the confirmation
@@ -46,16 +70,40 @@ class CouponTemplateForm(PlainConstraintForm):
     min_order_amount = AmountField(
         required=False, initial=Decimal(0), label=_("Minimum order amount")
     )
+    value = AmountField(
+        required=False,
+        help_text=_("Percent (e.g. 10) or an amount; empty for a free product or free shipping."),
+    )
+    product_quantity = forms.IntegerField(
+        required=False, initial=1, label=_("Free product: quantity")
+    )
+    include_skus = NameListField(label=SCOPE_LABELS["include_skus"])
+    include_categories = NameListField(label=SCOPE_LABELS["include_categories"])
+    exclude_skus = NameListField(label=SCOPE_LABELS["exclude_skus"])
+    exclude_categories = NameListField(label=SCOPE_LABELS["exclude_categories"])
 
     class Meta:
         model = CouponTemplate
-        fields = ("program", "name", "name_i18n", *TERM_FIELDS)
-        field_classes = {"value": AmountField, "max_discount": AmountField}
+        fields = (
+            "program", "name", "name_i18n", *MONEY_TERM_FIELDS,
+            *(name for name in REWARD_FIELDS if name != "scope"),
+        )  # fmt: skip
+        field_classes = {"max_discount": AmountField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.program_id is None and self.default_program is not None:
             self.instance.program = self.default_program
+        for key in SCOPE_KEYS:
+            self.initial.setdefault(key, (self.instance.scope or {}).get(key, []))
+
+    def clean_product_quantity(self) -> int:
+        quantity: int | None = self.cleaned_data.get("product_quantity")
+        return 1 if quantity is None else quantity
+
+    def clean_value(self) -> Decimal:
+        amount: Decimal | None = self.cleaned_data.get("value")
+        return Decimal(0) if amount is None else amount
 
     def clean_min_order_amount(self) -> Decimal:
         amount: Decimal | None = self.cleaned_data.get("min_order_amount")
@@ -67,8 +115,10 @@ class CouponTemplateForm(PlainConstraintForm):
         program = cleaned.get("program") or (
             self.instance.program if self.instance.program_id else None
         )
-        if program is None or any(name in self.errors for name in TERM_FIELDS):
+        if program is None or any(name in self.errors for name in (*TERM_FIELDS, *SCOPE_KEYS)):
             return cleaned
+        self.instance.scope = scope_clean({key: cleaned.get(key) for key in SCOPE_KEYS})
+        rewards: dict[str, Any] = {name: cleaned.get(name) for name in REWARD_FIELDS}
         terms = CouponTerms(
             kind=cleaned.get("kind") or "",
             value=cleaned["value"],
@@ -76,6 +126,7 @@ class CouponTemplateForm(PlainConstraintForm):
             min_order_amount=cleaned.get("min_order_amount") or Decimal(0),
             valid_days=cleaned["valid_days"],
             uses=cleaned["uses"],
+            **(rewards | {"scope": self.instance.scope}),
         )
         terms_errors(self, terms, program.currency)
         return cleaned
@@ -93,7 +144,12 @@ class CouponTermsForm(forms.Form):
         empty_label=_("— none: use the terms below —"),
         help_text=_("Copy the terms of a template, or leave empty and give the terms below."),
     )
-    kind = forms.ChoiceField(choices=CouponKind.choices, initial=CouponKind.FIXED, required=False)
+    # A free product names its product: it is issued from a template (chosen above).
+    kind = forms.ChoiceField(
+        choices=[c for c in CouponKind.choices if c[0] != CouponKind.FREE_PRODUCT],
+        initial=CouponKind.FIXED,
+        required=False,
+    )
     value = AmountField(
         required=False, help_text=_("Percent (e.g. 10) or an amount in the program's currency.")
     )
@@ -144,6 +200,8 @@ class CouponTermsForm(forms.Form):
             else:
                 self.terms = template
             return cleaned
+        if cleaned.get("value") is None and cleaned.get("kind") in VALUELESS_KINDS:
+            cleaned["value"] = Decimal(0)  # free shipping (a free product needs a template)
         if cleaned.get("value") is None:
             if "value" not in self.errors:
                 self.add_error("value", _("Give the coupon's value, or choose a template."))

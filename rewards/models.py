@@ -2,7 +2,8 @@
 
 Invariants kept here with the database's help:
 - a coupon's code is unique (stored normalised: upper case, no separators);
-- a coupon is never used more often than it allows (``uses_count <= uses_allowed``);
+- a coupon is never used more often than it allows (``uses_count <= uses_allowed``; uses
+  per member and per period are counted under the coupon's row lock at checkout);
 - one order holds at most one live redemption of a coupon;
 - an issued coupon carries its own terms, so editing a template never changes it.
 """
@@ -22,16 +23,53 @@ from rewards.codes import code_display
 class CouponKind(models.TextChoices):
     PERCENT = "percent", _("percent off")
     FIXED = "fixed", _("fixed amount off")
+    FREE_PRODUCT = "free_product", _("free product")
+    FREE_SHIPPING = "free_shipping", _("free shipping")
 
 
-class CouponTemplate(models.Model):
+# Kinds whose ``value`` is not used (stored as 0): what they give is named by other fields.
+VALUELESS_KINDS = (CouponKind.FREE_PRODUCT, CouponKind.FREE_SHIPPING)
+
+
+class AllowancePeriod(models.TextChoices):
+    MONTH = "month", _("month")
+    QUARTER = "quarter", _("quarter")
+    YEAR = "year", _("year")
+
+
+class RewardTerms(models.Model):
+    """The terms a template and the coupons issued from it share, beyond the money ones.
+
+    ``scope`` lists what a percent, fixed or free-shipping coupon applies to:
+    ``{"include_skus": [...], "include_categories": [...], "exclude_skus": [...],
+    "exclude_categories": [...]}`` (empty: the whole order). A free product names its
+    product by SKU or by category, with a quantity; ``max_discount`` caps its value.
+    """
+
+    product_sku = models.CharField(max_length=100, blank=True)
+    product_category = models.CharField(max_length=100, blank=True)
+    product_quantity = models.PositiveIntegerField(default=1)
+    scope = models.JSONField(default=dict, blank=True)
+    uses_per_member = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("How many orders of one customer may use it.")
+    )
+    allowance_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Uses per period (a perk such as 2 a quarter).")
+    )
+    allowance_period = models.CharField(max_length=8, blank=True, choices=AllowancePeriod.choices)
+
+    class Meta:
+        abstract = True
+
+
+class CouponTemplate(RewardTerms):
     """The terms of coupons to issue: what they take off, on which orders, for how long."""
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="coupon_templates")
     # The reward's name as members read it (profile page, notifications).
     name = models.CharField(max_length=200)
     name_i18n = TranslationsField(max_length=200, verbose_name=_("name per language"))
-    kind = models.CharField(max_length=10, choices=CouponKind.choices, default=CouponKind.PERCENT)
+    kind = models.CharField(max_length=16, choices=CouponKind.choices, default=CouponKind.PERCENT)
     value = amount_field(help_text=_("Percent (e.g. 10) or an amount in the program's currency."))
     max_discount = amount_field(
         null=True, blank=True, help_text=_("Cap on the discount; empty for none.")
@@ -43,7 +81,10 @@ class CouponTemplate(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(value__gt=0), name="template_value_positive"),
+            models.CheckConstraint(
+                condition=Q(value__gt=0) | Q(kind__in=VALUELESS_KINDS, value=0),
+                name="template_value_positive",
+            ),
             models.CheckConstraint(
                 condition=~Q(kind="percent") | Q(value__lte=100), name="template_percent_lte_100"
             ),
@@ -78,7 +119,7 @@ class RewardThreshold(models.Model):
         return f"{self.points} points: {self.template}"
 
 
-class Coupon(models.Model):
+class Coupon(RewardTerms):
     class Status(models.TextChoices):
         ACTIVE = "active", _("active")
         REDEEMED = "redeemed", _("redeemed")
@@ -100,7 +141,7 @@ class Coupon(models.Model):
         CouponTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons"
     )
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.REWARD)
-    kind = models.CharField(max_length=10, choices=CouponKind.choices)
+    kind = models.CharField(max_length=16, choices=CouponKind.choices)
     value = amount_field()
     max_discount = amount_field(null=True, blank=True)
     min_order_amount = amount_field(default=Decimal(0))
@@ -126,7 +167,10 @@ class Coupon(models.Model):
             models.CheckConstraint(
                 condition=Q(uses_count__lte=F("uses_allowed")), name="coupon_uses_within_allowed"
             ),
-            models.CheckConstraint(condition=Q(value__gt=0), name="coupon_value_positive"),
+            models.CheckConstraint(
+                condition=Q(value__gt=0) | Q(kind__in=VALUELESS_KINDS, value=0),
+                name="coupon_value_positive",
+            ),
             models.CheckConstraint(
                 condition=Q(valid_until__gt=F("valid_from")), name="coupon_window_valid"
             ),
@@ -143,6 +187,23 @@ class Coupon(models.Model):
     def display_code(self) -> str:
         return code_display(self.code)
 
+    @property
+    def uses_left(self) -> int:
+        """Uses left in all; for a member's coupon, within its uses per member too."""
+        left = self.uses_allowed - self.uses_count
+        if self.member_id is not None and self.uses_per_member is not None:
+            left = min(left, self.uses_per_member - self.uses_count)
+        return max(left, 0)
+
+    @property
+    def allowance_left(self) -> int | None:
+        """Uses left in the current period, when counted (``allowance_used``: set by
+        ``rewards.selectors`` and checkout); None without an allowance."""
+        used = getattr(self, "allowance_used", None)
+        if self.allowance_uses is None or used is None:
+            return None
+        return max(min(self.allowance_uses - used, self.uses_left), 0)
+
 
 class Redemption(models.Model):
     """A coupon used on an order at checkout; released if the order is cancelled."""
@@ -152,6 +213,11 @@ class Redemption(models.Model):
     order_reference = models.CharField(max_length=191)
     order_amount = amount_field()
     discount = amount_field()
+    # Part of ``discount`` taken off the shipping; the line-by-line answer (``rewards.lines``).
+    shipping_discount = amount_field(default=Decimal(0))
+    lines = models.JSONField(default=list, blank=True)
+    # The customer's external id given at checkout: uses per member are counted by it.
+    member_reference = models.CharField(max_length=191, blank=True)
     redeemed_at = models.DateTimeField(default=timezone.now)
     released_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,14 +1,16 @@
 """Reads of the rewards shared by the API, the admin and the profile page."""
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from loyalty.idempotency import idempotency_answer
 from loyalty.models import Member, Program
 from loyalty.snapshot import settings_read
-from rewards.models import Coupon, RewardThreshold
+from rewards.models import AllowancePeriod, Coupon, Redemption, RewardThreshold
+from rewards.periods import period_bounds, zone
 from rewards.services.admin_ops import KEY_PREFIX, IssueReport
 
 
@@ -24,8 +26,12 @@ def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
 def member_coupons(*, member: Member, status: str | None = None) -> QuerySet[Coupon]:
     """The member's coupons, newest first, by status as of now (as ``CouponSerializer``
     shows it: an active coupon past its window counts as expired)."""
-    coupons = Coupon.objects.filter(member=member).select_related("member")
     now = timezone.now()
+    coupons = (
+        Coupon.objects.filter(member=member)
+        .select_related("member", "program")
+        .annotate(allowance_used=_allowance_used(time_zone=member.program.time_zone, now=now))
+    )
     if status == Coupon.Status.ACTIVE:
         coupons = coupons.filter(status=status, valid_until__gt=now)
     elif status == Coupon.Status.EXPIRED:
@@ -35,6 +41,35 @@ def member_coupons(*, member: Member, status: str | None = None) -> QuerySet[Cou
     elif status:
         coupons = coupons.filter(status=status)
     return coupons.order_by("-id")
+
+
+def _allowance_used(*, time_zone: str, now: datetime) -> Count:
+    """Live redemptions since the start of the coupon's current allowance period."""
+    tz = zone(time_zone)
+    in_period = Q()
+    for period in AllowancePeriod.values:
+        start, _end = period_bounds(period, now=now, tz=tz)
+        in_period |= Q(allowance_period=period, redemptions__redeemed_at__gte=start)
+    return Count("redemptions", filter=Q(redemptions__released_at__isnull=True) & in_period)
+
+
+def allowance_of(coupon: Coupon, *, now: datetime | None = None) -> dict[str, Any] | None:
+    """The perk allowance as the API shows it: ``{uses, period, left, resets_at}``; the
+    uses of the current period are counted unless checkout or ``member_coupons`` did."""
+    if coupon.allowance_uses is None:
+        return None
+    now = now or timezone.now()
+    start, end = period_bounds(coupon.allowance_period, now=now, tz=zone(coupon.program.time_zone))
+    if getattr(coupon, "allowance_used", None) is None:
+        coupon.allowance_used = Redemption.objects.filter(  # type: ignore[attr-defined]
+            coupon_id=coupon.pk, released_at__isnull=True, redeemed_at__gte=start
+        ).count()
+    return {
+        "uses": coupon.allowance_uses,
+        "period": coupon.allowance_period,
+        "left": coupon.allowance_left,
+        "resets_at": end,
+    }
 
 
 def thresholds_of(program: Program) -> list[RewardThreshold]:

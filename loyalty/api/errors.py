@@ -92,9 +92,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = exc.fields if isinstance(exc, InvalidInput) else None
         retry_after = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return Response(
-            error_body(exc.code, exc.detail, fields), status=exc.status, headers=headers
-        )
+        # A refusal may say more than its detail (``no_eligible_items``: the lines, the scope).
+        body = {**error_body(exc.code, exc.detail, fields), **getattr(exc, "extra", {})}
+        return Response(body, status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

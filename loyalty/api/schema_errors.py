@@ -105,6 +105,28 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "detail": "Add 12.00 EUR to your order to use this coupon: it applies to orders of at "
         "least 50.00 EUR."
     },
+    "coupon_lines_required": {
+        "detail": "This coupon applies to a free product (SKU MUG-01): send the order's lines "
+        "(sku, category, quantity, unit_price) to use it."
+    },
+    "no_eligible_items": {
+        "detail": "None of the items in this order qualify for this coupon. It applies to "
+        "category coffee: add such an item to use it.",
+        "lines": [{"index": 0, "sku": "TEA-GREEN-100", "eligible": False, "discount": "0.00"}],
+        "scope": {"include_categories": ["coffee"]},
+    },
+    "coupon_member_required": {
+        "detail": "Each customer may use this coupon only a limited number of times: sign in "
+        "(send the member) to use it."
+    },
+    "coupon_member_limit_reached": {
+        "detail": "You have used this coupon as many times as it allows per customer (2), so "
+        "it cannot be used again."
+    },
+    "coupon_allowance_used_up": {
+        "detail": "This perk's uses for the current period (2) are used up. It can be used "
+        "again from April 1, 2027."
+    },
     "payload_too_large": {
         "detail": "The request body is larger than 2621440 bytes, the most this API accepts. "
         "Send less at once: split a batch into smaller ones."
@@ -121,10 +143,14 @@ def error_example(code: str) -> dict[str, Any]:
     return {"code": code, **EXAMPLES[code]}
 
 
-def error_response(status: int, codes: tuple[str, ...]) -> OpenApiResponse:
+def error_response(
+    status: int, codes: tuple[str, ...], serializer: Any = ErrorSerializer
+) -> OpenApiResponse:
+    """One status's response: ``serializer`` for an envelope with fields of its own (a
+    checkout refusal's ``lines`` and ``scope``)."""
     names = ", ".join(f"`{code}`" for code in codes)
     return OpenApiResponse(
-        ErrorSerializer,
+        serializer,
         description=f"{STATUS_TEXT[status]} Codes: {names}.",
         examples=[
             OpenApiExample(code, value=error_example(code), response_only=True) for code in codes

@@ -16,9 +16,11 @@ from loyalty.admin.base import ServiceSavedAdmin
 from loyalty.backoffice.scope import is_superuser, request_user
 from rewards.admin.base import scoped_program
 from rewards.forms import CouponTemplateForm
+from rewards.lines import SCOPE_KEYS
 from rewards.models import CouponTemplate
 from rewards.services.coupon_templates import coupon_template_save
-from rewards.services.thresholds import TERM_FIELDS
+from rewards.services.reward_terms import REWARD_FIELDS
+from rewards.services.thresholds import MONEY_TERM_FIELDS
 from rewards.terms import terms_text
 
 
@@ -49,7 +51,8 @@ class CouponTemplateAdmin(ServiceSavedAdmin[CouponTemplate]):
     def get_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         program = ("program",) if obj is not None or is_superuser(request) else ()
         record = ("created_at",) if obj is not None else ()
-        return (*program, "name", "name_i18n", *TERM_FIELDS, *record)
+        rewards = (name for name in REWARD_FIELDS if name != "scope")
+        return (*program, "name", "name_i18n", *MONEY_TERM_FIELDS, *rewards, *SCOPE_KEYS, *record)
 
     def get_readonly_fields(self, request: HttpRequest, obj: CouponTemplate | None = None) -> Any:
         # A template's currency is its program's: it never moves to another program.

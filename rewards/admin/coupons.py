@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,11 @@ class _Headline:
     value: Decimal
     max_discount: Decimal | None = None
     min_order_amount: Decimal = Decimal(0)
+    # A free product's headline names the product; a scope is a condition (the tooltip's).
+    product_sku: str = ""
+    product_category: str = ""
+    product_quantity: int = 1
+    scope: dict[str, Any] = field(default_factory=dict)
 
 
 class TemplateFilter(admin.RelatedFieldListFilter):
@@ -168,8 +173,14 @@ class CouponAdmin(CouponVoidMixin, CouponIssueMixin, MerchantScopedAdmin[Coupon]
         """The discount alone, on one line; the conditions in its tooltip and, whole, on the
         coupon's page (a column of full terms wrapped one word a line)."""
         full = terms_text(coupon, currency=coupon.currency, localized=True)
-        short = terms_text(_Headline(coupon.kind, coupon.value), currency=coupon.currency,
-                           localized=True)  # fmt: skip
+        headline = _Headline(
+            coupon.kind,
+            coupon.value,
+            product_sku=coupon.product_sku,
+            product_category=coupon.product_category,
+            product_quantity=coupon.product_quantity,
+        )
+        short = terms_text(headline, currency=coupon.currency, localized=True)
         if short == full:
             return short
         return format_html('<span class="terms-short" title="{}">{} …</span>', full, short)

@@ -18,11 +18,13 @@ from loyalty.api.base import CURSOR_PARAMETERS, READ_MEMBERS, LoyaltyView, Membe
 from loyalty.api.errors import fields_under
 from loyalty.api.pagination import NewestFirstCursorPagination
 from loyalty.api.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_IGNORED, errors
+from loyalty.api.schema_errors import error_response
 from loyalty.api.serializers.fields import amount_str, represent, validated
 from loyalty.services.conversion import reward_claim
 from loyalty.storage.members import member_get
 from rewards.api.serializers import (
     CheckoutInSerializer,
+    CheckoutRefusalSerializer,
     CouponIssueInSerializer,
     CouponListQuerySerializer,
     CouponPageSerializer,
@@ -36,9 +38,15 @@ from rewards.api.serializers import (
     RewardClaimSerializer,
 )
 from rewards.errors import CouponNotFound
+from rewards.lines import Line
 from rewards.ratelimit import LookupGuard
 from rewards.selectors import member_coupons
-from rewards.services.checkout import coupon_redeem, coupon_release, coupon_validate
+from rewards.services.checkout import (
+    CheckoutResult,
+    coupon_redeem,
+    coupon_release,
+    coupon_validate,
+)
 from rewards.services.coupons import CouponTerms, coupon_issue_compensation
 from rewards.services.thresholds import TERM_FIELDS
 
@@ -57,14 +65,61 @@ CHECKOUT_REFUSALS = (
     "coupon_wrong_member",
     "coupon_min_order_not_met",
     "currency_mismatch",
+    "coupon_lines_required",
+    "no_eligible_items",
+    "coupon_member_required",
+    "coupon_member_limit_reached",
+    "coupon_allowance_used_up",
 )
 CHECKOUT_ERRORS = (
     "Refusals: 404 `coupon_not_found`; 422 `coupon_expired`, `coupon_not_yet_valid`, "
     "`coupon_already_redeemed`, `coupon_void`, `coupon_wrong_member`, "
-    "`coupon_min_order_not_met`, `currency_mismatch`; each `detail` tells the customer what "
-    "to do. Codes that do not exist are limited per API key and per member: 429 "
+    "`coupon_min_order_not_met`, `currency_mismatch`, `coupon_lines_required` (a free "
+    "product or a scoped coupon without `lines`), `no_eligible_items` (no line qualifies; the "
+    "body also has `lines` and the coupon's `scope`), `coupon_member_required` (a coupon "
+    "limited per customer without `member`), `coupon_member_limit_reached`, "
+    "`coupon_allowance_used_up` (a perk's uses of the current period); each `detail` tells "
+    "the customer what to do. Codes that do not exist are limited per API key and per member: 429 "
     "`rate_limited` with a Retry-After header (refusals of real codes do not count)."
 )
+
+
+def basket(data: dict[str, Any]) -> dict[str, Any]:
+    """The checkout body's order as the checkout services take it."""
+    lines = data.get("lines")
+    return {
+        "order_amount": data["order_amount"],
+        "currency": data["currency"],
+        "member_external_id": data.get("member"),
+        "lines": None if lines is None else [Line(**line) for line in lines],
+        "shipping_amount": data.get("shipping_amount"),
+    }
+
+
+def answer_body(result: CheckoutResult) -> dict[str, Any]:
+    """The discount, its shipping part and the lines' answer, with the coupon."""
+    currency = result.coupon.currency
+    return {
+        "discount": amount_str(result.discount, currency),
+        "shipping_discount": amount_str(result.shipping_discount, currency),
+        "lines": [
+            {
+                "index": row.index,
+                "sku": row.sku,
+                "eligible": row.eligible,
+                "discount": amount_str(row.discount, currency),
+            }
+            for row in result.lines
+        ],
+        "coupon": CouponSerializer.present(result.coupon),
+    }
+
+
+# The coupon does not apply to this order: ``code`` says why; ``no_eligible_items`` also
+# carries the lines and the coupon's scope.
+CHECKOUT_REFUSAL = {
+    422: error_response(422, CHECKOUT_REFUSALS, serializer=CheckoutRefusalSerializer)
+}
 
 
 class CheckoutView(LoyaltyView):
@@ -90,16 +145,8 @@ class CouponValidateView(CheckoutView):
         request=CheckoutInSerializer,
         responses={
             200: CouponValidationSerializer,
-            **errors(
-                400,
-                401,
-                403,
-                404,
-                422,
-                429,
-                not_found=("coupon_not_found",),
-                refused=CHECKOUT_REFUSALS,
-            ),
+            **errors(400, 401, 403, 404, 429, not_found=("coupon_not_found",)),
+            **CHECKOUT_REFUSAL,
         },
         description="Would this coupon apply to this order, and for what discount? Changes "
         "nothing. " + CHECKOUT_ERRORS,
@@ -107,18 +154,9 @@ class CouponValidateView(CheckoutView):
     def post(self, request: Request, code: str) -> Response:
         data = self.valid(CheckoutInSerializer, request)
         result = coupon_validate(
-            program=self.program,
-            code=code,
-            order_amount=data["order_amount"],
-            currency=data["currency"],
-            member_external_id=data.get("member"),
-            guard=self.guard(data.get("member")),
+            program=self.program, code=code, guard=self.guard(data.get("member")), **basket(data)
         )
-        body = {
-            "valid": True,
-            "discount": amount_str(result.discount, result.coupon.currency),
-            "coupon": CouponSerializer.present(result.coupon),
-        }
+        body = {"valid": True, **answer_body(result)}
         return Response(represent(CouponValidationSerializer, body))
 
 
@@ -131,17 +169,8 @@ class CouponRedeemView(CheckoutView):
         request=RedeemInSerializer,
         responses={
             200: CouponRedemptionSerializer,
-            **errors(
-                400,
-                401,
-                403,
-                404,
-                409,
-                422,
-                429,
-                not_found=("coupon_not_found",),
-                refused=CHECKOUT_REFUSALS,
-            ),
+            **errors(400, 401, 403, 404, 409, 429, not_found=("coupon_not_found",)),
+            **CHECKOUT_REFUSAL,
         },
         description="Use the coupon on an order, with the same checks as validate. Of any "
         "number of concurrent redemptions of a single-use coupon exactly one succeeds; the "
@@ -155,15 +184,10 @@ class CouponRedeemView(CheckoutView):
                 program=self.program,
                 code=code,
                 order_reference=data["order"],
-                order_amount=data["order_amount"],
-                currency=data["currency"],
-                member_external_id=data.get("member"),
                 guard=self.guard(data.get("member")),
+                **basket(data),
             )
-            body = {
-                "discount": amount_str(result.discount, result.coupon.currency),
-                "coupon": CouponSerializer.present(result.coupon),
-            }
+            body = answer_body(result)
             return Response(represent(CouponRedemptionSerializer, body))
 
         return self.write(request, handler)

@@ -3,10 +3,15 @@
 Every refusal names what is wrong and what to do. A redemption locks the coupon
 row, so of any number of concurrent redemptions of a single-use coupon exactly
 one succeeds; the check constraint ``uses_count <= uses_allowed`` is the
-guarantee underneath.
+guarantee underneath. Uses per member and per period are counted under the same
+lock, and only for coupons that have such limits (no extra query otherwise).
+
+With the order's lines, the discount is answered line by line (``rewards.lines``);
+without them, off the order amount as before. A free product or a scoped coupon
+needs the lines; free shipping needs the shipping amount.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -25,26 +30,47 @@ from notifications.models import WebhookEvent
 from notifications.services.webhooks import webhook_enqueue
 from rewards.codes import code_normalise
 from rewards.errors import (
+    CouponAllowanceUsedUp,
     CouponAlreadyRedeemed,
     CouponCurrencyMismatch,
     CouponExpired,
+    CouponLinesRequired,
+    CouponMemberLimitReached,
+    CouponMemberRequired,
     CouponMinOrderNotMet,
     CouponNotFound,
     CouponNotYetValid,
     CouponVoid,
     CouponWrongMember,
+    NoEligibleItems,
     RedemptionNotFound,
 )
+from rewards.lines import Line, LineDiscount, answer, needs_lines, scope_of, shipping_discount
 from rewards.models import Coupon, CouponEvent, Redemption
+from rewards.periods import period_bounds, zone
 from rewards.ratelimit import LookupGuard
-from rewards.terms import discount_for
+from rewards.terms import applies_to, discount_for
 
 
 @dataclass
 class CheckoutResult:
+    """``discount`` is all the coupon takes off: the lines' part and ``shipping_discount``."""
+
     coupon: Coupon
     discount: Decimal
     created: bool = True
+    shipping_discount: Decimal = Decimal(0)
+    lines: list[LineDiscount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Basket:
+    """What checkout knows of the order: its amount, and optionally its lines and shipping."""
+
+    order_amount: Decimal
+    currency: str
+    lines: list[Line] | None = None
+    shipping_amount: Decimal | None = None
 
 
 def _date(value: datetime) -> str:
@@ -90,15 +116,32 @@ def _loaded(row: tuple[Any, ...]) -> Coupon:
     return coupon
 
 
-def _check(
-    coupon: Coupon, *, member_external_id: str | None, order_amount: Decimal, currency: str
-) -> Decimal:
-    """Why this coupon cannot be used on this order, in the order a customer can act on."""
-    currency = currency.upper()
-    if not order_amount.is_finite() or order_amount <= 0 or order_amount > money.MAX_AMOUNT:
+def _basket_check(basket: Basket) -> str:
+    """The basket's amounts, in the currency: the currency upper case, or InvalidInput."""
+    currency, amount = basket.currency.upper(), basket.order_amount
+    if not amount.is_finite() or amount <= 0 or amount > money.MAX_AMOUNT:
         raise InvalidInput({"order_amount": [str(_("Give the order amount, above zero."))]})
-    if not money.fits_currency(order_amount, currency):
-        raise InvalidInput({"order_amount": [str(_("Too many decimals for %s.")) % currency]})
+    errors: dict[str, list[str]] = {}
+    too_many = str(_("Too many decimals for %s.")) % currency
+    if not money.fits_currency(amount, currency):
+        errors["order_amount"] = [too_many]
+    lines = enumerate(basket.lines or [])
+    prices = [(f"lines.{n}.unit_price", line.unit_price) for n, line in lines]
+    if basket.shipping_amount is not None:
+        prices.append(("shipping_amount", basket.shipping_amount))
+    for name, price in prices:
+        if not price.is_finite() or price < 0 or price > money.MAX_AMOUNT:
+            errors[name] = [str(_("Give an amount of zero or more."))]
+        elif not money.fits_currency(price, currency):
+            errors[name] = [too_many]
+    if errors:
+        raise InvalidInput(errors)
+    return currency
+
+
+def _check_usable(coupon: Coupon, *, member_external_id: str | None, basket: Basket) -> None:
+    """Why this coupon cannot be used on this order, in the order a customer can act on."""
+    currency = _basket_check(basket)
     now = timezone.now()
     if coupon.status == Coupon.Status.VOID:
         raise CouponVoid()
@@ -112,12 +155,101 @@ def _check(
         raise CouponWrongMember()
     if currency != coupon.currency:
         raise CouponCurrencyMismatch(expected=coupon.currency, given=currency)
-    if order_amount < coupon.min_order_amount:
+    if basket.order_amount < coupon.min_order_amount:
         raise CouponMinOrderNotMet(
-            missing=money.format_money(coupon.min_order_amount - order_amount, currency),
+            missing=money.format_money(coupon.min_order_amount - basket.order_amount, currency),
             minimum=money.format_money(coupon.min_order_amount, currency),
         )
-    return discount_for(coupon, order_amount=order_amount, currency=currency)
+
+
+def _member_of(coupon: Coupon, member_external_id: str | None) -> str:
+    """Whose use this is: the member given, or the member the coupon belongs to."""
+    if member_external_id:
+        return member_external_id
+    return coupon.member.external_id if coupon.member is not None else ""
+
+
+def _check_limits(coupon: Coupon, *, program: Program, member: str) -> None:
+    """Uses per member and the allowance of the current period. Counted only for coupons
+    that have them; under the row lock when redeeming, so they hold under concurrency."""
+    live = Redemption.objects.filter(coupon_id=coupon.pk, released_at__isnull=True)
+    if coupon.uses_per_member is not None:
+        if not member:
+            raise CouponMemberRequired()
+        if live.filter(member_reference=member).count() >= coupon.uses_per_member:
+            raise CouponMemberLimitReached(uses=coupon.uses_per_member)
+    if coupon.allowance_uses is not None:
+        start, end = period_bounds(
+            coupon.allowance_period, now=timezone.now(), tz=zone(program.time_zone)
+        )
+        used = live.filter(redeemed_at__gte=start).count()
+        coupon.allowance_used = used  # type: ignore[attr-defined]  # for the answer
+        if used >= coupon.allowance_uses:
+            raise CouponAllowanceUsedUp(uses=coupon.allowance_uses, date=_date(end))
+
+
+def _quote(coupon: Coupon, *, basket: Basket) -> CheckoutResult:
+    """The discount: line by line when the lines are given, plus the shipping's."""
+    currency = coupon.currency
+    rows: list[LineDiscount] = []
+    if basket.lines is None:
+        if needs_lines(coupon):
+            raise CouponLinesRequired(applies=applies_to(coupon))
+        items = discount_for(coupon, order_amount=basket.order_amount, currency=currency)
+    else:
+        result = answer(coupon, lines=basket.lines, currency=currency)
+        if needs_lines(coupon) and not result.any_eligible:
+            raise NoEligibleItems(
+                applies=applies_to(coupon),
+                extra={
+                    "lines": [_line_out(row, currency) for row in result.lines],
+                    "scope": _scope_out(coupon),
+                },
+            )
+        items, rows = min(result.discount, basket.order_amount), result.lines
+    shipping = Decimal(0)
+    if coupon.kind == "free_shipping":
+        if basket.shipping_amount is None:
+            message = _("Give the order's shipping amount: this coupon takes it off.")
+            raise InvalidInput({"shipping_amount": [str(message)]})
+        shipping = shipping_discount(
+            coupon, shipping_amount=basket.shipping_amount, currency=currency
+        )
+    return CheckoutResult(
+        coupon=coupon,
+        discount=money.round_money(items + shipping, currency),
+        created=False,
+        shipping_discount=money.round_money(shipping, currency),
+        lines=rows,
+    )
+
+
+def _line_out(row: LineDiscount, currency: str) -> dict[str, Any]:
+    """A line's answer as stored with a redemption and shown in a refusal."""
+    discount = money.round_money(row.discount, currency)
+    return {"index": row.index, "sku": row.sku, "eligible": row.eligible, "discount": str(discount)}
+
+
+def _line_in(data: dict[str, Any]) -> LineDiscount:
+    return LineDiscount(
+        index=data["index"], sku=data["sku"], eligible=data["eligible"],
+        discount=Decimal(data["discount"]),
+    )  # fmt: skip
+
+
+def _scope_out(coupon: Coupon) -> dict[str, Any]:
+    """What would qualify: the scope's lists, or the free product."""
+    if coupon.kind == "free_product":
+        return {"product_sku": coupon.product_sku, "product_category": coupon.product_category}
+    return scope_of(coupon)
+
+
+def _check(
+    coupon: Coupon, *, program: Program, member_external_id: str | None, basket: Basket
+) -> CheckoutResult:
+    _check_usable(coupon, member_external_id=member_external_id, basket=basket)
+    _check_limits(coupon, program=program, member=_member_of(coupon, member_external_id))
+    return _quote(coupon, basket=basket)
 
 
 def coupon_validate(
@@ -128,13 +260,14 @@ def coupon_validate(
     currency: str,
     member_external_id: str | None = None,
     guard: LookupGuard | None = None,
+    lines: list[Line] | None = None,
+    shipping_amount: Decimal | None = None,
 ) -> CheckoutResult:
     """Would this coupon apply to this order, and for what discount? Changes nothing."""
     coupon = _find(program=program, code=code, guard=guard, lock=False)
-    discount = _check(
-        coupon, member_external_id=member_external_id, order_amount=order_amount, currency=currency
-    )
-    return CheckoutResult(coupon=coupon, discount=discount, created=False)
+    coupon.program = program
+    basket = Basket(order_amount, currency, lines, shipping_amount)
+    return _check(coupon, program=program, member_external_id=member_external_id, basket=basket)
 
 
 @transaction.atomic
@@ -147,25 +280,61 @@ def coupon_redeem(
     currency: str,
     member_external_id: str | None = None,
     guard: LookupGuard | None = None,
+    lines: list[Line] | None = None,
+    shipping_amount: Decimal | None = None,
 ) -> CheckoutResult:
     """Use the coupon on an order. The same order redeeming again gets its first answer."""
     if not order_reference or len(order_reference) > 191:
         raise InvalidInput({"order": [str(_("Give the order's reference (1 to 191 characters)."))]})
     coupon = _find(program=program, code=code, guard=guard, lock=True)
+    coupon.program = program
     live = coupon.redemptions.filter(order_reference=order_reference, released_at__isnull=True)
     existing = live.first()
     if existing is not None:
-        return CheckoutResult(coupon=coupon, discount=existing.discount, created=False)
-    discount = _check(
-        coupon, member_external_id=member_external_id, order_amount=order_amount, currency=currency
+        return CheckoutResult(
+            coupon=coupon,
+            discount=existing.discount,
+            created=False,
+            shipping_discount=existing.shipping_discount,
+            lines=[_line_in(line) for line in existing.lines],
+        )
+    basket = Basket(order_amount, currency, lines, shipping_amount)
+    result = _check(coupon, program=program, member_external_id=member_external_id, basket=basket)
+    _redemption_write(
+        program=program,
+        coupon=coupon,
+        result=result,
+        order_reference=order_reference,
+        member=_member_of(coupon, member_external_id),
+        order_amount=order_amount,
     )
+    result.created = True
+    return result
+
+
+def _redemption_write(
+    *,
+    program: Program,
+    coupon: Coupon,
+    result: CheckoutResult,
+    order_reference: str,
+    member: str,
+    order_amount: Decimal,
+) -> None:
+    """The redemption, the coupon's use (and status), its event and the webhook."""
+    discount = result.discount
     Redemption.objects.create(
         coupon=coupon,
         order_reference=order_reference,
         order_amount=order_amount,
         discount=discount,
+        shipping_discount=result.shipping_discount,
+        lines=[_line_out(row, coupon.currency) for row in result.lines],
+        member_reference=member,
     )
     coupon.uses_count += 1
+    if hasattr(coupon, "allowance_used"):
+        coupon.allowance_used += 1
     if coupon.uses_count >= coupon.uses_allowed:
         coupon.status = Coupon.Status.REDEEMED
     Coupon.objects.filter(pk=coupon.pk).update(uses_count=F("uses_count") + 1, status=coupon.status)
@@ -185,10 +354,10 @@ def coupon_redeem(
             "member": coupon.member.external_id if coupon.member else None,
             "order": order_reference,
             "discount": str(discount),
+            "shipping_discount": str(result.shipping_discount),
             "currency": coupon.currency,
         },
     )
-    return CheckoutResult(coupon=coupon, discount=discount)
 
 
 @transaction.atomic
@@ -198,6 +367,7 @@ def coupon_release(
     """Undo the redemption of a cancelled order. The coupon is active again if still valid;
     one that expired meanwhile stays expired. Releasing twice changes nothing more."""
     coupon = _find(program=program, code=code, guard=guard, lock=True)
+    coupon.program = program
     redemption = coupon.redemptions.filter(
         order_reference=order_reference, released_at__isnull=True
     ).first()

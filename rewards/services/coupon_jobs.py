@@ -23,7 +23,8 @@ from rewards.services.admin_ops import (
     rows_check,
 )
 from rewards.services.coupons import CouponTerms
-from rewards.services.thresholds import TERM_FIELDS
+from rewards.services.reward_terms import REWARD_FIELDS
+from rewards.services.thresholds import MONEY_TERM_FIELDS
 
 # What runs a bulk job later: the caller's (loyalty.tasks.bulk_job_run_task.delay in the app).
 Runner = Callable[[int], object]
@@ -34,7 +35,8 @@ def terms_payload(terms: CouponTerms | CouponTemplate) -> dict[str, Any]:
     template's id, or the terms themselves."""
     if isinstance(terms, CouponTemplate):
         return {"template": terms.pk}
-    return {name: str(getattr(terms, name)) for name in TERM_FIELDS}
+    payload = {name: str(getattr(terms, name)) for name in MONEY_TERM_FIELDS}
+    return payload | {name: getattr(terms, name) for name in REWARD_FIELDS}
 
 
 def terms_from_payload(
@@ -54,6 +56,7 @@ def terms_from_payload(
         min_order_amount=Decimal(payload["min_order_amount"]),
         valid_days=int(payload["valid_days"]),
         uses=int(payload["uses"]),
+        **{name: payload[name] for name in REWARD_FIELDS if name in payload},
     )
 
 

@@ -1,6 +1,6 @@
 """Issuing, voiding and expiring coupons. Every change leaves a CouponEvent with its reason."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +18,8 @@ from loyalty.storage import unit
 from loyalty.storage.members import member_get
 from rewards.codes import code_generate, code_normalise
 from rewards.errors import CouponLimitExceeded, CouponNotFound
-from rewards.models import Coupon, CouponEvent, CouponKind, CouponTemplate
+from rewards.models import VALUELESS_KINDS, Coupon, CouponEvent, CouponKind, CouponTemplate
+from rewards.services.reward_terms import REWARD_FIELDS, reward_terms_errors
 
 
 @dataclass(frozen=True)
@@ -26,20 +27,30 @@ class CouponTerms:
     """Terms for a coupon issued without a template (compensation, promotion)."""
 
     kind: str
-    value: Decimal
+    value: Decimal = Decimal(0)
     max_discount: Decimal | None = None
     min_order_amount: Decimal = Decimal(0)
     valid_days: int = 30
     uses: int = 1
+    product_sku: str = ""
+    product_category: str = ""
+    product_quantity: int = 1
+    scope: dict[str, list[str]] = field(default_factory=dict)
+    uses_per_member: int | None = None
+    allowance_uses: int | None = None
+    allowance_period: str = ""
 
 
 def terms_check(terms: CouponTerms | CouponTemplate, *, currency: str) -> None:
     """Readable refusals for coupon terms (the check constraints are the guarantee)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = reward_terms_errors(terms)
     if terms.kind not in CouponKind.values:
-        errors["kind"] = [str(_("Choose percent or fixed."))]
+        errors["kind"] = [str(_("Choose percent, fixed, free product or free shipping."))]
     value = terms.value
-    if not value.is_finite() or value <= 0 or value > money.MAX_AMOUNT:
+    if terms.kind in VALUELESS_KINDS:
+        if not value.is_finite() or value != 0:
+            errors["value"] = [str(_("A free product or free shipping has no value: give 0."))]
+    elif not value.is_finite() or value <= 0 or value > money.MAX_AMOUNT:
         errors["value"] = [str(_("Give a value above zero."))]
     elif terms.kind == CouponKind.PERCENT and value > 100:
         errors["value"] = [str(_("A percentage is at most 100."))]
@@ -76,8 +87,11 @@ def coupon_limit_check(
     problems: list[str] = []
     limit = program.support_coupon_max_amount
     per_use: Decimal | None = terms.value
-    if terms.kind == CouponKind.PERCENT:
+    if terms.kind != CouponKind.FIXED:
         per_use = terms.max_discount
+    if terms.kind in VALUELESS_KINDS and per_use is None:
+        problems.append(gettext("a free product or free shipping needs a maximum value."))
+    if terms.kind == CouponKind.PERCENT:
         limit_percent = program.support_coupon_max_percent
         if terms.value > limit_percent:
             problems.append(
@@ -149,6 +163,7 @@ def coupon_issue(
         valid_from=valid_from,
         valid_until=valid_from + timedelta(days=terms.valid_days),
         uses_allowed=terms.uses,
+        **{name: getattr(terms, name) for name in REWARD_FIELDS},
         points_spent=points_spent,
         order=order,
         reason=reason,

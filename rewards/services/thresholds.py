@@ -11,10 +11,12 @@ from loyalty.errors import InvalidInput
 from loyalty.models import Program, User
 from loyalty.roles import Permission, role_check
 from loyalty.snapshot import settings_changed
-from rewards.models import CouponTemplate, RewardThreshold
+from rewards.models import VALUELESS_KINDS, CouponTemplate, RewardThreshold
 from rewards.services.coupons import CouponTerms, terms_check
+from rewards.services.reward_terms import REWARD_FIELDS
 
-TERM_FIELDS = ("kind", "value", "max_discount", "min_order_amount", "valid_days", "uses")
+MONEY_TERM_FIELDS = ("kind", "value", "max_discount", "min_order_amount", "valid_days", "uses")
+TERM_FIELDS = MONEY_TERM_FIELDS + REWARD_FIELDS
 
 
 def _whole(value: Any) -> int:
@@ -22,6 +24,24 @@ def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(value)
     return value
+
+
+def _reward_terms(raw: dict[str, Any]) -> dict[str, Any]:
+    """The free product, scope and uses in ``raw`` (``terms_check`` judges them)."""
+
+    def optional(name: str) -> int | None:
+        value = raw.get(name)
+        return None if value is None else _whole(value)
+
+    return {
+        "product_sku": str(raw.get("product_sku") or ""),
+        "product_category": str(raw.get("product_category") or ""),
+        "product_quantity": _whole(raw.get("product_quantity", 1)),
+        "scope": raw.get("scope") or {},
+        "uses_per_member": optional("uses_per_member"),
+        "allowance_uses": optional("allowance_uses"),
+        "allowance_period": str(raw.get("allowance_period") or ""),
+    }
 
 
 def _terms(raw: Any) -> CouponTerms:
@@ -37,14 +57,16 @@ def _terms(raw: Any) -> CouponTerms:
         except InvalidOperation:
             return Decimal("NaN")
 
-    value = amount("value", None)
+    kind = str(raw.get("kind", ""))
+    value = amount("value", Decimal(0) if kind in VALUELESS_KINDS else None)
     return CouponTerms(
-        kind=str(raw.get("kind", "")),
+        kind=kind,
         value=value if value is not None else Decimal("NaN"),
         max_discount=amount("max_discount", None),
         min_order_amount=amount("min_order_amount", Decimal(0)) or Decimal(0),
         valid_days=_whole(raw.get("valid_days", 30)),
         uses=_whole(raw.get("uses", 1)),
+        **_reward_terms(raw),
     )
 
 

@@ -400,6 +400,30 @@ def test_post_member_coupon_as_a_promotion_with_defaults(api, member):
         ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "uses": 0}}, "coupon.uses"),
         ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "min_order_amount": "-1"}},
          "coupon.min_order_amount"),
+        # reward kinds, scopes and uses beyond one
+        ({**GIFT, "coupon": {"kind": "free_product"}}, "coupon.product_sku"),
+        ({**GIFT, "coupon": {"kind": "free_product", "product_sku": "A",
+                             "product_category": "b"}}, "coupon.product_sku"),
+        ({**GIFT, "coupon": {"kind": "free_product", "product_sku": "A", "value": "5"}},
+         "coupon.value"),
+        ({**GIFT, "coupon": {"kind": "free_product", "product_sku": "A", "product_quantity": 0}},
+         "coupon.product_quantity"),
+        ({**GIFT, "coupon": {"kind": "free_product", "product_sku": "A",
+                             "scope": {"exclude_skus": ["B"]}}}, "coupon.scope"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "product_sku": "A"}},
+         "coupon.product_sku"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "scope": {"include_sku": ["A"]}}},
+         "coupon.scope.include_sku"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "scope": {"include_skus": [""]}}},
+         "coupon.scope.include_skus.0"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "uses": 2, "uses_per_member": 3}},
+         "coupon.uses_per_member"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "uses": 4, "allowance_uses": 2}},
+         "coupon.allowance_period"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "allowance_period": "quarter"}},
+         "coupon.allowance_uses"),
+        ({**GIFT, "coupon": {"kind": "fixed", "value": "5", "uses": 4, "allowance_uses": 2,
+                             "allowance_period": "week"}}, "coupon.allowance_period"),
     ],
 )  # fmt: skip
 def test_post_member_coupon_with_bad_input_is_400_and_issues_nothing(api, member, body, field):
@@ -409,6 +433,32 @@ def test_post_member_coupon_with_bad_input_is_400_and_issues_nothing(api, member
     assert response.json()["code"] == "validation_error"
     assert field in response.json()["fields"], response.json()["fields"]
     assert not Coupon.objects.exists()
+
+
+def test_post_member_coupon_issues_a_free_product_and_a_perk_with_an_allowance(api, member):
+    product = {"kind": "free_product", "product_category": "coffee", "max_discount": "4.50"}
+    perk = {
+        "kind": "free_shipping",
+        "uses": 8,
+        "valid_days": 365,
+        "allowance_uses": 2,
+        "allowance_period": "quarter",
+        "scope": {"exclude_categories": ["furniture"]},
+    }
+
+    first = give(api, member.external_id, {**GIFT, "coupon": product})
+    second = give(api, member.external_id, {**GIFT, "coupon": perk})
+
+    assert first.status_code == 201, first.content
+    assert first.json()["product"] == {"sku": "", "category": "coffee", "quantity": 1}
+    assert first.json()["value"] == "0.00"
+    assert "category coffee" in first.json()["terms"]
+    assert second.status_code == 201, second.content
+    assert second.json()["allowance"]["uses"] == 2
+    assert second.json()["allowance"]["left"] == 2
+    assert second.json()["uses_left"] == 8
+    assert second.json()["scope"] == {"exclude_categories": ["furniture"]}
+    assert "free shipping" in second.json()["terms"]
 
 
 def test_post_member_coupon_for_an_unknown_member_is_404(api, program):

@@ -21,11 +21,22 @@ THRESHOLDS = [
                                 "valid_days": 60, "uses": 2}},
     {"points": 500, "coupon": {"kind": "percent", "value": "12.5", "max_discount": "20"}},
 ]  # fmt: skip
+# A reward's other terms (a free product, the scope, uses per member, an allowance): none.
+PLAIN = {
+    "product_sku": "",
+    "product_category": "",
+    "product_quantity": 1,
+    "scope": {},
+    "uses_per_member": None,
+    "allowance_uses": None,
+    "allowance_period": "",
+}
 THRESHOLDS_OUT = [
     {"points": 500, "coupon": {"kind": "percent", "value": "12.5", "max_discount": "20.00",
-                               "min_order_amount": "0.00", "valid_days": 30, "uses": 1}},
+                               "min_order_amount": "0.00", "valid_days": 30, "uses": 1, **PLAIN}},
     {"points": 1000, "coupon": {"kind": "fixed", "value": "15.00", "max_discount": None,
-                                "min_order_amount": "50.00", "valid_days": 60, "uses": 2}},
+                                "min_order_amount": "50.00", "valid_days": 60, "uses": 2,
+                                **PLAIN}},
 ]  # fmt: skip
 
 

@@ -191,15 +191,50 @@ def test_staff_adds_a_template_to_their_program(client, shop_a):
     assert (template.value, template.min_order_amount) == (D("7.5"), D(30))
 
 
+def test_staff_add_a_free_product_and_a_scoped_perk_template(client, shop_a):
+    client.force_login(shop_a.staff)
+    base = {"valid_days": "30", "uses": "1"}
+
+    mug = client.post(
+        url("rewards_coupontemplate_add"),
+        {**base, "name": "Mug", "kind": "free_product", "product_sku": "MUG-1",
+         "product_quantity": "2", "max_discount": "12"},
+    )  # fmt: skip
+    perk = client.post(
+        url("rewards_coupontemplate_add"),
+        {**base, "name": "Perk", "kind": "free_shipping", "uses": "8", "allowance_uses": "2",
+         "allowance_period": "quarter", "include_categories": "shoes, boots",
+         "exclude_skus": "SALE-1"},
+    )  # fmt: skip
+
+    assert (mug.status_code, perk.status_code) == (302, 302)
+    mug_template = CouponTemplate.objects.get(name="Mug")
+    assert (mug_template.kind, mug_template.value) == ("free_product", 0)
+    assert (mug_template.product_sku, mug_template.product_quantity) == ("MUG-1", 2)
+    perk_template = CouponTemplate.objects.get(name="Perk")
+    assert perk_template.scope == {"include_categories": ["shoes", "boots"],
+                                   "exclude_skus": ["SALE-1"]}  # fmt: skip
+    assert (perk_template.allowance_uses, perk_template.allowance_period) == (2, "quarter")
+    page = client.get(url("rewards_coupontemplate_change", perk_template.pk)).text
+    assert 'value="shoes, boots"' in page
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"value": "150"}, "value", "A percentage is at most 100."),
+        ({"kind": "free_product"}, "product_sku",
+         "Give the free product's SKU or its category (one)."),
+        ({"kind": "free_product", "product_sku": "A", "include_skus": "B"}, None,
+         "scope: A free product applies to its product: leave the scope empty."),
+        ({"uses": "2", "uses_per_member": "3"}, "uses_per_member",
+         "Give 1 to 2 uses (at most the coupon's uses)."),
+        ({"uses": "4", "allowance_uses": "2"}, "allowance_period",
+         "Give both the uses per period and the period."),
         ({"kind": "fixed", "value": "5.001"}, "value", "Too many decimals for EUR."),
         ({"valid_days": "0"}, "valid_days", "Give 1 to 3650 days."),
         ({"max_discount": "-1"}, "max_discount", "Give an amount of zero or more."),
     ],
-)
+)  # fmt: skip
 def test_template_terms_are_checked_by_the_service(client, shop_a, changes, field, message):
     client.force_login(shop_a.staff)
     data = {"name": "Bad", "kind": "percent", "value": "10", "valid_days": "30", "uses": "1"}
@@ -207,7 +242,7 @@ def test_template_terms_are_checked_by_the_service(client, shop_a, changes, fiel
     response = client.post(url("rewards_coupontemplate_add"), {**data, **changes})
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors[field] == [message]
+    assert response.context["adminform"].form.errors[field or "__all__"] == [message]
     assert not CouponTemplate.objects.filter(name="Bad").exists()
 
 
@@ -900,3 +935,31 @@ def test_members_of_two_programs_cannot_get_a_coupon_in_one_go(client, shop_a, s
     assert response.status_code == 302
     assert any("one program at a time" in text for text in message_texts(response))
     assert not Coupon.objects.filter(reason="Warehouse fire delayed every order").exists()
+
+
+def test_a_free_product_threshold_is_added_on_the_program_page_and_a_scope_is_kept(client, shop_a):
+    # given the shop's reward, scoped through the API to shoes
+    thresholds_replace(
+        program=shop_a.program,
+        thresholds=[{"points": 500, "coupon": {"kind": "fixed", "value": "5",
+                                               "scope": {"include_categories": ["shoes"]}}}],
+    )  # fmt: skip
+    client.force_login(shop_a.staff)
+    page = client.get(program_url(shop_a.program)).text
+    assert "Free product: SKU" in page
+    assert 'type="hidden" name="thresholds-0-scope"' in page  # sent back as it is
+    kept = {"scope": '{"include_categories": ["shoes"]}'}
+
+    # when staff add a free mug at 2,000 points (no value) and save the page
+    rows = [
+        row(500, value="5", **kept),
+        row(2000, kind="free_product", value="", product_sku="MUG-1", max_discount="12"),
+    ]
+    response = client.post(program_url(shop_a.program), program_data(shop_a.program, rows, 1))
+
+    # then the mug is a threshold, and the shoes' scope is still there
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    described = {t["points"]: t["coupon"] for t in thresholds_describe(program=shop_a.program)}
+    assert described[500]["scope"] == {"include_categories": ["shoes"]}
+    assert (described[2000]["kind"], described[2000]["product_sku"]) == ("free_product", "MUG-1")
+    assert described[2000]["value"] == 0

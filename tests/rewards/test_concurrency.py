@@ -19,6 +19,7 @@ from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.refunds import refund_record
+from rewards.lines import Line
 from rewards.models import Coupon, CouponEvent, Redemption
 from rewards.services.checkout import coupon_redeem, coupon_release
 from rewards.services.coupons import coupons_expire
@@ -271,3 +272,61 @@ def test_a_refund_voiding_a_coupon_and_its_redemption_at_once_never_both_happen(
         assert kinds(outcomes) == {"CheckoutResult": 1, "RefundResult": 1}
         assert (coupon.status, balance) == ("redeemed", -5000)
     assert ledger_audit() == []
+
+
+def redeem_as(coupon, order, member, lines=None):
+    return lambda: coupon_redeem(
+        program=coupon.program,
+        code=coupon.code,
+        order_reference=order,
+        order_amount=Decimal("80.00"),
+        currency="EUR",
+        member_external_id=member,
+        lines=lines,
+    )
+
+
+def test_a_promotion_limited_per_member_serves_each_member_its_uses_at_once():
+    # given a 10-use promotion, at most 2 uses per customer
+    coupon = CouponFactory(member=None, uses_allowed=10, uses_per_member=2)
+
+    # when one customer tries it on 8 orders and another on 4, all at the same moment
+    outcomes = at_once(
+        [redeem_as(coupon, f"A-{n}", "ann") for n in range(8)]
+        + [redeem_as(coupon, f"B-{n}", "bob") for n in range(4)]
+    )
+
+    # then each gets exactly 2 uses
+    assert kinds(outcomes) == {"CheckoutResult": 4, "CouponMemberLimitReached": 8}
+    counted = Counter(Redemption.objects.values_list("member_reference", flat=True))
+    assert counted == {"ann": 2, "bob": 2}
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.uses_count) == ("active", 4)
+
+
+def test_a_perk_allowance_of_two_a_quarter_serves_two_of_ten_orders_at_once():
+    coupon = CouponFactory(uses_allowed=8, allowance_uses=2, allowance_period="quarter")
+    member = coupon.member.external_id
+
+    outcomes = at_once([redeem_as(coupon, f"O-{n}", member) for n in range(10)])
+
+    assert kinds(outcomes) == {"CheckoutResult": 2, "CouponAllowanceUsedUp": 8}
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.uses_count) == ("active", 2)
+
+
+def test_a_multi_use_scoped_coupon_answers_each_winner_line_by_line():
+    coupon = CouponFactory(uses_allowed=3, scope={"include_categories": ["shoes"]})
+    lines = [
+        Line(sku="SH-1", category="shoes", quantity=1, unit_price=Decimal("60.00")),
+        Line(sku="SO-1", category="socks", quantity=1, unit_price=Decimal("20.00")),
+    ]
+    member = coupon.member.external_id
+
+    outcomes = at_once([redeem_as(coupon, f"O-{n}", member, lines) for n in range(12)])
+
+    assert kinds(outcomes) == {"CheckoutResult": 3, "CouponAlreadyRedeemed": 9}
+    assert {str(o.discount) for o in outcomes if hasattr(o, "discount")} == {"6.00"}
+    assert [r.lines[0]["discount"] for r in Redemption.objects.all()] == ["6.00"] * 3
+    coupon.refresh_from_db()
+    assert (coupon.status, coupon.uses_count) == ("redeemed", 3)

@@ -19,7 +19,9 @@ from loyalty.api.serializers.fields import (
 )
 from loyalty.models import EarningRule, Program
 from loyalty.services.earning import STACKING_RULE
-from rewards.api.serializers import CouponTermsInSerializer
+from rewards.api.serializers import CouponTermsInSerializer, ScopeSerializer, period_field
+from rewards.lines import scope_clean
+from rewards.services.reward_terms import REWARD_FIELDS
 
 
 class ThresholdCouponSerializer(serializers.Serializer):
@@ -29,6 +31,15 @@ class ThresholdCouponSerializer(serializers.Serializer):
     min_order_amount = serializers.CharField()
     valid_days = serializers.IntegerField()
     uses = serializers.IntegerField()
+    # The reward's other terms (``rewards.models.RewardTerms``): a free product, the scope,
+    # uses per member and a perk's allowance per period.
+    product_sku = serializers.CharField(max_length=100, allow_blank=True)
+    product_category = serializers.CharField(max_length=100, allow_blank=True)
+    product_quantity = serializers.IntegerField(min_value=1, max_value=100)
+    scope = ScopeSerializer()
+    uses_per_member = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
+    allowance_uses = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
+    allowance_period = period_field(allow_blank=True)
 
 
 class ThresholdSerializer(serializers.Serializer):
@@ -51,6 +62,8 @@ class ThresholdSerializer(serializers.Serializer):
                 ),
                 "valid_days": terms["valid_days"],
                 "uses": terms["uses"],
+                **{name: terms[name] for name in REWARD_FIELDS},
+                "scope": scope_clean(terms["scope"]),
             },
         }
 
