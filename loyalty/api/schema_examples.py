@@ -19,6 +19,11 @@ COUPON = {
     "member": "cus_1042",
     "uses_allowed": 1,
     "uses_count": 0,
+    "uses_left": 1,
+    "uses_per_member": None,
+    "allowance": None,
+    "product": None,
+    "scope": {},
     "source": "reward",
     "terms": "10.00 EUR off orders of at least 50.00 EUR",
 }
@@ -112,14 +117,19 @@ CHECKOUT = {"member": "cus_1042", "order_amount": "64.00", "currency": "EUR"}
 
 COUPON_VALIDATE = [
     request("A signed-in customer's order", CHECKOUT),
-    response("It applies", {"valid": True, "discount": "10.00", "coupon": COUPON}),
+    response(
+        "It applies",
+        {"valid": True, "discount": "10.00", "shipping_discount": "0.00", "lines": [],
+         "coupon": COUPON},
+    ),  # fmt: skip
 ]
 
 COUPON_REDEEM = [
     request("On order ORD-2024-0901", {**CHECKOUT, "order": "ORD-2024-0901"}),
     response(
         "Redeemed",
-        {"discount": "10.00", "coupon": {**COUPON, "status": "redeemed", "uses_count": 1}},
+        {"discount": "10.00", "shipping_discount": "0.00", "lines": [],
+         "coupon": {**COUPON, "status": "redeemed", "uses_count": 1, "uses_left": 0}},  # fmt: skip
     ),
 ]
 

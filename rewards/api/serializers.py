@@ -250,7 +250,7 @@ DISCOUNT_HELP = "What the coupon takes off this order in all: the lines' and the
 
 
 class CheckoutRefusalSerializer(ErrorSerializer):
-    """A checkout refusal; ``no_eligible_items`` also lists the lines and the coupon's scope."""
+    """A checkout refusal; `no_eligible_items` also lists the lines and the coupon's scope."""
 
     lines = LineDiscountSerializer(
         many=True, required=False, help_text="`no_eligible_items`: each line, none eligible."
@@ -288,8 +288,8 @@ class CouponTermsInSerializer(serializers.Serializer):
     kind = coupon_kind_field()
     value = amount_field(
         required=False,
-        help_text='Percent off (e.g. "10") or an amount in the currency; 0 or left out for a '
-        "free product or free shipping.",
+        help_text='Percent off (e.g. "10", at most 100) or an amount in the currency; 0 or left '
+        "out for a free product or free shipping.",
     )
     max_discount = amount_field(
         required=False,

@@ -91,6 +91,41 @@ schema.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
 )
 
 
+def coupon_terms_break_a_rule(coupon: dict) -> bool:
+    """A coupon's terms whose fields disagree (the terms' descriptions say so in words)."""
+    kind, value = coupon.get("kind"), coupon.get("value")
+    if kind in ("percent", "fixed"):
+        try:
+            amount = Decimal(str(value))
+        except ArithmeticError:
+            return True  # a percent or fixed discount takes off something
+        if amount <= 0 or (kind == "percent" and amount > 100):
+            return True  # a percentage is at most 100
+    if kind in ("free_product", "free_shipping"):
+        try:
+            if value is not None and Decimal(str(value)) != 0:
+                return True  # a free product or free shipping has no value
+        except ArithmeticError:
+            return True
+    product = [coupon.get("product_sku"), coupon.get("product_category")]
+    if kind == "free_product":
+        if sum(1 for name in product if name) != 1:
+            return True  # a free product names its SKU or its category (one)
+        scope = coupon.get("scope")
+        if isinstance(scope, dict) and any(scope.values()):
+            return True  # a free product applies to its product only
+    elif any(product):
+        return True  # only a free product names a product
+    uses = coupon.get("uses", 1)
+    uses = uses if isinstance(uses, int) else 1
+    for name in ("uses_per_member", "allowance_uses"):
+        limit = coupon.get(name)
+        if isinstance(limit, int) and not 0 < limit <= uses:
+            return True  # at most the coupon's uses
+    # the uses per period and the period come together
+    return (coupon.get("allowance_uses") is None) != (not coupon.get("allowance_period"))
+
+
 def breaks_a_rule_between_fields(body) -> bool:
     """The rules between fields that OpenAPI 3.0's JSON Schema cannot state (the operations'
     descriptions state them in words): generated bodies that break one are not sent."""
@@ -112,12 +147,8 @@ def breaks_a_rule_between_fields(body) -> bool:
                 except ArithmeticError:
                     pass
     coupon = body.get("coupon")
-    if isinstance(coupon, dict) and coupon.get("kind") == "percent":
-        try:
-            if Decimal(str(coupon.get("value"))) > 100:
-                return True  # a percentage is at most 100
-        except ArithmeticError:
-            pass
+    if isinstance(coupon, dict) and coupon_terms_break_a_rule(coupon):
+        return True
     if body.get("counts_for_tier") is True and isinstance(body.get("points"), int):
         if body["points"] < 0:
             return True  # only a grant (points > 0) counts toward tiers

@@ -34,6 +34,14 @@ def test_a_new_merchant_gets_the_default_program():
                 "min_order_amount": Decimal(100),
                 "valid_days": 30,
                 "uses": 1,
+                # A percent off the whole order, usable once, by anyone holding it.
+                "product_sku": "",
+                "product_category": "",
+                "product_quantity": 1,
+                "scope": {},
+                "uses_per_member": None,
+                "allowance_uses": None,
+                "allowance_period": "",
             },
         }
     ]

@@ -75,6 +75,9 @@ def test_staff_add_a_free_product_reward_on_the_program_page(browser, live_serve
     page.fill("#id_thresholds-1-product_sku", "MUG-1")
     page.fill("#id_thresholds-1-max_discount", "12")
     screenshot(page, f"rewards-admin-thresholds-{size}")
+    # The live example above the buttons redraws after an edit: let it settle first.
+    page.wait_for_load_state("networkidle")
+    page.locator("input[name=_continue]").scroll_into_view_if_needed()
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist")
 
