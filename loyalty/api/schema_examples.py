@@ -119,8 +119,13 @@ COUPON_VALIDATE = [
     request("A signed-in customer's order", CHECKOUT),
     response(
         "It applies",
-        {"valid": True, "discount": "10.00", "shipping_discount": "0.00", "lines": [],
-         "coupon": COUPON},
+        {
+            "valid": True,
+            "discount": "10.00",
+            "shipping_discount": "0.00",
+            "lines": [],
+            "coupon": COUPON,
+        },
     ),  # fmt: skip
 ]
 
@@ -128,8 +133,12 @@ COUPON_REDEEM = [
     request("On order ORD-2024-0901", {**CHECKOUT, "order": "ORD-2024-0901"}),
     response(
         "Redeemed",
-        {"discount": "10.00", "shipping_discount": "0.00", "lines": [],
-         "coupon": {**COUPON, "status": "redeemed", "uses_count": 1, "uses_left": 0}},  # fmt: skip
+        {
+            "discount": "10.00",
+            "shipping_discount": "0.00",
+            "lines": [],
+            "coupon": {**COUPON, "status": "redeemed", "uses_count": 1, "uses_left": 0},
+        },  # fmt: skip
     ),
 ]
 
