@@ -8,6 +8,7 @@ the document says a key needs is what the API checks.
 
 import re
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.extensions import (
@@ -115,6 +116,12 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
     sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
     places = field.decimal_places or 0
     fraction = rf"(\.[0-9]{{1,{places}}})?" if places else ""
+    top = Decimal(field.max_value) if field.max_value is not None else None
+    if sign == "" and top is not None and top > 1 and top == 10 ** (len(str(int(top))) - 1):
+        # At most 10^k (an earn rate's 100000): k digits, or 10^k itself with zeros after.
+        digits = len(str(int(top))) - 1
+        zeros = rf"(\.0{{1,{places}}})?" if places else ""
+        return rf"^([0-9]{{1,{digits}}}{fraction}|{int(top)}{zeros})$"
     return rf"^{sign}[0-9]{{1,{whole}}}{fraction}$"
 
 
@@ -168,6 +175,12 @@ class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
             "example": currency,
             "description": f"The program's ISO 4217 currency code: {currency} (in any case).",
         }
+
+
+# A character Python's ``str.strip`` (so DRF's trimming) keeps, as a pattern class that reads
+# the same in ECMAScript's regular expressions: its ``\s`` lacks \x1c-\x1f and \x85, which
+# Python strips, and has \ufeff, which Python keeps.
+NOT_TRIMMED = r"(?:[^\s\x00\x1c-\x1f\x85]|\ufeff)"
 
 
 def external_id_pattern(*, reserved: frozenset[str] = frozenset()) -> str:
@@ -286,10 +299,13 @@ class ScopedAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         """A component's description is its own class's docstring, never one inherited
-        from a base class (those explain the code, not the shape)."""
+        from a base class (those explain the code, not the shape); a serializer that refuses
+        keys it does not know (``refuses_unknown_keys``) says so: no additional properties."""
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
         if not vars(type(serializer)).get("__doc__"):
             schema.pop("description", None)
+        if direction == "request" and getattr(serializer, "refuses_unknown_keys", False):
+            schema["additionalProperties"] = False
         return schema
 
     def _map_serializer_field(
@@ -305,7 +321,7 @@ class ScopedAutoSchema(AutoSchema):
             and "pattern" not in schema
         ):
             blank = field.allow_blank or not field.trim_whitespace
-            schema["pattern"] = r"^[^\x00]*$" if blank else r"^[^\x00]*[^\s\x00][^\x00]*$"
+            schema["pattern"] = r"^[^\x00]*$" if blank else rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"
         elif (
             direction == "request"
             and type(field) is serializers.DecimalField

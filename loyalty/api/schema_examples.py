@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from drf_spectacular.utils import OpenApiExample
 
-COUPON = {
+COUPON: dict[str, object] = {
     "code": "K7QXM-4TPRW-9HCNA",
     "kind": "fixed",
     "value": "10.00",

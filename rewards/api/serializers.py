@@ -39,6 +39,8 @@ def name_field(**kwargs: Any) -> serializers.CharField:
 class ScopeSerializer(serializers.Serializer):
     """What a coupon applies to; a list left out is empty. An exclusion wins."""
 
+    refuses_unknown_keys = True  # the schema says so (loyalty.api.schema)
+
     def to_internal_value(self, data: Any) -> Any:
         # A misspelt list ("include_sku") would otherwise be dropped: a coupon for everything.
         if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
