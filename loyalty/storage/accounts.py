@@ -180,23 +180,34 @@ def window_sums(
 
 @lru_cache(maxsize=16)
 def _window_sums_sql(windows: int) -> str:
+    sums = ", ".join(
+        f"COALESCE(SUM(CASE WHEN {_AT} >= %s THEN e.{sql.column(LedgerEntry, 'points')} "
+        "ELSE 0 END), 0)"
+        for _ in range(windows)
+    )
+    return f"SELECT e.{sql.column(LedgerEntry, 'member')}, {sums} {_counting_entries()} GROUP BY 1"
+
+
+# When an entry counts for a tier: its order's placing, else its writing.
+_AT = f"COALESCE(o.{sql.column(Order, 'placed_at')}, e.{sql.column(LedgerEntry, 'created_at')})"
+
+
+@lru_cache(maxsize=1)
+def _counting_entries() -> str:
+    """FROM and WHERE of the members' counting entries (``_counting``'s rule) in a window;
+    the parameters: member ids, counting kinds, the window's start less ``SKEW`` (only
+    trims), the window's start."""
     entry, order = sql.quote(LedgerEntry._meta.db_table), sql.quote(Order._meta.db_table)
 
     def col(name: str) -> str:
         return f"e.{sql.column(LedgerEntry, name)}"
 
-    at = f"COALESCE(o.{sql.column(Order, 'placed_at')}, {col('created_at')})"
-    sums = ", ".join(
-        f"COALESCE(SUM(CASE WHEN {at} >= %s THEN {col('points')} ELSE 0 END), 0)"
-        for _ in range(windows)
-    )
     return (
-        f"SELECT {col('member')}, {sums} FROM {entry} e "  # noqa: S608 - names from the models
+        f"FROM {entry} e "  # noqa: S608 - names from the models
         f"LEFT OUTER JOIN {order} o ON o.{sql.column(Order, 'pk')} = {col('order')} "
         f"WHERE {col('member')} = ANY(%s) AND ({col('kind')} = ANY(%s) OR ("
         f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb "
-        f"AND {col('kind')} = 'grant')) AND {col('created_at')} >= %s AND {at} >= %s "
-        "GROUP BY 1"
+        f"AND {col('kind')} = 'grant')) AND {col('created_at')} >= %s AND {_AT} >= %s"
     )
 
 
@@ -228,20 +239,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @lru_cache(maxsize=1)
 def _contributions_sql() -> str:
     """``_window_sums_sql``'s entries, summed by member and moment instead of by window."""
-    entry, order = sql.quote(LedgerEntry._meta.db_table), sql.quote(Order._meta.db_table)
-
-    def col(name: str) -> str:
-        return f"e.{sql.column(LedgerEntry, name)}"
-
-    at = f"COALESCE(o.{sql.column(Order, 'placed_at')}, {col('created_at')})"
+    member, points = sql.column(LedgerEntry, "member"), sql.column(LedgerEntry, "points")
     return (
-        f"SELECT {col('member')}, (EXTRACT(EPOCH FROM {at}) * 1000000)::bigint, "  # noqa: S608
-        f"SUM({col('points')}) FROM {entry} e "
-        f"LEFT OUTER JOIN {order} o ON o.{sql.column(Order, 'pk')} = {col('order')} "
-        f"WHERE {col('member')} = ANY(%s) AND ({col('kind')} = ANY(%s) OR ("
-        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb "
-        f"AND {col('kind')} = 'grant')) AND {col('created_at')} >= %s AND {at} >= %s "
-        "GROUP BY 1, 2 ORDER BY 1, 2"
+        f"SELECT e.{member}, (EXTRACT(EPOCH FROM {_AT}) * 1000000)::bigint, SUM(e.{points}) "  # noqa: S608
+        f"{_counting_entries()} GROUP BY 1, 2 ORDER BY 1, 2"
     )
 
 
