@@ -3,12 +3,8 @@ the receiver answered (or why it was not reached); it goes through the real send
 netguard's address checks), is audited, and only managers of the endpoint's merchant may
 send one. An endpoint must listen to at least one event."""
 
-import hashlib
-import hmac
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.contrib.messages import get_messages
@@ -22,56 +18,11 @@ from notifications.models import WebhookEndpoint
 from notifications.services.webhook_endpoints import webhook_endpoint_save
 from notifications.services.webhook_test import webhook_test_send
 from tests.factories import ProgramFactory, StaffFactory
+from tests.notifications.receivers import VerifyingReceiver
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:notifications_webhookendpoint_add")
-
-
-class VerifyingReceiver:
-    """A real HTTP server on 127.0.0.1 that checks each request's signature with the secret
-    it was given, as an integrator's receiver does: 200 "verified" or 401 "bad signature"
-    (or ``status`` / ``answer`` when set)."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.requests: list[dict] = []
-        self.status: int | None = None
-        self.answer = b""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                signed = self.headers["X-Loyalty-Timestamp"].encode() + b"." + body
-                mac = hmac.new(receiver.secret.encode(), signed, hashlib.sha256).hexdigest()
-                verified = hmac.compare_digest("sha256=" + mac, self.headers["X-Loyalty-Signature"])
-                receiver.requests.append(
-                    {"headers": dict(self.headers), "body": body, "verified": verified}
-                )
-                status = receiver.status or (200 if verified else 401)
-                answer = receiver.answer or (b"verified" if verified else b"bad signature")
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.contrib.messages import get_messages
@@ -24,6 +22,7 @@ from notifications.services.webhooks import (
     webhooks_deliver,
 )
 from tests.factories import ProgramFactory, StaffFactory
+from tests.notifications.receivers import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -38,43 +37,6 @@ ORDER = {
 ENDPOINTS_URL = reverse("admin:notifications_webhookendpoint_changelist")
 ENDPOINT_ADD_URL = reverse("admin:notifications_webhookendpoint_add")
 DELIVERIES_URL = reverse("admin:notifications_webhookdelivery_changelist")
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records what it is sent and answers ``status``."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
