@@ -16,6 +16,7 @@ from loyalty.models.ledger import (
     PendingEarning,
     PointLot,
     Refund,
+    TierDay,
 )
 from loyalty.models.members import Feedback, Member, ProfileToken, TierChange, Transfer
 from loyalty.models.ops import AuditEntry, BulkJob, BulkRow, IdempotencyRecord, OpsAlert
@@ -24,6 +25,7 @@ from loyalty.models.program import Campaign, EarningRule, Program, Tier
 __all__ = [
     "TIER_COUNTING_GRANT_FLAG",
     "TIER_COUNTING_KINDS",
+    "TierDay",
     "amount_field",
     "ApiKey",
     "AuditEntry",

@@ -200,6 +200,12 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["member", "-id"], name="ledger_member_newest_idx"),
             models.Index(fields=["program", "created_at"], name="ledger_program_created_idx"),
+            # A tier window's entries without an order (``storage.accounts``), by when written.
+            models.Index(
+                fields=["member", "created_at"],
+                condition=Q(order__isnull=True),
+                name="ledger_member_orderless_idx",
+            ),
             *where_set("refund", "ledger_refund_idx"),
             *where_set("coupon", "ledger_coupon_idx"),
             *where_set("created_by", "ledger_created_by_idx"),
@@ -215,6 +221,26 @@ class LedgerEntry(models.Model):
 # kinds, and grants whose details carry the flag set to true.
 TIER_COUNTING_KINDS = (LedgerEntry.Kind.EARN.value, LedgerEntry.Kind.REVERSAL.value)
 TIER_COUNTING_GRANT_FLAG = "counts_for_tier"
+
+
+class TierDay(models.Model):
+    """A member's points that count toward tiers, summed by the UTC day they count from (an
+    order's entries from its placing, others from their writing). ``ledger_append`` adds
+    each counting entry to its day, so a tier window reads a row a day and only its first
+    day entry by entry (``storage.accounts``), however many orders the member placed.
+
+    Invariant: each row equals the sum of the member's counting entries of its day.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "day"], name="tier_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} on {self.day} ({self.member_id})"
 
 
 class PointLot(models.Model):

@@ -1,13 +1,14 @@
 """The member's history on the profile page: one page of ledger entries, each told in the
 active language with its calculation.
 
-A page is found by keyset (the entries' ids, newest first: ``before``/``after`` an id),
-never by OFFSET, and nothing counts the whole history: a page costs the same at entry 20 as
-at entry 10,000. Each line is built from the entry's structured fields (kind, points,
-``details``, its order, refund and coupon), not from the English ``reason`` stored for
-staff; only texts that staff typed (a grant's reason) are shown as they were written.
+A page is found by keyset (``loyalty.profile.keyset``), and nothing counts the whole
+history: a page costs the same at entry 20 as at entry 10,000. Each line is built from the
+entry's structured fields (kind, points, ``details``, its order, refund and coupon), not
+from the English ``reason`` stored for staff; only texts that staff typed (a grant's
+reason) are shown as they were written.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,7 @@ from django.utils.translation import ngettext
 from loyalty import money
 from loyalty.content import REASON_KEY, localized
 from loyalty.models import LedgerEntry, Member, Tier, Transfer
+from loyalty.profile.keyset import keyset_page
 from loyalty.selectors import member_ledger
 from loyalty.services.tiers import program_tiers
 
@@ -46,15 +48,6 @@ class HistoryPage:
     older: int | None
 
 
-def cursor(value: Any) -> int | None:
-    """A page cursor from the query string: a positive id, else None (the first page)."""
-    try:
-        found = int(str(value))
-    except (TypeError, ValueError):
-        return None
-    return found if 0 < found < 2**63 else None
-
-
 def history_page(
     *, member: Member, before: int | None = None, after: int | None = None
 ) -> HistoryPage:
@@ -68,22 +61,8 @@ def history_page(
         .defer("order__lines", "order__earning")
         .annotate(order_campaigns=KeyTransform("campaigns", "order__earning"))
     )
-    size = HISTORY_PAGE_SIZE
-    rows: list[LedgerEntry] = []
-    if after is not None:
-        rows = list(entries.filter(id__gt=after).order_by("id")[: size + 1])
-        if len(rows) > size:
-            rows = rows[:size][::-1]
-            newer: int | None = rows[0].pk
-            older: int | None = rows[-1].pk
-        else:
-            rows = []  # Fewer than a page is newer: that is the first page.
-    if not rows:
-        query = entries.filter(id__lt=before) if before is not None else entries
-        rows = list(query[: size + 1])
-        older = rows[size - 1].pk if len(rows) > size else None
-        rows = rows[:size]
-        newer = rows[0].pk if before is not None and rows else None
+    page = keyset_page(entries, size=HISTORY_PAGE_SIZE, before=before, after=after)
+    rows = page.rows
     transfers = _page_transfers(rows)
     # The tiers' names per language, kept per process with the program's settings: no query.
     tiers = {tier.name: tier for tier in program_tiers(member.program)}
@@ -96,7 +75,7 @@ def history_page(
         )
         for entry in rows
     ]
-    return HistoryPage(lines=lines, newer=newer, older=older)
+    return HistoryPage(lines=lines, newer=page.newer, older=page.older)
 
 
 def _when(entry: LedgerEntry) -> datetime:
@@ -254,7 +233,7 @@ def _transfer_id(entry: LedgerEntry) -> int | None:
     return found if isinstance(found, int) else None
 
 
-def _page_transfers(entries: list[LedgerEntry]) -> dict[int | None, Transfer]:
+def _page_transfers(entries: Sequence[LedgerEntry]) -> dict[int | None, Transfer]:
     """The transfers behind a page's transfer entries, with both members: one query, and
     only when the page has such an entry."""
     ids = {pk for pk in map(_transfer_id, entries) if pk is not None}

@@ -1,29 +1,32 @@
 """What the profile page shows, read in a fixed number of queries whatever the member's
-history: the ledger is paged by keyset (no OFFSET, no count of it), coupons are capped,
-everything else comes from the member's row or the program's settings (a page of history
-with transfers on it reads them in one more query)."""
+history: the ledger is paged by keyset (no OFFSET, no count of it), the page shows the
+newest coupons and the coupons page the rest by keyset, the tier's progress is summed by
+PostgreSQL from the member's tier points by day, and everything else comes from the
+member's row or the program's settings (a page of history with transfers on it reads them
+in one more query)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from loyalty.content import localized
 from loyalty.models import Member, Program
 from loyalty.profile.explain import how_it_works
 from loyalty.profile.history import history_page
+from loyalty.profile.keyset import keyset_page
 from loyalty.selectors import member_summary
 from loyalty.services.tiers import badge_card_offered
 from rewards.models import Coupon, CouponTemplate, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
-PAST_COUPONS_SHOWN = 20
-# A member rarely holds more; past this the page lists the newest (the shop's checkout
-# finds any of them by code).
-ACTIVE_COUPONS_SHOWN = 50
+# The page shows the newest few; the coupons page (``coupons_page``) lists them all.
+ACTIVE_COUPONS_SHOWN = 6
+PAST_COUPONS_SHOWN = 5
+COUPONS_PAGE_SIZE = 20
 # Points expiring within this many days are highlighted.
 EXPIRY_WARNING_DAYS = 30
 
@@ -80,22 +83,58 @@ def _reward_options(
     ]
 
 
-def _coupon_cards(
-    member: Member, *, now: datetime, language: str | None
-) -> tuple[list[CouponCard], list[CouponCard]]:
-    """The member's usable coupons, and the newest of those it can no longer use (each with
-    its template, for the reward's name: a join, not a query)."""
-    active_query = member_coupons(member=member, status="active").select_related("template")
-    shown = active_query[:ACTIVE_COUPONS_SHOWN]
-    active = [_coupon_card(c, now=now, language=language) for c in shown]
-    past_query = (
+def _active(member: Member) -> QuerySet[Coupon]:
+    return member_coupons(member=member, status="active").select_related("template")
+
+
+def _past(member: Member, *, now: datetime) -> QuerySet[Coupon]:
+    return (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
         .select_related("template")
         .order_by("-id")
     )
-    past = [_coupon_card(c, now=now, language=language) for c in past_query[:PAST_COUPONS_SHOWN]]
-    return active, past
+
+
+def _coupon_cards(
+    member: Member, *, now: datetime, language: str | None
+) -> tuple[list[CouponCard], list[CouponCard], bool]:
+    """The member's newest usable coupons, the newest it can no longer use (each with its
+    template, for the reward's name: a join, not a query), and whether it holds more than
+    these (one row more is read, nothing counted)."""
+    active = list(_active(member)[: ACTIVE_COUPONS_SHOWN + 1])
+    past = list(_past(member, now=now)[: PAST_COUPONS_SHOWN + 1])
+    more = len(active) > ACTIVE_COUPONS_SHOWN or len(past) > PAST_COUPONS_SHOWN
+    return (
+        [_coupon_card(c, now=now, language=language) for c in active[:ACTIVE_COUPONS_SHOWN]],
+        [_coupon_card(c, now=now, language=language) for c in past[:PAST_COUPONS_SHOWN]],
+        more,
+    )
+
+
+@dataclass
+class CouponsPage:
+    cards: list[CouponCard]
+    past: bool
+    newer: int | None
+    older: int | None
+
+
+def coupons_page(
+    *,
+    member: Member,
+    past: bool = False,
+    before: int | None = None,
+    after: int | None = None,
+    language: str | None = None,
+) -> CouponsPage:
+    """All the member's usable coupons (or, ``past``, those it can no longer use), a keyset
+    page at a time, newest first: one query whatever their number."""
+    now = timezone.now()
+    rows = _past(member, now=now) if past else _active(member)
+    page = keyset_page(rows, size=COUPONS_PAGE_SIZE, before=before, after=after)
+    cards = [_coupon_card(c, now=now, language=language) for c in page.rows]
+    return CouponsPage(cards=cards, past=past, newer=page.newer, older=page.older)
 
 
 def _reward_progress(
@@ -148,7 +187,7 @@ def profile_page(
         and expire_at - now <= timedelta(days=EXPIRY_WARNING_DAYS)
     )
 
-    active, past = _coupon_cards(member, now=now, language=language)
+    active, past, more_coupons = _coupon_cards(member, now=now, language=language)
     history = history_page(member=member, before=before, after=after)
     choice = program.conversion_mode == Program.ConversionMode.CHOICE
     return {
@@ -163,6 +202,7 @@ def profile_page(
         "expiry_near": expiry_near,
         "active_coupons": active,
         "past_coupons": past,
+        "more_coupons": more_coupons,
         "history": history,
         "history_lines": history.lines,
         "how": how_it_works(program=program, thresholds=thresholds, tier_id=member.tier_id),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("language/", views.language, name="language"),
     path("notifications/", views.notification_settings, name="notifications"),
     path("rewards/claim/", views.claim, name="claim"),
+    path("coupons/", views.coupons, name="coupons"),
     path("transfer/", views.transfer, name="transfer"),
     path("feedback/", views.feedback, name="feedback"),
     path("badge/", views.badge, name="badge"),

@@ -37,8 +37,8 @@ from loyalty.forms import FeedbackForm, TransferForm, add_service_error
 from loyalty.models import Member, Merchant
 from loyalty.profile.auth import session_login, session_logout, session_member
 from loyalty.profile.explain import referral_offer
-from loyalty.profile.history import cursor
-from loyalty.profile.selectors import profile_page
+from loyalty.profile.keyset import cursor
+from loyalty.profile.selectors import coupons_page, profile_page
 from loyalty.services.conversion import reward_claim
 from loyalty.services.feedback import feedback_submit
 from loyalty.services.members import member_email_consent_set, member_locale_set
@@ -167,6 +167,21 @@ def _profile(
         ),
     )
     return _page(request, "profile/page.html", context, status=status)
+
+
+@member_required
+@require_GET
+def coupons(request: HttpRequest, member: Member) -> HttpResponse:
+    """All the member's coupons, usable ones or (``?past=1``) those it can no longer use."""
+    page = coupons_page(
+        member=member,
+        past=request.GET.get("past") == "1",
+        before=cursor(request.GET.get("before")),
+        after=cursor(request.GET.get("after")),
+        language=translation.get_language(),
+    )
+    context = {"page": page, "member": member, "merchant": member.program.merchant}
+    return _page(request, "profile/coupons.html", context)
 
 
 def _claim_confirm(options: list[Any], asked: Any, member: Member) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """What a member sees of tiers: where they stand, what keeps their tier, their history, and
 the public badge card."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from loyalty.models import Member, Order, Tier, TierChange
 from loyalty.rules import tiers as tier_rules
-from loyalty.services.tier_job import tier_keep
+from loyalty.services.tier_job import keep_ask, tier_keep
 from loyalty.services.tiers import program_tiers
 from loyalty.storage import accounts
 
@@ -17,34 +17,29 @@ from loyalty.storage import accounts
 def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any]:
     """``{"tier": ..., "next_tier": ...}`` as ``member_summary`` shows them (INTERFACES.md).
 
-    Two queries: the program's tiers and the member's counting points of the longest window.
+    Two queries: the program's tiers, then the member's standing in the current tier's keep
+    window and the points of the next tier's window, summed by PostgreSQL (one row however
+    many orders the windows hold).
     """
     now = now or timezone.now()
     tiers = program_tiers(member.program)
     if not tiers:
         return {"tier": None, "next_tier": None}
     grace = member.program.tier_grace_days
-    longest = max(t.window_days for t in tiers) + grace
-    contributions = accounts.window_contributions(member_ids=[member.pk], days=longest, now=now)[
-        member.pk
-    ]
-
-    def points_in(days: int) -> int:
-        start = now - timedelta(days=days)
-        return sum(points for at, points in contributions if at >= start)
-
     current = next((t for t in tiers if t.pk == member.tier_id), None)
+    above = [t for t in tiers if t.min_points > tier_rules.rank(current)]
+    nxt = above[0] if above else None
+    overridden = member.tier_override_until is not None and member.tier_override_until > now
+    ask = keep_ask(tier=None if overridden else current, grace=grace, now=now, count=nxt)
+    standing = accounts.keep_standings(asks={member.pk: ask})[member.pk]
     tier: dict[str, Any] | None = None
     if current is not None:
-        overridden = member.tier_override_until is not None and member.tier_override_until > now
         if overridden:
             assert member.tier_override_until is not None
             safe_until: date | None = timezone.localdate(member.tier_override_until)
             keep = None
         else:
-            safe_until, keep = tier_keep(
-                tier=current, contributions=contributions, grace=grace, now=now
-            )
+            safe_until, keep = tier_keep(tier=current, standing=standing, grace=grace, now=now)
         tier = {
             "name": current.name,
             # Per language beside the base values (``loyalty.content.localized_attr``).
@@ -59,11 +54,9 @@ def tier_status(*, member: Member, now: datetime | None = None) -> dict[str, Any
             "keep": {"points_needed": keep.points_needed, "by": keep.by} if keep else None,
             "override_until": member.tier_override_until if overridden else None,
         }
-    above = [t for t in tiers if t.min_points > tier_rules.rank(current)]
     next_tier = None
-    if above:
-        nxt = above[0]
-        points = points_in(nxt.window_days)
+    if nxt is not None:
+        points = standing.counted
         next_tier = {
             "name": nxt.name,
             "name_i18n": dict(nxt.name_i18n),

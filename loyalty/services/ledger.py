@@ -5,18 +5,30 @@ entry's ``balance_after`` is the previous entry's plus its points. Points still 
 return window are not entries yet (``member.pending``, see ``pending``); the audit
 checks them too. Callers hold the member's row lock for the whole transaction, so
 entries of one member are appended one at a time. An entry keeps the member's account
-true (``storage.accounts``): its point lots in per-earning programs, its tier windows.
+true (``storage.accounts``): its point lots in per-earning programs, its tier windows and
+the tier points of each day (``TierDay``).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member, Order, PendingEarning, PointLot, Refund, User
+from loyalty.models import (
+    TIER_COUNTING_GRANT_FLAG,
+    TIER_COUNTING_KINDS,
+    LedgerEntry,
+    Member,
+    Order,
+    PendingEarning,
+    PointLot,
+    Refund,
+    TierDay,
+    User,
+)
 from loyalty.rules import tiers as tier_rules
 from loyalty.rules import validity
 from loyalty.storage import accounts, unit
@@ -62,10 +74,13 @@ def ledger_append(
         details=details or {},
     )
     unit.add(entry)
-    if account.windows is not None and tier_rules.counts(kind, entry.details):
+    if tier_rules.counts(kind, entry.details):
         at = order.placed_at if order is not None else entry.created_at
-        assert account.windows_at is not None
-        tier_rules.window_add(account.windows, points=points, at=at, now=account.windows_at)
+        day = at.astimezone(UTC).date()
+        unit.add_to(TierDay, {"member": member.pk, "day": day}, "points", points)
+        if account.windows is not None:
+            assert account.windows_at is not None
+            tier_rules.window_add(account.windows, points=points, at=at, now=account.windows_at)
     updates = {
         **_expiry(account, entry=entry, balance_before=balance_before, expires_at=expires_at),
         # The caller's word last: an order's own expiry date (placed_at + validity) beats
@@ -125,7 +140,8 @@ def ledger_audit() -> list[LedgerMismatch]:
     """Every member whose balance is not the sum of its entries, or whose chain is broken.
 
     Also every member whose cached pending points are not the sum of its pending
-    earnings, and every released earning whose entry does not carry exactly its points.
+    earnings, every released earning whose entry does not carry exactly its points, and
+    every day whose tier points (``TierDay``) are not the sum of its counting entries.
     Set-based queries, so it runs over millions of entries without loading them.
     """
     # In this order: the ops alert details only the first few findings (``ops_check``),
@@ -136,6 +152,7 @@ def ledger_audit() -> list[LedgerMismatch]:
             *_chain_mismatches(cursor),
             *_pending_mismatches(cursor),
             *_release_mismatches(cursor),
+            *_tier_day_mismatches(cursor),
         ]
 
 
@@ -237,4 +254,36 @@ def _release_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
             f"carries {entry_points}",
         )
         for member_id, external_id, order_id, points, entry_points in cursor.fetchall()
+    ]
+
+
+def _tier_day_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
+    """Each member's tier points by day (``TierDay``, what the tier windows read) against
+    the counting entries of that day (``loyalty.rules.tiers``), both ways."""
+    member_table, order_table = Member._meta.db_table, Order._meta.db_table
+    entry_table, day_table = LedgerEntry._meta.db_table, TierDay._meta.db_table
+    kinds = ", ".join(f"'{kind}'" for kind in TIER_COUNTING_KINDS)
+    cursor.execute(
+        f"""
+        SELECT m.id, m.external_id, COALESCE(d.day, s.day), COALESCE(d.points, 0),
+               COALESCE(s.total, 0)
+        FROM {day_table} d
+        FULL OUTER JOIN (
+            SELECT e.member_id, (COALESCE(o.placed_at, e.created_at) AT TIME ZONE 'UTC')::date
+                   AS day, SUM(e.points) AS total
+            FROM {entry_table} e LEFT JOIN {order_table} o ON o.id = e.order_id
+            WHERE e.kind IN ({kinds}) OR (e.kind = 'grant'
+                  AND (e.details -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb)
+            GROUP BY 1, 2
+        ) s ON s.member_id = d.member_id AND s.day = d.day
+        JOIN {member_table} m ON m.id = COALESCE(d.member_id, s.member_id)
+        WHERE COALESCE(d.points, 0) <> COALESCE(s.total, 0)
+        ORDER BY 1, 3
+        """  # noqa: S608
+    )
+    return [
+        LedgerMismatch(
+            member_id, external_id, f"tier points of {day}: {kept} kept but entries sum to {total}"
+        )
+        for member_id, external_id, day, kept, total in cursor.fetchall()
     ]

@@ -215,49 +215,54 @@ class Keep:
     by: date
 
 
+def keep_ask(
+    *, tier: Tier | None, grace: int, now: datetime, count: Tier | None = None
+) -> accounts.StandingAsk:
+    """What ``accounts.keep_standings`` sums for a holder of ``tier`` (None: no keep
+    window): the keep window (``window_days + grace``) and the tier's points; and the
+    window of the tier ``count`` (the next one), whose points to count."""
+    return accounts.StandingAsk(
+        keep_from=now - timedelta(days=tier.window_days + grace) if tier else now,
+        need=tier.min_points if tier else 0,
+        count_from=now - timedelta(days=count.window_days) if count else now,
+    )
+
+
 def tier_keep(
-    *, tier: Tier, contributions: list[tuple[datetime, int]], grace: int, now: datetime
+    *, tier: Tier, standing: accounts.KeepStanding, grace: int, now: datetime
 ) -> tuple[date | None, Keep | None]:
     """Until when the tier is safe without new points, and what keeps it beyond that.
 
-    ``contributions`` are the member's counting points by moment, oldest first, of at
-    least the keep window. The tier is safe while the points of the keep window
-    (``window_days + grace``) reach ``min_points``; each contribution leaves it
-    ``window_days + grace`` days after it counts from.
+    The tier is safe while the points of the keep window (``window_days + grace``) reach
+    ``min_points``; each contribution leaves it ``window_days + grace`` days after it counts
+    from. ``standing`` (of ``keep_ask``'s window) says when the points left first fall
+    short, and how many are left then.
     """
     if tier.min_points <= 0:
         return None, None
-    keep = timedelta(days=tier.window_days + grace)
-    counting = [(at, points) for at, points in contributions if at >= now - keep]
-    running = sum(points for _at, points in counting)
-    if running < tier.min_points:
+    if standing.points < tier.min_points:
         today = timezone.localdate(now)
-        return today, Keep(points_needed=tier.min_points - running, by=today)
-    for at, points in counting:
-        running -= points
-        if running < tier.min_points:
-            by = timezone.localdate(at + keep)
-            return by, Keep(points_needed=tier.min_points - running, by=by)
-    return None, None
+        return today, Keep(points_needed=tier.min_points - standing.points, by=today)
+    if standing.falls_at is None:
+        return None, None
+    by = timezone.localdate(standing.falls_at + timedelta(days=tier.window_days + grace))
+    return by, Keep(points_needed=tier.min_points - standing.left, by=by)
 
 
 def _send_notices(at_risk: list[tuple[Member, Tier]], *, program: Program, now: datetime) -> int:
     """The 'keep your tier' notice for members who fall below within the notice period:
-    one query for all their contributions, one notification per member and deadline."""
+    one query for all their standings, one notification per member and deadline."""
     # Only members we can reach: the others cost nothing.
     at_risk = [(member, tier) for member, tier in at_risk if member_channels(member)]
     if not at_risk:
         return 0
     grace = program.tier_grace_days
-    longest = max(t.window_days for _m, t in at_risk) + grace
-    by_member = accounts.window_contributions(
-        member_ids=[m.pk for m, _t in at_risk], days=longest, now=now
+    standings = accounts.keep_standings(
+        asks={m.pk: keep_ask(tier=t, grace=grace, now=now) for m, t in at_risk}
     )
     sent = 0
     for member, tier in at_risk:
-        _safe, keep = tier_keep(
-            tier=tier, contributions=by_member.get(member.pk, []), grace=grace, now=now
-        )
+        _safe, keep = tier_keep(tier=tier, standing=standings[member.pk], grace=grace, now=now)
         if keep is None:
             continue
         written = notification_enqueue(

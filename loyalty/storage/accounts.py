@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
@@ -29,14 +29,12 @@ from loyalty.models import (
     Member,
     Order,
     PointLot,
+    TierDay,
 )
 from loyalty.storage import sql, unit
 from notifications.models import PushSubscription
 
 Period = tuple[datetime, datetime]
-# An entry's order was placed a little before it was written (at most this much clock skew):
-# entries written before a window's start cannot count in it.
-SKEW = timedelta(minutes=5)
 
 
 @dataclass(eq=False)
@@ -147,102 +145,164 @@ def accounts_load(
     return loaded
 
 
-def _counting(member_ids: list[int]) -> Q:
-    return Q(member_id__in=member_ids) & (
-        Q(kind__in=TIER_COUNTING_KINDS)
-        | Q(kind="grant", **{f"details__{TIER_COUNTING_GRANT_FLAG}": True})
-    )
-
-
 def window_sums(
     *, member_ids: list[int], days: set[int], now: datetime
 ) -> dict[int, dict[int, int]]:
     """Each member's counting points of the last ``d`` days, for every ``d`` in ``days``
     (``loyalty.rules.tiers``: an entry counts from when its order was placed). One kept
-    statement for any number of members (every order of a program with tiers runs it)."""
+    statement for any number of members and windows (every order of a program with tiers
+    runs it), reading a ``TierDay`` row a day and the entries of each window's first day."""
     if not member_ids or not days:
         return {}
     windows = sorted(days)
-    longest = max(windows)
-    starts = [now - timedelta(days=d) for d in windows]
-    params = [
-        *starts,
-        member_ids,
-        list(TIER_COUNTING_KINDS),
-        # created_at >= placed_at - skew, so this bound only trims, never loses an entry.
-        now - timedelta(days=longest) - SKEW,
-        now - timedelta(days=longest),
-    ]
-    found = {row[0]: dict(zip(windows, map(int, row[1:]), strict=True))
-             for row in sql.run(_window_sums_sql(len(windows)), params)}  # fmt: skip
-    return {pk: found.get(pk, dict.fromkeys(days, 0)) for pk in member_ids}
-
-
-@lru_cache(maxsize=16)
-def _window_sums_sql(windows: int) -> str:
-    sums = ", ".join(
-        f"COALESCE(SUM(CASE WHEN {_AT} >= %s THEN e.{sql.column(LedgerEntry, 'points')} "
-        "ELSE 0 END), 0)"
-        for _ in range(windows)
-    )
-    return f"SELECT e.{sql.column(LedgerEntry, 'member')}, {sums} {_counting_entries()} GROUP BY 1"
-
-
-# When an entry counts for a tier: its order's placing, else its writing.
-_AT = f"COALESCE(o.{sql.column(Order, 'placed_at')}, e.{sql.column(LedgerEntry, 'created_at')})"
+    pairs = [(pk, d) for pk in member_ids for d in windows]
+    params = [[pk for pk, _d in pairs], [d for _pk, d in pairs],
+              [now - timedelta(days=d) for _pk, d in pairs]]  # fmt: skip
+    found: dict[int, dict[int, int]] = {pk: dict.fromkeys(days, 0) for pk in member_ids}
+    for pk, d, points in sql.run(_window_sums_sql(), params):
+        found[pk][d] = int(points)
+    return found
 
 
 @lru_cache(maxsize=1)
-def _counting_entries() -> str:
-    """FROM and WHERE of the members' counting entries (``_counting``'s rule) in a window;
-    the parameters: member ids, counting kinds, the window's start less ``SKEW`` (only
-    trims), the window's start."""
+def _window_sums_sql() -> str:
+    return (
+        "WITH m AS (SELECT t.member, t.days, t.start, "  # noqa: S608 - names from the models
+        f"{_next_day('t.start')} AS start_next "
+        "FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[]) AS t(member, days, start)) "
+        f"SELECT m.member, m.days, {_window_total('m.member', 'm.start', 'm.start_next')} FROM m"
+    )
+
+
+def _next_day(moment: str) -> str:
+    """The UTC midnight after ``moment`` (SQL): where a window's first, partial day ends and
+    its whole days, read from ``TierDay``, begin."""
+    utc = "AT TIME ZONE 'UTC'"
+    return f"((date_trunc('day', {moment} {utc}) + interval '1 day') {utc})"
+
+
+def _window_total(member: str, start: str, start_next: str) -> str:
+    """The member's counting points from ``start`` on (SQL): the entries of the first day
+    one by one, then a ``TierDay`` row a day."""
+    day = sql.column(TierDay, "day")
+    return (
+        f"(COALESCE((SELECT SUM(r.points) FROM {_counting_rows(member, start, start_next)} r), 0)"  # noqa: S608 - names from the models
+        f" + COALESCE((SELECT SUM(d.{sql.column(TierDay, 'points')}) "
+        f"FROM {sql.quote(TierDay._meta.db_table)} d "
+        f"WHERE d.{sql.column(TierDay, 'member')} = {member} "
+        f"AND d.{day} >= ({start_next} AT TIME ZONE 'UTC')::date), 0))"
+    )
+
+
+def _counting_rows(member: str, start: str, end: str) -> str:
+    """The member's counting entries that count from ``start`` up to ``end`` (SQL
+    expressions), as rows ``(at, points)``: a subquery for FROM.
+
+    An entry of an order counts from when the order was placed, any other from when it was
+    written (``loyalty.rules.tiers.counts``). Each half reads only that span: the orders by
+    ``(member, placed_at)`` then their entries by order, the entries without an order by
+    their partial index.
+    """
     entry, order = sql.quote(LedgerEntry._meta.db_table), sql.quote(Order._meta.db_table)
 
     def col(name: str) -> str:
         return f"e.{sql.column(LedgerEntry, name)}"
 
+    kinds = ", ".join(f"'{kind}'" for kind in TIER_COUNTING_KINDS)  # constants of the code
+    counting = (
+        f"({col('kind')} IN ({kinds}) OR ({col('kind')} = 'grant' AND "
+        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb))"
+    )
+    placed = f"o.{sql.column(Order, 'placed_at')}"
     return (
-        f"FROM {entry} e "  # noqa: S608 - names from the models
-        f"LEFT OUTER JOIN {order} o ON o.{sql.column(Order, 'pk')} = {col('order')} "
-        f"WHERE {col('member')} = ANY(%s) AND ({col('kind')} = ANY(%s) OR ("
-        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb "
-        f"AND {col('kind')} = 'grant')) AND {col('created_at')} >= %s AND {_AT} >= %s"
+        f"(SELECT {placed} AS at, {col('points')} AS points "  # noqa: S608 - names from the models
+        f"FROM {order} o JOIN {entry} e ON {col('order')} = o.{sql.column(Order, 'pk')} "
+        f"WHERE o.{sql.column(Order, 'member')} = {member} AND {placed} >= {start} "
+        f"AND {placed} < {end} AND {counting} "
+        f"UNION ALL SELECT {col('created_at')}, {col('points')} FROM {entry} e "
+        f"WHERE {col('member')} = {member} AND {col('order')} IS NULL "
+        f"AND {col('created_at')} >= {start} AND {col('created_at')} < {end} AND {counting})"
     )
 
 
-def window_contributions(
-    *, member_ids: list[int], days: int, now: datetime
-) -> dict[int, list[tuple[datetime, int]]]:
-    """Each member's counting points of the last ``days`` days by moment, oldest first. One
-    kept statement, its rows as tuples: a member with thousands of orders in the window (the
-    profile page's tier progress reads this) costs no model or dict per row."""
-    found: dict[int, list[tuple[datetime, int]]] = {pk: [] for pk in member_ids}
-    if not member_ids:
-        return found
-    params = [
-        member_ids,
-        list(TIER_COUNTING_KINDS),
-        now - timedelta(days=days) - SKEW,  # only trims (see ``window_sums``)
-        now - timedelta(days=days),
-    ]
-    for member_id, micros, points in sql.run(_contributions_sql(), params):
-        found[member_id].append((EPOCH + timedelta(microseconds=micros), int(points)))
-    return found
+@dataclass(frozen=True)
+class KeepStanding:
+    """Where a member stands in its tiers' windows (``tier_job.tier_keep``): the points
+    counting in the keep window now; the first moment at which those left fall below the
+    tier's points, with how many are left then (None: they never do); and the points of a
+    second window (the next tier's, ``counted``)."""
+
+    points: int
+    falls_at: datetime | None = None
+    left: int = 0
+    counted: int = 0
 
 
-# The moments come as microseconds since the epoch: a timestamp parsed from its text costs
-# ten times more, and a member's window can hold thousands of them.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+@dataclass(frozen=True)
+class StandingAsk:
+    """What to sum for one member: the keep window's start and the points it needs, and
+    the start of the window whose points to count (the next tier's)."""
+
+    keep_from: datetime
+    need: int
+    count_from: datetime
+
+
+def keep_standings(*, asks: dict[int, StandingAsk]) -> dict[int, KeepStanding]:
+    """Each member's ``KeepStanding``, summed by PostgreSQL: one statement, one row a
+    member, reading a ``TierDay`` row a day and entries only of the windows' first days and
+    of the day the points fall short (the profile page asks this for a member with
+    thousands of orders)."""
+    if not asks:
+        return {}
+    ids = list(asks)
+    params = [ids, [asks[pk].keep_from for pk in ids], [asks[pk].need for pk in ids],
+              [asks[pk].count_from for pk in ids]]  # fmt: skip
+    found = {
+        pk: KeepStanding(
+            points=int(points), falls_at=falls_at, left=int(left or 0), counted=int(counted)
+        )
+        for pk, points, falls_at, left, counted in sql.run(_keep_sql(), params)
+    }
+    return {pk: found.get(pk, KeepStanding(points=0)) for pk in ids}
 
 
 @lru_cache(maxsize=1)
-def _contributions_sql() -> str:
-    """``_window_sums_sql``'s entries, summed by member and moment instead of by window."""
-    member, points = sql.column(LedgerEntry, "member"), sql.column(LedgerEntry, "points")
+def _keep_sql() -> str:
+    """For each member: the keep window's contributions oldest first (the first day's
+    entries by moment, then a ``TierDay`` row a day) with their running total; the first
+    one after which the points left (the window's total less the running one) fall below
+    what the member needs; when that one is a whole day, the moment within it, from that
+    day's entries; and the total of the counted window."""
+    days = sql.quote(TierDay._meta.db_table)
+    member, day, points = (sql.column(TierDay, n) for n in ("member", "day", "points"))
+    that_day = _counting_rows("f.member", "f.at", "f.at + interval '1 day'")
     return (
-        f"SELECT e.{member}, (EXTRACT(EPOCH FROM {_AT}) * 1000000)::bigint, SUM(e.{points}) "  # noqa: S608
-        f"{_counting_entries()} GROUP BY 1, 2 ORDER BY 1, 2"
+        "WITH m AS (SELECT t.*, "  # noqa: S608 - names from the models
+        f"{_next_day('t.start')} AS start_next, {_next_day('t.count_from')} AS count_next "
+        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::timestamptz[]) "
+        "AS t(member, start, need, count_from)), "
+        "c AS (SELECT m.member, r.at, SUM(r.points) AS points, false AS whole_day FROM m "
+        f"CROSS JOIN LATERAL {_counting_rows('m.member', 'm.start', 'm.start_next')} r "
+        "GROUP BY 1, 2 "
+        f"UNION ALL SELECT m.member, d.{day}::timestamp AT TIME ZONE 'UTC', d.{points}, true "
+        f"FROM m JOIN {days} d ON d.{member} = m.member "
+        f"AND d.{day} >= (m.start_next AT TIME ZONE 'UTC')::date), "
+        "k AS (SELECT c.*, SUM(c.points) OVER (PARTITION BY c.member) AS total, "
+        "SUM(c.points) OVER (PARTITION BY c.member ORDER BY c.at) AS running FROM c), "
+        "f AS (SELECT DISTINCT ON (k.member) k.* FROM k JOIN m ON m.member = k.member "
+        "WHERE k.total - k.running < m.need ORDER BY k.member, k.at) "
+        "SELECT m.member, COALESCE(t.total, 0), COALESCE(w.at, f.at), "
+        "COALESCE(w.remaining, f.total - f.running), "
+        f"{_window_total('m.member', 'm.count_from', 'm.count_next')} FROM m "
+        "LEFT JOIN (SELECT DISTINCT k.member, k.total FROM k) t ON t.member = m.member "
+        "LEFT JOIN f ON f.member = m.member "
+        # Within the whole day where the points fall short: the moment, entry by entry.
+        "LEFT JOIN LATERAL (SELECT y.at, y.remaining FROM (SELECT r.at, "
+        "f.total - (f.running - f.points) - SUM(SUM(r.points)) OVER (ORDER BY r.at) "
+        "AS remaining FROM "
+        f"{that_day} r GROUP BY r.at) y "
+        "WHERE f.whole_day AND y.remaining < m.need ORDER BY y.at LIMIT 1) w ON true"
     )
 
 

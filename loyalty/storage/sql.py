@@ -231,6 +231,28 @@ def _insert_rows_sql(model: type[Model], count: int) -> str:
     )
 
 
+def add_to_rows(
+    model: type[Model], names: tuple[str, ...], field: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Add each row's last value to ``field`` of the row whose unique ``names`` hold its
+    first values, inserting the rows missing: one kept statement, any number of rows."""
+    width = len(names) + 1
+    run(_add_to_sql(model, names, field), [[row[i] for row in rows] for i in range(width)])
+
+
+@lru_cache(maxsize=16)
+def _add_to_sql(model: type[Model], names: tuple[str, ...], field: str) -> str:
+    fields = [model._meta.get_field(name) for name in (*names, field)]
+    columns = ", ".join(quote(str(f.column)) for f in fields)  # type: ignore[union-attr]
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    table, target = quote(model._meta.db_table), column(model, field)
+    return (
+        f"INSERT INTO {table} AS t ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names from the model
+        f"ON CONFLICT ({', '.join(column(model, n) for n in names)}) "
+        f"DO UPDATE SET {target} = t.{target} + EXCLUDED.{target}"
+    )
+
+
 def update_rows(model: type[Model], rows: Sequence[Model], names: tuple[str, ...]) -> None:
     """One UPDATE ... FROM (VALUES ...) setting these columns of each row to the object's
     values (``bulk_update``'s CASE per row costs far more, in Python and in the database)."""

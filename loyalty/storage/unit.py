@@ -8,8 +8,10 @@ Inside ``unit_of_work()`` (the order path: one order, a group of them, a batch):
 - new values of rows already written (``changed``) and of locked members
   (``member_update``: deltas such as the balance, absolute values such as dates, set on the
   object at once) are marked;
-- ``flush``, once, on the way out: a COPY a table for the new rows, one UPDATE ... FROM
-  VALUES for the members and one for each kind of changed row.
+- amounts added to counter rows (``add_to``: a member's tier points of a day) are summed;
+- ``flush``, once, on the way out: a COPY a table for the new rows, one upsert for each kind
+  of counter, one UPDATE ... FROM VALUES for the members and one for each kind of changed
+  row.
 Nothing is read back in between: what the rules need was loaded before anything was written
 (``storage.accounts``). Ids are handed out in the order rows are added, so a member's ledger
 entries keep the order they were appended in. Foreign keys between waiting rows are checked
@@ -49,6 +51,8 @@ class UnitOfWork:
         self.changes: dict[tuple[type[Model], tuple[str, ...]], dict[int, Model]] = {}
         self.members: dict[int, Member] = {}
         self.member_fields: set[str] = set()
+        # Amounts to add to counter rows (``add_to``), summed by row: model, key names, field.
+        self.sums: dict[tuple[type[Model], tuple[str, ...], str], dict[tuple[Any, ...], int]] = {}
         # Ids for the workers, by the function that hands them over after commit.
         self.hand_offs: dict[Callable[[list[int]], None], list[int]] = {}
         # What other modules keep for the unit's duration: reads of rows it never writes
@@ -82,6 +86,9 @@ class UnitOfWork:
         changes, self.changes = self.changes, {}
         for (model, fields), changed in changes.items():
             sql.update_rows(model, list(changed.values()), fields)
+        sums, self.sums = self.sums, {}
+        for (model, names, field), amounts in sums.items():
+            sql.add_to_rows(model, names, field, [(*key, n) for key, n in amounts.items()])
         if self.members:
             members, self.members = list(self.members.values()), {}
             fields, self.member_fields = tuple(sorted(self.member_fields)), set()
@@ -163,6 +170,20 @@ def changed(row: Model, *fields: str) -> None:
     if unit.waits(row):
         return
     unit.changes.setdefault((type(row), tuple(sorted(fields))), {})[row.pk] = row
+
+
+def add_to(model: type[Model], key: dict[str, Any], field: str, amount: int) -> None:
+    """Add ``amount`` to ``field`` of the row of ``model`` whose unique ``key`` this is (a
+    row made at zero when missing): now, or summed in memory for one upsert at the flush.
+    The caller holds the lock that orders the writers of that row (the member's)."""
+    names = tuple(key)
+    unit = _current.get()
+    if unit is None:
+        sql.add_to_rows(model, names, field, [(*key.values(), amount)])
+        return
+    amounts = unit.sums.setdefault((model, names, field), {})
+    values = tuple(key.values())
+    amounts[values] = amounts.get(values, 0) + amount
 
 
 def member_update(member: Member, *, deltas: dict[str, int] | None = None, **values: Any) -> None:

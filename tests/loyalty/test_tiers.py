@@ -17,9 +17,10 @@ from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record
 from loyalty.services.points import points_grant
 from loyalty.services.refunds import refund_record
-from loyalty.services.tier_job import tier_keep, tiers_evaluate
+from loyalty.services.tier_job import keep_ask, tier_keep, tiers_evaluate
 from loyalty.services.tier_settings import tiers_replace, tiers_seed_defaults
 from loyalty.services.tiers import tier_multiplier, tier_override
+from loyalty.storage import accounts
 from notifications.models import Event, Notification
 from tests.factories import ProgramFactory
 
@@ -355,11 +356,48 @@ def test_summary_shows_tier_perks_safe_until_and_what_keeps_it(program):
 def test_keep_counts_what_still_counts_after_the_deadline(program):
     tier = tiers_of(program)["Platinum"]
     now = timezone.now()
-    contributions = [(now - timedelta(days=60), 700), (now - timedelta(days=20), 400)]
-    safe_until, keep = tier_keep(tier=tier, contributions=contributions, grace=0, now=now)
+    order(program, "A-1", "700", placed_at=now - timedelta(days=60))
+    order(program, "A-2", "400", placed_at=now - timedelta(days=20))
+    member = Member.objects.get()
+    asks = {member.pk: keep_ask(tier=tier, grace=0, now=now)}
+    standing = accounts.keep_standings(asks=asks)[member.pk]
+    second = LedgerEntry.objects.get(order__external_id="A-2").points  # Gold's multiplier on
+    assert standing == accounts.KeepStanding(
+        points=700 + second, falls_at=now - timedelta(days=60), left=second
+    )
+    safe_until, keep = tier_keep(tier=tier, standing=standing, grace=0, now=now)
     assert safe_until == timezone.localdate(now + timedelta(days=30))
-    assert keep.points_needed == 600
+    assert keep.points_needed == 1000 - second
     assert keep.by == safe_until
+
+
+def test_keep_standing_sums_what_counts_in_the_window_and_nothing_else(program):
+    """Orders placed before the window, entries that don't count, another member's
+    points, and a grant that counts (written now, without an order) each where they go."""
+    now = timezone.now()
+    order(program, "OLD", "5000", placed_at=now - timedelta(days=91))
+    order(program, "A-1", "300", placed_at=now - timedelta(days=50))
+    order(program, "A-2", "300", placed_at=now - timedelta(days=10))
+    order(program, "B-1", "9000", member="m-2", placed_at=now - timedelta(days=5))
+    member = Member.objects.get(external_id="m-1")
+    points_grant(program=program, member_external_id="m-1", points=77, reason="no tier")
+    points_grant(
+        program=program, member_external_id="m-1", points=400, reason="counts", counts_for_tier=True
+    )
+    start = now - timedelta(days=90)
+    ask = accounts.StandingAsk(keep_from=start, need=1000, count_from=now - timedelta(days=20))
+    standing = accounts.keep_standings(asks={member.pk: ask})[member.pk]
+    newer = LedgerEntry.objects.get(order__external_id="A-2").points  # Gold's multiplier on
+    # 300 + newer + 400, and the oldest 300 leaving leaves newer + 400, below 1000.
+    assert standing == accounts.KeepStanding(
+        points=700 + newer, falls_at=now - timedelta(days=50), left=400 + newer, counted=400 + newer
+    )
+    assert accounts.window_sums(member_ids=[member.pk], days={90, 20}, now=now)[member.pk] == {
+        90: 700 + newer,
+        20: 400 + newer,
+    }
+    nobody = accounts.keep_standings(asks={10**9: ask})
+    assert nobody == {10**9: accounts.KeepStanding(points=0)}
 
 
 def test_keep_notice_goes_out_within_the_notice_days_once(program):
@@ -444,7 +482,7 @@ def test_an_order_of_a_member_at_the_top_tier_does_not_count_the_window(program)
         order(program, "A-2", "10.00")
 
     assert tier_name() == "Diamond"
-    assert not any("SUM(CASE WHEN" in q["sql"] for q in ctx.captured_queries)
+    assert not any("AS start_next" in q["sql"] for q in ctx.captured_queries)
 
 
 def test_an_order_of_a_member_below_the_top_tier_counts_the_window(program):
@@ -452,4 +490,4 @@ def test_an_order_of_a_member_below_the_top_tier_counts_the_window(program):
     with CaptureQueriesContext(connection) as ctx:
         order(program, "A-2", "10.00")
 
-    assert any("SUM(CASE WHEN" in q["sql"] for q in ctx.captured_queries)
+    assert any("AS start_next" in q["sql"] for q in ctx.captured_queries)

@@ -209,3 +209,46 @@ def test_a_browser_without_push_is_told_so_in_the_page(live_server, browser, api
         assert not page.get_by_role("button", name="Turn on push notifications").is_visible()
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["en", "es", "ru", "tr"])
+def test_all_coupons_page_in_each_language_at_both_widths(live_server, browser, api_for, language):
+    """A member holding more coupons than the page shows follows "All your coupons" to
+    every one of them, a page at a time, in their language, without sideways scrolling."""
+    from loyalty.profile.selectors import ACTIVE_COUPONS_SHOWN, COUPONS_PAGE_SIZE
+    from tests.rewards.factories import CouponFactory
+
+    program, member = member_with_a_story()
+    member.locale = language
+    member.save(update_fields=["locale"])
+    for _ in range(COUPONS_PAGE_SIZE + ACTIVE_COUPONS_SHOWN):
+        CouponFactory(program=program, member=member, reason="Sorry for the delay")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        url = api_for(program, "orders").post(f"/api/v1/members/{member.external_id}/profile-link")
+        page.goto(live_server.url + urlsplit(url.json()["url"]).path)
+        assert page.get_by_test_id("coupon-code").count() == ACTIVE_COUPONS_SHOWN
+        page.get_by_test_id("all-coupons").click()
+        page.wait_for_url("**/profile/coupons/")
+        assert page.get_by_test_id("coupon-code").count() == COUPONS_PAGE_SIZE
+        for width, height in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": height})
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{language} at {width} px scrolls sideways by {overflow} px"
+            screenshot(page, f"profile-coupons-{language}-{width}")
+        page.locator("a[rel=next]").click()
+        page.wait_for_url("**before=*")
+        held = member.coupons.filter(status="active").count()
+        assert page.get_by_test_id("coupon-code").count() == held - COUPONS_PAGE_SIZE
+        if language != "en":
+            text = re.sub(r"https?://\S+", "", visible_text(page))
+            for own in merchant_content(program):
+                text = text.replace(own, "")
+            found = ENGLISH.findall(text)
+            assert not found, f"English on the {language} coupons page: {found}"
+    finally:
+        context.close()
