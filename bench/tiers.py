@@ -40,6 +40,10 @@ INSERT INTO loyalty_ledgerentry (member_id, kind, points, balance_after, reason,
 SELECT id, 'earn', CASE WHEN id %% 2 = 0 THEN 200 ELSE 100 END, 400, 'bench earning', '{}',
     'bench:new:' || id, now() - interval '80 days'
 FROM loyalty_member WHERE program_id = %(program)s;
+-- What ledger_append keeps with each counting entry: its points on its day.
+INSERT INTO loyalty_tierday (program_id, member_id, day, points)
+SELECT %(program)s, member_id, (created_at AT TIME ZONE 'UTC')::date, SUM(points)
+FROM loyalty_ledgerentry GROUP BY 2, 3;
 ANALYZE;
 """
 

@@ -29,23 +29,29 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='tierday',
             name='member',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.member'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='loyalty.member'),
+        ),
+        migrations.AddField(
+            model_name='tierday',
+            name='program',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='loyalty.program'),
         ),
         migrations.AddConstraint(
             model_name='tierday',
-            constraint=models.UniqueConstraint(fields=('member', 'day'), name='tier_day_unique'),
+            constraint=models.UniqueConstraint(fields=('member', 'day', 'program'), name='tier_day_unique'),
         ),
         migrations.RunSQL(
             """
-            INSERT INTO loyalty_tierday (member_id, day, points)
-            SELECT x.member_id, (x.at AT TIME ZONE 'UTC')::date, SUM(x.points)
+            INSERT INTO loyalty_tierday (program_id, member_id, day, points)
+            SELECT x.program_id, x.member_id, (x.at AT TIME ZONE 'UTC')::date, SUM(x.points)
             FROM (
-                SELECT e.member_id, COALESCE(o.placed_at, e.created_at) AS at, e.points
+                SELECT e.program_id, e.member_id, COALESCE(o.placed_at, e.created_at) AS at,
+                       e.points
                 FROM loyalty_ledgerentry e LEFT JOIN loyalty_order o ON o.id = e.order_id
                 WHERE e.kind IN ('earn', 'reversal')
                    OR (e.kind = 'grant' AND (e.details -> 'counts_for_tier') = 'true'::jsonb)
             ) x
-            GROUP BY 1, 2
+            GROUP BY 1, 2, 3
             """,
             migrations.RunSQL.noop,
         ),

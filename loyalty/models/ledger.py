@@ -229,15 +229,21 @@ class TierDay(models.Model):
     each counting entry to its day, so a tier window reads a row a day and only its first
     day entry by entry (``storage.accounts``), however many orders the member placed.
 
-    Invariant: each row equals the sum of the member's counting entries of its day.
+    Invariant: each row equals the sum of the member's counting entries of its day
+    (``ledger_audit`` checks it).
     """
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", db_index=False)
     day = models.DateField()
     points = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["member", "day"], name="tier_day_unique")]
+        # Led by the member and its days (the windows read a range of them); the program is
+        # in the key as every sharded table's is (docs/architecture.md).
+        constraints = [
+            models.UniqueConstraint(fields=["member", "day", "program"], name="tier_day_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.points:+d} on {self.day} ({self.member_id})"

@@ -1,4 +1,5 @@
-"""The customer's profile page and its passwordless sign-in.
+"""The customer's profile page and what a signed-in member does there (signing in is in
+``sign_in_views``).
 
 Every view that shows or changes data works on ``session_member(request)`` only:
 no URL or form field names a member, so changing one gets nobody else's data.
@@ -7,72 +8,46 @@ Views parse, call one service or selector, and render.
 
 import json
 import uuid
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from loyalty.clientip import client_ip
 from loyalty.errors import (
     IdempotencyConflict,
     LoyaltyError,
-    SignInLinkInvalid,
-    SignInRateLimited,
     TransferRateLimited,
     TransfersDisabled,
 )
 from loyalty.forms import FeedbackForm, TransferForm, add_service_error
 from loyalty.models import Member, Merchant
-from loyalty.profile.auth import session_login, session_logout, session_member
-from loyalty.profile.explain import referral_offer
+from loyalty.profile.auth import session_member
 from loyalty.profile.keyset import cursor
+from loyalty.profile.pages import (
+    LANGUAGES,
+    MERCHANT_KEY,
+    activate_language,
+    member_required,
+    render_page,
+)
 from loyalty.profile.selectors import coupons_page, profile_page
 from loyalty.services.conversion import reward_claim
 from loyalty.services.feedback import feedback_submit
 from loyalty.services.members import member_email_consent_set, member_locale_set
-from loyalty.services.profile_access import (
-    profile_link_use,
-    signin_email_check,
-    signin_email_use,
-    signin_rate_check,
-)
 from loyalty.services.tiers import badge_card_toggle
 from loyalty.services.transfers import transfer_create, transfer_rate_check
-from loyalty.tasks import profile_sign_in_email
 from loyalty.templatetags.profile_format import points as format_points
 from notifications.services import push
-
-LANGUAGES = [code for code, _name in settings.LANGUAGES]
-# Remembered after sign-out, so /profile/ can send the visitor to their shop's sign-in.
-MERCHANT_KEY = "profile_merchant_slug"
-
-
-def language_for_request(request: HttpRequest, member: Member | None) -> str:
-    """The member's own language first, then the browser's (LocaleMiddleware's choice)."""
-    if member is not None:
-        code = (member.locale or "").replace("_", "-").split("-")[0].lower()
-        if code in LANGUAGES:
-            return code
-    return translation.get_language_from_request(request)
-
-
-def _activate(request: HttpRequest, member: Member | None) -> str:
-    language = language_for_request(request, member)
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-    return language
 
 
 def _push_public_key() -> str | None:
@@ -80,47 +55,16 @@ def _push_public_key() -> str | None:
     return push.push_public_key() or None
 
 
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    context.setdefault("merchant", None)
-    context.setdefault(
-        "languages", [(code, translation.get_language_info(code)) for code in LANGUAGES]
-    )
-    response = render(request, template, context, status=status)
-    response["Content-Language"] = translation.get_language()
-    return response
-
-
-def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Views of a signed-in member: ``view(request, member, ...)``. Others are sent to the
-    sign-in (or get 401 for JSON)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        member = session_member(request)
-        _activate(request, member)
-        if member is None:
-            if request.content_type == "application/json":
-                return JsonResponse(
-                    {"code": "not_signed_in", "detail": _("Please sign in.")}, status=401
-                )
-            return redirect("profile:home")
-        return view(request, member, *args, **kwargs)
-
-    return never_cache(wrapped)
-
-
 @never_cache
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     member = session_member(request)
-    language = _activate(request, member)
+    language = activate_language(request, member)
     if member is None:
         slug = request.session.get(MERCHANT_KEY)
         if slug and Merchant.objects.filter(slug=slug).exists():
             return redirect("profile:sign-in", slug=slug)
-        return _page(request, "profile/signed_out.html", {})
+        return render_page(request, "profile/signed_out.html", {})
     return _profile(request, member, language)
 
 
@@ -166,7 +110,7 @@ def _profile(
             else None
         ),
     )
-    return _page(request, "profile/page.html", context, status=status)
+    return render_page(request, "profile/page.html", context, status=status)
 
 
 @member_required
@@ -181,7 +125,7 @@ def coupons(request: HttpRequest, member: Member) -> HttpResponse:
         language=translation.get_language(),
     )
     context = {"page": page, "member": member, "merchant": member.program.merchant}
-    return _page(request, "profile/coupons.html", context)
+    return render_page(request, "profile/coupons.html", context)
 
 
 def _claim_confirm(options: list[Any], asked: Any, member: Member) -> dict[str, Any] | None:
@@ -196,114 +140,6 @@ def _claim_confirm(options: list[Any], asked: Any, member: Member) -> dict[str, 
         "name": found.name,
         "balance_after": member.balance - found.points,
     }
-
-
-@never_cache
-@require_GET
-def merchant_home(request: HttpRequest, slug: str) -> HttpResponse:
-    """The link in emails: the page if signed in to this shop, else its sign-in."""
-    member = session_member(request)
-    if member is not None and member.program.merchant.slug == slug:
-        return redirect("profile:home")
-    return redirect("profile:sign-in", slug=slug)
-
-
-class SignInForm(forms.Form):
-    email = forms.EmailField(max_length=254)
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def sign_in(request: HttpRequest, slug: str) -> HttpResponse:
-    merchant = get_object_or_404(Merchant.objects.select_related("program"), slug=slug)
-    request.session[MERCHANT_KEY] = merchant.slug
-    member = session_member(request)
-    if member is not None and member.program.merchant_id == merchant.pk:
-        return redirect("profile:home")
-    language = _activate(request, None)
-    form = SignInForm(request.POST or None)
-    context: dict[str, Any] = {"merchant": merchant, "form": form}
-    if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["email"]
-        try:
-            signin_rate_check(merchant=merchant, email=email, ip=client_ip(request))
-        except SignInRateLimited as exc:
-            context["error"] = exc.detail
-            response = _page(request, "profile/sign_in.html", context, status=429)
-            response["Retry-After"] = str(exc.retry_after)
-            return response
-        # The same answer whether or not the address is a member's; the email (if any)
-        # is sent off the request, so not even the time it takes tells.
-        profile_sign_in_email.delay(merchant.program.pk, email, language)
-        context.update(sent=True, email=email, minutes=settings.PROFILE_EMAIL_LINK_MINUTES)
-    return _page(request, "profile/sign_in.html", context, status=400 if form.errors else 200)
-
-
-def _invalid_link(
-    request: HttpRequest, merchant: Merchant | None, exc: LoyaltyError
-) -> HttpResponse:
-    return _page(
-        request,
-        "profile/link_invalid.html",
-        {"merchant": merchant, "detail": exc.detail},
-        status=400,
-    )
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def email_link(request: HttpRequest, slug: str, token: str) -> HttpResponse:
-    """GET asks to confirm (mail scanners that open links must not spend them); POST signs in."""
-    merchant = get_object_or_404(Merchant, slug=slug)
-    request.session[MERCHANT_KEY] = merchant.slug
-    try:
-        if request.method == "POST":
-            member = signin_email_use(merchant=merchant, secret=token)
-            session_login(request, member)
-            return redirect("profile:home")
-        member = signin_email_check(merchant=merchant, secret=token)
-    except SignInLinkInvalid as exc:
-        _activate(request, None)
-        return _invalid_link(request, merchant, exc)
-    _activate(request, member)
-    # Not signed in yet: the page offers signing in, never "Sign out" (base.html shows it
-    # for a ``member`` in the context).
-    return _page(request, "profile/confirm.html", {"merchant": merchant})
-
-
-@require_GET
-def invite(request: HttpRequest, slug: str, code: str) -> HttpResponse:
-    """A member's referral link: what the friend gets and the code to give the shop. It
-    shows only what the link carries and the program's offer (no member is looked up, so
-    it tells nobody whether a code belongs to a member)."""
-    merchant = get_object_or_404(Merchant.objects.select_related("program"), slug=slug)
-    _activate(request, None)
-    offer = referral_offer(merchant.program)
-    if offer is None or len(code) > 191:
-        raise Http404
-    context = {"merchant": merchant, "code": code, "offer": offer}
-    return _page(request, "profile/invite.html", context)
-
-
-@never_cache
-@require_GET
-def deep_link(request: HttpRequest, token: str) -> HttpResponse:
-    """A shop's deep link signs its customer straight in."""
-    try:
-        member = profile_link_use(token=token)
-    except SignInLinkInvalid as exc:
-        _activate(request, None)
-        return _invalid_link(request, None, exc)
-    session_login(request, member)
-    request.session[MERCHANT_KEY] = member.program.merchant.slug
-    return redirect("profile:home")
-
-
-@never_cache
-@require_POST
-def sign_out(request: HttpRequest) -> HttpResponse:
-    session_logout(request)
-    return redirect("profile:home")
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:

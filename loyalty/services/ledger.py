@@ -76,8 +76,8 @@ def ledger_append(
     unit.add(entry)
     if tier_rules.counts(kind, entry.details):
         at = order.placed_at if order is not None else entry.created_at
-        day = at.astimezone(UTC).date()
-        unit.add_to(TierDay, {"member": member.pk, "day": day}, "points", points)
+        day = {"member": member.pk, "day": at.astimezone(UTC).date(), "program": member.program_id}
+        unit.add_to(TierDay, day, "points", points)
         if account.windows is not None:
             assert account.windows_at is not None
             tier_rules.window_add(account.windows, points=points, at=at, now=account.windows_at)

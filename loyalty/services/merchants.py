@@ -53,6 +53,7 @@ RESERVED_SLUGS = frozenset(
         "transfer",
         "feedback",
         "badge",
+        "coupons",
         "static",
         "admin",
         "api",

@@ -16,12 +16,13 @@ pytestmark = pytest.mark.django_db
 
 # Key look-up, webhook endpoints (once for both events), begin + commit, the new rows' ids
 # (order and entry, one statement), member lock (with its referrer, in one statement), order
-# (COPY), ledger entry (COPY), the member's balance and dates; the idempotency record when a
-# key is sent. No look for the external id first: the order's unique key refuses a replay.
-# No tier window is counted for a member at the top tier. The program's settings (rules,
-# campaigns, tiers, thresholds) come from the cache kept across requests (loyalty.snapshot):
-# none of them is read.
-ORDER_QUERY_BUDGET = 9
+# (COPY), ledger entry (COPY), the points of the member's tier day (one upsert: what keeps
+# the tier windows' reads, the profile page's among them, to a row a day), the member's
+# balance and dates; the idempotency record when a key is sent. No look for the external
+# id first: the order's unique key refuses a replay. No tier window is counted for a member
+# at the top tier. The program's settings (rules, campaigns, tiers, thresholds) come from
+# the cache kept across requests (loyalty.snapshot): none of them is read.
+ORDER_QUERY_BUDGET = 10
 SETTINGS_TABLES = ('"loyalty_earningrule"', '"loyalty_campaign"', '"loyalty_tier"',
                    '"rewards_rewardthreshold"', '"rewards_coupontemplate"')  # fmt: skip
 

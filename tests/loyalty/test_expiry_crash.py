@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member
+from loyalty.models import LedgerEntry, Member, TierDay
 from loyalty.services.expiry import points_expire
 from loyalty.services.ledger import ledger_audit
 from tests.factories import ProgramFactory
@@ -65,6 +65,19 @@ def _due_members(program, now) -> dict[int, int]:
                 reason="earned before the test",
                 idempotency_key=f"seed:{m.pk}",
                 created_at=now - timedelta(days=366),
+            )
+            for m in members
+        ),
+        batch_size=5000,
+    )
+    # What ledger_append keeps with each earning (the audit at the end checks it).
+    TierDay.objects.bulk_create(
+        (
+            TierDay(
+                program_id=m.program_id,
+                member=m,
+                day=(now - timedelta(days=366)).astimezone(UTC).date(),
+                points=m.balance,
             )
             for m in members
         ),

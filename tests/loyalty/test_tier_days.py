@@ -88,7 +88,9 @@ def test_the_audit_finds_a_day_that_disagrees_either_way(program):
     order(program, "A-1", "120", timezone.now() - timedelta(days=3))
     member = Member.objects.get()
     TierDay.objects.filter(member=member).update(points=7)
-    TierDay.objects.create(member=member, day=timezone.now().date() - timedelta(days=400), points=5)
+    TierDay.objects.create(
+        program=program, member=member, day=timezone.now().date() - timedelta(days=400), points=5
+    )
     problems = sorted(m.problem for m in ledger_audit())
     old = timezone.now().date() - timedelta(days=400)
     assert problems == [
