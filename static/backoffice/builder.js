@@ -104,3 +104,36 @@
   });
   ask();
 })();
+
+// The reward thresholds: each kind shows its own fields. A field or group of fields another
+// kind has no use for ("data-kinds") is folded away while it is empty and without an error,
+// so nothing typed is ever hidden (the service would refuse it, and say so on that field).
+(function () {
+  "use strict";
+  var box = document.getElementById("thresholds");
+  if (!box) { return; }
+
+  function empty(part) {
+    if (part.querySelector(".errorlist")) { return false; }
+    // A free product's quantity is 1 until changed: that alone says nothing.
+    var inputs = part.querySelectorAll(
+      'input[type=text], input[type=number]:not([name$="-product_quantity"]), textarea'
+    );
+    return Array.prototype.every.call(inputs, function (input) { return !input.value.trim(); });
+  }
+
+  function sync(row) {
+    var kind = row.querySelector('select[name$="-kind"]');
+    if (!kind) { return; }
+    row.setAttribute("data-kind", kind.value);
+    row.querySelectorAll("[data-kinds]").forEach(function (part) {
+      var mine = part.getAttribute("data-kinds").split(" ").indexOf(kind.value) !== -1;
+      part.classList.toggle("kind-folded", !mine && empty(part));
+    });
+  }
+
+  box.querySelectorAll(".threshold-row").forEach(function (row) {
+    sync(row);
+    row.addEventListener("change", function () { sync(row); });
+  });
+})();
