@@ -14,15 +14,10 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.builder.thresholds import SCOPE_LABELS, scope_error_field
 from loyalty.errors import InvalidInput
-from loyalty.forms import (
-    SCOPE_LABELS,
-    AmountField,
-    NameListField,
-    PlainConstraintForm,
-    add_service_error,
-    scope_error_field,
-)
+from loyalty.form_fields import AmountField, NameListField
+from loyalty.forms import PlainConstraintForm, add_service_error
 from loyalty.models import Program
 from rewards.lines import SCOPE_KEYS, scope_clean
 from rewards.models import VALUELESS_KINDS, Coupon, CouponKind, CouponTemplate
@@ -30,8 +25,6 @@ from rewards.services.coupon_jobs import terms_payload
 from rewards.services.coupons import CouponTerms, terms_check
 from rewards.services.reward_terms import REWARD_FIELDS
 from rewards.services.thresholds import MONEY_TERM_FIELDS, TERM_FIELDS
-
-
 
 CSV_PREVIEW_SALT = "rewards.coupon-csv-preview"
 CSV_PREVIEW_MAX_AGE = 3600  # seconds between the preview and the confirmation

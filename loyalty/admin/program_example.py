@@ -65,7 +65,7 @@ def example_view(admin: Any, request: HttpRequest, object_id: str) -> HttpRespon
 
 def _form_errors(form: Any) -> list[str]:
     """The form's refusals in plain words, each after its field's label."""
-    found = []
+    found: list[str] = []
     for name, messages in form.errors.items():
         field = form.fields.get(name)
         label = str(field.label) if field is not None and field.label else ""
@@ -98,15 +98,13 @@ def draft_example_view(admin: Any, request: HttpRequest, object_id: str | None) 
     program: Program | None = draft.program if draft.program_id else staff_program(request)
     if program is None:
         raise Http404
-    kind = {"rule": draft} if isinstance(draft, EarningRule) else {}
-    if isinstance(draft, Campaign):
-        kind = {"campaign": draft}
     try:
         context["example"] = earning_example(
             program=program,
             amount=request.POST.get("example_amount", ""),
             tier=request.POST.get("example_tier", "")[:100],
-            **kind,
+            rule=draft if isinstance(draft, EarningRule) else None,
+            campaign=draft if isinstance(draft, Campaign) else None,
         )
     except LoyaltyError as exc:
         context["errors"] = _messages(exc)

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
-from loyalty.forms import AmountField, PlainConstraintForm
+from loyalty.form_fields import AmountField
+from loyalty.forms import PlainConstraintForm
 from loyalty.models import Campaign, Program
 from loyalty.services.earning import STACKING_RULE, campaign_check
 from loyalty.services.tiers import program_tiers

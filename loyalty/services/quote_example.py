@@ -131,9 +131,7 @@ def _segment_member(member: Member, segment: dict[str, Any]) -> None:
         member.created_at = datetime.combine(day, time(12), tzinfo=timezone.get_current_timezone())
 
 
-def _order(
-    program: Program, value: Decimal, lines: Any, placed_at: datetime | None
-) -> OrderInput:
+def _order(program: Program, value: Decimal, lines: Any, placed_at: datetime | None) -> OrderInput:
     checked = order_input(
         program=program,
         external_id=EXAMPLE_ORDER,

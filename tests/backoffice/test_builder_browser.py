@@ -200,7 +200,9 @@ def test_staff_set_up_the_seeds_program_with_forms_alone(live_server, browser, w
     assert threshold["coupon"]["scope"] == {"include_categories": ["shoes", "boots"],
                                             "exclude_skus": ["SALE-1"]}  # fmt: skip
     assert (mug["points"], mug["coupon"]["kind"], mug["coupon"]["product_sku"]) == (
-        2000, "free_product", "MUG-1"
+        2000,
+        "free_product",
+        "MUG-1",
     )
     rule = EarningRule.objects.get(program=program)
     assert (rule.kind, rule.parameters) == ("signup", {"points": 100})

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditEntry, Campaign, EarningRule, Order
@@ -87,7 +88,7 @@ def test_an_inactive_draft_takes_its_saved_self_out(program):
 
 
 def test_a_campaign_that_starts_later_is_shown_on_its_first_day_for_a_member_it_is_for(program):
-    start = date.today() + timedelta(days=40)
+    start = timezone.localdate() + timedelta(days=40)
     draft = Campaign(program=program, name="Later", start_date=start,
                      end_date=start + timedelta(days=2), multiplier=Decimal(3),
                      segment={"email__endswith": "@acme.com", "locale__in": ["es"]})  # fmt: skip

@@ -1049,5 +1049,7 @@ def test_a_post_without_the_scope_fields_keeps_the_scope(client, shop_a):
     assert response.status_code == 302
     (coupon,) = [t["coupon"] for t in thresholds_describe(program=shop_a.program)]
     assert (coupon["value"], coupon["scope"], coupon["uses_per_member"]) == (
-        6, {"exclude_skus": ["GIFT"]}, 2
+        6,
+        {"exclude_skus": ["GIFT"]},
+        2,
     )
