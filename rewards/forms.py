@@ -77,6 +77,8 @@ class CouponTemplateForm(PlainConstraintForm):
             *(name for name in REWARD_FIELDS if name != "scope"),
         )  # fmt: skip
         field_classes = {"max_discount": AmountField}
+        # The base name is the English one; the other languages are asked for below it.
+        labels = {"name": _("Name (English)"), "name_i18n": _("Name in other languages")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

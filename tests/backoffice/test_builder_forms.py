@@ -125,6 +125,16 @@ def test_a_card_asks_the_name_in_english_once_and_the_other_languages_by_name(pr
     assert "benefits per language" not in page.text
 
 
+@pytest.mark.parametrize("page", ["admin:loyalty_campaign_add", "admin:rewards_coupontemplate_add"])
+def test_campaigns_and_rewards_ask_the_name_in_english_once_too(program, page):
+    text = staff(program).get(reverse(page)).text
+
+    assert 'name="name_i18n_en"' not in text
+    assert 'name="name_i18n_es"' in text
+    assert "Name (English)" in text
+    assert "Name in other languages" in text
+
+
 def test_a_card_saves_the_other_languages_and_english_stays_the_base_name(program):
     gold = program.tiers.get(name="Gold")
     Tier.objects.filter(pk=gold.pk).update(name_i18n={"en": "Old gold", "es": "Oro"})
