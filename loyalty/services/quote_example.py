@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
 from loyalty.models import Campaign, EarningRule, Member, Program, Tier
-from loyalty.rules.earning import EarnBreakdown, local_date, program_zone
+from loyalty.rules.earning import ORDER_RULE_KINDS, EarnBreakdown, local_date, program_zone
 from loyalty.services.earning import campaign_check, program_campaigns, rule_parameters
 from loyalty.services.earning_rules import program_rules
 from loyalty.services.merchants import program_settings_check
@@ -42,6 +42,8 @@ class EarningExample:
     earning: EarnBreakdown
     # The day the order is placed when not today (a campaign that runs later).
     placed_on: date | None = None
+    # The draft rule gives its points outside orders (sign-up, birthday, referral).
+    rule_outside_orders: bool = False
 
 
 def _decimal(value: Any, name: str, message: Any) -> Decimal:
@@ -192,4 +194,5 @@ def earning_example(
         tier=chosen.name if chosen else None,
         earning=earned,
         placed_on=placed_at.date() if placed_at else None,
+        rule_outside_orders=rule is not None and rule.kind not in ORDER_RULE_KINDS,
     )

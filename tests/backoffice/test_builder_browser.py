@@ -134,6 +134,13 @@ def add_rule_and_campaign(page, live_server, width):
     page.click("text=Sign-up bonus")
     page.fill("#id_name", "Welcome")
     page.fill("#id_points", "0")
+    # The rule page's example says, as typed, what stops the rule (before any save).
+    expect(page.get_by_test_id("example-errors")).to_contain_text(
+        "greater than or equal to 1", timeout=20_000
+    )
+    no_sideways_scroll(page)
+    screenshot(page, f"builder-rule-example-{width}")
+    page.evaluate("document.activeElement.blur()")
     page.click("input[name=_save]")
     error = page.locator(".field-points .errorlist").inner_text()
     assert "greater than or equal to 1" in error

@@ -174,3 +174,14 @@ def test_a_viewer_gets_no_example_and_another_merchant_none_either(program):
     assert manager(program).get(url).status_code == 405
     page = manager(program, "viewer").get(reverse("admin:loyalty_campaign_change", args=[saved.pk]))
     assert 'id="earning-example"' not in page.text
+
+
+def test_a_rule_outside_orders_says_so_in_the_example(program):
+    url = reverse("admin:loyalty_earningrule_add_example") + "?kind=signup"
+    data = {"name": "Welcome", "active": "on", "points": "100", "example_amount": "50"}
+
+    response = manager(program).post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["example"].earning.total == 500
+    assert 'data-testid="example-outside-orders"' in response.text
