@@ -2,8 +2,12 @@
 
 ``TranslationsField`` is a JSON column beside the base column; in any model form (the admin's
 tier, campaign and coupon template forms) it becomes ``TranslationsFormField``: one labelled
-input per language of ``settings.LANGUAGES``, empty meaning "show the base value". A form that
-is not a model form (the grant form's reason) uses the form field alone.
+input per other language of ``settings.LANGUAGES``, empty meaning "show the base value". A form
+that is not a model form (the grant form's reason) uses the form field alone.
+
+The base value is the text in ``settings.LANGUAGE_CODE`` (English): the forms show no input of
+its own for that language (it would repeat the base field), and a form's save leaves no value
+for it in the translations, so English readers always read the base value the form shows.
 """
 
 from typing import Any
@@ -13,9 +17,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.content import TranslationsValidator, content_languages, translations_clean
+from loyalty.content import (
+    TranslationsValidator,
+    content_languages,
+    language_code,
+    translations_clean,
+)
+
+
+def translated_languages() -> list[str]:
+    """The languages a form asks a value for: all but the base value's own language."""
+    base = language_code(settings.LANGUAGE_CODE)
+    return [code for code in content_languages() if code != base]
 
 
 class TranslationsWidget(forms.MultiWidget):
@@ -31,7 +47,7 @@ class TranslationsWidget(forms.MultiWidget):
             code: forms.Textarea(attrs={**attrs, "lang": code, "rows": 3, "cols": 40})
             if lines
             else forms.TextInput(attrs={**attrs, "lang": code, "size": 40})
-            for code in content_languages()
+            for code in translated_languages()
         }
         if lines:
             for widget in widgets.values():
@@ -40,7 +56,7 @@ class TranslationsWidget(forms.MultiWidget):
 
     def decompress(self, value: Any) -> list[Any]:
         value = value if isinstance(value, dict) else {}
-        return [self._shown(value.get(code)) for code in content_languages()]
+        return [self._shown(value.get(code)) for code in translated_languages()]
 
     def _shown(self, item: Any) -> Any:
         return "\n".join(item) if self.lines and isinstance(item, list) else item
@@ -48,7 +64,7 @@ class TranslationsWidget(forms.MultiWidget):
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         names = dict(settings.LANGUAGES)
-        for code, sub in zip(content_languages(), context["widget"]["subwidgets"], strict=True):
+        for code, sub in zip(translated_languages(), context["widget"]["subwidgets"], strict=True):
             sub["label"] = names[code]
         return context
 
@@ -63,7 +79,7 @@ class TranslationsFormField(forms.MultiValueField):
         kwargs.setdefault(
             "help_text", _("In the member's language; empty: the value above is shown.")
         )
-        fields = [forms.CharField(required=False, strip=True) for _code in content_languages()]
+        fields = [forms.CharField(required=False, strip=True) for _code in translated_languages()]
         super().__init__(
             fields,
             widget=TranslationsWidget(max_length=max_length, lines=lines),
@@ -73,7 +89,7 @@ class TranslationsFormField(forms.MultiValueField):
 
     def compress(self, data_list: list[Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for code, text in zip(content_languages(), data_list or [], strict=False):
+        for code, text in zip(translated_languages(), data_list or [], strict=False):
             if not text:
                 continue
             values[code] = text.splitlines() if self.lines else text
@@ -110,7 +126,7 @@ class TranslationsField(models.JSONField):
 
     def formfield(self, **kwargs: Any) -> Any:
         assert self.max_length is not None
-        options: dict[str, Any] = {"label": kwargs.get("label", self.verbose_name)}
+        options: dict[str, Any] = {"label": kwargs.get("label", capfirst(self.verbose_name))}
         if self.help_text:
             options["help_text"] = self.help_text
         return TranslationsFormField(max_length=self.max_length, lines=self.lines, **options)

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.builder.thresholds import (
+    THRESHOLDS_PREFIX,
+    ThresholdForm,
+    ThresholdFormSet,
+    scope_error_field,
+)
 from loyalty.content_fields import TranslationsFormField
 from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.form_fields import DayListField
 from loyalty.models import ApiKey, Merchant, Program, Tier
 from loyalty.services.merchants import PROGRAM_FIELDS, program_settings_check
 from loyalty.services.points import MAX_REASON
-from rewards.models import CouponKind
-from rewards.services.thresholds import TERM_FIELDS, thresholds_describe
+from rewards.services.thresholds import thresholds_describe
 
 
 def add_service_error(
@@ -100,89 +105,10 @@ class PlainConstraintForm(forms.ModelForm):
                 self.add_error(field, message)
 
 
-class DayListField(forms.CharField):
-    """A list of whole days typed as ``60, 30, 14, 7``."""
-
-    default_error_messages = {
-        "invalid": _("Give whole numbers of days above zero, separated by commas."),
-    }
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(day) for day in value)
-        return value
-
-    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
-        if isinstance(value, list | tuple):
-            return [int(day) for day in value]
-        text = super().to_python(value) or ""
-        try:
-            days = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if any(day <= 0 for day in days):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return days
-
-
-class AmountField(forms.DecimalField):
-    """An amount or a percentage, shown as typed: 10 and 2.5, not 10.000 or 1E+1."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_digits", 16)
-        kwargs.setdefault("decimal_places", 3)
-        kwargs.setdefault("widget", forms.NumberInput(attrs={"step": "any", "size": 8}))
-        super().__init__(**kwargs)
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, Decimal) and value.is_finite():
-            return f"{value.normalize():f}"
-        return value
-
-
-class ThresholdForm(forms.Form):
-    """One reward threshold: at ``points``, a coupon with these terms. The form only
-    parses; ``thresholds_replace`` judges the terms."""
-
-    points = forms.IntegerField(widget=forms.NumberInput(attrs={"size": 8}))
-    kind = forms.ChoiceField(choices=CouponKind.choices, initial=CouponKind.PERCENT)
-    value = AmountField(required=False)
-    max_discount = AmountField(required=False)
-    min_order_amount = AmountField(required=False)
-    valid_days = forms.IntegerField(initial=30, widget=forms.NumberInput(attrs={"size": 5}))
-    uses = forms.IntegerField(initial=1, widget=forms.NumberInput(attrs={"size": 4}))
-    # A free product's product; its quantity and the other reward terms (scope, uses per
-    # member, allowance) are set through the API and kept here as they are.
-    product_sku = forms.CharField(
-        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
-    )
-    product_category = forms.CharField(
-        required=False, max_length=100, widget=forms.TextInput(attrs={"size": 10})
-    )
-    product_quantity = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    scope = forms.JSONField(required=False, widget=forms.HiddenInput)
-    uses_per_member = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    allowance_uses = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    allowance_period = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def payload(self) -> dict[str, Any]:
-        """The row in the shape ``thresholds_replace`` takes (a value left empty is left out:
-        a free product or free shipping has none)."""
-        data = self.cleaned_data
-        coupon = {name: data.get(name) for name in TERM_FIELDS}
-        if coupon["value"] is None:
-            del coupon["value"]
-        coupon["product_quantity"] = coupon["product_quantity"] or 1
-        return {"points": data["points"], "coupon": coupon}
-
-
-ThresholdFormSet = forms.formset_factory(
-    ThresholdForm, extra=2, can_delete=True, max_num=50, absolute_max=50, validate_max=True
-)
-
-THRESHOLDS_PREFIX = "thresholds"
 # A refusal of thresholds_replace names a row: "thresholds.2.points", "thresholds.2.coupon.value".
-_THRESHOLD_ERROR = re.compile(r"thresholds\.(?P<index>\d+)(?:\.coupon)?(?:\.(?P<field>\w+))?")
+_THRESHOLD_ERROR = re.compile(
+    r"thresholds\.(?P<index>\d+)(?:\.coupon)?(?:\.(?P<field>\w+(?:\.\w+)?))?"
+)
 
 
 class ProgramForm(PlainConstraintForm):
@@ -349,8 +275,10 @@ class ProgramForm(PlainConstraintForm):
                 rest[name] = messages
                 continue
             row = rows[int(match["index"])]
-            field = match["field"] if match["field"] in row.fields else None
-            row.add_error(field, list(messages))
+            field = match["field"]
+            if field is not None and field.partition(".")[0] == "scope":
+                field = scope_error_field(field, row.cleaned_data)
+            row.add_error(field if field in row.fields else None, list(messages))
         if len(rest) < len(error.fields):
             self.add_error(None, _("Correct the reward thresholds below."))
         if rest:

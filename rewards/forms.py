@@ -14,8 +14,10 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.builder.thresholds import SCOPE_LABELS, scope_error_field
 from loyalty.errors import InvalidInput
-from loyalty.forms import AmountField, PlainConstraintForm, add_service_error
+from loyalty.form_fields import AmountField, NameListField
+from loyalty.forms import PlainConstraintForm, add_service_error
 from loyalty.models import Program
 from rewards.lines import SCOPE_KEYS, scope_clean
 from rewards.models import VALUELESS_KINDS, Coupon, CouponKind, CouponTemplate
@@ -24,38 +26,24 @@ from rewards.services.coupons import CouponTerms, terms_check
 from rewards.services.reward_terms import REWARD_FIELDS
 from rewards.services.thresholds import MONEY_TERM_FIELDS, TERM_FIELDS
 
-SCOPE_LABELS = {
-    "include_skus": _("Only these SKUs"),
-    "include_categories": _("Only these categories"),
-    "exclude_skus": _("Never these SKUs"),
-    "exclude_categories": _("Never these categories"),
-}
-
-
-class NameListField(forms.CharField):
-    """SKUs or categories typed as ``A-1, A-2``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", _("Separated by commas; empty for none."))
-        super().__init__(required=False, **kwargs)
-
-    def prepare_value(self, value: Any) -> Any:
-        return ", ".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        return [name.strip() for name in str(value or "").split(",") if name.strip()]
-
-
 CSV_PREVIEW_SALT = "rewards.coupon-csv-preview"
 CSV_PREVIEW_MAX_AGE = 3600  # seconds between the preview and the confirmation
 
 
 def terms_errors(form: forms.BaseForm, terms: CouponTerms | CouponTemplate, currency: str) -> None:
-    """``terms_check``'s refusals, on the form's fields."""
+    """``terms_check``'s refusals, on the form's fields (a scope's on its list's field)."""
     try:
         terms_check(terms, currency=currency)
     except InvalidInput as error:
-        add_service_error(form, error)
+        fields = {
+            (
+                scope_error_field(name, getattr(form, "cleaned_data", {}))
+                if name.partition(".")[0] == "scope" and name not in form.fields
+                else name
+            ): messages
+            for name, messages in error.fields.items()
+        }
+        add_service_error(form, InvalidInput(fields))
 
 
 class CouponTemplateForm(PlainConstraintForm):
@@ -89,6 +77,8 @@ class CouponTemplateForm(PlainConstraintForm):
             *(name for name in REWARD_FIELDS if name != "scope"),
         )  # fmt: skip
         field_classes = {"max_discount": AmountField}
+        # The base name is the English one; the other languages are asked for below it.
+        labels = {"name": _("Name (English)"), "name_i18n": _("Name in other languages")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

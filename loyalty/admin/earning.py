@@ -13,8 +13,13 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
+from loyalty.admin import program_example
 from loyalty.admin.base import ReadOnlyScopedAdmin, ServiceSavedAdmin
 from loyalty.backoffice.scope import is_superuser, request_user, staff_program
 from loyalty.builder.campaigns import CampaignForm
@@ -34,6 +39,7 @@ from loyalty.services.earning_config import (
     earning_rule_delete,
     earning_rule_save,
 )
+from loyalty.services.tiers import program_tiers
 
 
 class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
@@ -45,6 +51,52 @@ class ProgramConfigAdmin(ServiceSavedAdmin[Any]):
     owner_column = "program"
     service_save: Callable[..., Any]
     service_delete: Callable[..., None]
+    # The live example of what a customer earns, with the form's values as typed.
+    change_form_template = "admin/loyalty/draft_example_change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        examples = [
+            path(
+                "example/",
+                self.admin_site.admin_view(self.example_view),
+                name="{}_{}_add_example".format(*info),
+            ),
+            path(
+                "<path:object_id>/example/",
+                self.admin_site.admin_view(self.example_view),
+                name="{}_{}_example".format(*info),
+            ),
+        ]
+        return [*examples, *super().get_urls()]
+
+    @method_decorator(require_POST)
+    def example_view(self, request: HttpRequest, object_id: str | None = None) -> HttpResponse:
+        return program_example.draft_example_view(self, request, object_id)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        editable = self.has_change_permission(request, obj) if obj else add
+        program = obj.program if obj is not None else staff_program(request)
+        if editable and program is not None:
+            info = self.opts.app_label, self.opts.model_name
+            if obj is not None:
+                url = reverse("admin:{}_{}_example".format(*info), args=[obj.pk])
+            else:
+                url = reverse("admin:{}_{}_add_example".format(*info))
+                if request.GET.get("kind"):
+                    url += "?" + urlencode({"kind": request.GET["kind"]})
+            context["example_url"] = url
+            context["example_program"] = program
+            context["example_tiers"] = [t.name for t in program_tiers(program)]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))

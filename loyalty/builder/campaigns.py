@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import InvalidInput
-from loyalty.forms import AmountField, PlainConstraintForm
+from loyalty.form_fields import AmountField
+from loyalty.forms import PlainConstraintForm
 from loyalty.models import Campaign, Program
 from loyalty.services.earning import STACKING_RULE, campaign_check
 from loyalty.services.tiers import program_tiers
@@ -69,6 +70,8 @@ class CampaignForm(PlainConstraintForm):
                   "fixed_bonus", "min_order_amount", "tiers", "name_i18n")  # fmt: skip
         widgets = {"start_date": DATE_INPUT, "end_date": DATE_INPUT}
         help_texts = {"multiplier": STACKING_RULE}
+        # The base name is the English one; the other languages are asked for below it.
+        labels = {"name": _("Name (English)"), "name_i18n": _("Name in other languages")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

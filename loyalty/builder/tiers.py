@@ -93,8 +93,9 @@ class TierForm(forms.ModelForm):
         help_text=_("For integrators, comma-separated, e.g. vip, gift_wrap."),
     )  # fmt: skip
     benefits = LinesField(
-        label=_("Benefits"), required=False, help_text=_("Shown to the member, one per line.")
-    )
+        label=_("Benefits (English)"), required=False,
+        help_text=_("Shown to the member, one per line."),
+    )  # fmt: skip
 
     class Meta:
         model = Tier
@@ -102,7 +103,12 @@ class TierForm(forms.ModelForm):
             "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
             "flags", "benefits", "name_i18n", "benefits_i18n",
         )  # fmt: skip
+        # The base name and benefits are the English ones (``translated_languages``): the
+        # other languages are asked for below them, English no second time.
         labels = {
+            "name": _("Name (English)"),
+            "name_i18n": _("Name in other languages"),
+            "benefits_i18n": _("Benefits in other languages"),
             "min_points": _("Points to reach it"),
             "window_days": _("Earned within (days)"),
             "earn_multiplier": _("Points multiplier"),

@@ -111,6 +111,47 @@ def test_the_cards_show_a_colour_picker_and_the_perks_as_checkboxes(program):
     assert 'id="earning-example"' in page.text
 
 
+def test_a_card_asks_the_name_in_english_once_and_the_other_languages_by_name(program):
+    page = staff(program).get(reverse("admin:loyalty_program_change", args=[program.pk]))
+
+    # English is the base name: no second English input beside it.
+    assert 'name="tiers-0-name_i18n_en"' not in page.text
+    assert 'name="tiers-0-benefits_i18n_en"' not in page.text
+    assert 'name="tiers-0-name_i18n_es"' in page.text
+    assert "Name (English)" in page.text
+    assert "Name in other languages" in page.text
+    assert "Benefits in other languages" in page.text
+    assert "name per language" not in page.text
+    assert "benefits per language" not in page.text
+
+
+@pytest.mark.parametrize("page", ["admin:loyalty_campaign_add", "admin:rewards_coupontemplate_add"])
+def test_campaigns_and_rewards_ask_the_name_in_english_once_too(program, page):
+    text = staff(program).get(reverse(page)).text
+
+    assert 'name="name_i18n_en"' not in text
+    assert 'name="name_i18n_es"' in text
+    assert "Name (English)" in text
+    assert "Name in other languages" in text
+
+
+def test_a_card_saves_the_other_languages_and_english_stays_the_base_name(program):
+    gold = program.tiers.get(name="Gold")
+    Tier.objects.filter(pk=gold.pk).update(name_i18n={"en": "Old gold", "es": "Oro"})
+    url = reverse("admin:loyalty_program_change", args=[program.pk])
+    rows = existing_rows(program)
+    data = program_post(program, rows)
+    data.update({"tiers-0-name_i18n_es": "Oro", "tiers-0-name_i18n_ru": "Золото",
+                 "tiers-0-name_i18n_en": "Ignored"})  # fmt: skip
+
+    response = staff(program).post(url, data)
+
+    assert response.status_code == 302, tier_errors(response)
+    gold.refresh_from_db()
+    assert gold.name == "Gold"
+    assert gold.name_i18n == {"es": "Oro", "ru": "Золото"}
+
+
 def test_a_viewer_cannot_save_tiers(program):
     url = reverse("admin:loyalty_program_change", args=[program.pk])
     rows = existing_rows(program)

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member, Program, User
+from loyalty.models import AuditEntry, LedgerEntry, Member, Program, User
 from loyalty.services.orders import order_record
 from rewards.models import Coupon, CouponEvent, CouponTemplate, RewardThreshold
 from rewards.services import admin_ops
@@ -216,7 +216,7 @@ def test_staff_add_a_free_product_and_a_scoped_perk_template(client, shop_a):
                                    "exclude_skus": ["SALE-1"]}  # fmt: skip
     assert (perk_template.allowance_uses, perk_template.allowance_period) == (2, "quarter")
     page = client.get(url("rewards_coupontemplate_change", perk_template.pk)).text
-    assert 'value="shoes, boots"' in page
+    assert ">\nshoes\nboots</textarea>" in page  # one per line
 
 
 @pytest.mark.parametrize(
@@ -224,8 +224,8 @@ def test_staff_add_a_free_product_and_a_scoped_perk_template(client, shop_a):
     [
         ({"kind": "free_product"}, "product_sku",
          "Give the free product's SKU or its category (one)."),
-        ({"kind": "free_product", "product_sku": "A", "include_skus": "B"}, None,
-         "scope: A free product applies to its product: leave the scope empty."),
+        ({"kind": "free_product", "product_sku": "A", "include_skus": "B"}, "include_skus",
+         "A free product applies to its product: leave the scope empty."),
         ({"uses": "2", "uses_per_member": "3"}, "uses_per_member",
          "Give 1 to 2 uses (at most the coupon's uses)."),
         ({"uses": "4", "allowance_uses": "2"}, "allowance_period",
@@ -947,8 +947,8 @@ def test_a_free_product_threshold_is_added_on_the_program_page_and_a_scope_is_ke
     client.force_login(shop_a.staff)
     page = client.get(program_url(shop_a.program)).text
     assert "Free product: SKU" in page
-    assert 'type="hidden" name="thresholds-0-scope"' in page  # sent back as it is
-    kept = {"scope": '{"include_categories": ["shoes"]}'}
+    assert '<textarea name="thresholds-0-include_categories"' in page  # shown, editable
+    kept = {"include_categories": "shoes"}
 
     # when staff add a free mug at 2,000 points (no value) and save the page
     rows = [
@@ -963,3 +963,93 @@ def test_a_free_product_threshold_is_added_on_the_program_page_and_a_scope_is_ke
     assert described[500]["scope"] == {"include_categories": ["shoes"]}
     assert (described[2000]["kind"], described[2000]["product_sku"]) == ("free_product", "MUG-1")
     assert described[2000]["value"] == 0
+
+
+def test_a_threshold_scope_and_uses_are_set_on_the_program_page_audited(client, shop_a):
+    client.force_login(shop_a.staff)
+    rows = [
+        row(500, value="5"),
+        row(800, kind="percent", value="10", include_skus="A-1\nA-2, A-3",
+            exclude_categories="gift cards", uses="8", uses_per_member="2",
+            allowance_uses="2", allowance_period="quarter"),
+        row(1500, kind="free_shipping", value="", max_discount="9", include_categories="shoes"),
+    ]  # fmt: skip
+
+    response = client.post(program_url(shop_a.program), program_data(shop_a.program, rows, 1))
+
+    assert response.status_code == 302, response.context["adminform"].form.thresholds.errors
+    described = {t["points"]: t["coupon"] for t in thresholds_describe(program=shop_a.program)}
+    assert described[800]["scope"] == {"include_skus": ["A-1", "A-2", "A-3"],
+                                       "exclude_categories": ["gift cards"]}  # fmt: skip
+    assert (described[800]["uses_per_member"], described[800]["allowance_uses"],
+            described[800]["allowance_period"]) == (2, 2, "quarter")  # fmt: skip
+    assert (described[1500]["kind"], described[1500]["scope"]) == (
+        "free_shipping", {"include_categories": ["shoes"]},
+    )  # fmt: skip
+    audit = AuditEntry.objects.filter(action="thresholds.replace").latest("pk")
+    assert "A-3" in str(audit.changes)
+    page = client.get(program_url(shop_a.program)).text
+    assert ">\nA-1\nA-2\nA-3</textarea>" in page
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ({"kind": "free_product", "value": "", "product_sku": "MUG", "include_skus": "B"},
+         "include_skus", "A free product applies to its product: leave the scope empty."),
+        ({"include_skus": "x" * 101}, "include_skus", "Give 1 to 100 characters"),
+        ({"kind": "percent", "value": "10", "product_sku": "MUG"}, "product_sku",
+         "Only a free product names a product"),
+        ({"uses": "2", "uses_per_member": "3"}, "uses_per_member", "Give 1 to 2 uses"),
+        ({"uses": "4", "allowance_uses": "2"}, "allowance_period",
+         "Give both the uses per period and the period."),
+    ],
+)  # fmt: skip
+def test_a_threshold_refused_shows_why_next_to_its_field_and_nothing_changes(
+    client, shop_a, extra, field, message
+):
+    client.force_login(shop_a.staff)
+    before = thresholds_describe(program=shop_a.program)
+    rows = [row(500, value="5"), {**row(900, kind="fixed", value="5"), **extra}]
+
+    response = client.post(program_url(shop_a.program), program_data(shop_a.program, rows, 1))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.thresholds.forms[1].errors
+    assert any(message in error for error in errors.get(field, [])), errors
+    assert f'class="threshold-field field-{field} errors"' in response.text
+    assert thresholds_describe(program=shop_a.program) == before
+
+
+def test_a_viewer_cannot_change_a_threshold_scope(client, shop_a):
+    viewer = StaffFactory(merchant=shop_a.program.merchant, role="viewer")
+    client.force_login(viewer)
+    before = thresholds_describe(program=shop_a.program)
+    rows = [row(500, value="5", include_skus="A-1")]
+
+    response = client.post(program_url(shop_a.program), program_data(shop_a.program, rows, 1))
+
+    assert response.status_code == 403
+    assert thresholds_describe(program=shop_a.program) == before
+
+
+def test_a_post_without_the_scope_fields_keeps_the_scope(client, shop_a):
+    thresholds_replace(
+        program=shop_a.program,
+        thresholds=[{"points": 500, "coupon": {"kind": "fixed", "value": "5", "uses": 4,
+                                               "uses_per_member": 2,
+                                               "scope": {"exclude_skus": ["GIFT"]}}}],
+    )  # fmt: skip
+    client.force_login(shop_a.staff)
+
+    response = client.post(
+        program_url(shop_a.program), program_data(shop_a.program, [row(500, value="6", uses=4)], 1)
+    )
+
+    assert response.status_code == 302
+    (coupon,) = [t["coupon"] for t in thresholds_describe(program=shop_a.program)]
+    assert (coupon["value"], coupon["scope"], coupon["uses_per_member"]) == (
+        6,
+        {"exclude_skus": ["GIFT"]},
+        2,
+    )
