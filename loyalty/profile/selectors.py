@@ -37,6 +37,8 @@ class CouponCard:
     status_label: str
     # The reward's name in the page's language; empty for a coupon without a template.
     name: str = ""
+    # A tier perk: the tier's name in the page's language (``rewards.services.perks``).
+    perk_tier: str = ""
 
 
 @dataclass
@@ -62,7 +64,15 @@ def _coupon_card(coupon: Coupon, *, now: datetime, language: str | None) -> Coup
         status=status,
         status_label=str(Coupon.Status(status).label),
         name=reward_name(coupon.template, language=language),
+        perk_tier=_perk_tier_name(coupon, language=language),
     )
+
+
+def _perk_tier_name(coupon: Coupon, *, language: str | None) -> str:
+    tier = coupon.perk_tier if coupon.perk_tier_id is not None else None
+    if tier is None:
+        return ""
+    return localized(tier.name, tier.name_i18n, language)
 
 
 def _reward_options(
@@ -85,13 +95,15 @@ def _coupon_cards(
 ) -> tuple[list[CouponCard], list[CouponCard]]:
     """The member's usable coupons, and the newest of those it can no longer use (each with
     its template, for the reward's name: a join, not a query)."""
-    active_query = member_coupons(member=member, status="active").select_related("template")
+    active_query = member_coupons(member=member, status="active").select_related(
+        "template", "perk_tier"
+    )
     shown = active_query[:ACTIVE_COUPONS_SHOWN]
     active = [_coupon_card(c, now=now, language=language) for c in shown]
     past_query = (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
-        .select_related("template")
+        .select_related("template", "perk_tier")
         .order_by("-id")
     )
     past = [_coupon_card(c, now=now, language=language) for c in past_query[:PAST_COUPONS_SHOWN]]

@@ -134,6 +134,15 @@ def add(row: Model) -> None:
     unit.waiting.setdefault(type(row), {})[row.pk] = row
 
 
+def waiting(model: type[T]) -> list[T]:
+    """The new rows of a model that wait for the unit's flush (none outside a unit): a writer
+    that reads rows of its own kind sees those it added too."""
+    unit = _current.get()
+    if unit is None:
+        return []
+    return list(unit.waiting.get(model, {}).values())  # type: ignore[call-overload]
+
+
 def add_unless_present(rows: Sequence[Model]) -> list[int]:
     """New rows of one model that a unique key may refuse (a second notification of the same
     occasion): such a row is dropped, quietly. Returns the ids given to them, for the
