@@ -20,7 +20,7 @@ from loyalty.services.tiers import program_tiers
 from loyalty.snapshot import settings_changed
 from rewards.models import CouponTemplate
 from rewards.services.coupons import CouponTerms, terms_check
-from rewards.services.perks import perks_end_for_removed
+from rewards.services.perks import perks_end_for_tiers
 from rewards.services.thresholds import TERM_FIELDS
 from rewards.services.thresholds import _terms as coupon_terms
 
@@ -306,6 +306,13 @@ def _tiers_write(
         _perk_template(program, row, item)
     for item in fresh:
         _perk_template(program, None, item)
+    # A perk taken off a tier ends now for its members (a changed one: coupons issued keep
+    # their terms; members reaching the tier from now on get the new one).
+    taken_off = {row.pk: item["name"] for row, item in kept
+                 if row.perk_id is not None and "perk_id" in item and item["perk_id"] is None}  # fmt: skip
+    if taken_off:
+        perks_end_for_tiers(tier_names=taken_off, now=timezone.now(),
+                            why="the perk was taken off {tier}")  # fmt: skip
     for row, item in kept:
         for name in (*fields, *translated):
             if name in item:
@@ -345,7 +352,7 @@ def _record_removal(removed: QuerySet[Tier]) -> None:
     names = dict(removed.values_list("pk", "name"))
     if not names:
         return
-    perks_end_for_removed(tier_names=names, now=now)
+    perks_end_for_tiers(tier_names=names, now=now)
     holders = (
         Member.objects.filter(tier_id__in=names)
         .values_list("pk", "program_id", "tier_id")

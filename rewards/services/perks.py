@@ -149,9 +149,11 @@ def _reactivate(
     unit.add(CouponEvent(coupon=coupon, kind=CouponEvent.Kind.REACTIVATED, reason=text, by=by))
 
 
-def perks_end_for_removed(*, tier_names: dict[int, str], now: datetime) -> int:
-    """The perk coupons of tiers about to be removed end (set-based: a tier may have many
-    members); their members lose the tier with it."""
+def perks_end_for_tiers(
+    *, tier_names: dict[int, str], now: datetime, why: str = "{tier} removed from the program"
+) -> int:
+    """The perk coupons of these tiers end (set-based: a tier may have many members): the
+    tiers are about to be removed, or their perk was taken off. ``why`` names the tier."""
     ending = list(
         Coupon.objects.select_for_update()
         .filter(perk_tier_id__in=tier_names)
@@ -167,7 +169,7 @@ def perks_end_for_removed(*, tier_names: dict[int, str], now: datetime) -> int:
             CouponEvent(
                 coupon_id=pk,
                 kind=CouponEvent.Kind.VOIDED,
-                reason=f"Tier perk ended: {tier_names[tier]} removed from the program",
+                reason="Tier perk ended: " + why.format(tier=tier_names[tier]),
                 created_at=now,
             )
             for pk, tier in ending
