@@ -148,7 +148,7 @@ class TierForm(forms.ModelForm):
 class TierFormSet(OptionalInlineFormSet):
     """The program's cards; ``tiers_check`` judges them together before the save."""
 
-    def add_fields(self, form: forms.Form, index: int | None) -> None:
+    def add_fields(self, form: forms.ModelForm[Any], index: int | None) -> None:
         super().add_fields(form, index)
         if "perk" in form.fields:
             # The program's own templates only (the service checks it too).

@@ -171,7 +171,9 @@ def _check_perks(
     ids = {item["perk_id"] for item in wanted if item.get("perk_id")}
     if not ids:
         return
-    own = set(CouponTemplate.objects.filter(program=program, pk__in=ids).values_list("pk", flat=True))
+    own = set(
+        CouponTemplate.objects.filter(program=program, pk__in=ids).values_list("pk", flat=True)
+    )
     for index, item in enumerate(wanted):
         if item.get("perk_id") and item["perk_id"] not in own:
             errors.setdefault(f"tiers.{index}.perk", []).append(
@@ -308,8 +310,11 @@ def _tiers_write(
         _perk_template(program, None, item)
     # A perk taken off a tier ends now for its members (a changed one: coupons issued keep
     # their terms; members reaching the tier from now on get the new one).
-    taken_off = {row.pk: item["name"] for row, item in kept
-                 if row.perk_id is not None and "perk_id" in item and item["perk_id"] is None}  # fmt: skip
+    taken_off = {
+        row.pk: item["name"]
+        for row, item in kept
+        if row.perk_id is not None and "perk_id" in item and item["perk_id"] is None
+    }
     if taken_off:
         perks_end_for_tiers(tier_names=taken_off, now=timezone.now(),
                             why="the perk was taken off {tier}")  # fmt: skip

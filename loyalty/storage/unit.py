@@ -37,6 +37,7 @@ from loyalty.models import Member
 from loyalty.storage import sql
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 class UnitOfWork:
@@ -134,13 +135,13 @@ def add(row: Model) -> None:
     unit.waiting.setdefault(type(row), {})[row.pk] = row
 
 
-def waiting(model: type[T]) -> list[T]:
+def waiting(model: type[M]) -> list[M]:
     """The new rows of a model that wait for the unit's flush (none outside a unit): a writer
     that reads rows of its own kind sees those it added too."""
     unit = _current.get()
     if unit is None:
         return []
-    return list(unit.waiting.get(model, {}).values())  # type: ignore[call-overload]
+    return [row for row in unit.waiting.get(model, {}).values() if isinstance(row, model)]
 
 
 def add_unless_present(rows: Sequence[Model]) -> list[int]:

@@ -76,7 +76,8 @@ def perks_follow(
         reason = (reasons or {}).get(member.pk, "")
         mine = held.get(member.pk, [])
         for coupon in mine:
-            if coupon.status != Coupon.Status.VOID and (wanted is None or coupon.perk_tier_id != wanted.pk):
+            leaves = wanted is None or coupon.perk_tier_id != wanted.pk
+            if leaves and coupon.status != Coupon.Status.VOID:
                 _end(coupon, tier=by_pk.get(coupon.perk_tier_id or 0), reason=reason, by=by)
                 moves.ended.append(coupon)
         if wanted is None:

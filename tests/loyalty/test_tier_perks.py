@@ -71,6 +71,13 @@ def order(program, external_id, amount, *, member="m-1", placed_at=None):
     )  # fmt: skip
 
 
+def use(program, coupon, order_reference):
+    return coupon_redeem(
+        program=program, code=coupon.code, order_reference=order_reference,
+        order_amount=Decimal(50), currency="EUR", shipping_amount=Decimal("4.90"),
+    )  # fmt: skip
+
+
 def perks(member="m-1"):
     return list(Coupon.objects.filter(member__external_id=member, source="perk").order_by("pk"))
 
@@ -84,7 +91,9 @@ def test_an_order_that_lifts_a_member_to_gold_gives_the_gold_perk(program, perk)
     assert coupon.perk_tier.name == "Gold"
     assert coupon.template_id == perk.pk
     assert (coupon.kind, coupon.allowance_uses, coupon.allowance_period) == (
-        "free_shipping", 2, "quarter"
+        "free_shipping",
+        2,
+        "quarter",
     )
     assert (coupon.status, coupon.uses_allowed) == ("active", 8)
     assert allowance_of(coupon)["left"] == 2
@@ -140,8 +149,7 @@ def test_reaching_the_tier_again_reactivates_the_same_coupon(program, perk):
     order(program, "A", 250, placed_at=timezone.now() - 100 * DAY)
     tiers_evaluate(now=timezone.now() - 99 * DAY)
     (coupon,) = perks()
-    coupon_redeem(program=program, code=coupon.code, order_reference="S-1",
-                  order_amount=Decimal(50), currency="EUR", shipping_amount=Decimal("4.90"))  # fmt: skip
+    use(program, coupon, "S-1")
     tiers_evaluate()  # below Gold now: void
     coupon.refresh_from_db()
     assert coupon.status == "void"
@@ -149,7 +157,7 @@ def test_reaching_the_tier_again_reactivates_the_same_coupon(program, perk):
     order(program, "B", 250)
 
     (again,) = perks()
-    assert again.pk == coupon.pk and again.code == coupon.code
+    assert (again.pk, again.code) == (coupon.pk, coupon.code)
     assert again.status == "active"
     assert again.valid_until > timezone.now() + 364 * DAY
     assert (again.uses_count, again.uses_allowed) == (1, 9)  # the template's 8 uses again
@@ -160,8 +168,7 @@ def test_leaving_and_coming_back_in_one_quarter_gives_no_fresh_uses(program, per
     order(program, "A", 250)
     (coupon,) = perks()
     for n in (1, 2):
-        coupon_redeem(program=program, code=coupon.code, order_reference=f"S-{n}",
-                      order_amount=Decimal(50), currency="EUR", shipping_amount=Decimal(4))  # fmt: skip
+        use(program, coupon, f"S-{n}")
     member = Member.objects.get(external_id="m-1")
     until = timezone.now() + DAY
     tier_override(member=member, tier=None, reason="test", until=until)
@@ -182,7 +189,9 @@ def test_moving_up_ends_the_lower_tiers_perk_and_gives_the_next_ones(program, pe
     gold, diamond = perks()
     assert (gold.perk_tier.name, gold.status) == ("Gold", "void")
     assert (diamond.perk_tier.name, diamond.status, diamond.allowance_uses) == (
-        "Diamond", "active", 4
+        "Diamond",
+        "active",
+        4,
     )
 
 
@@ -317,8 +326,7 @@ def test_a_removed_threshold_keeps_a_template_that_is_a_perk(program, perk):
 def test_a_released_perk_use_counts_no_more(program, perk):
     order(program, "A", 250)
     (coupon,) = perks()
-    coupon_redeem(program=program, code=coupon.code, order_reference="S-1",
-                  order_amount=Decimal(50), currency="EUR", shipping_amount=Decimal(4))  # fmt: skip
+    use(program, coupon, "S-1")
 
     assert Redemption.objects.filter(coupon=coupon).count() == 1
     assert allowance_of(Coupon.objects.get(pk=coupon.pk))["left"] == 1

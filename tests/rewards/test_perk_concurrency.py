@@ -114,7 +114,9 @@ def test_customers_redeeming_a_promotion_at_once_do_not_spend_each_others_allowa
     )
 
     assert kinds(outcomes) == {"CheckoutResult": 8, "CouponAllowanceUsedUp": 4}
-    used = Counter(Redemption.objects.filter(coupon=coupon).values_list("member_reference", flat=True))
+    used = Counter(
+        Redemption.objects.filter(coupon=coupon).values_list("member_reference", flat=True)
+    )
     assert used == {"ann": 2, "bob": 2, "cem": 2, "dia": 2}
     coupon.refresh_from_db()
     assert (coupon.uses_count, coupon.status) == (8, "active")
