@@ -12,13 +12,14 @@ from django.utils import timezone
 from loyalty.audit import Action
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditEntry, Member, Tier
-from loyalty.services.orders import order_record
+from loyalty.services.orders import order_record, orders_record_batch
+from loyalty.services.pending import pending_release
 from loyalty.services.points import points_grant
 from loyalty.services.tier_job import tiers_evaluate
 from loyalty.services.tier_settings import tiers_describe, tiers_replace, tiers_seed_defaults
 from loyalty.services.tiers import tier_override
 from rewards.codes import code_generate
-from rewards.models import Coupon, CouponEvent, CouponKind, Redemption
+from rewards.models import Coupon, CouponEvent, CouponKind, Redemption, RewardThreshold
 from rewards.selectors import allowance_of
 from rewards.services.checkout import coupon_redeem
 from rewards.services.thresholds import thresholds_replace
@@ -313,8 +314,6 @@ def test_setting_a_perk_is_in_the_audit_trail(program):
 
 
 def test_a_removed_threshold_keeps_a_template_that_is_a_perk(program, perk):
-    from rewards.models import RewardThreshold
-
     RewardThreshold.objects.create(program=program, points=500, template=perk)
 
     thresholds_replace(program=program, thresholds=[])
@@ -330,3 +329,34 @@ def test_a_released_perk_use_counts_no_more(program, perk):
 
     assert Redemption.objects.filter(coupon=coupon).count() == 1
     assert allowance_of(Coupon.objects.get(pk=coupon.pk))["left"] == 1
+
+
+def test_a_batch_that_lifts_a_member_twice_leaves_one_live_perk(program, perk):
+    diamond_perk = free_shipping(program, name="Diamond shipping", allowance_uses=4, uses=16)
+    with_perk(program, "Diamond", diamond_perk)
+    orders = [
+        {"external_id": "B-1", "member": "m-1", "amount": Decimal(250), "currency": "EUR"},
+        {"external_id": "B-2", "member": "m-1", "amount": Decimal(2000), "currency": "EUR"},
+    ]
+
+    outcomes = orders_record_batch(program=program, orders=orders)
+
+    assert [o.error for o in outcomes] == [None, None]
+    gold, diamond = perks()
+    assert (gold.perk_tier.name, gold.status) == ("Gold", "void")
+    assert (diamond.perk_tier.name, diamond.status) == ("Diamond", "active")
+    assert list(CouponEvent.objects.filter(coupon=gold).values_list("kind", flat=True)) == [
+        "issued",
+        "voided",
+    ]
+
+
+def test_points_released_after_the_pending_window_give_the_perk(program, perk):
+    program.pending_days = 14
+    program.save()
+    order(program, "A", 250)
+    assert perks() == []
+
+    pending_release(now=timezone.now() + 15 * DAY)
+
+    assert [c.perk_tier.name for c in perks()] == ["Gold"]
