@@ -1,5 +1,6 @@
 """A tier as a card on its program's page: name, points, window, minimum rating,
-multiplier, a colour picker, its flags as checkboxes and its benefits, one per line.
+multiplier, a colour picker, its flags as checkboxes, its benefits, one per line, and its
+perk coupon: one of the program's coupon templates (``rewards.services.perks``).
 
 The program admin saves all cards at once through ``tiers_replace``; the formset asks
 ``tiers_check`` first, so two tiers with one name or at the same points are shown on the
