@@ -28,6 +28,8 @@ from rewards.models import Coupon, CouponEvent, CouponTemplate
 from rewards.services.coupons import coupon_issue
 from rewards.services.reward_terms import REWARD_FIELDS
 
+# How the event of a perk's ending starts (``_ended_here`` reads it back).
+ENDED = "Tier perk ended: "
 # The terms a reactivated perk coupon takes again from its template (``coupon_issue``'s).
 _TERMS = ("kind", "value", "max_discount", "min_order_amount", *REWARD_FIELDS)
 
@@ -63,8 +65,10 @@ def perks_follow(
 ) -> PerkMoves:
     """Make the members' perk coupons follow their tiers (``member.tier_id`` as it is now):
     the perk of a tier not held is voided, the perk of the tier held is issued or
-    reactivated. The members must be locked. ``reasons``: why each member's tier changed,
-    for the coupons' events. Safe to call again: what is in place is left alone."""
+    reactivated. The members must be locked. ``reasons``: why each member's tier changed
+    (those who just reached their tier), for the coupons' events; a member not named there
+    gets back a void perk coupon only if a perk ending voided it (not staff by hand). Safe
+    to call again: what is in place is left alone."""
     moves = PerkMoves()
     members = [m for m in members if m.pk is not None]
     by_pk = {tier.pk: tier for tier in tiers}
@@ -96,7 +100,9 @@ def perks_follow(
                 perk_tier_id=wanted.pk,
             )
             moves.issued.append(coupon)
-        elif found.status == Coupon.Status.VOID:
+        elif found.status == Coupon.Status.VOID and (
+            member.pk in (reasons or {}) or _ended_here(found)
+        ):
             _reactivate(found, template=template, tier=wanted, now=now, by=by)
             moves.reactivated.append(found)
     return moves
@@ -118,6 +124,18 @@ def _perk_coupons(members: Sequence[Member]) -> dict[int, list[Coupon]]:
     return held
 
 
+def _ended_here(coupon: Coupon) -> bool:
+    """Whether the coupon's last void was a perk ending (the member left the tier, the perk
+    was taken off): for a member who did not just reach the tier, a coupon staff voided by
+    hand stays void."""
+    last = CouponEvent.objects.filter(coupon_id=coupon.pk).order_by("-id").first()
+    return (
+        last is not None
+        and last.kind == CouponEvent.Kind.VOIDED
+        and (last.reason.startswith(ENDED))
+    )
+
+
 def _template(tier: Tier, known: dict[int, CouponTemplate]) -> CouponTemplate:
     assert tier.perk_id is not None  # noqa: S101  # the caller checked
     if tier.perk_id not in known:
@@ -130,7 +148,7 @@ def _end(coupon: Coupon, *, tier: Tier | None, reason: str, by: User | None) -> 
     coupon.status = Coupon.Status.VOID
     unit.changed(coupon, "status")
     name = tier.name if tier is not None else "its tier"
-    text = f"Tier perk ended: the member left {name}" + (f" ({reason})" if reason else "")
+    text = f"{ENDED}the member left {name}" + (f" ({reason})" if reason else "")
     unit.add(CouponEvent(coupon=coupon, kind=CouponEvent.Kind.VOIDED, reason=text, by=by))
 
 
@@ -170,7 +188,7 @@ def perks_end_for_tiers(
             CouponEvent(
                 coupon_id=pk,
                 kind=CouponEvent.Kind.VOIDED,
-                reason="Tier perk ended: " + why.format(tier=tier_names[tier]),
+                reason=ENDED + why.format(tier=tier_names[tier]),
                 created_at=now,
             )
             for pk, tier in ending

@@ -12,6 +12,7 @@ from django.utils import timezone
 from loyalty.audit import Action
 from loyalty.errors import InvalidInput
 from loyalty.models import AuditEntry, Member, Tier
+from loyalty.services.coupon_voids import coupon_void
 from loyalty.services.orders import order_record, orders_record_batch
 from loyalty.services.pending import pending_release
 from loyalty.services.points import points_grant
@@ -360,3 +361,29 @@ def test_points_released_after_the_pending_window_give_the_perk(program, perk):
     pending_release(now=timezone.now() + 15 * DAY)
 
     assert [c.perk_tier.name for c in perks()] == ["Gold"]
+
+
+def test_a_perk_coupon_staff_voided_by_hand_stays_void_at_the_daily_job(program, perk):
+    order(program, "A", 250)
+    (coupon,) = perks()
+    coupon_void(program=program, code=coupon.code, reason="abused", by=StaffFactory(
+        merchant=program.merchant))  # fmt: skip
+
+    tiers_evaluate()
+
+    coupon.refresh_from_db()
+    assert coupon.status == "void"
+
+
+def test_a_perk_taken_off_and_set_again_comes_back_at_the_daily_job(program, perk):
+    order(program, "A", 250)
+    with_perk(program, "Gold", perk)
+    tiers = [{"name": t.name, "min_points": t.min_points, "perk": None}
+             for t in program.tiers.order_by("min_points")]  # fmt: skip
+    tiers_replace(program=program, tiers=tiers)
+    with_perk(program, "Gold", perk)
+
+    run = tiers_evaluate()
+
+    (coupon,) = perks()
+    assert (coupon.status, run.perks_issued) == ("active", 1)
