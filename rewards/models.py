@@ -130,6 +130,7 @@ class Coupon(RewardTerms):
         REWARD = "reward", _("reward for points")
         COMPENSATION = "compensation", _("compensation")
         PROMOTION = "promotion", _("promotion")
+        PERK = "perk", _("tier perk")
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="coupons")
     member = models.ForeignKey(
@@ -160,12 +161,22 @@ class Coupon(RewardTerms):
     issued_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A perk coupon: the tier whose perk it is (``rewards.services.perks``). One per member and
+    # tier, ever: re-reaching the tier reactivates it.
+    perk_tier = models.ForeignKey(
+        "loyalty.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(uses_count__lte=F("uses_allowed")), name="coupon_uses_within_allowed"
+            ),
+            models.UniqueConstraint(
+                fields=["member", "perk_tier"],
+                condition=Q(perk_tier__isnull=False),
+                name="one_perk_coupon_per_member_tier",
             ),
             models.CheckConstraint(
                 condition=Q(value__gt=0) | Q(kind__in=VALUELESS_KINDS, value=0),
@@ -243,9 +254,10 @@ class CouponEvent(models.Model):
         RELEASED = "released", _("released")
         VOIDED = "voided", _("voided")
         EXPIRED = "expired", _("expired")
+        REACTIVATED = "reactivated", _("reactivated")
 
     coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     reason = models.TextField(blank=True)
     order_reference = models.CharField(max_length=191, blank=True)
     by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -55,15 +55,21 @@ def _allowance_used(*, time_zone: str, now: datetime) -> Count:
 
 def allowance_of(coupon: Coupon, *, now: datetime | None = None) -> dict[str, Any] | None:
     """The perk allowance as the API shows it: ``{uses, period, left, resets_at}``; the
-    uses of the current period are counted unless checkout or ``member_coupons`` did."""
+    uses of the current period are counted unless checkout or ``member_coupons`` did. A
+    promotion coupon's ``left`` is one customer's: the member's at checkout, else all of it."""
     if coupon.allowance_uses is None:
         return None
     now = now or timezone.now()
     start, end = period_bounds(coupon.allowance_period, now=now, tz=zone(coupon.program.time_zone))
     if getattr(coupon, "allowance_used", None) is None:
-        coupon.allowance_used = Redemption.objects.filter(  # type: ignore[attr-defined]
-            coupon_id=coupon.pk, released_at__isnull=True, redeemed_at__gte=start
-        ).count()
+        if coupon.member_id is None:
+            # A promotion's allowance is each customer's (``rewards.services.checkout``):
+            # counted for the member named at checkout; otherwise what a customer starts with.
+            coupon.allowance_used = 0  # type: ignore[attr-defined]
+        else:
+            coupon.allowance_used = Redemption.objects.filter(  # type: ignore[attr-defined]
+                coupon_id=coupon.pk, released_at__isnull=True, redeemed_at__gte=start
+            ).count()
     return {
         "uses": coupon.allowance_uses,
         "period": coupon.allowance_period,

@@ -46,7 +46,7 @@ class TierInline(admin.StackedInline):
     ordering = ("min_points",)
     fields = ("name", "name_i18n", ("min_points", "window_days"),
               ("earn_multiplier", "min_rating"), "badge", "flags", "other_flags", "benefits",
-              "benefits_i18n")  # fmt: skip
+              "benefits_i18n", "perk")  # fmt: skip
     verbose_name = _("tier")
     verbose_name_plural = _(
         "Tiers: reached by points earned within the window (and a rating, if set); lost only "

@@ -1,5 +1,6 @@
 """A tier as a card on its program's page: name, points, window, minimum rating,
-multiplier, a colour picker, its flags as checkboxes and its benefits, one per line.
+multiplier, a colour picker, its flags as checkboxes, its benefits, one per line, and its
+perk coupon: one of the program's coupon templates (``rewards.services.perks``).
 
 The program admin saves all cards at once through ``tiers_replace``; the formset asks
 ``tiers_check`` first, so two tiers with one name or at the same points are shown on the
@@ -19,6 +20,7 @@ from loyalty.errors import InvalidInput
 from loyalty.models import Tier
 from loyalty.rules import tiers as tier_rules
 from loyalty.services.tier_settings import tiers_check
+from rewards.models import CouponTemplate
 
 FLAG_CHOICES = (
     (tier_rules.EARLY_ACCESS, _("Early access to sales")),
@@ -101,7 +103,7 @@ class TierForm(forms.ModelForm):
         model = Tier
         fields = (
             "name", "min_points", "window_days", "min_rating", "earn_multiplier", "badge",
-            "flags", "benefits", "name_i18n", "benefits_i18n",
+            "flags", "benefits", "name_i18n", "benefits_i18n", "perk",
         )  # fmt: skip
         # The base name and benefits are the English ones (``translated_languages``): the
         # other languages are asked for below them, English no second time.
@@ -142,11 +144,23 @@ class TierForm(forms.ModelForm):
 
     def payload(self) -> dict[str, Any]:
         """The card in the shape ``tiers_replace`` takes."""
-        return {"id": self.instance.pk, **{n: self.cleaned_data[n] for n in self.SERVICE_FIELDS}}
+        perk = self.cleaned_data.get("perk")
+        return {
+            "id": self.instance.pk,
+            **{n: self.cleaned_data[n] for n in self.SERVICE_FIELDS},
+            "perk": perk.pk if perk is not None else None,
+        }
 
 
 class TierFormSet(OptionalInlineFormSet):
     """The program's cards; ``tiers_check`` judges them together before the save."""
+
+    def add_fields(self, form: forms.ModelForm[Any], index: int | None) -> None:
+        super().add_fields(form, index)
+        if "perk" in form.fields:
+            # The program's own templates only (the service checks it too).
+            field = cast(forms.ModelChoiceField, form.fields["perk"])
+            field.queryset = CouponTemplate.objects.filter(program_id=self.instance.pk or 0)
 
     def kept_forms(self) -> list[TierForm]:
         return [
@@ -162,7 +176,8 @@ class TierFormSet(OptionalInlineFormSet):
             return
         rows = self.kept_forms()
         try:
-            tiers_check([form.payload() for form in rows])
+            tiers_check([form.payload() for form in rows],
+                        program=self.instance if self.instance.pk else None)  # fmt: skip
         except InvalidInput as exc:
             for name, messages in exc.fields.items():
                 # "tiers.2.name": the third card sent, its name.

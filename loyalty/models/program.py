@@ -226,6 +226,14 @@ class Tier(models.Model):
         blank=True,
         help_text=_("Names integrators read from the API to open features (e.g. early_access)."),
     )
+    # A coupon template of the same program: each member reaching the tier gets one coupon
+    # from it, bound to them, ended when they leave (``rewards.services.perks``).
+    perk = models.ForeignKey(
+        "rewards.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="perk_tiers", verbose_name=_("perk coupon"),
+        help_text=_("Members who reach this tier get a coupon from this template (for example "
+                    "free shipping, 2 uses a quarter); it ends when they leave the tier."),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["program", "min_points"]

@@ -40,6 +40,8 @@ class CouponCard:
     status_label: str
     # The reward's name in the page's language; empty for a coupon without a template.
     name: str = ""
+    # A tier perk: the tier's name in the page's language (``rewards.services.perks``).
+    perk_tier: str = ""
 
 
 @dataclass
@@ -65,7 +67,15 @@ def _coupon_card(coupon: Coupon, *, now: datetime, language: str | None) -> Coup
         status=status,
         status_label=str(Coupon.Status(status).label),
         name=reward_name(coupon.template, language=language),
+        perk_tier=_perk_tier_name(coupon, language=language),
     )
+
+
+def _perk_tier_name(coupon: Coupon, *, language: str | None) -> str:
+    tier = coupon.perk_tier if coupon.perk_tier_id is not None else None
+    if tier is None:
+        return ""
+    return localized(tier.name, tier.name_i18n, language)
 
 
 def _reward_options(
@@ -84,14 +94,16 @@ def _reward_options(
 
 
 def _active(member: Member) -> QuerySet[Coupon]:
-    return member_coupons(member=member, status="active").select_related("template")
+    return member_coupons(member=member, status="active").select_related(
+        "template", "perk_tier"
+    )
 
 
 def _past(member: Member, *, now: datetime) -> QuerySet[Coupon]:
     return (
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
-        .select_related("template")
+        .select_related("template", "perk_tier")
         .order_by("-id")
     )
 

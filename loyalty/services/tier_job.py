@@ -16,11 +16,12 @@ from loyalty.content import localized
 from loyalty.models import Member, Program, Tier, TierChange
 from loyalty.rules import tiers as tier_rules
 from loyalty.services.tiers import _change_row, _tell_changed, program_tiers
-from loyalty.storage import accounts
+from loyalty.storage import accounts, unit
 from notifications.models import Event, WebhookEndpoint, WebhookEvent
 from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
 from notifications.services.templates import language_for
+from rewards.services.perks import perks_follow, perks_offered
 
 
 @dataclass
@@ -30,6 +31,8 @@ class TierRun:
     down: int = 0
     overrides_ended: int = 0
     notices: int = 0
+    perks_issued: int = 0
+    perks_ended: int = 0
     changes: list[int] = field(default_factory=list)
 
 
@@ -69,6 +72,14 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
     )
     if changed:
         _changes_write(changed, rows, program=program, now=now, run=run)
+    if perks_offered(tiers):
+        # Every member of the batch, not only those who changed: a perk set on a tier after
+        # its members reached it reaches them here, one that was removed ends here.
+        reasons = {change.member_id: change.reason for change in rows}
+        with unit.unit_of_work(expected=len(members)):
+            moves = perks_follow(members=members, tiers=tiers, now=now, reasons=reasons)
+        run.perks_issued += len(moves.issued) + len(moves.reactivated)
+        run.perks_ended += len(moves.ended)
     run.notices += _send_notices(at_risk, program=program, now=now)
     return members[-1].pk
 

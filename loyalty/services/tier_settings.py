@@ -18,6 +18,11 @@ from loyalty.rules.tiers import BADGE_CARD, EARLY_ACCESS, FREE_SHIPPING
 from loyalty.services.members import MAX_RATING
 from loyalty.services.tiers import program_tiers
 from loyalty.snapshot import settings_changed
+from rewards.models import CouponTemplate
+from rewards.services.coupons import CouponTerms, terms_check
+from rewards.services.perks import perks_end_for_tiers
+from rewards.services.thresholds import TERM_FIELDS
+from rewards.services.thresholds import _terms as coupon_terms
 
 DEFAULT_WINDOW_DAYS = 90
 # The tiers a new program starts from (and the demo shows): Gold, Platinum and Diamond at
@@ -119,6 +124,7 @@ def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) 
         flags = []
     return {
         **_check_translations(item, err),
+        **_check_perk(item, err),
         "id": item.get("id"),
         "name": name,
         "min_points": points,
@@ -129,6 +135,50 @@ def _check_tier(index: int, item: dict[str, Any], errors: dict[str, list[str]]) 
         "benefits": [b.strip() for b in benefits],
         "flags": list(dict.fromkeys(flags)),
     }
+
+
+def _check_perk(item: dict[str, Any], err: Any) -> dict[str, Any]:
+    """The perk's template id as sent (null: none); not sent: the tier keeps its own. That the
+    template is the program's is checked with the program (``_check_perks``)."""
+    if "perk" not in item:
+        return {}
+    perk = item["perk"]
+    if perk is None or perk == "":
+        return {"perk_id": None}
+    if isinstance(perk, dict):
+        return {"perk_terms": perk}  # the API's coupon terms, checked with the program's currency
+    if not isinstance(perk, int) or isinstance(perk, bool) or not 0 < perk < 2**63:
+        err("perk", _("Choose a coupon template of this program."))
+        return {}
+    return {"perk_id": perk}
+
+
+def _check_perks(
+    program: Program, wanted: list[dict[str, Any]], errors: dict[str, list[str]]
+) -> None:
+    """Every perk a coupon template of this program (another merchant's is refused), or
+    coupon terms that pass ``terms_check``."""
+    for index, item in enumerate(wanted):
+        if "perk_terms" in item:
+            try:
+                item["perk_terms"] = coupon_terms(item["perk_terms"])
+                terms_check(item["perk_terms"], currency=program.currency)
+            except (TypeError, ValueError):
+                errors[f"tiers.{index}.perk"] = [str(_("Give the coupon's terms."))]
+            except InvalidInput as exc:
+                for name, messages in exc.fields.items():
+                    errors[f"tiers.{index}.perk.{name}"] = messages
+    ids = {item["perk_id"] for item in wanted if item.get("perk_id")}
+    if not ids:
+        return
+    own = set(
+        CouponTemplate.objects.filter(program=program, pk__in=ids).values_list("pk", flat=True)
+    )
+    for index, item in enumerate(wanted):
+        if item.get("perk_id") and item["perk_id"] not in own:
+            errors.setdefault(f"tiers.{index}.perk", []).append(
+                str(_("Choose a coupon template of this program."))
+            )
 
 
 # A tier's texts per language (``loyalty.content``): the field, its length, lines or not.
@@ -167,7 +217,7 @@ def tiers_replace(
     audited.
     """
     role_check(user=actor, permission=Permission.MANAGE, merchant_id=program.merchant_id)
-    wanted = tiers_check(tiers)
+    wanted = tiers_check(tiers, program=program)
     # Lock the program row: concurrent replacements queue up.
     Program.objects.select_for_update().filter(pk=program.pk).first()
     before = tiers_describe(program=program)
@@ -187,9 +237,12 @@ def tiers_replace(
     return program_tiers(program)
 
 
-def tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tiers_check(
+    tiers: list[dict[str, Any]], *, program: Program | None = None
+) -> list[dict[str, Any]]:
     """The tiers as sent, each checked, and no two with one name or at the same points:
-    every problem at once, before the program is locked."""
+    every problem at once, before the program is locked. With the ``program``, each perk
+    must be one of its coupon templates."""
     errors: dict[str, list[str]] = {}
     if len(tiers) > MAX_TIERS:
         raise InvalidInput({"tiers": [str(_("At most 20 tiers."))]})
@@ -207,6 +260,8 @@ def tiers_check(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         names.add(item["name"].lower())
         if item["min_points"] is not None:
             points.add(item["min_points"])
+    if program is not None:
+        _check_perks(program, wanted, errors)
     if errors:
         raise InvalidInput(errors)
     return wanted
@@ -247,7 +302,22 @@ def _tiers_write(
         Tier.objects.filter(pk=row.pk).update(name=f"\x01{row.pk}", min_points=2**31 - 1 - n)
     fields = ("name", "min_points", "window_days", "earn_multiplier", "min_rating", "badge",
               "benefits", "flags")  # fmt: skip
-    translated = [name for name, _length, _lines in TRANSLATED]
+    # Sent or not (``_check_perk``): a tier sent without its perk keeps it.
+    translated = [*(name for name, _length, _lines in TRANSLATED), "perk_id"]
+    for row, item in kept:
+        _perk_template(program, row, item)
+    for item in fresh:
+        _perk_template(program, None, item)
+    # A perk taken off a tier ends now for its members (a changed one: coupons issued keep
+    # their terms; members reaching the tier from now on get the new one).
+    taken_off = {
+        row.pk: item["name"]
+        for row, item in kept
+        if row.perk_id is not None and "perk_id" in item and item["perk_id"] is None
+    }
+    if taken_off:
+        perks_end_for_tiers(tier_names=taken_off, now=timezone.now(),
+                            why="the perk was taken off {tier}")  # fmt: skip
     for row, item in kept:
         for name in (*fields, *translated):
             if name in item:
@@ -258,13 +328,36 @@ def _tiers_write(
         Tier.objects.create(program=program, **values)
 
 
+def _perk_template(program: Program, row: Tier | None, item: dict[str, Any]) -> None:
+    """A perk sent as coupon terms (the API) becomes the tier's template: the one it has when
+    the terms are the same, updated in place when nothing else uses it (coupons issued keep
+    their terms), else a new one."""
+    terms: CouponTerms | None = item.pop("perk_terms", None)
+    if terms is None:
+        return
+    values = {name: getattr(terms, name) for name in TERM_FIELDS}
+    current = CouponTemplate.objects.filter(pk=row.perk_id).first() if row and row.perk_id else None
+    if current is not None:
+        if all(getattr(current, name) == value for name, value in values.items()):
+            item["perk_id"] = current.pk
+            return
+        shared = current.thresholds.exists() or current.perk_tiers.exclude(pk=row.pk).exists()  # type: ignore[union-attr]
+        if not shared:
+            CouponTemplate.objects.filter(pk=current.pk).update(**values)
+            item["perk_id"] = current.pk
+            return
+    name = f"Perk of {item['name']}"
+    item["perk_id"] = CouponTemplate.objects.create(program=program, name=name, **values).pk
+
+
 def _record_removal(removed: QuerySet[Tier]) -> None:
     """The members of removed tiers lose them: a 'down' in each one's history (the daily
-    job then places them in the tiers that remain)."""
+    job then places them in the tiers that remain), and the tiers' perk coupons end."""
     now = timezone.now()
     names = dict(removed.values_list("pk", "name"))
     if not names:
         return
+    perks_end_for_tiers(tier_names=names, now=now)
     holders = (
         Member.objects.filter(tier_id__in=names)
         .values_list("pk", "program_id", "tier_id")
@@ -300,9 +393,19 @@ def tiers_describe(*, program: Program) -> list[dict[str, Any]]:
             "flags": t.flags,
             "name_i18n": t.name_i18n,
             "benefits_i18n": t.benefits_i18n,
+            "perk": tier_perk_describe(t),
         }
         for t in program_tiers(program)
     ]
+
+
+def tier_perk_describe(tier: Tier) -> dict[str, Any] | None:
+    """The perk's template: its id and terms (what the audit trail and the API show)."""
+    if tier.perk_id is None:
+        return None
+    template = CouponTemplate.objects.get(pk=tier.perk_id)
+    return {"id": template.pk, "name": template.name,
+            **{name: getattr(template, name) for name in TERM_FIELDS}}  # fmt: skip
 
 
 def tiers_seed_defaults(*, program: Program) -> list[Tier]:

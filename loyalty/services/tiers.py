@@ -38,6 +38,7 @@ from notifications.services import notification_enqueue
 from notifications.services.outbox import member_channels
 from notifications.services.templates import language_for
 from notifications.services.webhooks import webhook_enqueue
+from rewards.services.perks import PerkMoves, perks_follow, perks_offered
 
 
 class TierNotFound(LoyaltyError):
@@ -165,7 +166,19 @@ def tier_on_earn(*, member: Member, now: datetime | None = None) -> TierChange |
     )  # fmt: skip
     unit.add(change)
     _tell_changed(member=member, change=change, hooks=True)
+    tier_perks_follow(member=member, tiers=tiers, now=now, reason=change.reason)
     return change
+
+
+def tier_perks_follow(
+    *, member: Member, tiers: list[Tier], now: datetime, reason: str, by: User | None = None
+) -> PerkMoves:
+    """The member's perk coupons after its tier changed (``rewards.services.perks``); no
+    query when no tier of the program names a perk."""
+    if not perks_offered(tiers):
+        return PerkMoves()
+    return perks_follow(members=[member], tiers=tiers, now=now, reasons={member.pk: reason},
+                        by=by)  # fmt: skip
 
 
 def tier_preview(*, program: Program, sums: dict[int, int] | None, member: Member | None,
@@ -217,7 +230,12 @@ def tier_override(
     for target in (member, locked):
         target.tier, target.tier_since, target.tier_override = tier, now, tier
         target.tier_override_reason, target.tier_override_until = reason, until
+    locked.program = member.program
+    perks = tier_perks_follow(
+        member=locked, tiers=program_tiers(member.program), now=now, reason=reason, by=created_by
+    )
     if created_by is not None:
+        perk_codes = perks.codes()
         audit_record(
             merchant=member.program.merchant_id,
             actor=created_by,
@@ -226,6 +244,7 @@ def tier_override(
             changes={
                 "tier": [getattr(current, "name", None), getattr(tier, "name", None)],
                 "until": until,
+                **({"perk_coupons": perk_codes} if perk_codes else {}),
             },
             reason=reason,
         )

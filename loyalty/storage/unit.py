@@ -39,6 +39,7 @@ from loyalty.models import Member
 from loyalty.storage import sql
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 class UnitOfWork:
@@ -139,6 +140,15 @@ def add(row: Model) -> None:
         return
     row.pk = unit.next_id(type(row))
     unit.waiting.setdefault(type(row), {})[row.pk] = row
+
+
+def waiting(model: type[M]) -> list[M]:
+    """The new rows of a model that wait for the unit's flush (none outside a unit): a writer
+    that reads rows of its own kind sees those it added too."""
+    unit = _current.get()
+    if unit is None:
+        return []
+    return [row for row in unit.waiting.get(model, {}).values() if isinstance(row, model)]
 
 
 def add_unless_present(rows: Sequence[Model]) -> list[int]:

@@ -82,7 +82,12 @@ class ProductSerializer(serializers.Serializer):
 class AllowanceSerializer(serializers.Serializer):
     uses = serializers.IntegerField(min_value=1, help_text="Uses allowed per period.")
     period = period_field()
-    left = serializers.IntegerField(min_value=0, help_text="Uses left in the current period.")
+    left = serializers.IntegerField(
+        min_value=0,
+        help_text="Uses left in the current period. A promotion coupon (`member` null) counts "
+        "its allowance per customer: at validate and redeem, the `member` sent; elsewhere, "
+        "what each customer starts the period with.",
+    )
     resets_at = serializers.DateTimeField(help_text="When the next period starts.")
 
 
@@ -332,7 +337,10 @@ class CouponTermsInSerializer(serializers.Serializer):
         allow_null=True,
         min_value=1,
         max_value=1000,
-        help_text="A perk: uses per `allowance_period` (e.g. 2 a quarter); at most `uses`.",
+        help_text="A perk: uses per `allowance_period` (e.g. 2 a quarter); at most `uses`. "
+        "A member's coupon counts them for its member; a promotion coupon (for anyone) for "
+        "each customer, so validate and redeem must send `member` (else "
+        "`coupon_member_required`).",
     )
     allowance_period = period_field(
         required=False, allow_blank=True,

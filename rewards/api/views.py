@@ -77,8 +77,9 @@ CHECKOUT_ERRORS = (
     "`coupon_min_order_not_met`, `currency_mismatch`, `coupon_lines_required` (a free "
     "product or a scoped coupon without `lines`), `no_eligible_items` (no line qualifies; the "
     "body also has `lines` and the coupon's `scope`), `coupon_member_required` (a coupon "
-    "limited per customer without `member`), `coupon_member_limit_reached`, "
-    "`coupon_allowance_used_up` (a perk's uses of the current period); each `detail` tells "
+    "limited per customer, or a promotion with an allowance per period, without `member`), "
+    "`coupon_member_limit_reached`, `coupon_allowance_used_up` (a perk's uses of the current "
+    "period: a promotion's are counted per customer); each `detail` tells "
     "the customer what to do. Codes that do not exist are limited per API key and per member: 429 "
     "`rate_limited` with a Retry-After header (refusals of real codes do not count)."
 )

@@ -4,7 +4,9 @@ Every refusal names what is wrong and what to do. A redemption locks the coupon
 row, so of any number of concurrent redemptions of a single-use coupon exactly
 one succeeds; the check constraint ``uses_count <= uses_allowed`` is the
 guarantee underneath. Uses per member and per period are counted under the same
-lock, and only for coupons that have such limits (no extra query otherwise).
+lock, and only for coupons that have such limits (no extra query otherwise). A promotion
+coupon (bound to no member) counts its allowance per customer: the redemption must name the
+member (``coupon_member_required``), and one customer's uses leave the others' alone.
 
 With the order's lines, the discount is answered line by line (``rewards.lines``);
 without them, off the order amount as before. A free product or a scoped coupon
@@ -182,7 +184,14 @@ def _check_limits(coupon: Coupon, *, program: Program, member: str) -> None:
         start, end = period_bounds(
             coupon.allowance_period, now=timezone.now(), tz=zone(program.time_zone)
         )
-        used = live.filter(redeemed_at__gte=start).count()
+        in_period = live.filter(redeemed_at__gte=start)
+        if coupon.member_id is None:
+            # A promotion's allowance is each customer's: "2 uses a quarter" per customer,
+            # counted by the member named at checkout, so it needs one.
+            if not member:
+                raise CouponMemberRequired()
+            in_period = in_period.filter(member_reference=member)
+        used = in_period.count()
         coupon.allowance_used = used  # type: ignore[attr-defined]  # for the answer
         if used >= coupon.allowance_uses:
             raise CouponAllowanceUsedUp(uses=coupon.allowance_uses, date=_date(end))

@@ -145,8 +145,10 @@ def coupon_issue(
     order: Order | None = None,
     points_spent: int = 0,
     valid_from: datetime | None = None,
+    perk_tier_id: int | None = None,
 ) -> Coupon:
-    """Make a coupon with a fresh code and its 'issued' event."""
+    """Make a coupon with a fresh code and its 'issued' event (``perk_tier_id``: a tier's perk,
+    ``rewards.services.perks``)."""
     valid_from = valid_from or timezone.now()
     coupon = Coupon(
         program=program,
@@ -168,6 +170,7 @@ def coupon_issue(
         order=order,
         reason=reason,
         issued_by=issued_by,
+        perk_tier_id=perk_tier_id,
     )
     # Inserted at once, or with the rest of the order path's rows (loyalty.storage.unit).
     unit.add(coupon)

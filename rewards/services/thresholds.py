@@ -136,7 +136,7 @@ def _thresholds_check(thresholds: list[dict[str, Any]], *, currency: str) -> dic
 def _thresholds_write(program: Program, wanted: dict[int, CouponTerms]) -> None:
     """A threshold kept at the same points keeps its template (updated in place: coupons
     issued from it keep the terms copied into them); a removed one takes its template
-    along once no threshold uses it."""
+    along once no threshold (and no tier's perk) uses it."""
     current = {
         t.points: t
         for t in RewardThreshold.objects.filter(program=program).select_related("template")
@@ -145,7 +145,8 @@ def _thresholds_write(program: Program, wanted: dict[int, CouponTerms]) -> None:
         if points not in wanted:
             template = threshold.template
             threshold.delete()
-            if not template.thresholds.exists():
+            # A template that is also a tier's perk stays (``Tier.perk`` protects it).
+            if not template.thresholds.exists() and not template.perk_tiers.exists():
                 template.delete()
     for points, terms in wanted.items():
         values = {name: getattr(terms, name) for name in TERM_FIELDS}

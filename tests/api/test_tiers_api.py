@@ -64,6 +64,7 @@ def test_put_program_replaces_tiers_and_get_shows_them(api):
         "flags": ["early_access"],
         "name_i18n": {},
         "benefits_i18n": {},
+        "perk": None,
     }
     assert body["tiers"][2]["min_rating"] == "4.70"
 

@@ -107,7 +107,7 @@ def test_the_migration_fills_the_days_from_the_ledger(program):
                  counts_for_tier=True)  # fmt: skip
     before = days()
     TierDay.objects.all().delete()
-    migration = importlib.import_module("loyalty.migrations.0024_tier_days").Migration
+    migration = importlib.import_module("loyalty.migrations.0025_tier_days").Migration
     fill = migration.operations[-1].sql
     with connection.cursor() as cursor:
         cursor.execute(fill)

@@ -19,6 +19,7 @@ from loyalty.api.serializers.fields import (
 )
 from loyalty.models import EarningRule, Program
 from loyalty.services.earning import STACKING_RULE
+from loyalty.services.tier_settings import tier_perk_describe
 from rewards.api.serializers import CouponTermsInSerializer, ScopeSerializer, period_field
 from rewards.lines import scope_clean
 from rewards.services.reward_terms import REWARD_FIELDS
@@ -137,6 +138,34 @@ class TierSerializer(serializers.Serializer):
         help_text='The benefits per language, e.g. {"es": ["Envío gratis"]}; `benefits` for '
         "the others. Not sent: a tier sent again keeps its own.",
     )
+    perk = CouponTermsInSerializer(
+        required=False, allow_null=True, write_only=True,
+        help_text="The tier's perk, as coupon terms: each member who reaches the tier gets one "
+        "coupon with them, bound to them (for example free shipping, 2 uses a quarter: "
+        "`allowance_uses` 2, `allowance_period` quarter), voided when they leave the tier and "
+        "reactivated (same code) when they reach it again. null: no perk. Not sent: a tier "
+        "sent again keeps its own.",
+    )  # fmt: skip
+
+
+class TierPerkSerializer(ThresholdCouponSerializer):
+    id = serializers.IntegerField(help_text="The coupon template's id.")
+    name = serializers.CharField()
+
+
+class TierOutSerializer(TierSerializer):
+    perk = TierPerkSerializer(  # type: ignore[assignment]
+        allow_null=True, help_text="The tier's perk (a coupon template's terms); null: none."
+    )
+
+    @staticmethod
+    def present(tier: Any, *, currency: str) -> dict[str, Any]:
+        data = dict(TierSerializer(tier).data)
+        perk = tier_perk_describe(tier)
+        if perk is not None:
+            shown = ThresholdSerializer.present({"points": 0, "coupon": perk}, currency=currency)
+            perk = {"id": perk["id"], "name": perk["name"], **shown["coupon"]}
+        return {**data, "perk": perk}
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -173,9 +202,12 @@ class ProgramSerializer(serializers.ModelSerializer):
     def get_stacking_rule(self, program: Program) -> str:
         return str(STACKING_RULE)
 
-    @extend_schema_field(TierSerializer(many=True))
+    @extend_schema_field(TierOutSerializer(many=True))
     def get_tiers(self, program: Program) -> list[dict[str, Any]]:
-        return [TierSerializer(tier).data for tier in self.context.get("tiers", [])]
+        return [
+            TierOutSerializer.present(tier, currency=program.currency)
+            for tier in self.context.get("tiers", [])
+        ]
 
     @extend_schema_field(ThresholdSerializer(many=True))
     def get_thresholds(self, program: Program) -> list[dict[str, Any]]:

@@ -9,8 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0023_ops_notifications_off'),
-        ('rewards', '0003_rewards_kinds_scope_uses'),
+        ('loyalty', '0024_tier_perk'),
     ]
 
     operations = [
