@@ -94,9 +94,7 @@ def _reward_options(
 
 
 def _active(member: Member) -> QuerySet[Coupon]:
-    return member_coupons(member=member, status="active").select_related(
-        "template", "perk_tier"
-    )
+    return member_coupons(member=member, status="active").select_related("template", "perk_tier")
 
 
 def _past(member: Member, *, now: datetime) -> QuerySet[Coupon]:
