@@ -14,13 +14,14 @@ from django import forms
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.content_fields import TranslationsFormField
 from loyalty.errors import InvalidInput
 from loyalty.forms import AmountField, PlainConstraintForm, add_service_error
 from loyalty.models import Program
 from rewards.lines import SCOPE_KEYS, scope_clean
 from rewards.models import VALUELESS_KINDS, Coupon, CouponKind, CouponTemplate
 from rewards.services.coupon_jobs import terms_payload
-from rewards.services.coupons import CouponTerms, terms_check
+from rewards.services.coupons import MAX_REASON, CouponTerms, terms_check
 from rewards.services.reward_terms import REWARD_FIELDS
 from rewards.services.thresholds import MONEY_TERM_FIELDS, TERM_FIELDS
 
@@ -173,6 +174,11 @@ class CouponTermsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. Recorded with each coupon and shown in its history."),
     )
+    reason_i18n = TranslationsFormField(
+        max_length=MAX_REASON,
+        label=_("Reason per language"),
+        help_text=_("What the member reads in its language; empty: the reason above."),
+    )
     skip_already_issued = forms.BooleanField(
         required=False,
         initial=True,
@@ -287,6 +293,11 @@ class CouponVoidForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. Recorded in each coupon's history."),
+    )
+    reason_i18n = TranslationsFormField(
+        max_length=MAX_REASON,
+        label=_("Reason per language"),
+        help_text=_("What the member reads in its language; empty: the reason above."),
     )
     return_points = forms.BooleanField(
         required=False,

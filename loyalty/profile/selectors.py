@@ -37,6 +37,8 @@ class CouponCard:
     status_label: str
     # The reward's name in the page's language; empty for a coupon without a template.
     name: str = ""
+    # Why staff gave it (a compensation or promotion), in the page's language; else empty.
+    reason: str = ""
 
 
 @dataclass
@@ -62,7 +64,15 @@ def _coupon_card(coupon: Coupon, *, now: datetime, language: str | None) -> Coup
         status=status,
         status_label=str(Coupon.Status(status).label),
         name=reward_name(coupon.template, language=language),
+        reason=_given_why(coupon, language=language),
     )
+
+
+def _given_why(coupon: Coupon, *, language: str | None) -> str:
+    """A staff-given coupon's reason as its member reads it (the base reason the fallback)."""
+    if coupon.source not in (Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION):
+        return ""
+    return localized(coupon.reason, coupon.reason_i18n, language)
 
 
 def _reward_options(

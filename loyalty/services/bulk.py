@@ -221,6 +221,7 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             member_external_id=row.external_id,
             terms=terms,
             reason=row.data["reason"],
+            reason_i18n=row.data.get(REASON_KEY),
             issued_by=job.started_by,
             source=job.params.get("source") or Coupon.Source.COMPENSATION,
         )

@@ -86,9 +86,7 @@ def points_grant(
     With ``created_by`` (a staff user) the user's role must allow it (support: up to the
     program's limit), and the change is written to the audit trail. ``reason_i18n``: the
     reason per language (``loyalty.content``), ``reason`` being the fallback. ``confirmed``:
-    the caller confirmed this amount (needed above ``grant_confirmation_points``); asked
-    last, so a change refused anyway (no points to deduct, support's day) is not confirmed
-    first for nothing.
+    the amount was confirmed (the module's rule; asked after every other refusal).
     """
     reason = (reason or "").strip()
     translations = _grant_check(
@@ -104,14 +102,9 @@ def points_grant(
         if _change_of(existing) != (points, reason, translations):
             raise IdempotencyConflict()
         return GrantResult(entry=existing, created=False, balance=member.balance)
-    if points < 0 and member.balance + points < 0:
-        raise InsufficientPoints(balance=member.balance, points=-points)
-    if role_limited(created_by):
-        # Counted under the member's lock, taken above: two changes sent at once are
-        # counted one after the other, never both against the same total.
-        _support_day_check(program=program, member_pk=member.pk, points=points)
-    if abs(points) > program.grant_confirmation_points and not confirmed:
-        raise GrantConfirmationRequired(points=abs(points), limit=program.grant_confirmation_points)
+    _locked_checks(
+        program=program, member=member, points=points, created_by=created_by, confirmed=confirmed
+    )
     entry = ledger_append(
         member=member,
         kind=LedgerEntry.Kind.GRANT if points > 0 else LedgerEntry.Kind.DEDUCT,
@@ -165,6 +158,21 @@ def _grant_check(
     if errors:
         raise InvalidInput(errors)
     return translations_clean(reason_i18n, max_length=MAX_REASON)
+
+
+def _locked_checks(
+    *, program: Program, member: Member, points: int, created_by: User | None, confirmed: bool
+) -> None:
+    """The refusals that read the locked member (its balance, support's day), then the
+    confirmation: a change refused anyway is not confirmed first for nothing."""
+    if points < 0 and member.balance + points < 0:
+        raise InsufficientPoints(balance=member.balance, points=-points)
+    if role_limited(created_by):
+        # Counted under the member's lock, taken by the caller: two changes sent at once
+        # are counted one after the other, never both against the same total.
+        _support_day_check(program=program, member_pk=member.pk, points=points)
+    if abs(points) > program.grant_confirmation_points and not confirmed:
+        raise GrantConfirmationRequired(points=abs(points), limit=program.grant_confirmation_points)
 
 
 def _support_day_check(*, program: Program, member_pk: int, points: int) -> None:
