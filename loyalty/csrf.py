@@ -5,7 +5,7 @@ it was sent from, in the user's language, saying what happened and what to do.
   member's language (``LocaleMiddleware``'s choice, as every admin page).
 - Anything else is a customer's page (the profile, its sign-in, unsubscribing): the profile
   page's look with the merchant's colours, in the member's language
-  (``loyalty.profile.views.csrf_refused``); a JSON request (the push toggle) gets the
+  (``loyalty.profile.refusals.csrf_refused``); a JSON request (the push toggle) gets the
   error body ``{"code": "csrf_failed", "detail"}`` that its script shows.
 
 Nothing was done: the view that would have handled the form never ran. With ``DEBUG`` on the
@@ -24,7 +24,6 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.backoffice.refusals import refusal_page
 from loyalty.profile.refusals import csrf_refused
 
-CODE = "csrf_failed"
 TITLE = _("This form could not be sent")
 EXPLANATION = _(
     "Nothing was changed. For your security, this site accepts a form only together with "

@@ -16,6 +16,9 @@ from loyalty.models import Member, Merchant
 from loyalty.profile.auth import session_member
 from loyalty.profile.views import MERCHANT_KEY, _activate, _page
 
+# The JSON error's code, as the profile's other JSON answers carry one (``not_signed_in``).
+CODE = "csrf_failed"
+
 
 def _merchant(request: HttpRequest, member: Member | None) -> Merchant | None:
     if member is not None:
@@ -53,7 +56,7 @@ def csrf_refused(
     _activate(request, member)
     if request.content_type == "application/json" or "json" in request.headers.get("accept", ""):
         detail = " ".join([str(title) + ".", *map(str, advice)])
-        return JsonResponse({"code": "csrf_failed", "detail": detail}, status=403)
+        return JsonResponse({"code": CODE, "detail": detail}, status=403)
     merchant = _merchant(request, member)
     context = {
         "merchant": merchant,

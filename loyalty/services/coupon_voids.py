@@ -7,8 +7,8 @@ audited; the coupon and its member are locked.
 
 The member reads why in its own language: staff give the reason per language too
 (``reason_i18n``, the base reason the fallback), and the entry's ``details["void"]`` keeps
-what its history line is told from (the code, the points, staff's reason and its
-translations, or the refund and order that took the points back).
+what its history line is told from (the code, and staff's reason with its translations, or
+the refund and order that took the points back).
 """
 
 from typing import Any

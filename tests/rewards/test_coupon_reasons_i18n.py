@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from loyalty.demo import demo_seed
 from loyalty.errors import IdempotencyConflict, InvalidInput
 from loyalty.models import BulkJob, BulkRow, LedgerEntry, Member
 from loyalty.services.bulk import bulk_job_create, bulk_job_run, bulk_job_start
@@ -138,7 +139,7 @@ def test_a_compensation_coupon_tells_its_member_why_in_its_language(client, shop
 
     page = profile(client, member)
 
-    assert f'data-testid="coupon-reason">' in page
+    assert 'data-testid="coupon-reason">' in page
     assert shown in page
     for other in {GIFT, *GIFT_I18N.values()} - {shown}:
         assert other not in page
@@ -236,3 +237,16 @@ def test_bulk_coupons_take_the_reason_per_language_from_the_file(
     assert "ru: At most 500 characters" in rows["bob"].detail
     assert Coupon.objects.get(member=alice).reason_i18n == {"es": GIFT_I18N["es"]}
     assert not Coupon.objects.filter(member__external_id="bob").exists()
+
+
+def test_the_demo_carries_its_compensation_and_void_reasons_in_all_four_languages():
+    program = demo_seed(members=150).merchant.program  # 5 compensations, 13 voids planned
+
+    compensations = Coupon.objects.filter(program=program, source=Coupon.Source.COMPENSATION)
+    voids = CouponEvent.objects.filter(
+        coupon__program=program, kind=CouponEvent.Kind.VOIDED, by__isnull=False
+    )
+    assert compensations.exists()
+    assert voids.exists()
+    for item in [*compensations, *voids]:
+        assert set(item.reason_i18n) == {"es", "ru", "tr"}, item.reason
