@@ -52,6 +52,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: the refusal (403) in the look of the page that sent the form."""
     if request.path_info.startswith(ADMIN_PREFIX):
         context = admin.site.each_context(request)
+        # Before signing in (the sign-in form itself) there is no menu to show, not even
+        # its "You don't have permission" line.
+        context["is_nav_sidebar_enabled"] &= bool(context.get("has_permission"))
         if settings.DEBUG:
             context["debug_reason"] = reason
         return refusal_page(
