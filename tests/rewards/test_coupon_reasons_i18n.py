@@ -6,6 +6,7 @@ coupon's card, the history line of points that came back)."""
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from loyalty.demo import demo_seed
@@ -250,3 +251,21 @@ def test_the_demo_carries_its_compensation_and_void_reasons_in_all_four_language
     assert voids.exists()
     for item in [*compensations, *voids]:
         assert set(item.reason_i18n) == {"es", "ru", "tr"}, item.reason
+
+
+def test_the_coupon_csv_page_carries_the_reason_per_language_from_preview_to_issue(client, shop):
+    member = MemberFactory(program=shop, external_id="alpha-1")
+    client.force_login(StaffFactory(merchant=shop.merchant))
+    page = reverse("admin:rewards_coupon_issue_csv")
+    upload = SimpleUploadedFile("m.csv", b"external_id\nalpha-1\n", content_type="text/csv")
+    fields = {
+        **{"kind": "fixed", "value": "10", "valid_days": "30", "uses": "1"},
+        **{"source": "compensation", "reason": GIFT, "reason_i18n_es": GIFT_I18N["es"]},
+    }
+
+    preview = client.post(page, {**fields, "file": upload})
+    payload = preview.context["confirm"]["payload"].value()
+    done = client.post(page, {"payload": payload, "confirm": "1"})
+
+    assert done.status_code == 302
+    assert Coupon.objects.get(member=member).reason_i18n == {"es": GIFT_I18N["es"]}
