@@ -269,3 +269,25 @@ def test_the_coupon_csv_page_carries_the_reason_per_language_from_preview_to_iss
 
     assert done.status_code == 302
     assert Coupon.objects.get(member=member).reason_i18n == {"es": GIFT_I18N["es"]}
+
+
+@pytest.mark.parametrize(
+    ("locale", "shown"), [("es", "Cancelado: Enviado por error"), ("tr", f"İptal edildi: {VOID}")]
+)
+def test_a_cancelled_coupons_card_says_why_in_the_members_language(client, shop, locale, shown):
+    member = MemberFactory(program=shop, locale=locale)
+    coupon = coupon_issue_compensation(
+        program=shop, member_external_id=member.external_id, terms=TERMS, reason=GIFT
+    )
+    coupon_void(
+        program=shop,
+        code=coupon.code,
+        reason=VOID,
+        reason_i18n=VOID_I18N,
+        by=StaffFactory(merchant=shop.merchant),
+    )
+
+    page = profile(client, member)
+
+    assert 'data-testid="coupon-void-reason"' in page
+    assert shown in page
