@@ -219,7 +219,13 @@ def demo_coupons_write(*, program: Program, planned: PlannedMember, staff: User)
             continue
         if use.action == VOID:
             try:
-                coupon_void(program=program, code=coupon.code, reason=VOID_REASON, by=staff)
+                coupon_void(
+                    program=program,
+                    code=coupon.code,
+                    reason=VOID_REASON,
+                    reason_i18n=REASONS.get(VOID_REASON),
+                    by=staff,
+                )
             except LoyaltyError:
                 pass  # already used: nothing to void
             continue
@@ -248,6 +254,7 @@ def demo_coupons_write(*, program: Program, planned: PlannedMember, staff: User)
             member_external_id=planned.external_id,
             terms=compensation.terms,
             reason=compensation.reason,
+            reason_i18n=REASONS.get(compensation.reason),
             issued_by=staff,
         )
 

@@ -76,6 +76,27 @@ REASONS: dict[str, dict[str, str]] = {
         "ru": "Исправление ручного начисления, отправленного не тому клиенту",
         "tr": "Yanlış müşteriye yapılan manuel puan yüklemesinin düzeltmesi",
     },
+    # Compensation coupons' and voids' reasons (loyalty.demo_plan), which members read too.
+    "Parcel arrived damaged": {
+        "es": "El paquete llegó dañado",
+        "ru": "Посылка пришла повреждённой",
+        "tr": "Paket hasarlı ulaştı",
+    },
+    "Sorry for the two-week delivery delay": {
+        "es": "Perdón por el retraso de dos semanas en la entrega",
+        "ru": "Извините за задержку доставки на две недели",
+        "tr": "İki haftalık teslimat gecikmesi için özür dileriz",
+    },
+    "Wrong size sent; thank you for your patience": {
+        "es": "Enviamos una talla equivocada; gracias por tu paciencia",
+        "ru": "Мы отправили не тот размер; спасибо за терпение",
+        "tr": "Yanlış beden gönderildi; sabrınız için teşekkürler",
+    },
+    "Customer asked to cancel the coupon and keep the points for a bigger reward": {
+        "es": "Pediste anular el cupón y guardar los puntos para una recompensa mayor",
+        "ru": "Вы попросили отменить купон и сохранить баллы для большей награды",
+        "tr": "Kuponu iptal edip puanları daha büyük bir ödül için saklamak istediniz",
+    },
 }
 
 

@@ -105,6 +105,17 @@ class InsufficientPoints(LoyaltyError):
     )
 
 
+class GrantConfirmationRequired(LoyaltyError):
+    """A change of more points than the program's ``grant_confirmation_points``, not confirmed
+    (``points_grant``'s ``confirmed``): nothing was changed."""
+
+    code = "grant_confirmation_required"
+    message = _(
+        "%(points)s points is more than the %(limit)s points this program changes without a "
+        "second confirmation. Check the amount, then confirm it."
+    )
+
+
 class RefundExceedsOrder(LoyaltyError):
     code = "refund_exceeds_order"
     message = _(

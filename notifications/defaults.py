@@ -32,6 +32,8 @@ STYLE_CODE = (
     "margin:0 0 16px;padding:12px 16px;background-color:#f3f4f6;border:1px dashed #6b7280;"
     "border-radius:6px;font-family:'Courier New',Courier,monospace;font-size:22px;"
     "font-weight:bold;letter-spacing:2px;text-align:center;color:#111827;"
+    # One tap or click selects the whole code, to copy it (clients that know the property).
+    "-webkit-user-select:all;user-select:all;"
 )
 BUTTON_COLOUR = "#1d4ed8"
 

@@ -2,6 +2,14 @@
 into its text and HTML bodies, in the shipped emails' layout with the button in the
 merchant's brand colour. So a merchant changes words without touching HTML, and the
 result is checked and sent like any template (the blocks use the same variables).
+
+Invariants:
+- The bodies sent are made from the blocks when the email is rendered (``sent_parts``), in
+  the merchant's brand colour of that moment: a colour changed after the template was saved
+  is the one the next email carries (the bodies stored on save are what the form showed).
+- A paragraph that is the coupon's code alone (``{{ coupon_code }}``, as the shipped emails
+  of every language have it) is the shipped emails' code box: large, monospaced, framed,
+  selected whole by one tap, in inline styles; elsewhere in a sentence it stays text.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from notifications.defaults import (
     email_html,
     email_text,
 )
-from notifications.models import NOTICE_EVENTS
+from notifications.models import NOTICE_EVENTS, Channel, NotificationTemplate
 
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# A paragraph that is the coupon's code and nothing else (filters allowed: ``|upper``).
+CODE_ALONE = re.compile(r"\{\{\s*coupon_code\s*(\|[^{}]*)?\}\}")
 
 
 def blocks_bodies(
@@ -68,8 +78,9 @@ def blocks_bodies(
 
 
 def _email(subject: str, texts: list[str], button: tuple[str, str], notice: bool) -> EmailText:
-    """A paragraph per text, then the button when it has both its text and its link."""
-    blocks: list[Block] = [P(text) for text in texts]
+    """A paragraph per text (the coupon's code alone: its box), then the button when it has
+    both its text and its link."""
+    blocks: list[Block] = [Code(text) if CODE_ALONE.fullmatch(text) else P(text) for text in texts]
     if all(button):
         blocks.append(Button(*button))
     return EmailText(subject=subject, blocks=tuple(blocks), notice=notice)
@@ -91,3 +102,23 @@ def shipped_blocks(*, event: str, language: str) -> dict[str, str]:
         "button_text": button.label if button else "",
         "button_link": button.url if button else "",
     }
+
+
+def sent_parts(template: NotificationTemplate, *, colour: str) -> dict[str, str]:
+    """A merchant's template's parts as they are sent: an email written as blocks gets its
+    bodies made now, in ``colour`` (the merchant's brand colour as it is now)."""
+    parts = template.parts()
+    if template.channel == Channel.EMAIL and template.html_mode == "blocks":
+        parts.update(
+            blocks_bodies(
+                event=template.event,
+                language=template.language,
+                subject=template.subject,
+                heading=template.heading,
+                paragraphs=template.paragraphs,
+                button_text=template.button_text,
+                button_link=template.button_link,
+                colour=colour,
+            )
+        )
+    return parts

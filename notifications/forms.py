@@ -89,6 +89,10 @@ class NotificationTemplateForm(forms.ModelForm):
         help_texts = {
             "body_html": _("Optional: without it the email is sent as plain text."),
             "link": _("Where a tap on the notification leads; the profile page when empty."),
+            "paragraphs": _(
+                "Leave an empty line between paragraphs. A paragraph of {{ coupon_code }} "
+                "alone shows the code in a framed box, easy to copy."
+            ),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.builder.thresholds import SCOPE_LABELS, scope_error_field
+from loyalty.content_fields import TranslationsFormField
 from loyalty.errors import InvalidInput
 from loyalty.form_fields import AmountField, NameListField
 from loyalty.forms import PlainConstraintForm, add_service_error
@@ -22,7 +23,7 @@ from loyalty.models import Program
 from rewards.lines import SCOPE_KEYS, scope_clean
 from rewards.models import VALUELESS_KINDS, Coupon, CouponKind, CouponTemplate
 from rewards.services.coupon_jobs import terms_payload
-from rewards.services.coupons import CouponTerms, terms_check
+from rewards.services.coupons import MAX_REASON, CouponTerms, terms_check
 from rewards.services.reward_terms import REWARD_FIELDS
 from rewards.services.thresholds import MONEY_TERM_FIELDS, TERM_FIELDS
 
@@ -163,6 +164,11 @@ class CouponTermsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. Recorded with each coupon and shown in its history."),
     )
+    reason_i18n = TranslationsFormField(
+        max_length=MAX_REASON,
+        label=_("Reason per language"),
+        help_text=_("What the member reads in its language; empty: the reason above."),
+    )
     skip_already_issued = forms.BooleanField(
         required=False,
         initial=True,
@@ -277,6 +283,11 @@ class CouponVoidForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "required": True}),
         help_text=_("Required. Recorded in each coupon's history."),
+    )
+    reason_i18n = TranslationsFormField(
+        max_length=MAX_REASON,
+        label=_("Reason per language"),
+        help_text=_("What the member reads in its language; empty: the reason above."),
     )
     return_points = forms.BooleanField(
         required=False,

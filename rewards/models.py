@@ -158,6 +158,9 @@ class Coupon(RewardTerms):
         help_text=_("The order whose points paid for it."),
     )  # fmt: skip
     reason = models.TextField(blank=True)
+    # The reason per language (``loyalty.content``; ``reason`` the fallback): a compensation
+    # or promotion coupon's card tells its member why, in the member's language.
+    reason_i18n = TranslationsField(max_length=500, verbose_name=_("reason per language"))
     issued_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -259,6 +262,8 @@ class CouponEvent(models.Model):
     coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     reason = models.TextField(blank=True)
+    # Staff's reason per language (issued, voided), as the member reads it.
+    reason_i18n = TranslationsField(max_length=500, verbose_name=_("reason per language"))
     order_reference = models.CharField(max_length=191, blank=True)
     by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

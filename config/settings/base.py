@@ -24,6 +24,8 @@ SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-in-production
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A refused form's page in the look of the admin or of the customer's page, saying what to do.
+CSRF_FAILURE_VIEW = "loyalty.csrf.csrf_failure"
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [

@@ -102,6 +102,7 @@ class MemberActionsMixin(MerchantScopedAdmin[Member]):
                     rows=[CsvRow(n, external_id) for n, external_id in enumerate(external_ids, 1)],
                     terms=form.terms,
                     reason=form.cleaned_data["reason"],
+                    reason_i18n=form.cleaned_data["reason_i18n"],
                     source=form.cleaned_data["source"],
                     issued_by=request_user(request),
                     key=str(form.cleaned_data["key"]),

@@ -1,9 +1,10 @@
 """A member's points in the admin: its ledger and the grant or deduct form.
 
-Invariants: a grant or deduction of more points than the program's
-``grant_confirmation_points`` is applied only once the same amount was confirmed on a second
-page; the message afterwards says the balance the member's page shows (after any reward
-the points turned into), written the same way.
+Invariants: a grant or deduction the service refuses unconfirmed (more points than the
+program's ``grant_confirmation_points``: ``points_grant``'s rule) is asked again on a second
+page, and sent confirmed only for the very amount that page showed; the message afterwards
+says the balance the member's page shows (after any reward the points turned into), written
+the same way.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from loyalty.admin.base import MerchantScopedAdmin
 from loyalty.backoffice.formats import grouped
 from loyalty.backoffice.params import int_param
 from loyalty.backoffice.scope import request_user
-from loyalty.errors import LoyaltyError
+from loyalty.errors import GrantConfirmationRequired, LoyaltyError
 from loyalty.forms import PointsChangeForm, add_service_error
 from loyalty.models import LedgerEntry, Member
-from loyalty.services.points import MAX_GRANT, GrantResult, points_grant
+from loyalty.services.points import GrantResult, points_grant
 
 LEDGER_PAGE_SIZE = 25
 # Far past any member's ledger, and its offset far inside PostgreSQL's bigint.
@@ -44,14 +45,10 @@ class PointsForm(PointsChangeForm):
     # Set when the amount needs confirming: (a grant?, the points, the balance it leaves).
     confirmation: tuple[bool, int, int] | None = None
 
-    def needs_confirmation(self, member: Member) -> bool:
-        """Above the program's amount, unless this very amount was confirmed; never for an
-        amount the service refuses anyway (its message, on the field, says why)."""
-        points = self.signed_points()
-        return (
-            member.program.grant_confirmation_points < abs(points) <= MAX_GRANT
-            and self.cleaned_data.get("confirmed_points") != points
-        )
+    def confirmed(self) -> bool:
+        """Whether the second page confirmed this very amount (and sign): a confirmation
+        holds for the amount shown, not for one typed after it."""
+        return self.cleaned_data.get("confirmed_points") == self.signed_points()
 
 
 _points_forms: WeakKeyDictionary[HttpRequest, PointsForm] = WeakKeyDictionary()
@@ -106,8 +103,6 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
             return redirect(f"{change_url}?{query}" if query else change_url)
 
         form = PointsForm(request.POST)
-        if form.is_valid() and form.needs_confirmation(member):
-            return self._points_confirm(request, member, form, object_id)
         if form.is_valid():
             try:
                 result = points_grant(
@@ -119,7 +114,10 @@ class MemberPointsMixin(MerchantScopedAdmin[Member]):
                     created_by=request_user(request),
                     idempotency_key=str(form.cleaned_data["idempotency_key"]),
                     counts_for_tier=form.cleaned_data["counts_for_tier"],
+                    confirmed=form.confirmed(),
                 )
+            except GrantConfirmationRequired:
+                return self._points_confirm(request, member, form, object_id)
             except LoyaltyError as error:
                 add_service_error(form, error)
             else:

@@ -4,11 +4,13 @@ refusal here, so no staff user meets a bare "403 Forbidden")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
@@ -27,27 +29,40 @@ EXPLANATIONS = {
 }
 
 
-def _back_url(request: HttpRequest) -> str:
-    """Where the user came from, if it is this site; else the backoffice's home."""
+def _back_url(request: HttpRequest, *, same: bool = False) -> str:
+    """Where the user came from, if it is this site (the refusing page itself only when
+    ``same``: going back to it shows its form afresh); else the backoffice's home."""
     referer = request.headers.get("referer", "")
     if referer and url_has_allowed_host_and_scheme(
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        if referer != request.build_absolute_uri():
+        if same or referer != request.build_absolute_uri():
             return referer
     return reverse("admin:index")
 
 
-def refusal_page(request: HttpRequest, context: dict[str, Any], *, status: int) -> TemplateResponse:
+def refusal_page(
+    request: HttpRequest,
+    context: dict[str, Any],
+    *,
+    status: int,
+    title: str | Promise | None = None,
+    explanation: str | Promise | None = None,
+    advice: Sequence[str | Promise] = (),
+) -> TemplateResponse:
+    """The refusal in the admin's frame: the status's own title and sentence unless given
+    (a refused form's CSRF check has its own), and what to do, a step a line (then "Back"
+    leads to the page the form was on, even when it sent the form to itself)."""
     response = TemplateResponse(
         request,
         "admin/refused.html",
         {
             **context,
-            "title": TITLES[status],
-            "explanation": EXPLANATIONS[status],
+            "title": title or TITLES[status],
+            "explanation": explanation or EXPLANATIONS[status],
+            "advice": advice,
             "status": status,
-            "back_url": _back_url(request),
+            "back_url": _back_url(request, same=bool(advice)),
             "home_url": reverse("admin:index"),
         },
         status=status,

@@ -53,8 +53,10 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The list's count reads "2 audit entries" (Django puts the plural after the number),
+        # so the plural names entries, not the trail they make.
         verbose_name = _("audit entry")
-        verbose_name_plural = _("audit trail")
+        verbose_name_plural = _("audit entries")
         # What staff did is never rewritten, not even by a superuser's shell.
         triggers = [append_only("")]
         indexes = [

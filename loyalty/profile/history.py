@@ -220,10 +220,27 @@ def entry_text(
         return _("Points expired after their validity ran out")
     if kind == LedgerEntry.Kind.BONUS:
         return _bonus_text(entry)
+    details = entry.details if isinstance(entry.details, dict) else {}
+    if kind == LedgerEntry.Kind.ADJUSTMENT and isinstance(details.get("void"), dict):
+        return _void_text(details["void"])
     # Grants, deductions and adjustments: the reason the shop's staff wrote, in the
     # member's language where they wrote it in that language too.
-    details = entry.details if isinstance(entry.details, dict) else {}
     return localized(entry.reason, details.get(REASON_KEY))
+
+
+def _void_text(void: dict[str, Any]) -> str:
+    """A cancelled coupon's points back: staff's reason in the member's language (where they
+    gave it in that language, else as written), or the refund that cancelled it."""
+    code = str(void.get("coupon") or "")
+    if not void.get("reason"):
+        text = _("Coupon %(code)s was cancelled after the refund of order %(order)s: its "
+                 "points are back")  # fmt: skip
+        return text % {"code": code, "order": f"#{void.get('order', '')}"}
+    reason = localized(str(void["reason"]), void.get(REASON_KEY))
+    return _("Coupon %(code)s was cancelled (%(reason)s): its points are back") % {
+        "code": code,
+        "reason": reason,
+    }
 
 
 def _transfer_id(entry: LedgerEntry) -> int | None:

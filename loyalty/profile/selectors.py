@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from loyalty.content import localized
@@ -19,7 +20,7 @@ from loyalty.profile.history import history_page
 from loyalty.profile.keyset import keyset_page
 from loyalty.selectors import member_summary
 from loyalty.services.tiers import badge_card_offered
-from rewards.models import Coupon, CouponTemplate, RewardThreshold
+from rewards.models import Coupon, CouponEvent, CouponTemplate, RewardThreshold
 from rewards.selectors import coupon_status, member_coupons, thresholds_of
 from rewards.terms import terms_text
 
@@ -42,6 +43,10 @@ class CouponCard:
     name: str = ""
     # A tier perk: the tier's name in the page's language (``rewards.services.perks``).
     perk_tier: str = ""
+    # Why staff gave it (a compensation or promotion), in the page's language; else empty.
+    reason: str = ""
+    # Why staff cancelled it (a void by hand), in the page's language; else empty.
+    void_reason: str = ""
 
 
 @dataclass
@@ -68,6 +73,8 @@ def _coupon_card(coupon: Coupon, *, now: datetime, language: str | None) -> Coup
         status_label=str(Coupon.Status(status).label),
         name=reward_name(coupon.template, language=language),
         perk_tier=_perk_tier_name(coupon, language=language),
+        reason=_given_why(coupon, language=language),
+        void_reason=_void_why(coupon, language=language),
     )
 
 
@@ -76,6 +83,22 @@ def _perk_tier_name(coupon: Coupon, *, language: str | None) -> str:
     if tier is None:
         return ""
     return localized(tier.name, tier.name_i18n, language)
+
+
+def _void_why(coupon: Coupon, *, language: str | None) -> str:
+    """Staff's reason for cancelling the coupon, as its member reads it (the past cards'
+    ``voided`` annotation: the coupon's last staff void)."""
+    voided = getattr(coupon, "voided", None)
+    if coupon.status != Coupon.Status.VOID or not isinstance(voided, dict):
+        return ""
+    return localized(str(voided.get("reason") or ""), voided.get("reason_i18n"), language)
+
+
+def _given_why(coupon: Coupon, *, language: str | None) -> str:
+    """A staff-given coupon's reason as its member reads it (the base reason the fallback)."""
+    if coupon.source not in (Coupon.Source.COMPENSATION, Coupon.Source.PROMOTION):
+        return ""
+    return localized(coupon.reason, coupon.reason_i18n, language)
 
 
 def _reward_options(
@@ -102,6 +125,7 @@ def _past(member: Member, *, now: datetime) -> QuerySet[Coupon]:
         Coupon.objects.filter(member=member)
         .exclude(Q(status=Coupon.Status.ACTIVE) & Q(valid_until__gt=now))
         .select_related("template", "perk_tier")
+        .annotate(voided=_staff_void())
         .order_by("-id")
     )
 
@@ -145,6 +169,17 @@ def coupons_page(
     page = keyset_page(rows, size=COUPONS_PAGE_SIZE, before=before, after=after)
     cards = [_coupon_card(c, now=now, language=language) for c in page.rows]
     return CouponsPage(cards=cards, past=past, newer=page.newer, older=page.older)
+
+
+def _staff_void() -> Subquery:
+    """A coupon's last void by staff, ``{"reason", "reason_i18n"}``: in the coupons' query
+    (one index probe a card shown), not a query a card. A refund's void (no staff) has none:
+    its history line says why."""
+    events = CouponEvent.objects.filter(
+        coupon=OuterRef("pk"), kind=CouponEvent.Kind.VOIDED, by__isnull=False
+    ).order_by("-id")
+    why = JSONObject(reason="reason", reason_i18n="reason_i18n")
+    return Subquery(events.values_list(why)[:1], output_field=JSONField())
 
 
 def _reward_progress(

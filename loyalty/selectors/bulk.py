@@ -25,6 +25,10 @@ class BulkTotals:
     members: int  # distinct members the ready and done rows touch
     granted: int  # points added by the ready and done rows
     deducted: int  # points taken (a positive number)
+    # Ready and done rows of more points (either way) than the program's confirmation amount:
+    # the preview names them, and starting the job confirms them (``points_grant``).
+    large: int = 0
+    large_above: int = 0  # that amount
 
     @property
     def valid(self) -> int:
@@ -37,6 +41,8 @@ def bulk_job_totals(*, job: BulkJob) -> BulkTotals:
         points=Cast(KeyTextTransform("points", "data"), IntegerField())
     )
     doing = Q(status__in=DOING)
+    above = job.program.grant_confirmation_points
+    large = Q(points__gt=above) | Q(points__lt=-above)
     counts = rows.aggregate(
         rows=Count("pk"),
         ready=Count("pk", filter=Q(status=Status.READY)),
@@ -45,6 +51,7 @@ def bulk_job_totals(*, job: BulkJob) -> BulkTotals:
         members=Count("external_id", filter=doing, distinct=True),
         granted=Sum("points", filter=doing & Q(points__gt=0)),
         deducted=Sum("points", filter=doing & Q(points__lt=0)),
+        large=Count("pk", filter=doing & large),
     )
     return BulkTotals(
         rows=counts["rows"],
@@ -54,6 +61,8 @@ def bulk_job_totals(*, job: BulkJob) -> BulkTotals:
         members=counts["members"],
         granted=counts["granted"] or 0,
         deducted=-(counts["deducted"] or 0),
+        large=counts["large"],
+        large_above=above,
     )
 
 

@@ -209,6 +209,10 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             reason_i18n=row.data.get(REASON_KEY),
             created_by=job.started_by,
             idempotency_key=f"bulk:{job.pk}:{row.line}",
+            # Starting the job is the confirmation of its rows above the program's
+            # confirmation amount: the preview showed each row, those rows counted apart,
+            # and the totals, before "Run" (the single form's second page, for a file).
+            confirmed=True,
         )
         row.detail = _("Balance: %(balance)s.") % {"balance": result.balance}
     elif job.kind == BulkJob.Kind.COUPONS:
@@ -217,6 +221,7 @@ def _run_row(job: BulkJob, row: BulkRow, terms: Any) -> None:
             member_external_id=row.external_id,
             terms=terms,
             reason=row.data["reason"],
+            reason_i18n=row.data.get(REASON_KEY),
             issued_by=job.started_by,
             source=job.params.get("source") or Coupon.Source.COMPENSATION,
         )

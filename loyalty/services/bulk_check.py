@@ -37,7 +37,7 @@ MAX_CSV_BYTES = 10_000_000
 REASON_COLUMNS = {code: f"reason_{code}" for code in content_languages()}
 COLUMNS: dict[str, tuple[str, ...]] = {
     BulkJob.Kind.POINTS: ("external_id", "points", "reason", *REASON_COLUMNS.values()),
-    BulkJob.Kind.COUPONS: ("external_id", "reason"),
+    BulkJob.Kind.COUPONS: ("external_id", "reason", *REASON_COLUMNS.values()),
     BulkJob.Kind.MEMBERS: ("external_id", "email", "name", "locale"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -130,12 +130,7 @@ def bulk_check(
         if kind == BulkJob.Kind.POINTS:
             _check_points_row(row, program=program, user=user, default_reason=default_reason)
         elif kind == BulkJob.Kind.COUPONS:
-            reason = row.values.get("reason") or default_reason
-            if not reason:
-                _fail(
-                    row, "reason", _("A reason is required; give one in the form or in the file.")
-                )
-            row.data = {"reason": reason}
+            _check_coupon_row(row, default_reason=default_reason)
         else:
             locale = row.values.get("locale") or "en"
             if locale not in LOCALES:
@@ -197,6 +192,28 @@ def job_points_check(points: list[int], *, program: Program, user: User | None) 
         raise SupportJobLimitExceeded(limit=program.support_job_limit, points=total)
 
 
+def _reason_translations(row: ParsedRow) -> dict[str, str] | None:
+    """The row's reason per language (reason_es, ...), or None once the row is failed."""
+    translations = {code: row.values[name] for code, name in REASON_COLUMNS.items()
+                    if row.values.get(name)}  # fmt: skip
+    if problems := translations_problems(translations, max_length=MAX_REASON):
+        _fail(row, "reason", " ".join(problems))
+        return None
+    return translations
+
+
+def _check_coupon_row(row: ParsedRow, *, default_reason: str) -> None:
+    """A compensation coupon's row: the reason (the form's by default) and its translations,
+    which the member reads on the coupon."""
+    reason = row.values.get("reason") or default_reason
+    if not reason:
+        _fail(row, "reason", _("A reason is required; give one in the form or in the file."))
+    translations = _reason_translations(row)
+    row.data = {"reason": reason}
+    if translations:
+        row.data[REASON_KEY] = translations
+
+
 def _check_points_row(
     row: ParsedRow, *, program: Program, user: User | None, default_reason: str
 ) -> None:
@@ -214,10 +231,8 @@ def _check_points_row(
     if not reason:
         _fail(row, "reason", _("A reason is required; the member will see it."))
         return
-    translations = {code: row.values[name] for code, name in REASON_COLUMNS.items()
-                    if row.values.get(name)}  # fmt: skip
-    if problems := translations_problems(translations, max_length=MAX_REASON):
-        _fail(row, "reason", " ".join(problems))
+    translations = _reason_translations(row)
+    if translations is None:
         return
     row.data = {"points": points, "reason": reason}
     if translations:

@@ -4,6 +4,13 @@ A reason is required and recorded with who did it. A deduction never takes the
 balance below zero (the ledger's check constraint guarantees it; this gives the
 readable refusal). The same idempotency key applies the change once.
 
+A change of more points (either way) than the program's ``grant_confirmation_points`` is
+refused (``grant_confirmation_required``, nothing changed) unless the caller says the amount
+was confirmed: the backoffice asks its staff user on a second page; starting a previewed
+bulk job confirms its rows (the preview showed each and the totals); the API's integrators
+send an amount their system computed, and are exempt (``loyalty.api.views``). A typo of a
+few zeros is easy and costly to undo.
+
 Support's day: the points that staff below a manager granted or deducted for one member
 since the program's local midnight (single changes and bulk rows alike, both signs) never
 exceed the program's ``support_daily_member_limit``. They are counted under the member's
@@ -24,7 +31,12 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.audit import Action, audit_record
 from loyalty.content import REASON_KEY, localized, translations_clean, translations_problems
-from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput
+from loyalty.errors import (
+    GrantConfirmationRequired,
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidInput,
+)
 from loyalty.models import LedgerEntry, Member, Program, User
 from loyalty.roles import SupportDailyLimitExceeded, role_check_points, role_limited
 from loyalty.rules.earning import day_bounds, local_date
@@ -63,6 +75,7 @@ def points_grant(
     expires_at: datetime | None = None,
     counts_for_tier: bool = False,
     reason_i18n: dict[str, str] | None = None,
+    confirmed: bool = False,
 ) -> GrantResult:
     """Grant (points > 0) or deduct (points < 0) points with a reason.
 
@@ -72,7 +85,8 @@ def points_grant(
 
     With ``created_by`` (a staff user) the user's role must allow it (support: up to the
     program's limit), and the change is written to the audit trail. ``reason_i18n``: the
-    reason per language (``loyalty.content``), ``reason`` being the fallback.
+    reason per language (``loyalty.content``), ``reason`` being the fallback. ``confirmed``:
+    the amount was confirmed (the module's rule; asked after every other refusal).
     """
     reason = (reason or "").strip()
     translations = _grant_check(
@@ -88,12 +102,9 @@ def points_grant(
         if _change_of(existing) != (points, reason, translations):
             raise IdempotencyConflict()
         return GrantResult(entry=existing, created=False, balance=member.balance)
-    if points < 0 and member.balance + points < 0:
-        raise InsufficientPoints(balance=member.balance, points=-points)
-    if role_limited(created_by):
-        # Counted under the member's lock, taken above: two changes sent at once are
-        # counted one after the other, never both against the same total.
-        _support_day_check(program=program, member_pk=member.pk, points=points)
+    _locked_checks(
+        program=program, member=member, points=points, created_by=created_by, confirmed=confirmed
+    )
     entry = ledger_append(
         member=member,
         kind=LedgerEntry.Kind.GRANT if points > 0 else LedgerEntry.Kind.DEDUCT,
@@ -147,6 +158,21 @@ def _grant_check(
     if errors:
         raise InvalidInput(errors)
     return translations_clean(reason_i18n, max_length=MAX_REASON)
+
+
+def _locked_checks(
+    *, program: Program, member: Member, points: int, created_by: User | None, confirmed: bool
+) -> None:
+    """The refusals that read the locked member (its balance, support's day), then the
+    confirmation: a change refused anyway is not confirmed first for nothing."""
+    if points < 0 and member.balance + points < 0:
+        raise InsufficientPoints(balance=member.balance, points=-points)
+    if role_limited(created_by):
+        # Counted under the member's lock, taken by the caller: two changes sent at once
+        # are counted one after the other, never both against the same total.
+        _support_day_check(program=program, member_pk=member.pk, points=points)
+    if abs(points) > program.grant_confirmation_points and not confirmed:
+        raise GrantConfirmationRequired(points=abs(points), limit=program.grant_confirmation_points)
 
 
 def _support_day_check(*, program: Program, member_pk: int, points: int) -> None:

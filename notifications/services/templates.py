@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,7 @@ from loyalty.roles import Permission, role_check
 from loyalty.storage import unit
 from notifications import rendering
 from notifications.defaults import FALLBACK_LANGUAGE, default_parts
+from notifications.email_blocks import sent_parts
 from notifications.models import (
     HTML_PARTS,
     NOTICE_EVENTS,
@@ -168,15 +170,24 @@ def parts_render(
     return _with_link(rendered, values)
 
 
+def _templates(merchant_id: int, event: str, language: str) -> QuerySet[NotificationTemplate]:
+    """The merchant's templates of an event and language, each with the merchant's brand
+    colour as it is now (``brand_colour``: the accent of an email written as blocks)."""
+    return NotificationTemplate.objects.filter(
+        merchant_id=merchant_id, event=event, language=language
+    ).annotate(brand_colour=F("merchant__brand_colour"))
+
+
+def _parts_sent(template: NotificationTemplate) -> dict[str, str]:
+    return sent_parts(template, colour=getattr(template, "brand_colour", ""))
+
+
 def _merchant_templates(merchant_id: int, event: str, language: str) -> dict[str, Any]:
     """The merchant's own templates of an event and language, by channel: read once a unit
     of work (the order path writes many notifications), else each time."""
 
     def read() -> dict[str, Any]:
-        found = NotificationTemplate.objects.filter(
-            merchant_id=merchant_id, event=event, language=language
-        )
-        return {template.channel: template for template in found}
+        return {template.channel: template for template in _templates(merchant_id, event, language)}
 
     return unit.remembered(("notification_templates", merchant_id, event, language), read)
 
@@ -201,7 +212,7 @@ def templates_render(
         if template is not None:
             try:
                 rendered[channel] = parts_render(
-                    template.parts(), values, channel=channel, language=language
+                    _parts_sent(template), values, channel=channel, language=language
                 )
                 continue
             except Exception:
@@ -226,10 +237,8 @@ class TemplatesBatch:
         self.event = event
         self.language = language
         self.custom = {
-            template.channel: template.parts()
-            for template in NotificationTemplate.objects.filter(
-                merchant_id=merchant_id, event=event, language=language
-            )
+            template.channel: _parts_sent(template)
+            for template in _templates(merchant_id, event, language)
         }
         self.failed: set[str] = set()  # channels whose merchant template failed: shipped ones
         self._pieces: dict[tuple[Any, ...], list[str]] = {}

@@ -69,6 +69,7 @@ class CouponVoidMixin(MerchantScopedAdmin[Coupon]):
                     program=coupon.program,
                     code=coupon.code,
                     reason=reason,
+                    reason_i18n=form.cleaned_data["reason_i18n"],
                     by=user,
                     return_points=return_points,
                 )

@@ -354,6 +354,12 @@ class CouponIssueInSerializer(DottedErrorsSerializer):
     dotted_fields = ("coupon",)
 
     reason = serializers.CharField(max_length=1000, help_text="Why; recorded with the coupon.")
+    reason_i18n = serializers.JSONField(
+        required=False,
+        help_text="The reason per language the member reads it in on the coupon, e.g. "
+        '{"es": "Perdón por el retraso"}; `reason` for the others. Keys: en, es, ru, tr; at '
+        "most 500 characters each.",
+    )
     source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=[
             (Coupon.Source.COMPENSATION.value, Coupon.Source.COMPENSATION.label),

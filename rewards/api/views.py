@@ -276,6 +276,7 @@ class MemberCouponsView(MemberPathView):
                     member_external_id=external_id,
                     terms=CouponTerms(**terms),
                     reason=data["reason"],
+                    reason_i18n=data.get("reason_i18n"),
                     source=data["source"],
                 )
             body = CouponSerializer.present(coupon)

@@ -40,6 +40,7 @@ from rewards.services.coupons import (
     coupon_issue,
     coupon_limit_check,
     reason_problem,
+    reason_translations,
     terms_check,
 )
 from rewards.terms import terms_text
@@ -289,6 +290,7 @@ def _issue_batch(
     issued_by: User | None,
     key: str,
     skip_already_issued: bool,
+    reason_i18n: dict[str, str],
 ) -> IssueReport:
     """Check the rows as they are now and issue a coupon to each ready one (the first run
     of a batch; ``coupons_issue`` keeps its report for the key)."""
@@ -303,6 +305,7 @@ def _issue_batch(
                 member=outcome.member,
                 source=source,
                 reason=reason,
+                reason_i18n=reason_i18n,
                 issued_by=issued_by,
             )
             outcome.status, outcome.code = RowStatus.ISSUED, coupon.display_code
@@ -333,8 +336,10 @@ def coupons_issue(
     issued_by: User | None = None,
     key: str,
     skip_already_issued: bool = True,
+    reason_i18n: dict[str, str] | None = None,
 ) -> IssueReport:
-    """Issue one coupon per row, as ``coupon_issue_compensation`` would, once per ``key``.
+    """Issue one coupon per row, as ``coupon_issue_compensation`` would, once per ``key``
+    (``reason_i18n``: the reason per language, as each member reads it).
 
     Rows that cannot get one (unknown member, duplicate, ...) are reported, not fatal.
     Bad terms or a missing reason refuse the whole batch (``InvalidInput``) before
@@ -350,6 +355,7 @@ def coupons_issue(
         rows=len(rows),
         issued_by=issued_by,
     )
+    translations = reason_translations(reason_i18n)
     idempotency_key = f"{KEY_PREFIX}{key}"
     ran = False
 
@@ -359,6 +365,7 @@ def coupons_issue(
         report = _issue_batch(
             program=program, rows=rows, terms=terms, reason=reason, source=source,
             issued_by=issued_by, key=key, skip_already_issued=skip_already_issued,
+            reason_i18n=translations,
         )  # fmt: skip
         return 200, report.body()
 
@@ -369,6 +376,7 @@ def coupons_issue(
         reason=reason,
         source=source,
         skip=skip_already_issued,
+        **({"reason_i18n": translations} if translations else {}),
     )
     _status, body = idempotent_call(
         merchant=program.merchant, key=idempotency_key, fingerprint=fingerprint, call=run

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from loyalty.content import REASON_KEY
 from loyalty.errors import InvalidInput
 from loyalty.models import BulkJob, BulkRow, Program, User
 from loyalty.roles import Permission, role_check, role_check_merchant
@@ -22,7 +23,7 @@ from rewards.services.admin_ops import (
     coupons_issue_check,
     rows_check,
 )
-from rewards.services.coupons import CouponTerms
+from rewards.services.coupons import CouponTerms, reason_translations
 from rewards.services.reward_terms import REWARD_FIELDS
 from rewards.services.thresholds import MONEY_TERM_FIELDS
 
@@ -73,10 +74,10 @@ def coupons_issue_job(
     run: Runner,
     created_by: User | None = None,
     file_name: str = "",
+    reason_i18n: dict[str, str] | None = None,
 ) -> BulkJob:
-    """A confirmed batch of coupons from the coupon CSV page, as a bulk job run by
-    ``run(job_id)`` after this commits (``loyalty.tasks.bulk_job_run_task`` runs it through
-    ``loyalty.services.bulk``, a row at a time).
+    """A confirmed batch of coupons from the coupon CSV page (with the reason per language),
+    as a bulk job run by ``run(job_id)`` after this commits (``loyalty.tasks``, a row a time).
 
     The rows are checked as the page's preview checks them (``rows_check``); ``key`` is
     the confirmed batch's: sending it twice gives the same job back.
@@ -96,6 +97,7 @@ def coupons_issue_job(
         source=source,
         rows=len(rows),
     )
+    translations = reason_translations(reason_i18n)
     outcomes = rows_check(
         program=program,
         rows=[CsvRow(line, external_id) for line, external_id in rows],
@@ -113,21 +115,22 @@ def coupons_issue_job(
         created_by=created_by,
         started_by=created_by,  # confirmed on the coupon page: previewed and started at once
     )
-    BulkRow.objects.bulk_create(
-        (_coupon_row(job, outcome, reason=reason) for outcome in outcomes), batch_size=2000
-    )
+    made = (_coupon_row(job, o, reason=reason, translations=translations) for o in outcomes)
+    BulkRow.objects.bulk_create(made, batch_size=2000)
     transaction.on_commit(partial(run, job.pk))
     return job
 
 
-def _coupon_row(job: BulkJob, outcome: RowOutcome, *, reason: str) -> BulkRow:
+def _coupon_row(
+    job: BulkJob, outcome: RowOutcome, *, reason: str, translations: dict[str, str]
+) -> BulkRow:
     """A row of the coupon page's batch: ready, or invalid with the preview's refusal."""
     ready = outcome.status == RowStatus.READY
     return BulkRow(
         job=job,
         line=outcome.line,
         external_id=outcome.external_id[:191],
-        data={"reason": reason},
+        data={"reason": reason, **({REASON_KEY: translations} if translations else {})},
         status=BulkRow.Status.READY if ready else BulkRow.Status.INVALID,
         code="" if ready else outcome.status,
         detail=outcome.detail,

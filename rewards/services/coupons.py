@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
 from loyalty.audit import Action, audit_record
+from loyalty.content import translations_clean, translations_problems
 from loyalty.errors import InvalidInput
 from loyalty.models import Member, Order, Program, User
 from loyalty.roles import Permission, role_allows, role_check
@@ -134,6 +136,18 @@ def reason_problem(reason: str | None) -> str | None:
     return None
 
 
+# The longest reason a member reads in a language (a grant's reason takes as many).
+MAX_REASON = 500
+
+
+def reason_translations(reason_i18n: Any) -> dict[str, str]:
+    """The reason per language as kept (``loyalty.content``), or ``InvalidInput`` naming the
+    language that is wrong. The member reads the reason in its language, the base one else."""
+    if problems := translations_problems(reason_i18n, max_length=MAX_REASON):
+        raise InvalidInput({"reason_i18n": problems})
+    return translations_clean(reason_i18n, max_length=MAX_REASON)
+
+
 def coupon_issue(
     *,
     program: Program,
@@ -146,9 +160,11 @@ def coupon_issue(
     points_spent: int = 0,
     valid_from: datetime | None = None,
     perk_tier_id: int | None = None,
+    reason_i18n: dict[str, str] | None = None,
 ) -> Coupon:
     """Make a coupon with a fresh code and its 'issued' event (``perk_tier_id``: a tier's perk,
-    ``rewards.services.perks``)."""
+    ``rewards.services.perks``; ``reason_i18n``: the reason per language, as
+    ``reason_translations`` keeps it)."""
     valid_from = valid_from or timezone.now()
     coupon = Coupon(
         program=program,
@@ -169,12 +185,21 @@ def coupon_issue(
         points_spent=points_spent,
         order=order,
         reason=reason,
+        reason_i18n=reason_i18n or {},
         issued_by=issued_by,
         perk_tier_id=perk_tier_id,
     )
     # Inserted at once, or with the rest of the order path's rows (loyalty.storage.unit).
     unit.add(coupon)
-    unit.add(CouponEvent(coupon=coupon, kind=CouponEvent.Kind.ISSUED, reason=reason, by=issued_by))
+    unit.add(
+        CouponEvent(
+            coupon=coupon,
+            kind=CouponEvent.Kind.ISSUED,
+            reason=reason,
+            reason_i18n=reason_i18n or {},
+            by=issued_by,
+        )
+    )
     return coupon
 
 
@@ -198,11 +223,14 @@ def coupon_issue_compensation(
     reason: str,
     issued_by: User | None = None,
     source: str = Coupon.Source.COMPENSATION,
+    reason_i18n: dict[str, str] | None = None,
 ) -> Coupon:
-    """Staff or an integrator give a member a coupon (compensation or promotion), with a reason."""
+    """Staff or an integrator give a member a coupon (compensation or promotion), with a
+    reason (and the reason per language: the member reads it on the coupon's card)."""
     if problem := reason_problem(reason):
         raise InvalidInput({"reason": [problem]})
     reason = reason.strip()
+    translations = reason_translations(reason_i18n)
     terms_check(terms, currency=program.currency)
     role_check(user=issued_by, permission=Permission.COUPONS, merchant_id=program.merchant_id)
     coupon_limit_check(program=program, terms=terms, user=issued_by)
@@ -213,6 +241,7 @@ def coupon_issue_compensation(
         member=member,
         source=source,
         reason=reason,
+        reason_i18n=translations,
         issued_by=issued_by,
     )
     if issued_by is not None:
@@ -233,6 +262,7 @@ def coupon_audit_issue(*, coupon: Coupon, by: User) -> None:
             "kind": coupon.kind,
             "value": coupon.value,
             "valid_until": coupon.valid_until,
+            **({"reason_i18n": coupon.reason_i18n} if coupon.reason_i18n else {}),
         },
         reason=coupon.reason,
     )

@@ -293,6 +293,32 @@ def test_positive_grant_is_201_with_a_grant_entry_and_the_new_balance(api, membe
     assert member.balance == 50
 
 
+@pytest.mark.parametrize("points", [20_000, -20_000])
+def test_an_api_grant_above_the_backoffices_confirmation_amount_applies_as_sent(
+    api, member, points
+):
+    """API keys are exempt from the second confirmation staff give in the backoffice: the
+    integrator's amount is deliberate, and the contract has nothing to confirm with."""
+    assert member.program.grant_confirmation_points == 10_000
+    if points < 0:
+        points_grant(
+            program=member.program,
+            member_external_id=member.external_id,
+            points=30_000,
+            reason="Start",
+            confirmed=True,
+        )
+
+    response = api.post(
+        member_url(member.external_id, "/grants"),
+        {"points": points, "reason": "Migration from the old program"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["entry"]["points"] == points
+
+
 def test_negative_grant_is_a_deduct_entry(api, member):
     points_grant(
         program=member.program, member_external_id=member.external_id, points=100, reason="Start"

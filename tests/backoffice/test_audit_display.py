@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from loyalty.audit import ACTION_WORDS, Action, action_codes, action_words, audit_record
-from loyalty.models import Member, Program, User
+from loyalty.models import AuditEntry, Member, Program, User
 from tests.factories import MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +163,30 @@ def test_another_merchants_entries_are_not_shown(shop, other_shop, alice, staff_
     _user, client = staff_client(other_shop)
 
     assert client.get(CHANGELIST).context["cl"].result_count == 0
+
+
+def test_the_lists_count_names_entries_in_the_plural(shop, alice, staff_client):
+    grant(shop, alice)
+    grant(shop, alice)
+    _user, client = staff_client(shop)
+
+    html = client.get(CHANGELIST).content.decode()
+    footer = re.search(r'<p class="paginator">(.*?)</p>', html, re.S).group(1)
+
+    assert " ".join(footer.split()).startswith("2 audit entries")
+    assert "audit trail" not in footer
+
+
+@pytest.mark.parametrize("language", ["es", "ru", "tr"])
+def test_the_lists_count_is_in_the_staff_members_language(shop, alice, staff_client, language):
+    grant(shop, alice)
+    grant(shop, alice)
+    _user, client = staff_client(shop)
+
+    html = client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    footer = " ".join(re.search(r'<p class="paginator">(.*?)</p>', html, re.S).group(1).split())
+
+    with translation.override(language):
+        plural = str(AuditEntry._meta.verbose_name_plural)
+    assert plural != "audit entries"
+    assert footer.startswith(f"2 {plural}")

@@ -381,3 +381,28 @@ def test_a_points_row_costs_the_same_few_queries_however_long_the_job(shop):
     # The row's transaction (a savepoint pair inside the test's own), row lock, savepoint
     # pair of the grant, member lock, key check, ledger entry, balance, audit, row status.
     assert (thirty - ten) / 20 <= 11
+
+
+def test_rows_above_the_confirmation_amount_are_named_and_confirmed_by_running(
+    shop, members, staff_client, django_capture_on_commit_callbacks
+):
+    """As the member page's second page does for one change: the preview counts the rows
+    above the program's amount, and starting the job confirms them (none fails unconfirmed)."""
+    alice, bob, _carol = members
+    shop.grant_confirmation_points = 100
+    shop.save(update_fields=["grant_confirmation_points"])
+    data = b"external_id,points,reason\nalice,101,Big\nbob,100,Small\nalice,-101,Back\n"
+    _user, client = staff_client(shop)
+    client.post(
+        reverse("backoffice:bulk"),
+        {"kind": "points", "reason": "", "file": SimpleUploadedFile("g.csv", data)},
+    )
+    job = BulkJob.objects.get()
+
+    preview = client.get(reverse("backoffice:bulk-job", args=[job.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("backoffice:bulk-job", args=[job.pk]))
+
+    assert "2 rows change more than 100 points each" in preview
+    assert statuses(job) == {2: ("done", ""), 3: ("done", ""), 4: ("done", "")}
+    assert balances(alice, bob) == [0, 100]

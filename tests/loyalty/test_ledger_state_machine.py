@@ -278,6 +278,7 @@ class LedgerMachine(RuleBasedStateMachine):
             member_external_id=member,
             points=-self.balances[member],
             reason="Spent it all",
+            confirmed=True,  # any size: above the program's confirmation amount too
         )
         assert result.entry.balance_after == 0
         self.balances[member] = 0

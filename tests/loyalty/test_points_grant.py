@@ -5,12 +5,13 @@ from decimal import Decimal
 import pytest
 
 from loyalty.errors import (
+    GrantConfirmationRequired,
     IdempotencyConflict,
     InsufficientPoints,
     InvalidInput,
     MemberNotFound,
 )
-from loyalty.models import LedgerEntry, Member
+from loyalty.models import AuditEntry, LedgerEntry, Member
 from loyalty.services.ledger import ledger_audit
 from loyalty.services.members import member_upsert
 from loyalty.services.orders import order_record
@@ -222,12 +223,74 @@ def test_grants_past_two_billion_points_stay_exact(program):
     # given a member far past what a 32-bit balance could hold
     member_upsert(program=program, external_id="whale")
     for _ in range(25):
-        grant(program, MAX_GRANT, member="whale")
+        grant(program, MAX_GRANT, member="whale", confirmed=True)
 
     # when a little more is granted and taken
     grant(program, 1, member="whale")
-    grant(program, -MAX_GRANT, member="whale")
+    grant(program, -MAX_GRANT, member="whale", confirmed=True)
 
     # then every point is still counted
     assert balance(program, "whale") == 24 * MAX_GRANT + 1
     assert ledger_audit() == []
+
+
+# --- the second confirmation above the program's amount (grant_confirmation_points) ---------
+
+
+@pytest.fixture
+def confirm_above_50(program):
+    program.grant_confirmation_points = 50
+    program.save(update_fields=["grant_confirmation_points"])
+    return program
+
+
+@pytest.mark.parametrize("points", [51, -51])
+def test_a_change_above_the_programs_amount_is_refused_unconfirmed(
+    confirm_above_50, member_with_100, points
+):
+    manager = StaffFactory(merchant=confirm_above_50.merchant)
+
+    with pytest.raises(GrantConfirmationRequired) as refused:
+        grant(confirm_above_50, points, created_by=manager)
+
+    assert refused.value.code == "grant_confirmation_required"
+    assert refused.value.status == 422
+    assert "51 points is more than the 50 points" in refused.value.detail
+    assert balance(confirm_above_50) == 100  # nothing changed
+    assert LedgerEntry.objects.filter(member=member_with_100).count() == 1
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("points", [51, -51])
+def test_a_confirmed_change_above_the_amount_applies(confirm_above_50, member_with_100, points):
+    manager = StaffFactory(merchant=confirm_above_50.merchant)
+
+    result = grant(confirm_above_50, points, created_by=manager, confirmed=True)
+
+    assert result.created
+    assert balance(confirm_above_50) == 100 + points
+
+
+def test_the_amount_itself_needs_no_confirmation(confirm_above_50, member_with_100):
+    grant(confirm_above_50, 50)
+    grant(confirm_above_50, -50)
+
+    assert balance(confirm_above_50) == 100
+
+
+def test_a_refusal_of_its_own_comes_before_asking_to_confirm(confirm_above_50, member_with_100):
+    """No point confirming a deduction the balance cannot take."""
+    with pytest.raises(InsufficientPoints):
+        grant(confirm_above_50, -500)
+
+
+def test_a_confirmed_change_sent_again_is_a_replay_not_a_new_question(
+    confirm_above_50, member_with_100
+):
+    first = grant(confirm_above_50, 60, idempotency_key="k-1", confirmed=True)
+
+    again = grant(confirm_above_50, 60, idempotency_key="k-1")
+
+    assert not again.created
+    assert again.entry.pk == first.entry.pk
+    assert balance(confirm_above_50) == 160

@@ -7,8 +7,11 @@ import pytest
 from django.urls import reverse
 
 from loyalty.models import Merchant
+from notifications import rendering
+from notifications.defaults import STYLE_CODE, STYLE_P, default_parts
 from notifications.email_blocks import blocks_bodies, shipped_blocks
 from notifications.models import NotificationTemplate
+from notifications.services.templates import TemplatesBatch, templates_render
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +135,75 @@ def test_paragraphs_typed_in_a_browser_stay_paragraphs():
     assert ">First line same paragraph</p>" in bodies["body_html"]
     assert ">Second</p>" in bodies["body_html"]
     assert "First line same paragraph\n\nSecond" in bodies["body_text"]
+
+
+# --- sent as the merchant looks now, the coupon's code in its box ---------------------------
+
+
+def saved_blocks(client, **changes) -> NotificationTemplate:
+    response = client.post(ADD_URL, blocks_data(**changes))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    return NotificationTemplate.objects.get(
+        event=changes.get("event", "points_granted"), language=changes.get("language", "en")
+    )
+
+
+def sent_html(template: NotificationTemplate, *, batch: bool = False) -> dict[str, str]:
+    """The email as sent: one render (an event's notification) or a batch's (reminders)."""
+    values = rendering.sample_context()
+    if batch:
+        renderer = TemplatesBatch(
+            merchant_id=template.merchant_id, event=template.event, language=template.language
+        )
+        return renderer.render(channels=["email"], values=values)["email"]
+    return templates_render(
+        merchant_id=template.merchant_id,
+        event=template.event,
+        channels=["email"],
+        language=template.language,
+        values=values,
+    )["email"]
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_the_button_takes_the_brand_colour_the_merchant_has_when_sent(
+    manager_client, program, batch
+):
+    template = saved_blocks(manager_client)  # saved while the colour was #a21caf
+    Merchant.objects.filter(pk=program.merchant_id).update(brand_colour="#0b7285")
+
+    html = sent_html(template, batch=batch)["body_html"]
+
+    assert "background-color:#0b7285" in html
+    assert "#a21caf" not in html
+    assert "you got 500 points." in html  # the blocks' words, rendered
+
+
+def shipped_as_blocks(event: str, language: str) -> dict:
+    """The shipped email of an event as the admin's "make my own" starts it (blocks)."""
+    blocks = shipped_blocks(event=event, language=language)
+    subject = default_parts(event=event, channel="email", language=language)["subject"]
+    return blocks_data(event=event, language=language, subject=subject, **blocks)
+
+
+@pytest.mark.parametrize("language", ["en", "es", "ru", "tr"])
+def test_the_coupon_code_is_sent_in_its_copyable_box_in_every_language(manager_client, language):
+    template = saved_blocks(manager_client, **shipped_as_blocks("reward_issued", language))
+
+    sent = sent_html(template)
+
+    code_box = f'<p style="{STYLE_CODE}">ABCDE-FGHJK-MNPQR</p>'
+    assert code_box in sent["body_html"]
+    assert "user-select:all" in STYLE_CODE  # one tap selects the whole code
+    assert f'<p style="{STYLE_P}">ABCDE-FGHJK-MNPQR</p>' not in sent["body_html"]
+    assert "\n\nABCDE-FGHJK-MNPQR\n\n" in sent["body_text"]  # on its own line in the text
+
+
+def test_the_code_inside_a_sentence_stays_text(manager_client):
+    paragraphs = "Your code is {{ coupon_code }}, enjoy.\n\n{{ coupon_code|lower }}"
+    template = saved_blocks(manager_client, event="reward_issued", paragraphs=paragraphs)
+
+    html = sent_html(template)["body_html"]
+
+    assert f'<p style="{STYLE_P}">Your code is ABCDE-FGHJK-MNPQR, enjoy.</p>' in html
+    assert f'<p style="{STYLE_CODE}">abcde-fghjk-mnpqr</p>' in html

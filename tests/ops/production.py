@@ -47,12 +47,14 @@ NAMES = (
 )
 
 
-def run_production(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python *args`` in the project, with the production settings and environment."""
+def run_production(*args: str, static_root: str = "") -> subprocess.CompletedProcess[str]:
+    """``python *args`` in the project, with the production settings and environment (and
+    its static files collected to ``static_root``, when given)."""
+    extra = {"STATIC_ROOT": static_root} if static_root else {}
     return subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
         [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **PRODUCTION_ENV},
+        env={**os.environ, **PRODUCTION_ENV, **extra},
         capture_output=True,
         text=True,
         timeout=120,
