@@ -235,19 +235,29 @@ def add_to_rows(
     model: type[Model], names: tuple[str, ...], field: str, rows: Sequence[tuple[Any, ...]]
 ) -> None:
     """Add each row's last value to ``field`` of the row whose unique ``names`` hold its
-    first values, inserting the rows missing: one kept statement, any number of rows."""
+    first values, inserting the rows missing: one kept statement, its values as plain
+    parameters for a few rows (an order's one), as arrays for more (a batch's)."""
+    if len(rows) <= FEW_ROWS:
+        run(_add_to_sql(model, names, field, len(rows)), [v for row in rows for v in row])
+        return
     width = len(names) + 1
-    run(_add_to_sql(model, names, field), [[row[i] for row in rows] for i in range(width)])
+    run(_add_to_sql(model, names, field, 0), [[row[i] for row in rows] for i in range(width)])
 
 
-@lru_cache(maxsize=16)
-def _add_to_sql(model: type[Model], names: tuple[str, ...], field: str) -> str:
+@lru_cache(maxsize=32)
+def _add_to_sql(model: type[Model], names: tuple[str, ...], field: str, count: int) -> str:
+    """The upsert of ``add_to_rows``: ``count`` rows of values, or (0) unnest's arrays."""
     fields = [model._meta.get_field(name) for name in (*names, field)]
     columns = ", ".join(quote(str(f.column)) for f in fields)  # type: ignore[union-attr]
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    if count:
+        row = f"({', '.join(['%s'] * len(fields))})"
+        source = f"VALUES {', '.join([row] * count)}"
+    else:
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - types from the model
     table, target = quote(model._meta.db_table), column(model, field)
     return (
-        f"INSERT INTO {table} AS t ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names from the model
+        f"INSERT INTO {table} AS t ({columns}) {source} "  # noqa: S608 - names from the model
         f"ON CONFLICT ({', '.join(column(model, n) for n in names)}) "
         f"DO UPDATE SET {target} = t.{target} + EXCLUDED.{target}"
     )

@@ -151,3 +151,20 @@ def test_keep_finds_the_moment_within_a_whole_day(program):
         left=total - points["A-1"] - points["A-2"],
         counted=0,
     )
+
+
+def test_a_batch_of_many_members_and_days_keeps_every_day(program):
+    """More days than one statement's plain values take: the upsert's arrays."""
+    now = timezone.now()
+    orders = [
+        {"external_id": f"B-{n}", "member": f"m-{n % 5}", "amount": Decimal("10"),
+         "currency": "EUR", "placed_at": now - timedelta(days=n % 7)}
+        for n in range(30)
+    ]  # fmt: skip
+    orders_record_batch(program=program, orders=orders)
+    orders_record_batch(program=program, orders=[{**o, "external_id": f"C-{o['external_id']}"}
+                                                 for o in orders])  # fmt: skip
+    assert TierDay.objects.count() > 8
+    for n in range(5):
+        assert days(f"m-{n}") == entries_by_day(f"m-{n}")
+    assert ledger_audit() == []
