@@ -30,14 +30,14 @@ INSERT INTO loyalty_member (program_id, external_id, email, name, locale, consen
 SELECT %(program)s, 'm-' || n, '', '', 'en', false, false, 400, now() - interval '80 days',
     now(), now(), %(gold)s, now() - interval '100 days', '', false
 FROM generate_series(1, %(n)s) AS n;
-INSERT INTO loyalty_ledgerentry (member_id, kind, points, balance_after, reason, details,
-    idempotency_key, created_at)
-SELECT id, 'earn', 200, 200, 'bench earning', '{}', 'bench:old:' || id,
+INSERT INTO loyalty_ledgerentry (program_id, member_id, kind, points, balance_after, reason,
+    details, idempotency_key, created_at)
+SELECT program_id, id, 'earn', 200, 200, 'bench earning', '{}', 'bench:old:' || id,
     now() - interval '100 days'
 FROM loyalty_member WHERE program_id = %(program)s;
-INSERT INTO loyalty_ledgerentry (member_id, kind, points, balance_after, reason, details,
-    idempotency_key, created_at)
-SELECT id, 'earn', CASE WHEN id %% 2 = 0 THEN 200 ELSE 100 END, 400, 'bench earning', '{}',
+INSERT INTO loyalty_ledgerentry (program_id, member_id, kind, points, balance_after, reason,
+    details, idempotency_key, created_at)
+SELECT program_id, id, 'earn', CASE WHEN id %% 2 = 0 THEN 200 ELSE 100 END, 400, 'bench earning', '{}',
     'bench:new:' || id, now() - interval '80 days'
 FROM loyalty_member WHERE program_id = %(program)s;
 -- What ledger_append keeps with each counting entry: its points on its day.

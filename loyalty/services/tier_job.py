@@ -233,9 +233,9 @@ def keep_ask(
     window): the keep window (``window_days + grace``) and the tier's points; and the
     window of the tier ``count`` (the next one), whose points to count."""
     return accounts.StandingAsk(
-        keep_from=now - timedelta(days=tier.window_days + grace) if tier else now,
+        keep_from=now - timedelta(days=tier.window_days + grace) if tier else None,
         need=tier.min_points if tier else 0,
-        count_from=now - timedelta(days=count.window_days) if count else now,
+        count_from=now - timedelta(days=count.window_days) if count else None,
     )
 
 

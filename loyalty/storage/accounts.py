@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
@@ -151,52 +151,52 @@ def window_sums(
     """Each member's counting points of the last ``d`` days, for every ``d`` in ``days``
     (``loyalty.rules.tiers``: an entry counts from when its order was placed). One kept
     statement for any number of members and windows (every order of a program with tiers
-    runs it), reading a ``TierDay`` row a day and the entries of each window's first day."""
+    runs it; the tier job, a thousand members at a time), reading the members' entries of
+    the windows' first days and a ``TierDay`` row a day after them (``_window_rows``)."""
     if not member_ids or not days:
         return {}
     windows = sorted(days)
-    pairs = [(pk, d) for pk in member_ids for d in windows]
-    params = [[pk for pk, _d in pairs], [d for _pk, d in pairs],
-              [now - timedelta(days=d) for _pk, d in pairs]]  # fmt: skip
-    found: dict[int, dict[int, int]] = {pk: dict.fromkeys(days, 0) for pk in member_ids}
-    for pk, d, points in sql.run(_window_sums_sql(), params):
-        found[pk][d] = int(points)
-    return found
+    starts = [now - timedelta(days=d) for d in windows]
+    params = [*starts, *_window_rows_params(member_ids, starts)]
+    found = {row[0]: dict(zip(windows, map(int, row[1:]), strict=True))
+             for row in sql.run(_window_sums_sql(len(windows)), params)}  # fmt: skip
+    return {pk: found.get(pk, dict.fromkeys(days, 0)) for pk in member_ids}
+
+
+@lru_cache(maxsize=16)
+def _window_sums_sql(windows: int) -> str:
+    sums = ", ".join("COALESCE(SUM(CASE WHEN c.at >= %s THEN c.points ELSE 0 END), 0)"
+                     for _ in range(windows))  # fmt: skip
+    return f"SELECT c.member, {sums} FROM {_window_rows()} c GROUP BY 1"  # noqa: S608
+
+
+def _window_rows_params(member_ids: list[int], starts: list[datetime]) -> list[Any]:
+    """``_window_rows``'s parameters: entries from the earliest start up to the UTC
+    midnight after the latest, days from that midnight on."""
+    whole = datetime.combine(max(starts).astimezone(UTC).date() + timedelta(days=1), time(),
+                             tzinfo=UTC)  # fmt: skip
+    return [member_ids, min(starts), whole, member_ids, min(starts), whole, member_ids, whole]
 
 
 @lru_cache(maxsize=1)
-def _window_sums_sql() -> str:
+def _window_rows() -> str:
+    """The members' counting points from a moment on, as rows ``(member, at, points,
+    whole_day)`` (a subquery for FROM): the entries up to a UTC midnight one by one (the
+    windows' first, partial days), then a ``TierDay`` row a day (``at``: its midnight)."""
+    member, day, points = (sql.column(TierDay, n) for n in ("member", "day", "points"))
     return (
-        "WITH m AS (SELECT t.member, t.days, t.start, "  # noqa: S608 - names from the models
-        f"{_next_day('t.start')} AS start_next "
-        "FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[]) AS t(member, days, start)) "
-        f"SELECT m.member, m.days, {_window_total('m.member', 'm.start', 'm.start_next')} FROM m"
-    )
-
-
-def _next_day(moment: str) -> str:
-    """The UTC midnight after ``moment`` (SQL): where a window's first, partial day ends and
-    its whole days, read from ``TierDay``, begin."""
-    utc = "AT TIME ZONE 'UTC'"
-    return f"((date_trunc('day', {moment} {utc}) + interval '1 day') {utc})"
-
-
-def _window_total(member: str, start: str, start_next: str) -> str:
-    """The member's counting points from ``start`` on (SQL): the entries of the first day
-    one by one, then a ``TierDay`` row a day."""
-    day = sql.column(TierDay, "day")
-    return (
-        f"(COALESCE((SELECT SUM(r.points) FROM {_counting_rows(member, start, start_next)} r), 0)"  # noqa: S608 - names from the models
-        f" + COALESCE((SELECT SUM(d.{sql.column(TierDay, 'points')}) "
+        f"(SELECT r.member, r.at, r.points, false AS whole_day "  # noqa: S608 - names from the models
+        f"FROM {_counting_rows('ANY(%s)', '%s', '%s')} r "
+        f"UNION ALL SELECT d.{member}, d.{day}::timestamp AT TIME ZONE 'UTC', d.{points}, true "
         f"FROM {sql.quote(TierDay._meta.db_table)} d "
-        f"WHERE d.{sql.column(TierDay, 'member')} = {member} "
-        f"AND d.{day} >= ({start_next} AT TIME ZONE 'UTC')::date), 0))"
+        f"WHERE d.{member} = ANY(%s) AND d.{day} >= (%s AT TIME ZONE 'UTC')::date)"
     )
 
 
 def _counting_rows(member: str, start: str, end: str) -> str:
-    """The member's counting entries that count from ``start`` up to ``end`` (SQL
-    expressions), as rows ``(at, points)``: a subquery for FROM.
+    """The counting entries of ``member`` (an SQL expression: ``m.member``, ``ANY(%s)``) that
+    count from ``start`` up to ``end``, as rows ``(member, at, points)``: a subquery for
+    FROM.
 
     An entry of an order counts from when the order was placed, any other from when it was
     written (``loyalty.rules.tiers.counts``). Each half reads only that span: the orders by
@@ -215,11 +215,11 @@ def _counting_rows(member: str, start: str, end: str) -> str:
     )
     placed = f"o.{sql.column(Order, 'placed_at')}"
     return (
-        f"(SELECT {placed} AS at, {col('points')} AS points "  # noqa: S608 - names from the models
+        f"(SELECT {col('member')} AS member, {placed} AS at, {col('points')} AS points "  # noqa: S608 - names from the models
         f"FROM {order} o JOIN {entry} e ON {col('order')} = o.{sql.column(Order, 'pk')} "
         f"WHERE o.{sql.column(Order, 'member')} = {member} AND {placed} >= {start} "
         f"AND {placed} < {end} AND {counting} "
-        f"UNION ALL SELECT {col('created_at')}, {col('points')} FROM {entry} e "
+        f"UNION ALL SELECT {col('member')}, {col('created_at')}, {col('points')} FROM {entry} e "
         f"WHERE {col('member')} = {member} AND {col('order')} IS NULL "
         f"AND {col('created_at')} >= {start} AND {col('created_at')} < {end} AND {counting})"
     )
@@ -241,23 +241,29 @@ class KeepStanding:
 @dataclass(frozen=True)
 class StandingAsk:
     """What to sum for one member: the keep window's start and the points it needs, and
-    the start of the window whose points to count (the next tier's)."""
+    the start of the window whose points to count (the next tier's); None: no such window
+    (nothing read for it)."""
 
-    keep_from: datetime
+    keep_from: datetime | None
     need: int
-    count_from: datetime
+    count_from: datetime | None
 
 
 def keep_standings(*, asks: dict[int, StandingAsk]) -> dict[int, KeepStanding]:
     """Each member's ``KeepStanding``, summed by PostgreSQL: one statement, one row a
-    member, reading a ``TierDay`` row a day and entries only of the windows' first days and
-    of the day the points fall short (the profile page asks this for a member with
-    thousands of orders)."""
+    member, reading the entries of the windows' first days and of the day the points fall
+    short, and a ``TierDay`` row for every other day (``_window_rows``): the profile page
+    asks this for a member with thousands of orders, the tier job for a batch of members."""
     if not asks:
         return {}
     ids = list(asks)
-    params = [ids, [asks[pk].keep_from for pk in ids], [asks[pk].need for pk in ids],
-              [asks[pk].count_from for pk in ids]]  # fmt: skip
+    keep_from = [asks[pk].keep_from for pk in ids]
+    count_from = [asks[pk].count_from for pk in ids]
+    starts = [start for start in keep_from + count_from if start is not None]
+    if not starts:
+        return dict.fromkeys(ids, KeepStanding(points=0))
+    params = [ids, keep_from, [asks[pk].need for pk in ids], count_from,
+              *_window_rows_params(ids, starts)]  # fmt: skip
     found = {
         pk: KeepStanding(
             points=int(points), falls_at=falls_at, left=int(left or 0), counted=int(counted)
@@ -269,39 +275,31 @@ def keep_standings(*, asks: dict[int, StandingAsk]) -> dict[int, KeepStanding]:
 
 @lru_cache(maxsize=1)
 def _keep_sql() -> str:
-    """For each member: the keep window's contributions oldest first (the first day's
-    entries by moment, then a ``TierDay`` row a day) with their running total; the first
-    one after which the points left (the window's total less the running one) fall below
-    what the member needs; when that one is a whole day, the moment within it, from that
-    day's entries; and the total of the counted window."""
-    days = sql.quote(TierDay._meta.db_table)
-    member, day, points = (sql.column(TierDay, n) for n in ("member", "day", "points"))
+    """For each member: its contributions to the keep window oldest first with their
+    running total; the first one after which the points left (the window's total less the
+    running one) fall below what the member needs; when that one is a whole day, the moment
+    within it, from that day's entries; and the total of the counted window."""
     that_day = _counting_rows("f.member", "f.at", "f.at + interval '1 day'")
     return (
-        "WITH m AS (SELECT t.*, "  # noqa: S608 - names from the models
-        f"{_next_day('t.start')} AS start_next, {_next_day('t.count_from')} AS count_next "
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::timestamptz[]) "
-        "AS t(member, start, need, count_from)), "
-        "c AS (SELECT m.member, r.at, SUM(r.points) AS points, false AS whole_day FROM m "
-        f"CROSS JOIN LATERAL {_counting_rows('m.member', 'm.start', 'm.start_next')} r "
-        "GROUP BY 1, 2 "
-        f"UNION ALL SELECT m.member, d.{day}::timestamp AT TIME ZONE 'UTC', d.{points}, true "
-        f"FROM m JOIN {days} d ON d.{member} = m.member "
-        f"AND d.{day} >= (m.start_next AT TIME ZONE 'UTC')::date), "
+        "WITH m AS (SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], "  # noqa: S608 - names from the models
+        "%s::timestamptz[]) AS t(member, start, need, count_from)), "
+        "c AS (SELECT x.member, x.at, SUM(x.points) AS points, bool_or(x.whole_day) AS whole_day "
+        f"FROM {_window_rows()} x GROUP BY 1, 2), "
         "k AS (SELECT c.*, SUM(c.points) OVER (PARTITION BY c.member) AS total, "
-        "SUM(c.points) OVER (PARTITION BY c.member ORDER BY c.at) AS running FROM c), "
+        "SUM(c.points) OVER (PARTITION BY c.member ORDER BY c.at) AS running "
+        "FROM c JOIN m ON m.member = c.member AND c.at >= m.start), "
         "f AS (SELECT DISTINCT ON (k.member) k.* FROM k JOIN m ON m.member = k.member "
-        "WHERE k.total - k.running < m.need ORDER BY k.member, k.at) "
+        "WHERE k.total - k.running < m.need ORDER BY k.member, k.at), "
+        "n AS (SELECT c.member, SUM(c.points) AS counted FROM c "
+        "JOIN m ON m.member = c.member AND c.at >= m.count_from GROUP BY 1) "
         "SELECT m.member, COALESCE(t.total, 0), COALESCE(w.at, f.at), "
-        "COALESCE(w.remaining, f.total - f.running), "
-        f"{_window_total('m.member', 'm.count_from', 'm.count_next')} FROM m "
+        "COALESCE(w.remaining, f.total - f.running), COALESCE(n.counted, 0) FROM m "
         "LEFT JOIN (SELECT DISTINCT k.member, k.total FROM k) t ON t.member = m.member "
-        "LEFT JOIN f ON f.member = m.member "
+        "LEFT JOIN f ON f.member = m.member LEFT JOIN n ON n.member = m.member "
         # Within the whole day where the points fall short: the moment, entry by entry.
         "LEFT JOIN LATERAL (SELECT y.at, y.remaining FROM (SELECT r.at, "
         "f.total - (f.running - f.points) - SUM(SUM(r.points)) OVER (ORDER BY r.at) "
-        "AS remaining FROM "
-        f"{that_day} r GROUP BY r.at) y "
+        f"AS remaining FROM {that_day} r GROUP BY r.at) y "
         "WHERE f.whole_day AND y.remaining < m.need ORDER BY y.at LIMIT 1) w ON true"
     )
 
