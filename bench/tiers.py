@@ -37,7 +37,8 @@ SELECT program_id, id, 'earn', 200, 200, 'bench earning', '{}', 'bench:old:' || 
 FROM loyalty_member WHERE program_id = %(program)s;
 INSERT INTO loyalty_ledgerentry (program_id, member_id, kind, points, balance_after, reason,
     details, idempotency_key, created_at)
-SELECT program_id, id, 'earn', CASE WHEN id %% 2 = 0 THEN 200 ELSE 100 END, 400, 'bench earning', '{}',
+SELECT program_id, id, 'earn', CASE WHEN id %% 2 = 0 THEN 200 ELSE 100 END, 400,
+    'bench earning', '{}',
     'bench:new:' || id, now() - interval '80 days'
 FROM loyalty_member WHERE program_id = %(program)s;
 -- What ledger_append keeps with each counting entry: its points on its day.
