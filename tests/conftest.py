@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from loyalty.models import Program
@@ -24,6 +25,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
         )
         for (statement,) in cursor.fetchall():
             cursor.execute(statement)
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language: a view that activates a member's language
+    (the profile page) leaves it active in the thread, where the next test would read it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
