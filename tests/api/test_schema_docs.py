@@ -116,6 +116,20 @@ def test_every_documented_code_is_one_the_api_has(schema):
     assert set(schema_errors.EXAMPLES) <= known, set(schema_errors.EXAMPLES) - known
 
 
+def test_every_state_dependent_code_is_documented_by_an_operation(schema):
+    """The codes a schema-valid request may still get (``STATE_CODES``, which the fuzz test
+    allows) are real codes, each in some operation's ``x-error-codes``."""
+    documented = {
+        code
+        for _name, operation in operations(schema)
+        for response in operation["responses"].values()
+        for code in response.get("x-error-codes", [])
+    }
+
+    assert schema_errors.STATE_CODES <= documented, schema_errors.STATE_CODES - documented
+    assert "validation_error" not in schema_errors.STATE_CODES
+
+
 def test_a_status_without_any_code_is_refused():
     with pytest.raises(ValueError, match="no error code"):
         schema_errors.errors(404)

@@ -12,10 +12,12 @@ phase follows the document's OpenAPI links (``POST /orders`` -> the order read a
 its member, ledger and coupons read) with the ids the answers gave.
 
 Accepted, for a schema-valid request: 2xx, and the refusals that depend on the program's
-data rather than the request's form, each with a code the operation documents: 404 (no
-such member), 409 (a conflict with an earlier request), 422 (a business rule:
-``insufficient_points``, a coupon's refusals...), 429. A schema-valid request refused as
-malformed (400) is a failure: the document must say what the API refuses.
+data rather than the request's form (``schema_errors.STATE_CODES``: no such member, a
+conflict with an earlier request, ``insufficient_points``, a coupon's refusals, a rate
+limit), each with a code the operation documents. Any other refusal of a schema-valid
+request fails (``only_state_refuses_valid_data``): 400, or a 422 whose code is about the
+request's form (``currency_mismatch`` in this document, exact for the program's currency):
+the document must say what the API refuses.
 """
 
 import json
@@ -31,6 +33,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.config import PositiveDataAcceptanceConfig
 
+from loyalty.api import schema_errors
 from loyalty.services.orders import order_record
 from tests.factories import ProgramFactory, api_key_for
 from tests.rewards.factories import CouponFactory
@@ -53,6 +56,34 @@ def error_code_is_documented(ctx, response, case):
     code = json.loads(response.content).get("code")
     codes = documented.get("x-error-codes", [])
     assert code in codes, f"{response.status_code} {code!r} is not documented: {codes}"
+    return
+
+
+def state_refusal_problem(status: int, code: object, documented: list[str]) -> str | None:
+    """Why a refusal of a schema-valid request is wrong, or None when it is one that depends on
+    the program's data (``STATE_CODES``) and the operation documents for the status."""
+    if status < 400 or status in (401, 403):
+        return None  # answered, or the key's doing (the auth checks speak for those)
+    if code not in schema_errors.STATE_CODES:
+        return f"a schema-valid request got {status} {code!r}: the schema should refuse it"
+    if code not in documented:
+        return f"{status} {code!r} is not in the operation's x-error-codes: {documented}"
+    return None
+
+
+@schemathesis.check
+def only_state_refuses_valid_data(ctx, response, case):
+    """A schema-valid request is refused only for the program's data, never for its form."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    documented = case.operation.definition.raw["responses"].get(str(response.status_code), {})
+    try:
+        code = json.loads(response.content).get("code")
+    except (ValueError, AttributeError):
+        code = None
+    problem = state_refusal_problem(response.status_code, code, documented.get("x-error-codes", []))
+    assert problem is None, problem
     return
 
 
@@ -201,3 +232,17 @@ def test_stateful_links_from_an_order_hold(fuzz_key, keep_connection):
         schema.as_state_machine(),
         settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, **HYPOTHESIS),
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "documented", "wrong"),
+    [(200, None, [], False),
+     (422, "insufficient_points", ["insufficient_points"], False),
+     (404, "member_not_found", ["member_not_found"], False),
+     (422, "currency_mismatch", ["currency_mismatch"], True),  # the schema's pattern refuses it
+     (400, "validation_error", ["validation_error", "parse_error"], True),
+     (422, "insufficient_points", ["transfers_disabled"], True),  # not this operation's
+     (422, None, [], True)],
+)  # fmt: skip
+def test_a_valid_request_may_be_refused_only_for_the_programs_data(status, code, documented, wrong):
+    assert (state_refusal_problem(status, code, documented) is not None) is wrong
