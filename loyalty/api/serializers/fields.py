@@ -98,13 +98,9 @@ def amount_field(**kwargs: Any) -> AmountField:
     return AmountField(**kwargs)
 
 
-def amount_str(value: Decimal, currency: str) -> str:
-    return str(money.round_money(value, currency))
-
-
-def percent_str(value: Decimal) -> str:
-    """10.000 -> "10", 12.500 -> "12.5" (never exponent notation)."""
-    return format(value.normalize(), "f")
+# An amount in the currency's minor unit ("12.50"), a percentage ("10", "12.5"): ``loyalty.money``.
+amount_str = money.money_str
+percent_str = money.percent_str
 
 
 def datetime_out(value: datetime | None) -> str | None:
@@ -124,7 +120,7 @@ def terms_out(
     """A coupon's or template's money terms as the API shows them."""
     return {
         "kind": kind,
-        "value": percent_str(value) if kind == CouponKind.PERCENT else amount_str(value, currency),
+        "value": money.value_str(value, currency, percent=kind == CouponKind.PERCENT),
         "max_discount": None if max_discount is None else amount_str(max_discount, currency),
         "min_order_amount": amount_str(min_order_amount, currency),
     }

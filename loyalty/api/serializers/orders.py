@@ -120,6 +120,22 @@ class CapAppliedSerializer(serializers.Serializer):
     cut = serializers.IntegerField()
 
 
+def earning_out(earning: dict[str, Any]) -> dict[str, Any]:
+    """A points breakdown (stored on the order, or a quote's) with its amounts in the
+    currency's minor unit: stored, they carry the digits of the arithmetic ("129.900")."""
+    currency = str(earning.get("currency") or "")
+
+    def out(item: dict[str, Any], *names: str) -> dict[str, Any]:
+        found = [name for name in names if isinstance(item.get(name), str | int)]
+        return {**item, **{name: amount_str(Decimal(str(item[name])), currency) for name in found}}
+
+    shown = out(earning, "amount", "points_base")
+    for name in ("excluded", "lines"):
+        if isinstance(earning.get(name), list):
+            shown[name] = [out(item, "amount") for item in earning[name]]
+    return shown
+
+
 class EarnBreakdownSerializer(serializers.Serializer):
     """How the points were computed, step by step (see `stacking_rule`)."""
 
@@ -195,7 +211,7 @@ class OrderSerializer(serializers.Serializer):
             "pending_points": pending[0],
             "pending_until": datetime_out(pending[1]),
             "coupons_issued": CouponSerializer.present_all(coupons),
-            "points_breakdown": represent(EarnBreakdownSerializer, order.earning)
+            "points_breakdown": represent(EarnBreakdownSerializer, earning_out(order.earning))
             if order.earning
             else None,
         }

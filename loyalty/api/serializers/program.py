@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty import money
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
@@ -168,7 +169,12 @@ class ProgramSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CampaignSerializer(many=True))
     def get_campaigns(self, program: Program) -> list[dict[str, Any]]:
-        return list(CampaignSerializer(self.context.get("campaigns", []), many=True).data)
+        # Its minimum in the program's currency's decimals (the field itself writes 3).
+        return [
+            {**item, "min_order_amount": money.money_str(Decimal(item["min_order_amount"]),
+                                                         program.currency)}
+            for item in CampaignSerializer(self.context.get("campaigns", []), many=True).data
+        ]  # fmt: skip
 
     def get_stacking_rule(self, program: Program) -> str:
         return str(STACKING_RULE)
