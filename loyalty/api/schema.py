@@ -13,6 +13,7 @@ from typing import Any
 
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
@@ -26,10 +27,14 @@ from rest_framework.response import Response
 
 from loyalty.api.auth import scopes_required
 from loyalty.api.schema_errors import error_codes_extension, errors
+from loyalty.api.serializers.fields import TextField
+from loyalty.content import MAX_LINES, content_languages
 from loyalty.ids import RESERVED_ORDER_IDS
 from loyalty.money import minor_unit
 
 SCOPES_EXTENSION = "x-required-scopes"
+# The text fields whose schema says what DRF's CharField refuses (NUL, blank, length trimmed).
+PLAIN_TEXT = (serializers.CharField, TextField)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -121,6 +126,9 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
         # At most 10^k (an earn rate's 100000): k digits, or 10^k itself with zeros after.
         digits = len(str(int(top))) - 1
         zeros = rf"(\.0{{1,{places}}})?" if places else ""
+        if field.min_value is not None and Decimal(field.min_value) == 1:
+            # From 1 (a multiplier): no 0 before the dot.
+            return rf"^([1-9][0-9]{{0,{digits - 1}}}{fraction}|{int(top)}{zeros})$"
         return rf"^([0-9]{{1,{digits}}}{fraction}|{int(top)}{zeros})$"
     return rf"^{sign}[0-9]{{1,{whole}}}{fraction}$"
 
@@ -137,10 +145,12 @@ class AmountFieldScheme(OpenApiSerializerFieldExtension):
         above_zero = bool(getattr(self.target, "above_zero", False))
         low = "more than 0" if above_zero else "0"
         own = str(self.target.help_text or "")
-        schema = {
+        text = {
             "type": "string",
             "format": "decimal",
             "pattern": amount_pattern(decimals, above_zero=above_zero),
+        }
+        described = {
             "example": "4990" if decimals == 0 else "49.90",
             "description": (own + " " if own else "")
             + f"A decimal string, {low} to 1000000000, with at most {decimals} decimals"
@@ -148,8 +158,15 @@ class AmountFieldScheme(OpenApiSerializerFieldExtension):
             + " A JSON number is accepted too.",
         }
         if direction == "response":
-            schema.pop("pattern")
-        return schema
+            text.pop("pattern")
+            return {**text, **described}
+        # The JSON number the API takes as well (read as an exact decimal, never a float).
+        number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1000000000}
+        if above_zero:
+            number["exclusiveMinimum"] = True
+        if currency is not None:
+            number["multipleOf"] = 1 if decimals == 0 else float(Decimal(1).scaleb(-decimals))
+        return {"anyOf": [text, number], **described}
 
 
 class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
@@ -177,10 +194,126 @@ class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
         }
 
 
+class TranslationsFieldScheme(OpenApiSerializerFieldExtension):
+    """Texts per language (``loyalty.content.translations_clean``): an object of the known
+    languages, each a text without NUL of at most ``text_length`` characters (``lines``: a list
+    of at most 20 such texts); an empty string is taken as none."""
+
+    target_class = "loyalty.api.serializers.fields.TranslationsField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        text = {"type": "string", "maxLength": self.target.text_length, "pattern": r"^[^\x00]*$"}
+        value = (
+            {"type": "array", "items": text, "maxItems": MAX_LINES} if self.target.lines else text
+        )
+        languages = {
+            "type": "object",
+            "properties": dict.fromkeys(content_languages(), value),
+            "additionalProperties": False,
+        }
+        help_text = str(self.target.help_text or "")
+        if direction == "response":
+            return {**languages, "description": help_text}
+        return {"anyOf": [languages, {"type": "string", "maxLength": 0}],
+                "description": help_text}  # fmt: skip
+
+
+# A rule's parameters by its kind (``loyalty.services.earning.rule_parameters``).
+RULE_POINTS = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+RULE_TEXT = {"type": "string", "maxLength": 100}  # and not blank (the pattern below)
+# A line bonus's multiplier: more than 1, at most 100, a decimal string or a whole number (the
+# API reads JSON fractions as decimals, which a JSON field does not keep).
+RULE_MULTIPLIER = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": r"^(1\.[0-9]*[1-9][0-9]*|[2-9](\.[0-9]+)?|[1-9][0-9](\.[0-9]+)?"
+            r"|100(\.0+)?)$",
+        },
+        {"type": "integer", "minimum": 2, "maximum": 100},
+    ],
+    "description": "More than 1, at most 100: the line's points are multiplied by it. A "
+    'decimal string ("1.5"), or a whole JSON number.',
+}
+
+
+def _parameters(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict:
+    return {
+        "type": "object",
+        "properties": {**required, **(optional or {})},
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def rule_variants() -> list[tuple[list[str], dict[str, Any]]]:
+    """(kinds, the schema of their parameters)."""
+    text = {**RULE_TEXT, "pattern": rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"}
+    bonus = {"points_per_unit": RULE_POINTS, "multiplier": RULE_MULTIPLIER}
+    some_bonus = {"anyOf": [{"required": ["points_per_unit"]}, {"required": ["multiplier"]}]}
+    return [
+        (["signup", "birthday", "cap_day", "cap_month"], _parameters({"points": RULE_POINTS})),
+        (["referral"], _parameters({"referrer_points": RULE_POINTS,
+                                    "referred_points": RULE_POINTS})),
+        (["product_bonus"], {**_parameters({"sku": text}, bonus), **some_bonus}),
+        (["category_bonus"], {**_parameters({"category": text}, bonus), **some_bonus}),
+        (["exclusion"], {"oneOf": [_parameters({"sku": text}), _parameters({"category": text})]}),
+    ]  # fmt: skip
+
+
+class EarningRuleScheme(OpenApiSerializerExtension):
+    """An earning rule in a request: one shape a kind (``oneOf``), its ``parameters`` exact."""
+
+    target_class = "loyalty.api.serializers.program.EarningRuleSerializer"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
+        if direction != "request":
+            return schema
+        variants = []
+        for kinds, parameters in rule_variants():
+            properties = {
+                **schema["properties"],
+                # A pattern, not an enum: the enum hook would name it the kinds' enum.
+                "kind": {
+                    "type": "string",
+                    "pattern": f"^({'|'.join(kinds)})$",
+                    "description": " or ".join(f"`{kind}`" for kind in kinds),
+                },
+                "parameters": parameters,
+            }
+            variant = {**schema, "properties": properties}
+            variant.pop("description", None)
+            variants.append(variant)
+        return {
+            "oneOf": variants,
+            "description": schema.get("description", "")
+            + ' signup, birthday, cap_day, cap_month: `{"points": n}`; referral: '
+            '`{"referrer_points": n, "referred_points": n}`; product_bonus: `{"sku", '
+            '"points_per_unit"?, "multiplier"?}` and category_bonus: `{"category", '
+            '"points_per_unit"?, "multiplier"?}`, with at least one of the two; exclusion: '
+            '`{"sku"}` or `{"category"}`. Points from 1 to 1000000.',
+        }
+
+
 # A character Python's ``str.strip`` (so DRF's trimming) keeps, as a pattern class that reads
 # the same in ECMAScript's regular expressions: its ``\s`` lacks \x1c-\x1f and \x85, which
 # Python strips, and has \ufeff, which Python keeps.
 NOT_TRIMMED = r"(?:[^\s\x00\x1c-\x1f\x85]|\ufeff)"
+
+
+# A character Python's ``str.strip`` removes (``str.isspace``), said the same in every engine.
+TRIMMED = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
+def trimmed_text_pattern(max_length: int, *, blank: bool) -> str:
+    """Text DRF's CharField takes: no NUL, at most ``max_length`` characters once trimmed
+    (any blanks around them), and not blank unless ``blank``."""
+    inner = rf"(?:[^\x00]{{0,{max_length - 2}}}{NOT_TRIMMED})?" if max_length > 1 else ""
+    text = f"{NOT_TRIMMED}{inner}"
+    return rf"^{TRIMMED}*({text}){'?' if blank else ''}{TRIMMED}*$"
 
 
 def external_id_pattern(*, reserved: frozenset[str] = frozenset()) -> str:
@@ -292,6 +425,32 @@ def add_links(operation: dict[str, Any]) -> None:
             }
 
 
+def _trimmed_text(field: Any) -> bool:
+    return (
+        type(field) in PLAIN_TEXT
+        and bool(field.trim_whitespace)
+        and bool(field.max_length)
+        and not field.read_only
+    )
+
+
+def _length_by_pattern(schema: dict[str, Any], field: Any) -> dict[str, Any]:
+    """A trimmed text's schema with its lengths said by its pattern alone (``maxLength`` would
+    count the blanks DRF trims off), and one schema for a blank-allowed text (drf-spectacular's
+    ``oneOf`` with an empty string matches "" twice, so refuses it)."""
+    branches = schema.get("oneOf")
+    if branches and len(branches) == 2 and branches[1] == {"type": "string", "maxLength": 0}:
+        outer = {key: value for key, value in schema.items() if key != "oneOf"}
+        schema = {**branches[0], **outer}
+    if "pattern" in schema and schema.get("type") == "string":
+        schema = {key: value for key, value in schema.items()
+                  if key not in ("maxLength", "minLength")}  # fmt: skip
+        low = 0 if field.allow_blank else 1
+        said = f"{low} to {field.max_length} characters, blanks around them not counted."
+        schema["description"] = " ".join(filter(None, [schema.get("description", ""), said]))
+    return schema
+
+
 class ScopedAutoSchema(AutoSchema):
     """Every operation states the scopes that may call it (its description and
     ``x-required-scopes``), and every operation that takes a body documents 413; every error
@@ -306,6 +465,12 @@ class ScopedAutoSchema(AutoSchema):
             schema.pop("description", None)
         if direction == "request" and getattr(serializer, "refuses_unknown_keys", False):
             schema["additionalProperties"] = False
+        if direction == "request":
+            for name, field in serializer.fields.items():
+                if name in schema.get("properties", {}) and _trimmed_text(field):
+                    schema["properties"][name] = _length_by_pattern(
+                        schema["properties"][name], field
+                    )
         return schema
 
     def _map_serializer_field(
@@ -316,12 +481,17 @@ class ScopedAutoSchema(AutoSchema):
         schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
         if (
             direction == "request"
-            and type(field) is serializers.CharField
+            and type(field) in PLAIN_TEXT
             and schema.get("type") == "string"
             and "pattern" not in schema
         ):
             blank = field.allow_blank or not field.trim_whitespace
-            schema["pattern"] = r"^[^\x00]*$" if blank else rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"
+            if field.trim_whitespace and field.max_length:
+                # DRF counts the length once trimmed: padding does not count.
+                schema.pop("maxLength", None)
+                schema["pattern"] = trimmed_text_pattern(field.max_length, blank=blank)
+            else:
+                schema["pattern"] = r"^[^\x00]*$" if blank else rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"
         elif (
             direction == "request"
             and type(field) is serializers.DecimalField

@@ -54,6 +54,8 @@ STATE_CODES = frozenset({
     "coupon_void", "coupon_wrong_member", "coupon_min_order_not_met", "coupon_lines_required",
     "no_eligible_items", "coupon_member_required", "coupon_member_limit_reached",
     "coupon_allowance_used_up",
+    # 422: what the program already holds (its members' points, its orders)
+    "validity_mode_locked", "currency_locked",
     # 429: how many attempts came before
     "rate_limited",
 })  # fmt: skip
@@ -147,6 +149,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "coupon_allowance_used_up": {
         "detail": "This perk's uses for the current period (2) are used up. It can be used "
         "again from April 1, 2027."
+    },
+    "validity_mode_locked": {
+        "detail": "Members already hold points under the current expiry mode; it can no longer "
+        "change. Points validity in days can still be changed."
+    },
+    "currency_locked": {
+        "detail": "The program already has orders in EUR; its currency can no longer change."
     },
     "payload_too_large": {
         "detail": "The request body is larger than 2621440 bytes, the most this API accepts. "

@@ -12,6 +12,7 @@ from loyalty.api.serializers.fields import (
     DottedErrorsSerializer,
     ErrorSerializer,
     NamedChoiceField,
+    TextField,
     amount_field,
     coupon_kind_field,
     currency_field,
@@ -33,7 +34,7 @@ def period_field(**kwargs: Any) -> NamedChoiceField:
 
 def name_field(**kwargs: Any) -> serializers.CharField:
     """A SKU or a category: 1 to 100 characters."""
-    return serializers.CharField(max_length=100, min_length=1, **kwargs)
+    return TextField(max_length=100, min_length=1, **kwargs)
 
 
 class ScopeSerializer(serializers.Serializer):
@@ -74,8 +75,8 @@ class ScopeSerializer(serializers.Serializer):
 
 
 class ProductSerializer(serializers.Serializer):
-    sku = serializers.CharField(help_text="The free product's SKU; empty when by category.")
-    category = serializers.CharField(help_text="Any item of this category; empty when by SKU.")
+    sku = TextField(help_text="The free product's SKU; empty when by category.")
+    category = TextField(help_text="Any item of this category; empty when by SKU.")
     quantity = serializers.IntegerField(min_value=1, max_value=100)
 
 
@@ -89,26 +90,24 @@ class AllowanceSerializer(serializers.Serializer):
 class CouponSerializer(serializers.Serializer):
     """A coupon: its code, what it takes off which orders, when, its status and its owner."""
 
-    code = serializers.CharField(
+    code = TextField(
         help_text="Shown grouped (ABCDE-FGHJK-MNPQR); accepted in any case, with or without "
         "separators."
     )
     kind = coupon_kind_field()
-    value = serializers.CharField(
+    value = TextField(
         help_text='Percent off for `percent` ("10"); an amount in `currency` for `fixed` ("5.00").'
     )
-    max_discount = serializers.CharField(
-        allow_null=True, help_text="Cap on a percent discount; null for none."
-    )
-    min_order_amount = serializers.CharField()
-    currency = serializers.CharField()
+    max_discount = TextField(allow_null=True, help_text="Cap on a percent discount; null for none.")
+    min_order_amount = TextField()
+    currency = TextField()
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField()
     status = serializers.ChoiceField(
         choices=Coupon.Status.choices,
         help_text="As of now: an active coupon past `valid_until` shows as expired.",
     )
-    member = serializers.CharField(
+    member = TextField(
         allow_null=True, help_text="The external id of the member it belongs to; null for anyone."
     )
     uses_allowed = serializers.IntegerField()
@@ -125,7 +124,7 @@ class CouponSerializer(serializers.Serializer):
     product = ProductSerializer(allow_null=True, help_text="The free product; null otherwise.")
     scope = ScopeSerializer(help_text="What it applies to; empty: the whole order.")
     source = serializers.ChoiceField(choices=Coupon.Source.choices)  # type: ignore[assignment]
-    terms = serializers.CharField(help_text="The terms in words, in the request's language.")
+    terms = TextField(help_text="The terms in words, in the request's language.")
 
     @staticmethod
     def present(coupon: Coupon) -> dict[str, Any]:
@@ -194,7 +193,7 @@ class CouponListQuerySerializer(serializers.Serializer):
 
 class CheckoutLineSerializer(serializers.Serializer):
     sku = name_field()
-    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    category = TextField(max_length=100, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     unit_price = amount_field(min_value=0, help_text="The price of one item, in the currency.")
 
@@ -229,7 +228,7 @@ class CheckoutInSerializer(DottedErrorsSerializer):
 
 
 class RedeemInSerializer(CheckoutInSerializer):
-    order = serializers.CharField(
+    order = TextField(
         max_length=191,
         trim_whitespace=False,
         help_text="Your order reference; the same order redeeming again gets the first answer, "
@@ -238,14 +237,14 @@ class RedeemInSerializer(CheckoutInSerializer):
 
 
 class ReleaseInSerializer(serializers.Serializer):
-    order = serializers.CharField(max_length=191, trim_whitespace=False)
+    order = TextField(max_length=191, trim_whitespace=False)
 
 
 class LineDiscountSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0, help_text="The line's place in `lines`.")
-    sku = serializers.CharField()
+    sku = TextField()
     eligible = serializers.BooleanField(help_text="Whether the coupon applies to this line.")
-    discount = serializers.CharField(help_text="What the coupon takes off this line.")
+    discount = TextField(help_text="What the coupon takes off this line.")
 
 
 DISCOUNT_HELP = "What the coupon takes off this order in all: the lines' and the shipping's."
@@ -266,8 +265,8 @@ class CheckoutRefusalSerializer(ErrorSerializer):
 
 
 class CouponRedemptionSerializer(serializers.Serializer):
-    discount = serializers.CharField(help_text=DISCOUNT_HELP)
-    shipping_discount = serializers.CharField(help_text="The part taken off the shipping.")
+    discount = TextField(help_text=DISCOUNT_HELP)
+    shipping_discount = TextField(help_text="The part taken off the shipping.")
     lines = LineDiscountSerializer(
         many=True, help_text="Line by line, when the lines were sent; empty otherwise."
     )
@@ -304,13 +303,13 @@ class CouponTermsInSerializer(serializers.Serializer):
     uses = serializers.IntegerField(
         required=False, min_value=1, max_value=1000, help_text="How many orders may use it (1)."
     )
-    product_sku = serializers.CharField(
+    product_sku = TextField(
         max_length=100,
         required=False,
         allow_blank=True,
         help_text="A free product's SKU (or give its category).",
     )
-    product_category = serializers.CharField(
+    product_category = TextField(
         max_length=100,
         required=False,
         allow_blank=True,
@@ -345,7 +344,7 @@ class CouponIssueInSerializer(DottedErrorsSerializer):
 
     dotted_fields = ("coupon",)
 
-    reason = serializers.CharField(max_length=1000, help_text="Why; recorded with the coupon.")
+    reason = TextField(max_length=1000, help_text="Why; recorded with the coupon.")
     source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=[
             (Coupon.Source.COMPENSATION.value, Coupon.Source.COMPENSATION.label),

@@ -20,6 +20,7 @@ request's form (``currency_mismatch`` in this document, exact for the program's 
 the document must say what the API refuses.
 """
 
+import itertools
 import json
 import os
 from decimal import Decimal
@@ -34,8 +35,9 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.config import PositiveDataAcceptanceConfig
 
 from loyalty.api import schema_errors
+from loyalty.services.api_keys import api_key_create
 from loyalty.services.orders import order_record
-from tests.factories import ProgramFactory, api_key_for
+from tests.factories import ProgramFactory
 from tests.rewards.factories import CouponFactory
 
 # Bounded so `make test` stays quick; SCHEMATHESIS_MAX_EXAMPLES=500 for a deeper run.
@@ -87,8 +89,11 @@ def only_state_refuses_valid_data(ctx, response, case):
     return
 
 
-# The key of the test running now (each test makes its program and key in its transaction).
-CURRENT_KEY: dict[str, str] = {}
+# The key every request carries, known before any case is made: schemathesis builds the
+# examples and coverage phases' cases (and their auth) before the test's fixtures run, so a
+# key made by the fixture would reach only the fuzzing phase (the others would all be 401).
+# Each test makes its program with this key in its own transaction.
+FUZZ_KEY = "lk_fuzz-key-of-the-schemathesis-test"
 
 
 @pytest.fixture
@@ -97,9 +102,9 @@ def fuzz_key(db) -> str:
     order_record(program=program, external_id="A-1", member_external_id="cust-1",
                  amount=Decimal("25.00"), currency="EUR")  # fmt: skip
     CouponFactory(program=program, member__external_id="cust-2")
-    CURRENT_KEY["key"] = api_key_for(program)
-    yield CURRENT_KEY["key"]
-    CURRENT_KEY.clear()
+    api_key_create(merchant=program.merchant, scopes=["orders", "checkout", "manage"],
+                   raw_key=FUZZ_KEY)  # fmt: skip
+    return FUZZ_KEY
 
 
 @pytest.fixture
@@ -138,7 +143,11 @@ def coupon_terms_break_a_rule(coupon: dict) -> bool:
                 return True  # a free product or free shipping has no value
         except ArithmeticError:
             return True
-    product = [coupon.get("product_sku"), coupon.get("product_category")]
+    # A name as the API reads it: trimmed (blank is none).
+    product = [
+        name.strip() if isinstance(name, str) else name
+        for name in (coupon.get("product_sku"), coupon.get("product_category"))
+    ]
     if kind == "free_product":
         if sum(1 for name in product if name) != 1:
             return True  # a free product names its SKU or its category (one)
@@ -169,11 +178,12 @@ def breaks_a_rule_between_fields(body) -> bool:
         if not isinstance(order, dict):
             continue
         breakdown = order.get("breakdown")
-        if isinstance(breakdown, dict) and isinstance(order.get("amount"), str):
+        if isinstance(breakdown, dict) and isinstance(order.get("amount"), str | int | float):
             parts = [breakdown.get(p, "0") for p in ("shipping", "tax", "paid_with_gift_card")]
-            if all(isinstance(p, str) for p in parts):
+            # an amount is a decimal string or a JSON number
+            if all(isinstance(p, str | int | float) and not isinstance(p, bool) for p in parts):
                 try:
-                    if sum(Decimal(p) for p in parts) > Decimal(order["amount"]):
+                    if sum(Decimal(str(p)) for p in parts) > Decimal(str(order["amount"])):
                         return True  # shipping, tax and gift card are parts of the amount
                 except ArithmeticError:
                     pass
@@ -189,14 +199,42 @@ def breaks_a_rule_between_fields(body) -> bool:
     return body.get("referred_by") not in (None, "", "cust-1")  # an existing member
 
 
-# Left to tests/api/test_program*.py: the program's rule lists, whose items hold rules between
-# their fields and across items (ranges of multipliers, a campaign's dates, tiers' order).
-RULE_LISTS = ("thresholds", "earning_rules", "campaigns", "tiers")
+def rule_lists_break_a_rule(body: dict) -> bool:
+    """The program's rule lists: the rules between their items, and between a campaign's fields,
+    that JSON Schema cannot state (each field's description states its rule)."""
+    tiers = body.get("tiers")
+    if isinstance(tiers, list) and all(isinstance(tier, dict) for tier in tiers):
+        names = [str(tier.get("name") or "").strip().lower() for tier in tiers]
+        points = [tier.get("min_points") for tier in tiers]
+        if len(set(names)) < len(names) or len(set(map(str, points))) < len(points):
+            return True  # tiers: one name (in any case) and one number of points each
+    thresholds = body.get("thresholds")
+    if isinstance(thresholds, list) and all(isinstance(item, dict) for item in thresholds):
+        points = [str(item.get("points")) for item in thresholds]
+        if len(set(points)) < len(points):
+            return True  # thresholds: at different points
+        coupons = [item.get("coupon") for item in thresholds]
+        if any(isinstance(c, dict) and coupon_terms_break_a_rule(c) for c in coupons):
+            return True  # each threshold's coupon as a coupon's terms
+    campaigns = body.get("campaigns")
+    for campaign in campaigns if isinstance(campaigns, list) else []:
+        if not isinstance(campaign, dict):
+            continue
+        start, end = campaign.get("start_date"), campaign.get("end_date")
+        if isinstance(start, str) and isinstance(end, str) and end < start:
+            return True  # a campaign ends on or after its first day (ISO dates compare as text)
+        try:
+            multiplier = Decimal(str(campaign.get("multiplier", 1)))
+        except ArithmeticError:
+            continue
+        if multiplier == 1 and not campaign.get("fixed_bonus"):
+            return True  # a campaign gives something: a multiplier above 1 or a fixed bonus
+    return False
 
 
 @schema.hook("filter_body")
 def only_bodies_the_schema_can_judge(ctx, body):
-    if isinstance(body, dict) and any(body.get(name) for name in RULE_LISTS):
+    if isinstance(body, dict) and rule_lists_break_a_rule(body):
         return False
     return not breaks_a_rule_between_fields(body)
 
@@ -207,12 +245,47 @@ def no_made_up_cursors(ctx, query):
     return not (isinstance(query, dict) and "cursor" in query)
 
 
+@schema.hook("filter_case")
+def only_cases_the_schema_can_judge(ctx, case):
+    """The same two filters for the coverage phase's cases, which the body and query hooks
+    do not see."""
+    body_ok = only_bodies_the_schema_can_judge(ctx, case.body)
+    return body_ok and no_made_up_cursors(ctx, case.query)
+
+
+# Every case's Idempotency-Key made its own: the coverage phase sends the header's example
+# value with every body, and all but the first would be 409 idempotency_conflict, never
+# reaching what they test.
+IDEMPOTENCY_KEYS = itertools.count()
+
+
+@schema.hook("map_case")
+def a_new_idempotency_key_each_time(ctx, case):
+    """Within the documented 1..255 characters, a key made unique; one outside them (what a
+    negative case tests) is left as it is."""
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and 1 <= len(key) <= 255:
+        suffix = f"~{next(IDEMPOTENCY_KEYS)}"
+        case.headers["Idempotency-Key"] = key[: 255 - len(suffix)] + suffix
+    return case
+
+
+@schema.hook("before_add_examples")
+def only_examples_the_schema_can_judge(ctx, examples):
+    """And for the examples phase's cases (the document's examples, completed)."""
+    examples[:] = [
+        a_new_idempotency_key_each_time(ctx, case)
+        for case in examples
+        if only_cases_the_schema_can_judge(ctx, case)
+    ]
+
+
 @schema.auth(refresh_interval=None)
 class FuzzKey:
     """The Bearer key: schemathesis' own checks (``ignored_auth``) know it is the auth."""
 
     def get(self, case, context):
-        return CURRENT_KEY.get("key", "made-by-the-fuzz_key-fixture")
+        return FUZZ_KEY
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
