@@ -43,8 +43,17 @@ def amount(description: str) -> dict[str, Any]:
     }
 
 
-# event -> (what happened, {field: schema}, the fields always present, an example).
-def payloads() -> dict[str, tuple[str, dict[str, Any], list[str], dict[str, Any]]]:
+# What an event's payload is: what happened, {field: schema}, the fields always present, an
+# example.
+Payload = tuple[str, dict[str, Any], list[str], dict[str, Any]]
+
+
+def payloads() -> dict[str, Payload]:
+    """Each event's payload, by event."""
+    return {**_points_payloads(), **_coupon_payloads(), **_member_payloads()}
+
+
+def _points_payloads() -> dict[str, Payload]:
     return {
         "order_recorded": (
             "An order was recorded (`POST /orders` or a batch), once per order.",
@@ -98,6 +107,11 @@ def payloads() -> dict[str, tuple[str, dict[str, Any], list[str], dict[str, Any]
              "reason": "Order #ORD-1001: 129.90 EUR x 1 points = 129 points",
              "order": "ORD-1001", "balance": 129},
         ),
+    }  # fmt: skip
+
+
+def _coupon_payloads() -> dict[str, Payload]:
+    return {
         "reward_issued": (
             "Points turned into a coupon (automatically at a threshold, or claimed by the "
             "member).",
@@ -154,6 +168,11 @@ def payloads() -> dict[str, tuple[str, dict[str, Any], list[str], dict[str, Any]
             {"coupon": "99W2R-RU9Z2-8BA6W", "member": "cus_1042", "order": "ORD-1002",
              "discount": "10.00", "shipping_discount": "0.00", "currency": "EUR"},
         ),
+    }  # fmt: skip
+
+
+def _member_payloads() -> dict[str, Payload]:
+    return {
         "points_expired": (
             "A member's points expired (they stopped ordering for the program's validity "
             "period).",

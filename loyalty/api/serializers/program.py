@@ -148,8 +148,8 @@ class CampaignSerializer(serializers.Serializer):
     segment = SegmentField(default=dict)
     name_i18n = TranslationsField(
         text_length=100, required=False,
-        help_text='The name per language members read, e.g. {"es": "Oro"}; `name` for the '
-        "others. Not sent: one sent again under its name keeps its own.",
+        help_text='The name per language members read, e.g. {"es": "Rebajas"}; `name` for '
+        "the others. Not sent: a campaign sent again under its name keeps its own.",
     )  # fmt: skip
 
 
