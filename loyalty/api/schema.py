@@ -169,6 +169,30 @@ class AmountFieldScheme(OpenApiSerializerFieldExtension):
         return {"anyOf": [text, number], **described}
 
 
+class MoneyOutFieldScheme(OpenApiSerializerFieldExtension):
+    """An amount in an answer: in the document's currency's minor unit when it has one."""
+
+    target_class = "loyalty.api.serializers.fields.MoneyOutField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        currency = caller_currency(auto_schema)
+        if currency is None:
+            said = "as many decimals as the currency has (2 for EUR, 0 for JPY, 3 for KWD)"
+            pattern = r"^[0-9]+(\.[0-9]{1,3})?$"
+        else:
+            places = minor_unit(currency)
+            said = f"{places} decimals ({currency})"
+            pattern = rf"^[0-9]+\.[0-9]{{{places}}}$" if places else r"^[0-9]+$"
+        own = str(self.target.help_text or "")
+        return {
+            **schema,
+            "format": "decimal",
+            "pattern": pattern,
+            "description": (own + " " if own else "") + f"A decimal string with {said}.",
+        }
+
+
 class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
     """A currency: the caller's program's code (in any case) when a key asked for the
     document, else any three letters (ISO 4217; another than the program's is 422)."""

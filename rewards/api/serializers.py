@@ -11,6 +11,7 @@ from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
     ErrorSerializer,
+    MoneyOutField,
     NamedChoiceField,
     TextField,
     amount_field,
@@ -98,8 +99,10 @@ class CouponSerializer(serializers.Serializer):
     value = TextField(
         help_text='Percent off for `percent` ("10"); an amount in `currency` for `fixed` ("5.00").'
     )
-    max_discount = TextField(allow_null=True, help_text="Cap on a percent discount; null for none.")
-    min_order_amount = TextField()
+    max_discount = MoneyOutField(
+        allow_null=True, help_text="Cap on a percent discount; null for none."
+    )
+    min_order_amount = MoneyOutField()
     currency = TextField()
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField()
@@ -244,7 +247,7 @@ class LineDiscountSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0, help_text="The line's place in `lines`.")
     sku = TextField()
     eligible = serializers.BooleanField(help_text="Whether the coupon applies to this line.")
-    discount = TextField(help_text="What the coupon takes off this line.")
+    discount = MoneyOutField(help_text="What the coupon takes off this line.")
 
 
 DISCOUNT_HELP = "What the coupon takes off this order in all: the lines' and the shipping's."
@@ -265,8 +268,8 @@ class CheckoutRefusalSerializer(ErrorSerializer):
 
 
 class CouponRedemptionSerializer(serializers.Serializer):
-    discount = TextField(help_text=DISCOUNT_HELP)
-    shipping_discount = TextField(help_text="The part taken off the shipping.")
+    discount = MoneyOutField(help_text=DISCOUNT_HELP)
+    shipping_discount = MoneyOutField(help_text="The part taken off the shipping.")
     lines = LineDiscountSerializer(
         many=True, help_text="Line by line, when the lines were sent; empty otherwise."
     )

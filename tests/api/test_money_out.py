@@ -12,7 +12,8 @@ from loyalty import money
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.factories import ProgramFactory, api_key_for
 
-pytestmark = pytest.mark.django_db
+# own_cache: the coupon-guess counters of earlier tests (the fuzz test) do not reach these.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_cache")]
 
 # The keys whose values are amounts of money in the program's currency, wherever they appear.
 AMOUNT_KEYS = frozenset({
@@ -184,3 +185,21 @@ def test_a_percent_reward_is_written_as_a_percentage(shop):
 )  # fmt: skip
 def test_money_str_is_the_currencys_minor_unit_half_up(amount, currency, text):
     assert money.money_str(Decimal(amount), currency) == text
+
+
+@pytest.mark.parametrize(
+    ("currency", "good", "bad"),
+    [("EUR", "129.90", "129.900"), ("JPY", "12990", "12990.00"), ("KWD", "12.990", "12.99")],
+)
+def test_the_document_states_answers_amounts_in_the_currencys_minor_unit(currency, good, bad):
+    """So the fuzz test's response checks hold every answer's amounts to it too."""
+    doc = APIClient().get("/api/v1/schema/", {"format": "json", "currency": currency}).json()
+    parts = doc["components"]["schemas"]
+
+    fields = [("Order", "amount"), ("Order", "refunded_amount"), ("EarnBreakdown", "points_base"),
+              ("CouponRedemption", "discount"), ("Coupon", "min_order_amount"),
+              ("RefundDetail", "amount")]  # fmt: skip
+    for component, field in fields:
+        pattern = parts[component]["properties"][field]["pattern"]
+        assert re.match(pattern, good), (component, field)
+        assert not re.match(pattern, bad), (component, field)

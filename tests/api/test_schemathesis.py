@@ -97,7 +97,7 @@ FUZZ_KEY = "lk_fuzz-key-of-the-schemathesis-test"
 
 
 @pytest.fixture
-def fuzz_key(db) -> str:
+def fuzz_key(db, own_cache) -> str:
     program = ProgramFactory(currency="EUR")
     order_record(program=program, external_id="A-1", member_external_id="cust-1",
                  amount=Decimal("25.00"), currency="EUR")  # fmt: skip

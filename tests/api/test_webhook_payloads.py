@@ -17,7 +17,8 @@ from notifications.models import WebhookDelivery, WebhookEvent
 from tests.api.test_money_out import CASES, make_shop, run_the_shop
 from tests.api.test_schema_docs import resolve
 
-pytestmark = pytest.mark.django_db
+# own_cache: the coupon-guess counters of earlier tests (the fuzz test) do not reach these.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_cache")]
 
 GUIDE = Path(settings.BASE_DIR) / "docs" / "api" / "webhooks.md"
 

@@ -39,6 +39,12 @@ class TextField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+class MoneyOutField(TextField):
+    """An amount in an answer: a decimal string in the currency's minor unit
+    (``money.money_str``); the schema's pattern is exact for the document's currency
+    (``loyalty.api.schema.MoneyOutFieldScheme``)."""
+
+
 class TextRegexField(serializers.RegexField):
     """DRF's RegexField for JSON strings only (see ``TextField``)."""
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    MoneyOutField,
     TextField,
     amount_field,
     amount_str,
@@ -33,10 +34,10 @@ class BreakdownSerializer(serializers.Serializer):
 
 
 class BreakdownOutSerializer(serializers.Serializer):
-    discount = TextField()
-    shipping = TextField()
-    tax = TextField()
-    paid_with_gift_card = TextField()
+    discount = MoneyOutField()
+    shipping = MoneyOutField()
+    tax = MoneyOutField()
+    paid_with_gift_card = MoneyOutField()
 
 
 class OrderLineSerializer(serializers.Serializer):
@@ -72,7 +73,7 @@ class OrderInSerializer(DottedErrorsSerializer):
 
 
 class ExcludedSerializer(serializers.Serializer):
-    amount = TextField()
+    amount = MoneyOutField()
     reason = TextField()
 
 
@@ -80,7 +81,7 @@ class LineEarningSerializer(serializers.Serializer):
     sku = TextField()
     category = TextField()
     quantity = serializers.IntegerField()
-    amount = TextField()
+    amount = MoneyOutField()
     earns = serializers.BooleanField()
     excluded_reason = TextField(allow_null=True)
     bonus_points = serializers.IntegerField()
@@ -140,9 +141,9 @@ def earning_out(earning: dict[str, Any]) -> dict[str, Any]:
 class EarnBreakdownSerializer(serializers.Serializer):
     """How the points were computed, step by step (see `stacking_rule`)."""
 
-    amount = TextField()
+    amount = MoneyOutField()
     currency = TextField()
-    points_base = TextField(help_text="The amount that earns, after exclusions.")
+    points_base = MoneyOutField(help_text="The amount that earns, after exclusions.")
     earn_rate = TextField()
     base_points = serializers.IntegerField()
     excluded = ExcludedSerializer(many=True, help_text="Every amount left out, with why.")
@@ -160,13 +161,13 @@ class EarnBreakdownSerializer(serializers.Serializer):
 class OrderSerializer(serializers.Serializer):
     external_id = TextField()
     member = TextField()
-    amount = TextField()
+    amount = MoneyOutField()
     currency = TextField()
     breakdown = BreakdownOutSerializer()
-    points_base = TextField()
+    points_base = MoneyOutField()
     status = serializers.ChoiceField(choices=Order.Status.choices)
     points_earned = serializers.IntegerField()
-    refunded_amount = TextField()
+    refunded_amount = MoneyOutField()
     points_reversed = serializers.IntegerField()
     placed_at = serializers.DateTimeField()
     balance = serializers.IntegerField()
@@ -227,7 +228,7 @@ class RefundInSerializer(serializers.Serializer):
 class RefundDetailSerializer(serializers.Serializer):
     external_id = TextField()
     order = TextField()
-    amount = TextField()
+    amount = MoneyOutField()
     currency = TextField()
     points_reversed = serializers.IntegerField()
     created_at = serializers.DateTimeField()

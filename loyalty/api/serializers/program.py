@@ -13,6 +13,7 @@ from loyalty import money
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    MoneyOutField,
     TextField,
     TextRegexField,
     TimeZoneField,
@@ -33,8 +34,8 @@ from rewards.services.reward_terms import REWARD_FIELDS
 class ThresholdCouponSerializer(serializers.Serializer):
     kind = coupon_kind_field()
     value = TextField()
-    max_discount = TextField(allow_null=True)
-    min_order_amount = TextField()
+    max_discount = MoneyOutField(allow_null=True)
+    min_order_amount = MoneyOutField()
     valid_days = serializers.IntegerField()
     uses = serializers.IntegerField()
     # The reward's other terms (``rewards.models.RewardTerms``): a free product, the scope,
