@@ -62,7 +62,7 @@ def localized_attr(source: Any, name: str, language: str | None = None) -> Any:
 
 
 def _clean_text(value: Any, max_length: int) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:  # PostgreSQL's JSON holds no NUL
         raise ValidationError(_("Give a text."), code="invalid")
     text = value.strip()
     if len(text) > max_length:

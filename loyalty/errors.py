@@ -191,3 +191,18 @@ class TwoFactorRequired(LoyaltyError):
         "Staff must use two-factor authentication here, so it cannot be turned off. "
         "A superuser can remove a lost device; you then set up a new one at sign-in."
     )
+
+
+class ValidityModeLocked(LoyaltyError):
+    code = "validity_mode_locked"
+    message = _(
+        "Members already hold points under the current expiry mode; it can no longer change. "
+        "Points validity in days can still be changed."
+    )
+
+
+class CurrencyLocked(LoyaltyError):
+    code = "currency_locked"
+    message = _(
+        "The program already has orders in %(currency)s; its currency can no longer change."
+    )

@@ -28,6 +28,23 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
+def money_str(amount: Decimal, currency: str) -> str:
+    """An amount as the API and the webhooks write it: a decimal string in the currency's
+    minor unit, half-up ("129.90" in EUR, "1299" in JPY, "12.500" in KWD), never with an
+    exponent. Amounts are stored with 3 decimals; every amount that leaves goes through here."""
+    return format(round_money(amount, currency), "f")
+
+
+def percent_str(value: Decimal) -> str:
+    """A percentage as the API and the webhooks write it: 10.000 -> "10", 12.500 -> "12.5"."""
+    return format(value.normalize(), "f")
+
+
+def value_str(value: Decimal, currency: str, *, percent: bool) -> str:
+    """A coupon's ``value``: a percentage (``percent``) or an amount in ``currency``."""
+    return percent_str(value) if percent else money_str(value, currency)
+
+
 def fits_currency(amount: Decimal, currency: str) -> bool:
     """True when the amount has no more decimals than the currency's minor unit."""
     return amount == amount.quantize(quantum(currency), rounding=ROUND_FLOOR)

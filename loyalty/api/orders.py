@@ -24,6 +24,7 @@ from loyalty.api.serializers.orders import (
     QuoteSerializer,
     RefundInSerializer,
     RefundSerializer,
+    earning_out,
 )
 from loyalty.api.serializers.program import (
     ThresholdSerializer,
@@ -113,7 +114,7 @@ class OrderQuoteView(LoyaltyView):
             "member_exists": quote.member_exists,
             "already_recorded": quote.already_recorded,
             "points_earned": quote.earning.total,
-            "points_breakdown": quote.earning.as_dict(),
+            "points_breakdown": earning_out(quote.earning.as_dict()),
             "bonuses": [vars(bonus) for bonus in quote.bonuses],
             "balance": quote.balance_before,
             "balance_after": quote.balance_after,

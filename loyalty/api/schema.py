@@ -24,12 +24,17 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from loyalty.api import schema_program  # noqa: F401 - its extensions register when imported
 from loyalty.api.auth import scopes_required
 from loyalty.api.schema_errors import error_codes_extension, errors
+from loyalty.api.schema_text import NOT_TRIMMED, trimmed_text_pattern
+from loyalty.api.serializers.fields import TextField
 from loyalty.ids import RESERVED_ORDER_IDS
 from loyalty.money import minor_unit
 
 SCOPES_EXTENSION = "x-required-scopes"
+# The text fields whose schema says what DRF's CharField refuses (NUL, blank, length trimmed).
+PLAIN_TEXT = (serializers.CharField, TextField)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -121,6 +126,9 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
         # At most 10^k (an earn rate's 100000): k digits, or 10^k itself with zeros after.
         digits = len(str(int(top))) - 1
         zeros = rf"(\.0{{1,{places}}})?" if places else ""
+        if field.min_value is not None and Decimal(field.min_value) == 1:
+            # From 1 (a multiplier): no 0 before the dot.
+            return rf"^([1-9][0-9]{{0,{digits - 1}}}{fraction}|{int(top)}{zeros})$"
         return rf"^([0-9]{{1,{digits}}}{fraction}|{int(top)}{zeros})$"
     return rf"^{sign}[0-9]{{1,{whole}}}{fraction}$"
 
@@ -137,10 +145,12 @@ class AmountFieldScheme(OpenApiSerializerFieldExtension):
         above_zero = bool(getattr(self.target, "above_zero", False))
         low = "more than 0" if above_zero else "0"
         own = str(self.target.help_text or "")
-        schema = {
+        text = {
             "type": "string",
             "format": "decimal",
             "pattern": amount_pattern(decimals, above_zero=above_zero),
+        }
+        described = {
             "example": "4990" if decimals == 0 else "49.90",
             "description": (own + " " if own else "")
             + f"A decimal string, {low} to 1000000000, with at most {decimals} decimals"
@@ -148,8 +158,39 @@ class AmountFieldScheme(OpenApiSerializerFieldExtension):
             + " A JSON number is accepted too.",
         }
         if direction == "response":
-            schema.pop("pattern")
-        return schema
+            text.pop("pattern")
+            return {**text, **described}
+        # The JSON number the API takes as well (read as an exact decimal, never a float).
+        number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1000000000}
+        if above_zero:
+            number["exclusiveMinimum"] = True
+        if currency is not None:
+            number["multipleOf"] = 1 if decimals == 0 else float(Decimal(1).scaleb(-decimals))
+        return {"anyOf": [text, number], **described}
+
+
+class MoneyOutFieldScheme(OpenApiSerializerFieldExtension):
+    """An amount in an answer: in the document's currency's minor unit when it has one."""
+
+    target_class = "loyalty.api.serializers.fields.MoneyOutField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        currency = caller_currency(auto_schema)
+        if currency is None:
+            said = "as many decimals as the currency has (2 for EUR, 0 for JPY, 3 for KWD)"
+            pattern = r"^[0-9]+(\.[0-9]{1,3})?$"
+        else:
+            places = minor_unit(currency)
+            said = f"{places} decimals ({currency})"
+            pattern = rf"^[0-9]+\.[0-9]{{{places}}}$" if places else r"^[0-9]+$"
+        own = str(self.target.help_text or "")
+        return {
+            **schema,
+            "format": "decimal",
+            "pattern": pattern,
+            "description": (own + " " if own else "") + f"A decimal string with {said}.",
+        }
 
 
 class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
@@ -175,12 +216,6 @@ class CurrencyFieldScheme(OpenApiSerializerFieldExtension):
             "example": currency,
             "description": f"The program's ISO 4217 currency code: {currency} (in any case).",
         }
-
-
-# A character Python's ``str.strip`` (so DRF's trimming) keeps, as a pattern class that reads
-# the same in ECMAScript's regular expressions: its ``\s`` lacks \x1c-\x1f and \x85, which
-# Python strips, and has \ufeff, which Python keeps.
-NOT_TRIMMED = r"(?:[^\s\x00\x1c-\x1f\x85]|\ufeff)"
 
 
 def external_id_pattern(*, reserved: frozenset[str] = frozenset()) -> str:
@@ -292,6 +327,32 @@ def add_links(operation: dict[str, Any]) -> None:
             }
 
 
+def _trimmed_text(field: Any) -> bool:
+    return (
+        type(field) in PLAIN_TEXT
+        and bool(field.trim_whitespace)
+        and bool(field.max_length)
+        and not field.read_only
+    )
+
+
+def _length_by_pattern(schema: dict[str, Any], field: Any) -> dict[str, Any]:
+    """A trimmed text's schema with its lengths said by its pattern alone (``maxLength`` would
+    count the blanks DRF trims off), and one schema for a blank-allowed text (drf-spectacular's
+    ``oneOf`` with an empty string matches "" twice, so refuses it)."""
+    branches = schema.get("oneOf")
+    if branches and len(branches) == 2 and branches[1] == {"type": "string", "maxLength": 0}:
+        outer = {key: value for key, value in schema.items() if key != "oneOf"}
+        schema = {**branches[0], **outer}
+    if "pattern" in schema and schema.get("type") == "string":
+        schema = {key: value for key, value in schema.items()
+                  if key not in ("maxLength", "minLength")}  # fmt: skip
+        low = 0 if field.allow_blank else 1
+        said = f"{low} to {field.max_length} characters, blanks around them not counted."
+        schema["description"] = " ".join(filter(None, [schema.get("description", ""), said]))
+    return schema
+
+
 class ScopedAutoSchema(AutoSchema):
     """Every operation states the scopes that may call it (its description and
     ``x-required-scopes``), and every operation that takes a body documents 413; every error
@@ -306,6 +367,15 @@ class ScopedAutoSchema(AutoSchema):
             schema.pop("description", None)
         if direction == "request" and getattr(serializer, "refuses_unknown_keys", False):
             schema["additionalProperties"] = False
+        if direction == "request":
+            for name, field in serializer.fields.items():
+                found = schema.get("properties", {}).get(name)
+                if found is None:
+                    continue
+                if _trimmed_text(field):
+                    schema["properties"][name] = _length_by_pattern(found, field)
+                elif _trimmed_text(getattr(field, "child", None)) and "items" in found:
+                    found["items"] = _length_by_pattern(found["items"], field.child)
         return schema
 
     def _map_serializer_field(
@@ -316,12 +386,17 @@ class ScopedAutoSchema(AutoSchema):
         schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
         if (
             direction == "request"
-            and type(field) is serializers.CharField
+            and type(field) in PLAIN_TEXT
             and schema.get("type") == "string"
             and "pattern" not in schema
         ):
             blank = field.allow_blank or not field.trim_whitespace
-            schema["pattern"] = r"^[^\x00]*$" if blank else rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"
+            if field.trim_whitespace and field.max_length:
+                # DRF counts the length once trimmed: padding does not count.
+                schema.pop("maxLength", None)
+                schema["pattern"] = trimmed_text_pattern(field.max_length, blank=blank)
+            else:
+                schema["pattern"] = r"^[^\x00]*$" if blank else rf"^[^\x00]*{NOT_TRIMMED}[^\x00]*$"
         elif (
             direction == "request"
             and type(field) is serializers.DecimalField

@@ -37,6 +37,29 @@ DEFAULT_CODES = {
     429: ("rate_limited",),
 }
 
+# The refusals that depend on the program's data (a balance, a coupon's terms and uses, what
+# exists, what was sent before), not on the request's form: a request the document calls valid
+# may still get one of these, and only these. Any other refusal of a schema-valid request
+# (``validation_error``, or ``currency_mismatch`` in a document exact for the program's
+# currency) means the document failed to say what the API refuses: the fuzz test fails on it.
+STATE_CODES = frozenset({
+    # 404: nothing with this id (yet)
+    "member_not_found", "order_not_found", "coupon_not_found", "redemption_not_found",
+    "reward_not_found",
+    # 409: an earlier request with the same key or id
+    "idempotency_conflict", "order_conflict", "refund_conflict",
+    # 422: the member's balance and limits, the program's choices, the coupon's state
+    "insufficient_points", "transfers_disabled", "transfer_limit_exceeded", "rewards_automatic",
+    "refund_exceeds_order", "coupon_expired", "coupon_not_yet_valid", "coupon_already_redeemed",
+    "coupon_void", "coupon_wrong_member", "coupon_min_order_not_met", "coupon_lines_required",
+    "no_eligible_items", "coupon_member_required", "coupon_member_limit_reached",
+    "coupon_allowance_used_up",
+    # 422: what the program already holds (its members' points, its orders)
+    "validity_mode_locked", "currency_locked",
+    # 429: how many attempts came before
+    "rate_limited",
+})  # fmt: skip
+
 # An example ``detail`` (and ``fields``) of each code, as the API answers in English.
 EXAMPLES: dict[str, dict[str, Any]] = {
     "validation_error": {
@@ -126,6 +149,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "coupon_allowance_used_up": {
         "detail": "This perk's uses for the current period (2) are used up. It can be used "
         "again from April 1, 2027."
+    },
+    "validity_mode_locked": {
+        "detail": "Members already hold points under the current expiry mode; it can no longer "
+        "change. Points validity in days can still be changed."
+    },
+    "currency_locked": {
+        "detail": "The program already has orders in EUR; its currency can no longer change."
     },
     "payload_too_large": {
         "detail": "The request body is larger than 2621440 bytes, the most this API accepts. "

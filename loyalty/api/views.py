@@ -406,7 +406,10 @@ class ProgramView(LoyaltyView):
         summary="Change the program's settings",
         request=ProgramInSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: ProgramSerializer, **errors(400, 401, 403, 409)},
+        responses={
+            200: ProgramSerializer,
+            **errors(400, 401, 403, 409, 422, refused=("validity_mode_locked", "currency_locked")),
+        },  # fmt: skip
         description=(
             "Change the program's settings; any subset of the fields may be sent. "
             "`thresholds`, when sent, replaces all reward thresholds (coupons already issued "
@@ -415,7 +418,9 @@ class ProgramView(LoyaltyView):
             "(errors like `campaigns.0.segment`). "
             "`tiers`, when sent, replaces all tiers (a tier sent again under its name keeps "
             "its members; members of a removed tier are placed again by the daily job). "
-            "Nothing changes unless everything is valid."
+            "Nothing changes unless everything is valid. Once members hold points, "
+            "`reset_validity_on_order` can no longer change (422 `validity_mode_locked`); once "
+            "the program has orders, neither can `currency` (422 `currency_locked`)."
         ),
     )
     def put(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ entry of kind ``reward`` that spends the points, a webhook and the member's noti
 from django.db import transaction
 from django.utils import timezone, translation
 
+from loyalty import money
 from loyalty.content import localized
 from loyalty.errors import InsufficientPoints, MemberNotFound
 from loyalty.models import LedgerEntry, Member, Order, Program
@@ -21,7 +22,7 @@ from notifications.services import notification_enqueue
 from notifications.services.templates import language_for
 from notifications.services.webhooks import webhook_enqueue
 from rewards.errors import RewardNotFound, RewardsAutomatic
-from rewards.models import Coupon, RewardThreshold
+from rewards.models import Coupon, CouponKind, RewardThreshold
 from rewards.selectors import thresholds_of
 from rewards.services.coupons import coupon_issue
 from rewards.terms import terms_text
@@ -70,7 +71,10 @@ def _convert(
             "member": member.external_id,
             "coupon": coupon.display_code,
             "kind": coupon.kind,
-            "value": str(coupon.value),
+            "value": money.value_str(
+                coupon.value, coupon.currency, percent=coupon.kind == CouponKind.PERCENT
+            ),
+            "currency": coupon.currency,
             "valid_until": coupon.valid_until.isoformat(),
             "points_spent": threshold.points,
             "balance": member.balance,

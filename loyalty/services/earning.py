@@ -38,7 +38,7 @@ def _positive_int(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str) and 0 < len(value.strip()) <= 100:
+    if isinstance(value, str) and 0 < len(value.strip()) <= 100 and "\x00" not in value:
         return value.strip()
     return None
 
@@ -171,7 +171,7 @@ def _segment_value(kind: type, value: Any) -> bool:
         except (TypeError, ValueError):
             return False
         return True
-    return isinstance(value, str) and len(value) <= 200
+    return isinstance(value, str) and len(value) <= 200 and "\x00" not in value  # JSON: no NUL
 
 
 def campaign_check(

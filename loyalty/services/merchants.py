@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty import money
 from loyalty.audit import Action, audit_changes, audit_record
-from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.errors import CurrencyLocked, InvalidInput, ValidityModeLocked
 from loyalty.models import LedgerEntry, Merchant, Order, Program, User
 from loyalty.roles import Permission, role_check
 from loyalty.services.tier_settings import tiers_seed_defaults
@@ -18,21 +18,6 @@ from rewards.services.thresholds import thresholds_replace
 
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-
-
-class ValidityModeLocked(LoyaltyError):
-    code = "validity_mode_locked"
-    message = _(
-        "Members already hold points under the current expiry mode; it can no longer change. "
-        "Points validity in days can still be changed."
-    )
-
-
-class CurrencyLocked(LoyaltyError):
-    code = "currency_locked"
-    message = _(
-        "The program already has orders in %(currency)s; its currency can no longer change."
-    )
 
 
 def _check_currency(currency: str) -> str:

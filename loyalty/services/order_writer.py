@@ -33,6 +33,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty import money
 from loyalty.errors import LoyaltyError, OrderConflict
 from loyalty.models import EarningRule, LedgerEntry, Member, Order, Program, Tier
 from loyalty.rules import earning, validity
@@ -280,7 +281,8 @@ class _Writer:
             occasion=checked.external_id,
             payload={
                 "order": checked.external_id, "member": member.external_id,
-                "amount": str(checked.amount), "currency": checked.currency,
+                "amount": money.money_str(checked.amount, checked.currency),
+                "currency": checked.currency,
                 "points_earned": points, "points_pending": points if pending_until else 0,
                 "balance": member.balance,
             },

@@ -11,7 +11,10 @@ from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
     ErrorSerializer,
+    MoneyOutField,
     NamedChoiceField,
+    TextField,
+    TranslationsField,
     amount_field,
     coupon_kind_field,
     currency_field,
@@ -33,7 +36,7 @@ def period_field(**kwargs: Any) -> NamedChoiceField:
 
 def name_field(**kwargs: Any) -> serializers.CharField:
     """A SKU or a category: 1 to 100 characters."""
-    return serializers.CharField(max_length=100, min_length=1, **kwargs)
+    return TextField(max_length=100, min_length=1, **kwargs)
 
 
 class ScopeSerializer(serializers.Serializer):
@@ -74,8 +77,8 @@ class ScopeSerializer(serializers.Serializer):
 
 
 class ProductSerializer(serializers.Serializer):
-    sku = serializers.CharField(help_text="The free product's SKU; empty when by category.")
-    category = serializers.CharField(help_text="Any item of this category; empty when by SKU.")
+    sku = TextField(help_text="The free product's SKU; empty when by category.")
+    category = TextField(help_text="Any item of this category; empty when by SKU.")
     quantity = serializers.IntegerField(min_value=1, max_value=100)
 
 
@@ -94,26 +97,26 @@ class AllowanceSerializer(serializers.Serializer):
 class CouponSerializer(serializers.Serializer):
     """A coupon: its code, what it takes off which orders, when, its status and its owner."""
 
-    code = serializers.CharField(
+    code = TextField(
         help_text="Shown grouped (ABCDE-FGHJK-MNPQR); accepted in any case, with or without "
         "separators."
     )
     kind = coupon_kind_field()
-    value = serializers.CharField(
+    value = TextField(
         help_text='Percent off for `percent` ("10"); an amount in `currency` for `fixed` ("5.00").'
     )
-    max_discount = serializers.CharField(
+    max_discount = MoneyOutField(
         allow_null=True, help_text="Cap on a percent discount; null for none."
     )
-    min_order_amount = serializers.CharField()
-    currency = serializers.CharField()
+    min_order_amount = MoneyOutField()
+    currency = TextField()
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField()
     status = serializers.ChoiceField(
         choices=Coupon.Status.choices,
         help_text="As of now: an active coupon past `valid_until` shows as expired.",
     )
-    member = serializers.CharField(
+    member = TextField(
         allow_null=True, help_text="The external id of the member it belongs to; null for anyone."
     )
     uses_allowed = serializers.IntegerField()
@@ -130,7 +133,7 @@ class CouponSerializer(serializers.Serializer):
     product = ProductSerializer(allow_null=True, help_text="The free product; null otherwise.")
     scope = ScopeSerializer(help_text="What it applies to; empty: the whole order.")
     source = serializers.ChoiceField(choices=Coupon.Source.choices)  # type: ignore[assignment]
-    terms = serializers.CharField(help_text="The terms in words, in the request's language.")
+    terms = TextField(help_text="The terms in words, in the request's language.")
 
     @staticmethod
     def present(coupon: Coupon) -> dict[str, Any]:
@@ -199,7 +202,7 @@ class CouponListQuerySerializer(serializers.Serializer):
 
 class CheckoutLineSerializer(serializers.Serializer):
     sku = name_field()
-    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    category = TextField(max_length=100, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     unit_price = amount_field(min_value=0, help_text="The price of one item, in the currency.")
 
@@ -234,7 +237,7 @@ class CheckoutInSerializer(DottedErrorsSerializer):
 
 
 class RedeemInSerializer(CheckoutInSerializer):
-    order = serializers.CharField(
+    order = TextField(
         max_length=191,
         trim_whitespace=False,
         help_text="Your order reference; the same order redeeming again gets the first answer, "
@@ -243,14 +246,14 @@ class RedeemInSerializer(CheckoutInSerializer):
 
 
 class ReleaseInSerializer(serializers.Serializer):
-    order = serializers.CharField(max_length=191, trim_whitespace=False)
+    order = TextField(max_length=191, trim_whitespace=False)
 
 
 class LineDiscountSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0, help_text="The line's place in `lines`.")
-    sku = serializers.CharField()
+    sku = TextField()
     eligible = serializers.BooleanField(help_text="Whether the coupon applies to this line.")
-    discount = serializers.CharField(help_text="What the coupon takes off this line.")
+    discount = MoneyOutField(help_text="What the coupon takes off this line.")
 
 
 DISCOUNT_HELP = "What the coupon takes off this order in all: the lines' and the shipping's."
@@ -271,8 +274,8 @@ class CheckoutRefusalSerializer(ErrorSerializer):
 
 
 class CouponRedemptionSerializer(serializers.Serializer):
-    discount = serializers.CharField(help_text=DISCOUNT_HELP)
-    shipping_discount = serializers.CharField(help_text="The part taken off the shipping.")
+    discount = MoneyOutField(help_text=DISCOUNT_HELP)
+    shipping_discount = MoneyOutField(help_text="The part taken off the shipping.")
     lines = LineDiscountSerializer(
         many=True, help_text="Line by line, when the lines were sent; empty otherwise."
     )
@@ -309,13 +312,13 @@ class CouponTermsInSerializer(serializers.Serializer):
     uses = serializers.IntegerField(
         required=False, min_value=1, max_value=1000, help_text="How many orders may use it (1)."
     )
-    product_sku = serializers.CharField(
+    product_sku = TextField(
         max_length=100,
         required=False,
         allow_blank=True,
         help_text="A free product's SKU (or give its category).",
     )
-    product_category = serializers.CharField(
+    product_category = TextField(
         max_length=100,
         required=False,
         allow_blank=True,
@@ -353,8 +356,9 @@ class CouponIssueInSerializer(DottedErrorsSerializer):
 
     dotted_fields = ("coupon",)
 
-    reason = serializers.CharField(max_length=1000, help_text="Why; recorded with the coupon.")
-    reason_i18n = serializers.JSONField(
+    reason = TextField(max_length=1000, help_text="Why; recorded with the coupon.")
+    reason_i18n = TranslationsField(
+        text_length=500,
         required=False,
         help_text="The reason per language the member reads it in on the coupon, e.g. "
         '{"es": "Perdón por el retraso"}; `reason` for the others. Keys: en, es, ru, tr; at '

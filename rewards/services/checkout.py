@@ -235,8 +235,8 @@ def _quote(coupon: Coupon, *, basket: Basket) -> CheckoutResult:
 
 def _line_out(row: LineDiscount, currency: str) -> dict[str, Any]:
     """A line's answer as stored with a redemption and shown in a refusal."""
-    discount = money.round_money(row.discount, currency)
-    return {"index": row.index, "sku": row.sku, "eligible": row.eligible, "discount": str(discount)}
+    discount = money.money_str(row.discount, currency)
+    return {"index": row.index, "sku": row.sku, "eligible": row.eligible, "discount": discount}
 
 
 def _line_in(data: dict[str, Any]) -> LineDiscount:
@@ -362,8 +362,8 @@ def _redemption_write(
             "coupon": coupon.display_code,
             "member": coupon.member.external_id if coupon.member else None,
             "order": order_reference,
-            "discount": str(discount),
-            "shipping_discount": str(result.shipping_discount),
+            "discount": money.money_str(discount, coupon.currency),
+            "shipping_discount": money.money_str(result.shipping_discount, coupon.currency),
             "currency": coupon.currency,
         },
     )

@@ -75,7 +75,7 @@ def test_quote_explains_every_line_and_rule(api, program):
     assert quote["points_earned"] == 650
     assert earning["base_points"] == 300
     assert earning["excluded"] == [
-        {"amount": "30", "reason": "GC-50: excluded by rule 'No gift cards'"}
+        {"amount": "30.00", "reason": "GC-50: excluded by rule 'No gift cards'"}
     ]
     assert [line["earns"] for line in earning["lines"]] == [True, False]
     assert earning["lines"][0]["bonus_points"] == 50

@@ -17,7 +17,7 @@ import loyalty.errors
 import rewards.errors
 from loyalty.api import schema_errors
 from loyalty.api.errors import HANDLER_CODES
-from loyalty.api.schema import amount_pattern, external_id_pattern
+from loyalty.api.schema import amount_pattern, external_id_pattern, trimmed_text_pattern
 from loyalty.api.serializers.fields import AmountField
 from loyalty.errors import LoyaltyError
 from tests.factories import ProgramFactory, api_key_for
@@ -51,12 +51,14 @@ def operations(schema):
 
 
 def resolve(schema, node):
-    """A sub-schema with its $refs replaced and OpenAPI 3.0's `nullable` as JSON Schema's
-    null type, for jsonschema."""
+    """A sub-schema with its $refs replaced and OpenAPI 3.0's `nullable` and boolean
+    `exclusiveMinimum` as JSON Schema's, for jsonschema."""
     if isinstance(node, dict):
         if "$ref" in node:
             return resolve(schema, schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
         out = {key: resolve(schema, value) for key, value in node.items() if key != "nullable"}
+        if out.get("exclusiveMinimum") is True:  # OpenAPI 3.0's form: a flag on `minimum`
+            out["exclusiveMinimum"] = out.pop("minimum")
         if node.get("nullable") and isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
         elif node.get("nullable"):
@@ -114,6 +116,20 @@ def test_every_documented_code_is_one_the_api_has(schema):
 
     assert documented <= known, documented - known
     assert set(schema_errors.EXAMPLES) <= known, set(schema_errors.EXAMPLES) - known
+
+
+def test_every_state_dependent_code_is_documented_by_an_operation(schema):
+    """The codes a schema-valid request may still get (``STATE_CODES``, which the fuzz test
+    allows) are real codes, each in some operation's ``x-error-codes``."""
+    documented = {
+        code
+        for _name, operation in operations(schema)
+        for response in operation["responses"].values()
+        for code in response.get("x-error-codes", [])
+    }
+
+    assert schema_errors.STATE_CODES <= documented, schema_errors.STATE_CODES - documented
+    assert "validation_error" not in schema_errors.STATE_CODES
 
 
 def test_a_status_without_any_code_is_refused():
@@ -210,11 +226,13 @@ def test_the_document_a_key_gets_is_exact_for_its_programs_currency(db):
 
     order = keyed["components"]["schemas"]["OrderInRequest"]["properties"]
     assert order["currency"]["pattern"] == "^[Jj][Pp][Yy]$"
-    assert re.match(order["amount"]["pattern"], "1250")
-    assert not re.match(order["amount"]["pattern"], "12.50")  # yen have no decimals
+    text, number = order["amount"]["anyOf"]
+    assert re.match(text["pattern"], "1250")
+    assert not re.match(text["pattern"], "12.50")  # yen have no decimals
+    assert number["multipleOf"] == 1
     generic = anyone["components"]["schemas"]["OrderInRequest"]["properties"]
     assert generic["currency"]["pattern"] == "^[A-Za-z]{3}$"
-    assert re.match(generic["amount"]["pattern"], "12.505")
+    assert re.match(generic["amount"]["anyOf"][0]["pattern"], "12.505")
 
 
 @pytest.mark.parametrize(
@@ -251,3 +269,23 @@ def test_an_order_links_to_what_reads_it(schema):
 def test_rules_between_fields_are_stated_in_words(schema, component, field, words):
     """What JSON Schema cannot say (and the fuzz test does not generate) the field says."""
     assert words in schema["components"]["schemas"][component]["properties"][field]["description"]
+
+
+@pytest.mark.parametrize("blank", [False, True])
+@pytest.mark.parametrize(
+    "text",
+    ["a", "ab", "abc", " abc ", "\x0cabc\x85", "\ufeffabc", "a  c", "", "   ", "\u3000",
+     "abcd", " abcd", "abc\x00", "a\x1fbc", "\x1fab\x1f", "a\ufeff\ufeff"],
+)  # fmt: skip
+def test_the_text_pattern_is_what_drfs_charfield_takes(text, blank):
+    """Trimmed, at most 3 characters: padding does not count, NUL never, blank if allowed."""
+    from rest_framework import serializers as drf
+
+    field = drf.CharField(max_length=3, allow_blank=blank)
+    try:
+        field.run_validation(text)
+        accepted = True
+    except drf.ValidationError:
+        accepted = False
+
+    assert bool(re.search(trimmed_text_pattern(3, blank=blank), text)) is accepted

@@ -7,6 +7,7 @@ the coupon applies to gets ``no_eligible_items`` with the lines and the coupon's
 Uses per member and a perk's allowance per period are counted, and what is left is shown.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -235,7 +236,11 @@ def test_the_schema_states_the_new_fields_with_their_limits_and_the_refusal_shap
     parts = schema["components"]["schemas"]
 
     line = parts["CheckoutLineRequest"]["properties"]
-    assert (line["sku"]["maxLength"], line["sku"]["minLength"]) == (100, 1)
+    # 1 to 100 characters once trimmed: said by the pattern (maxLength would count the blanks)
+    assert re.match(line["sku"]["pattern"], " " + "S" * 100 + " ")
+    assert not re.match(line["sku"]["pattern"], "S" * 101)
+    assert not re.match(line["sku"]["pattern"], "   ")
+    assert "1 to 100 characters" in line["sku"]["description"]
     assert line["quantity"]["minimum"] == 1
     checkout = parts["CheckoutInRequest"]["properties"]
     assert (checkout["lines"]["minItems"], checkout["lines"]["maxItems"]) == (1, 200)

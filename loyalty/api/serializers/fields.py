@@ -29,6 +29,31 @@ from rewards.models import CouponKind
 LOCALES = [code for code, _name in settings.LANGUAGES]
 
 
+class TextField(serializers.CharField):
+    """Text, sent as a JSON string: DRF's CharField also takes a number and reads it as text
+    (``0`` as ``"0"``), which the schema does not allow (a string, with its pattern)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class MoneyOutField(TextField):
+    """An amount in an answer: a decimal string in the currency's minor unit
+    (``money.money_str``); the schema's pattern is exact for the document's currency
+    (``loyalty.api.schema.MoneyOutFieldScheme``)."""
+
+
+class TextRegexField(serializers.RegexField):
+    """DRF's RegexField for JSON strings only (see ``TextField``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 def addressable(value: str) -> None:
     """The external id rule of ``loyalty.ids`` as a serializer validator."""
     problem = external_id_problem(value)
@@ -44,7 +69,7 @@ def check_path_id(value: str, name: str = "external_id") -> None:
         raise serializers.ValidationError({name: exc.detail}) from exc
 
 
-class ExternalIdField(serializers.CharField):
+class ExternalIdField(TextField):
     """An id of the integrator's: 1 to 191 characters, none of them '/' or a control
     character, and not "." or ".." (``loyalty.ids``); the schema states it as a pattern
     (``loyalty.api.schema.ExternalIdFieldScheme``). ``order``: an order's id, which cannot
@@ -59,7 +84,7 @@ def external_id_field(**kwargs: Any) -> ExternalIdField:
     return ExternalIdField(**kwargs)
 
 
-class CurrencyField(serializers.RegexField):
+class CurrencyField(TextRegexField):
     """An ISO 4217 code, in any case; the program's own, or 422 ``currency_mismatch`` (the
     services'). Documented by ``loyalty.api.schema.CurrencyFieldScheme``."""
 
@@ -98,13 +123,9 @@ def amount_field(**kwargs: Any) -> AmountField:
     return AmountField(**kwargs)
 
 
-def amount_str(value: Decimal, currency: str) -> str:
-    return str(money.round_money(value, currency))
-
-
-def percent_str(value: Decimal) -> str:
-    """10.000 -> "10", 12.500 -> "12.5" (never exponent notation)."""
-    return format(value.normalize(), "f")
+# An amount in the currency's minor unit ("12.50"), a percentage ("10", "12.5"): ``loyalty.money``.
+amount_str = money.money_str
+percent_str = money.percent_str
 
 
 def datetime_out(value: datetime | None) -> str | None:
@@ -124,7 +145,7 @@ def terms_out(
     """A coupon's or template's money terms as the API shows them."""
     return {
         "kind": kind,
-        "value": percent_str(value) if kind == CouponKind.PERCENT else amount_str(value, currency),
+        "value": money.value_str(value, currency, percent=kind == CouponKind.PERCENT),
         "max_discount": None if max_discount is None else amount_str(max_discount, currency),
         "min_order_amount": amount_str(min_order_amount, currency),
     }
@@ -173,6 +194,16 @@ class TimeZoneField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=64, **kwargs)
+
+
+class TranslationsField(serializers.JSONField):
+    """A text per language (``loyalty.content``): known languages only, each a text of at
+    most ``text_length`` characters (``lines``: a list of such texts); the services check it,
+    ``loyalty.api.schema.TranslationsFieldScheme`` says it."""
+
+    def __init__(self, *, text_length: int, lines: bool = False, **kwargs: Any) -> None:
+        self.text_length, self.lines = text_length, lines
+        super().__init__(**kwargs)
 
 
 class NamedChoiceField(serializers.ChoiceField):

@@ -8,7 +8,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.api.serializers.fields import LOCALES, external_id_field
+from loyalty.api.serializers.fields import (
+    LOCALES,
+    TextField,
+    TranslationsField,
+    external_id_field,
+)
 from loyalty.content import REASON_KEY
 from loyalty.models import LedgerEntry, TierChange
 from rewards.api.serializers import CouponSerializer
@@ -21,7 +26,7 @@ class ConsentSerializer(serializers.Serializer):
 
 class MemberInSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    name = TextField(required=False, allow_blank=True, default="", max_length=200)
     locale = serializers.ChoiceField(choices=LOCALES, default="en")
     consent = ConsentSerializer(required=False)
     birth_date = serializers.DateField(
@@ -29,7 +34,7 @@ class MemberInSerializer(serializers.Serializer):
         allow_null=True,
         help_text="For the birthday bonus. Unchanged when left out; null clears it.",
     )
-    referred_by = serializers.CharField(
+    referred_by = TextField(
         required=False,
         max_length=191,
         trim_whitespace=False,
@@ -50,9 +55,9 @@ class NextRewardSerializer(serializers.Serializer):
 
 
 class NextTierSerializer(serializers.Serializer):
-    name = serializers.CharField()
+    name = TextField()
     name_i18n = serializers.DictField(
-        child=serializers.CharField(),
+        child=TextField(),
         required=False,
         help_text="The name per language (only those the merchant gave); `name` for the others.",
     )
@@ -70,10 +75,10 @@ class TierKeepSerializer(serializers.Serializer):
 
 
 class MemberSerializer(serializers.Serializer):
-    external_id = serializers.CharField()
-    email = serializers.CharField()
-    name = serializers.CharField()
-    locale = serializers.CharField()
+    external_id = TextField()
+    email = TextField()
+    name = TextField()
+    locale = TextField()
     consent = ConsentSerializer()
     balance = serializers.IntegerField(help_text="Available points (pending ones not included).")
     pending_points = serializers.IntegerField(
@@ -82,8 +87,8 @@ class MemberSerializer(serializers.Serializer):
     pending_until = serializers.DateTimeField(
         allow_null=True, help_text="When the next pending points become available."
     )
-    tier = serializers.CharField(source="tier.name", allow_null=True, help_text="The tier's name.")
-    tier_badge = serializers.CharField(source="tier.badge", allow_null=True)
+    tier = TextField(source="tier.name", allow_null=True, help_text="The tier's name.")
+    tier_badge = TextField(source="tier.badge", allow_null=True)
     tier_since = serializers.DateTimeField(source="tier.since", allow_null=True)
     tier_safe_until = serializers.DateField(
         source="tier.safe_until",
@@ -131,9 +136,9 @@ class MemberSerializer(serializers.Serializer):
 
 class TierChangeSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TierChange.Kind.choices)
-    from_tier = serializers.CharField(source="from_name", allow_null=True)
-    to_tier = serializers.CharField(source="to_name", allow_null=True)
-    reason = serializers.CharField()
+    from_tier = TextField(source="from_name", allow_null=True)
+    to_tier = TextField(source="to_name", allow_null=True)
+    reason = TextField()
     until = serializers.DateTimeField(allow_null=True, help_text="An override's end.")
     created_at = serializers.DateTimeField()
 
@@ -153,8 +158,8 @@ class TierChangePageSerializer(serializers.Serializer):
 class BadgeCardSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     url = serializers.URLField(allow_null=True, help_text="The public card; null while off.")
-    tier = serializers.CharField(allow_null=True)
-    badge = serializers.CharField()
+    tier = TextField(allow_null=True)
+    badge = TextField()
     orders = serializers.IntegerField()
     member_since = serializers.DateField()
 
@@ -209,8 +214,9 @@ class GrantPointsField(serializers.IntegerField):
 
 class GrantInSerializer(serializers.Serializer):
     points = GrantPointsField(min_value=-100_000_000, max_value=100_000_000)
-    reason = serializers.CharField(max_length=500)
-    reason_i18n = serializers.JSONField(
+    reason = TextField(max_length=500)
+    reason_i18n = TranslationsField(
+        text_length=500,
         required=False,
         help_text='The reason per language the member may read it in, e.g. {"es": "Regalo"}; '
         "`reason` for the others. Keys: en, es, ru, tr; at most 500 characters each.",
@@ -233,15 +239,15 @@ class GrantSerializer(serializers.Serializer):
 class TransferInSerializer(serializers.Serializer):
     to = external_id_field(help_text="The external id of the member who receives the points.")
     points = serializers.IntegerField(min_value=1, max_value=100_000_000)
-    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    note = TextField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class TransferSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    member = serializers.CharField(help_text="Who gave.")
-    to = serializers.CharField()
+    member = TextField(help_text="Who gave.")
+    to = TextField()
     points = serializers.IntegerField()
-    note = serializers.CharField()
+    note = TextField()
     created_at = serializers.DateTimeField()
     balance = serializers.IntegerField(help_text="The giver's balance after the transfer.")
     recipient_balance = serializers.IntegerField()

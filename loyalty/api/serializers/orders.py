@@ -11,6 +11,8 @@ from rest_framework import serializers
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    MoneyOutField,
+    TextField,
     amount_field,
     amount_str,
     currency_field,
@@ -32,15 +34,15 @@ class BreakdownSerializer(serializers.Serializer):
 
 
 class BreakdownOutSerializer(serializers.Serializer):
-    discount = serializers.CharField()
-    shipping = serializers.CharField()
-    tax = serializers.CharField()
-    paid_with_gift_card = serializers.CharField()
+    discount = MoneyOutField()
+    shipping = MoneyOutField()
+    tax = MoneyOutField()
+    paid_with_gift_card = MoneyOutField()
 
 
 class OrderLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=100)
-    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    sku = TextField(max_length=100)
+    category = TextField(max_length=100, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     amount = amount_field(help_text="The line's total, in the order's currency.")
 
@@ -71,62 +73,78 @@ class OrderInSerializer(DottedErrorsSerializer):
 
 
 class ExcludedSerializer(serializers.Serializer):
-    amount = serializers.CharField()
-    reason = serializers.CharField()
+    amount = MoneyOutField()
+    reason = TextField()
 
 
 class LineEarningSerializer(serializers.Serializer):
-    sku = serializers.CharField()
-    category = serializers.CharField()
+    sku = TextField()
+    category = TextField()
     quantity = serializers.IntegerField()
-    amount = serializers.CharField()
+    amount = MoneyOutField()
     earns = serializers.BooleanField()
-    excluded_reason = serializers.CharField(allow_null=True)
+    excluded_reason = TextField(allow_null=True)
     bonus_points = serializers.IntegerField()
-    bonus_reasons = serializers.ListField(child=serializers.CharField())
+    bonus_reasons = serializers.ListField(child=TextField())
 
 
 class MultiplierStepSerializer(serializers.Serializer):
-    source = serializers.CharField()  # type: ignore[assignment]
-    factor = serializers.CharField()
+    source = TextField()  # type: ignore[assignment]
+    factor = TextField()
     points_after = serializers.IntegerField()
 
 
 class RuleEarningSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    kind = serializers.CharField()
+    rule = TextField()
+    kind = TextField()
     points = serializers.IntegerField()
-    reason = serializers.CharField()
+    reason = TextField()
 
 
 class CampaignEarningSerializer(serializers.Serializer):
-    campaign = serializers.CharField()
+    campaign = TextField()
     name_i18n = serializers.DictField(
-        child=serializers.CharField(),
+        child=TextField(),
         required=False,
         help_text="The campaign's name per language (those the merchant gave); `campaign` "
         "for the others.",
     )
-    multiplier = serializers.CharField(allow_null=True)
+    multiplier = TextField(allow_null=True)
     points = serializers.IntegerField()
-    reason = serializers.CharField()
+    reason = TextField()
 
 
 class CapAppliedSerializer(serializers.Serializer):
-    rule = serializers.CharField()
+    rule = TextField()
     period = serializers.ChoiceField(choices=["day", "month"])
     limit = serializers.IntegerField()
     earned_before = serializers.IntegerField()
     cut = serializers.IntegerField()
 
 
+def earning_out(earning: dict[str, Any]) -> dict[str, Any]:
+    """A points breakdown (stored on the order, or a quote's) with its amounts in the
+    currency's minor unit: stored, they carry the digits of the arithmetic ("129.900")."""
+    currency = str(earning.get("currency") or "")
+
+    def out(item: dict[str, Any], *names: str) -> dict[str, Any]:
+        found = [name for name in names if isinstance(item.get(name), str | int)]
+        return {**item, **{name: amount_str(Decimal(str(item[name])), currency) for name in found}}
+
+    shown = out(earning, "amount", "points_base")
+    for name in ("excluded", "lines"):
+        if isinstance(earning.get(name), list):
+            shown[name] = [out(item, "amount") for item in earning[name]]
+    return shown
+
+
 class EarnBreakdownSerializer(serializers.Serializer):
     """How the points were computed, step by step (see `stacking_rule`)."""
 
-    amount = serializers.CharField()
-    currency = serializers.CharField()
-    points_base = serializers.CharField(help_text="The amount that earns, after exclusions.")
-    earn_rate = serializers.CharField()
+    amount = MoneyOutField()
+    currency = TextField()
+    points_base = MoneyOutField(help_text="The amount that earns, after exclusions.")
+    earn_rate = TextField()
     base_points = serializers.IntegerField()
     excluded = ExcludedSerializer(many=True, help_text="Every amount left out, with why.")
     lines = LineEarningSerializer(many=True)
@@ -135,21 +153,21 @@ class EarnBreakdownSerializer(serializers.Serializer):
     campaigns = CampaignEarningSerializer(many=True)
     cap = CapAppliedSerializer(allow_null=True)
     total = serializers.IntegerField()
-    reason = serializers.CharField(help_text="The ledger entry's reason.")
-    tier = serializers.CharField(allow_null=True)
-    stacking_rule = serializers.CharField()
+    reason = TextField(help_text="The ledger entry's reason.")
+    tier = TextField(allow_null=True)
+    stacking_rule = TextField()
 
 
 class OrderSerializer(serializers.Serializer):
-    external_id = serializers.CharField()
-    member = serializers.CharField()
-    amount = serializers.CharField()
-    currency = serializers.CharField()
+    external_id = TextField()
+    member = TextField()
+    amount = MoneyOutField()
+    currency = TextField()
     breakdown = BreakdownOutSerializer()
-    points_base = serializers.CharField()
+    points_base = MoneyOutField()
     status = serializers.ChoiceField(choices=Order.Status.choices)
     points_earned = serializers.IntegerField()
-    refunded_amount = serializers.CharField()
+    refunded_amount = MoneyOutField()
     points_reversed = serializers.IntegerField()
     placed_at = serializers.DateTimeField()
     balance = serializers.IntegerField()
@@ -195,7 +213,7 @@ class OrderSerializer(serializers.Serializer):
             "pending_points": pending[0],
             "pending_until": datetime_out(pending[1]),
             "coupons_issued": CouponSerializer.present_all(coupons),
-            "points_breakdown": represent(EarnBreakdownSerializer, order.earning)
+            "points_breakdown": represent(EarnBreakdownSerializer, earning_out(order.earning))
             if order.earning
             else None,
         }
@@ -208,10 +226,10 @@ class RefundInSerializer(serializers.Serializer):
 
 
 class RefundDetailSerializer(serializers.Serializer):
-    external_id = serializers.CharField()
-    order = serializers.CharField()
-    amount = serializers.CharField()
-    currency = serializers.CharField()
+    external_id = TextField()
+    order = TextField()
+    amount = MoneyOutField()
+    currency = TextField()
     points_reversed = serializers.IntegerField()
     created_at = serializers.DateTimeField()
 
@@ -244,12 +262,12 @@ class RefundSerializer(serializers.Serializer):
 class QuoteBonusSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["signup", "referral"])
     points = serializers.IntegerField()
-    reason = serializers.CharField()
+    reason = TextField()
 
 
 class QuoteSerializer(serializers.Serializer):
-    external_id = serializers.CharField()
-    member = serializers.CharField()
+    external_id = TextField()
+    member = TextField()
     member_exists = serializers.BooleanField(help_text="False: the order would create it.")
     already_recorded = serializers.BooleanField(
         help_text="True: this external id was recorded; sending it again earns nothing."
@@ -264,4 +282,4 @@ class QuoteSerializer(serializers.Serializer):
     coupons_issued = ThresholdSerializer(
         many=True, help_text="The coupons the new balance would convert into (automatic programs)."
     )
-    tier = serializers.CharField(allow_null=True, help_text="The tier it would reach.")
+    tier = TextField(allow_null=True, help_text="The tier it would reach.")

@@ -2,22 +2,29 @@
 reward thresholds, earning rules and campaigns, tiers.
 """
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty import money
 from loyalty.api.serializers.fields import (
     BoundedListField,
     DottedErrorsSerializer,
+    MoneyOutField,
+    TextField,
+    TextRegexField,
     TimeZoneField,
+    TranslationsField,
     amount_field,
     coupon_kind_field,
     currency_field,
     terms_out,
 )
 from loyalty.models import EarningRule, Program
+from loyalty.rules.earning import SEGMENT_FIELDS, SEGMENT_LOOKUPS
 from loyalty.services.earning import STACKING_RULE
 from loyalty.services.tier_settings import tier_perk_describe
 from rewards.api.serializers import CouponTermsInSerializer, ScopeSerializer, period_field
@@ -27,15 +34,15 @@ from rewards.services.reward_terms import REWARD_FIELDS
 
 class ThresholdCouponSerializer(serializers.Serializer):
     kind = coupon_kind_field()
-    value = serializers.CharField()
-    max_discount = serializers.CharField(allow_null=True)
-    min_order_amount = serializers.CharField()
+    value = TextField()
+    max_discount = MoneyOutField(allow_null=True)
+    min_order_amount = MoneyOutField()
     valid_days = serializers.IntegerField()
     uses = serializers.IntegerField()
     # The reward's other terms (``rewards.models.RewardTerms``): a free product, the scope,
     # uses per member and a perk's allowance per period.
-    product_sku = serializers.CharField(max_length=100, allow_blank=True)
-    product_category = serializers.CharField(max_length=100, allow_blank=True)
+    product_sku = TextField(max_length=100, allow_blank=True)
+    product_category = TextField(max_length=100, allow_blank=True)
     product_quantity = serializers.IntegerField(min_value=1, max_value=100)
     scope = ScopeSerializer()
     uses_per_member = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
@@ -69,9 +76,48 @@ class ThresholdSerializer(serializers.Serializer):
         }
 
 
+# What the program's JSON fields take, as schemas (the services check the same: the shape of a
+# rule's parameters by its kind, a campaign's member filter, texts per language).
+def segment_schema() -> dict[str, Any]:
+    """``loyalty.services.earning.segment_check``: ``{"field__lookup": value}``, at most 10."""
+    value = {
+        str: {"type": "string", "maxLength": 200, "pattern": r"^[^\x00]*$"},
+        bool: {"type": "boolean"},
+        date: {"type": "string", "format": "date"},
+    }
+    properties: dict[str, Any] = {}
+    for name, kind in SEGMENT_FIELDS.items():
+        lookups = ("exact",) if kind is bool else SEGMENT_LOOKUPS
+        properties[name] = value[kind]
+        for lookup in lookups:
+            one = value[kind]
+            properties[f"{name}__{lookup}"] = (
+                {"type": "array", "items": one} if lookup == "in" else one
+            )
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "maxProperties": 10,
+        "description": 'A member filter: {"field__lookup": value}, all of them must hold (at '
+        "most 10); fields external_id, email, name, locale, consent_email, consent_push, "
+        "birth_date, created_at; lookups exact (the default), in (a list), startswith, "
+        "endswith, gte, lte; yes/no fields only exact.",
+    }
+
+
+@extend_schema_field(segment_schema())
+class SegmentField(serializers.JSONField):
+    pass
+
+
 class EarningRuleSerializer(serializers.Serializer):
+    """An earning rule: what it gives or leaves out; its `parameters` take its `kind`'s shape."""
+
+    # The schema has one shape a kind (``loyalty.api.schema.EarningRuleScheme``).
+
     kind = serializers.ChoiceField(choices=EarningRule.Kind.choices)
-    name = serializers.CharField(max_length=100)
+    name = TextField(max_length=100)
     active = serializers.BooleanField(default=True)
     parameters = serializers.JSONField(
         help_text='signup, birthday, cap_day, cap_month: {"points": n}; referral: '
@@ -82,34 +128,39 @@ class EarningRuleSerializer(serializers.Serializer):
 
 
 class CampaignSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = TextField(max_length=100)
     active = serializers.BooleanField(default=True)
     start_date = serializers.DateField(help_text="First day, in the program's time zone.")
-    end_date = serializers.DateField(help_text="Last day, included (until local midnight).")
-    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2, default=Decimal(1))
-    fixed_bonus = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    end_date = serializers.DateField(
+        help_text="Last day, included (until local midnight); not before `start_date`."
+    )
+    multiplier = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal(1), max_value=Decimal(100),
+        default=Decimal(1),
+        help_text="Points times this, from 1 to 100. A campaign gives something: a multiplier "
+        "above 1, a `fixed_bonus`, or both (1 with no bonus: 400 validation_error).",
+    )  # fmt: skip
+    fixed_bonus = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, default=0, help_text="Points added to each order."
+    )
     min_order_amount = amount_field(default=Decimal(0))
     tiers = serializers.ListField(
-        child=serializers.CharField(max_length=100), default=list, help_text="Empty: everyone."
+        child=TextField(max_length=100), default=list, help_text="Empty: everyone."
     )
-    segment = serializers.JSONField(
-        default=dict,
-        help_text='A member filter: {"field__lookup": value}; fields external_id, email, name, '
-        "locale, consent_email, consent_push, birth_date, created_at; lookups exact, in, "
-        "startswith, endswith, gte, lte.",
-    )
-    name_i18n = serializers.JSONField(
-        required=False,
+    segment = SegmentField(default=dict)
+    name_i18n = TranslationsField(
+        text_length=100, required=False,
         help_text='The name per language members read, e.g. {"es": "Rebajas"}; `name` for '
         "the others. Not sent: a campaign sent again under its name keeps its own.",
-    )
+    )  # fmt: skip
 
 
 class TierSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = TextField(max_length=100, help_text="Unique among the program's tiers, in any case.")
     min_points = serializers.IntegerField(
-        min_value=0, max_value=2**31 - 1, help_text="Points earned within the window to reach it."
-    )
+        min_value=0, max_value=2**31 - 1,
+        help_text="Points earned within the window to reach it; no two tiers at the same points.",
+    )  # fmt: skip
     window_days = serializers.IntegerField(min_value=1, max_value=3650, default=90)
     earn_multiplier = serializers.DecimalField(
         max_digits=6, decimal_places=3, min_value=Decimal(1), max_value=Decimal(100),
@@ -119,25 +170,25 @@ class TierSerializer(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=Decimal(0), allow_null=True, default=None,
         help_text="Optional: the member's rating must reach this.",
     )  # fmt: skip
-    badge = serializers.CharField(max_length=50, allow_blank=True, default="")
+    badge = TextField(max_length=50, allow_blank=True, default="")
     benefits = BoundedListField(
-        child=serializers.CharField(max_length=200), max_length=20, default=list,
+        child=TextField(max_length=200), max_length=20, default=list,
         help_text="Texts shown to the member.",
     )  # fmt: skip
     flags = BoundedListField(
-        child=serializers.RegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
+        child=TextRegexField(r"^[a-z0-9_-]{1,50}$"), max_length=20, default=list,
         help_text="Names integrators read from the member to open features (early_access).",
     )  # fmt: skip
-    name_i18n = serializers.JSONField(
-        required=False,
+    name_i18n = TranslationsField(
+        text_length=100, required=False,
         help_text='The name per language members read, e.g. {"es": "Oro"}; `name` for the '
-        "others. Not sent: a tier sent again keeps its own.",
-    )
-    benefits_i18n = serializers.JSONField(
-        required=False,
+        "others. Not sent: one sent again under its name keeps its own.",
+    )  # fmt: skip
+    benefits_i18n = TranslationsField(
+        text_length=200, lines=True, required=False,
         help_text='The benefits per language, e.g. {"es": ["Envío gratis"]}; `benefits` for '
         "the others. Not sent: a tier sent again keeps its own.",
-    )
+    )  # fmt: skip
     perk = CouponTermsInSerializer(
         required=False, allow_null=True, write_only=True,
         help_text="The tier's perk, as coupon terms: each member who reaches the tier gets one "
@@ -197,7 +248,12 @@ class ProgramSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CampaignSerializer(many=True))
     def get_campaigns(self, program: Program) -> list[dict[str, Any]]:
-        return list(CampaignSerializer(self.context.get("campaigns", []), many=True).data)
+        # Its minimum in the program's currency's decimals (the field itself writes 3).
+        return [
+            {**item, "min_order_amount": money.money_str(Decimal(item["min_order_amount"]),
+                                                         program.currency)}
+            for item in CampaignSerializer(self.context.get("campaigns", []), many=True).data
+        ]  # fmt: skip
 
     def get_stacking_rule(self, program: Program) -> str:
         return str(STACKING_RULE)
@@ -218,7 +274,10 @@ class ProgramSerializer(serializers.ModelSerializer):
 
 
 class ThresholdInSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    points = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1,
+        help_text="The balance that gives the coupon; no two thresholds at the same points.",
+    )  # fmt: skip
     coupon = CouponTermsInSerializer()
 
 
@@ -230,7 +289,7 @@ class ProgramInSerializer(DottedErrorsSerializer):
 
     dotted_fields = ("thresholds", "earning_rules", "campaigns", "tiers")
 
-    name = serializers.CharField(max_length=200, required=False)
+    name = TextField(max_length=200, required=False)
     currency = currency_field(required=False)
     earn_rate = serializers.DecimalField(
         max_digits=10, decimal_places=4, min_value=Decimal(0), max_value=Decimal(100000),
