@@ -33,6 +33,7 @@ class TierRun:
     notices: int = 0
     perks_issued: int = 0
     perks_ended: int = 0
+    perks_renewed: int = 0
     changes: list[int] = field(default_factory=list)
 
 
@@ -80,6 +81,7 @@ def _evaluate_batch(program: Program, now: datetime, batch_size: int, after: int
             moves = perks_follow(members=members, tiers=tiers, now=now, reasons=reasons)
         run.perks_issued += len(moves.issued) + len(moves.reactivated)
         run.perks_ended += len(moves.ended)
+        run.perks_renewed += len(moves.renewed)
     run.notices += _send_notices(at_risk, program=program, now=now)
     return members[-1].pk
 

@@ -12,8 +12,10 @@ Invariants:
   the tier's perk template, its validity starts again and it gets the template's uses again,
   but the uses of the current allowance period still count, so leaving a tier and coming back
   within a quarter gives no fresh "2 uses a quarter";
-- while the member keeps the tier the coupon lives by its own terms (the template's validity
-  and uses), as any issued coupon.
+- while the member keeps the tier the coupon keeps its terms and uses, and does not run out
+  of time: once less than half its validity (the template's ``valid_days``) is left, the
+  next pass (the daily job passes every member) gives it the whole validity again from
+  that day, an expired one too (a perk lasts as long as the tier).
 
 Writes go through ``loyalty.storage.unit``: at once, or with the order path's rows.
 """
@@ -40,12 +42,13 @@ class PerkMoves:
 
     issued: list[Coupon] = field(default_factory=list)
     reactivated: list[Coupon] = field(default_factory=list)
+    renewed: list[Coupon] = field(default_factory=list)
     ended: list[Coupon] = field(default_factory=list)
 
     def codes(self) -> dict[str, list[str]]:
         return {
             name: [c.display_code for c in getattr(self, name)]
-            for name in ("issued", "reactivated", "ended")
+            for name in ("issued", "reactivated", "renewed", "ended")
             if getattr(self, name)
         }
 
@@ -105,7 +108,27 @@ def perks_follow(
         ):
             _reactivate(found, template=template, tier=wanted, now=now, by=by)
             moves.reactivated.append(found)
+        elif found.status in RENEWABLE and found.valid_until - now < _half(template):
+            _renew(found, template=template, tier=wanted, now=now)
+            moves.renewed.append(found)
     return moves
+
+
+# A perk running out of time while its tier is held: active, or expired by the coupon job.
+RENEWABLE = (Coupon.Status.ACTIVE, Coupon.Status.EXPIRED)
+
+
+def _half(template: CouponTemplate) -> timedelta:
+    return timedelta(days=template.valid_days) / 2
+
+
+def _renew(coupon: Coupon, *, template: CouponTemplate, tier: Tier, now: datetime) -> None:
+    """The member still holds the tier: the perk's whole validity again from now."""
+    coupon.status = Coupon.Status.ACTIVE
+    coupon.valid_until = now + timedelta(days=template.valid_days)
+    unit.changed(coupon, "status", "valid_until")
+    text = f"Tier perk renewed: the member still holds {tier.name}"
+    unit.add(CouponEvent(coupon=coupon, kind=CouponEvent.Kind.REACTIVATED, reason=text))
 
 
 def _perk_coupons(members: Sequence[Member]) -> dict[int, list[Coupon]]:

@@ -387,3 +387,52 @@ def test_a_perk_taken_off_and_set_again_comes_back_at_the_daily_job(program, per
 
     (coupon,) = perks()
     assert (coupon.status, run.perks_issued) == ("active", 1)
+
+
+def test_a_held_perk_is_renewed_before_it_runs_out_and_after_it_expired(program):
+    """A perk lasts as long as the tier: once less than half its validity is left, the
+    daily job gives it its whole validity again; an expired one comes back too. Its uses
+    stay as they were."""
+    template = free_shipping(program, valid_days=30)
+    with_perk(program, "Gold", template)
+    order(program, "A", 250)
+    (coupon,) = perks()
+    assert coupon.valid_until > timezone.now() + 29 * DAY
+    use(program, coupon, "O-1")
+
+    # Twenty days later (as the coupon sees it): ten days left of thirty, renewed from
+    # today, the use still counted.
+    Coupon.objects.filter(pk=coupon.pk).update(valid_until=timezone.now() + 10 * DAY)
+    run = tiers_evaluate()
+    coupon.refresh_from_db()
+    assert run.perks_renewed == 1
+    assert coupon.valid_until > timezone.now() + 29 * DAY
+    assert (coupon.status, coupon.uses_count) == ("active", 1)
+    assert CouponEvent.objects.filter(
+        coupon=coupon, kind="reactivated", reason="Tier perk renewed: the member still holds Gold"
+    ).exists()
+
+    # More than half left: nothing to do.
+    assert tiers_evaluate().perks_renewed == 0
+
+    # Expired (the coupon job got there first): back, for as long as the tier is held.
+    Coupon.objects.filter(pk=coupon.pk).update(
+        status="expired", valid_from=timezone.now() - 31 * DAY, valid_until=timezone.now() - DAY
+    )
+    assert tiers_evaluate().perks_renewed == 1
+    coupon.refresh_from_db()
+    assert coupon.status == "active"
+    assert coupon.valid_until > timezone.now() + 29 * DAY
+
+
+def test_a_perk_of_a_tier_no_longer_held_is_not_renewed(program):
+    template = free_shipping(program, valid_days=30)
+    with_perk(program, "Gold", template)
+    start = timezone.now() - 100 * DAY
+    order(program, "A", 250, placed_at=start)
+    tiers_evaluate(now=start)
+
+    run = tiers_evaluate()  # below Gold now: ended, not renewed
+
+    (coupon,) = perks()
+    assert (run.perks_renewed, run.perks_ended, coupon.status) == (0, 1, "void")
