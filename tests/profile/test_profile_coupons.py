@@ -136,3 +136,15 @@ def test_the_coupons_page_speaks_the_members_language(signed_in, program, locale
     member = MemberFactory(program=program, locale=locale)
     coupons(member, 1)
     assert f"<h1>{title}</h1>" in get(signed_in(member), "/profile/coupons/")
+
+
+def test_the_past_tab_pages_within_the_past(signed_in, member):
+    coupons(member, COUPONS_PAGE_SIZE + 1, status=Coupon.Status.REDEEMED)
+    client = signed_in(member)
+    html = get(client, "/profile/coupons/?past=1")
+    older = OLDER.search(html)
+    assert older
+    assert older.group(1).startswith("past=1&amp;before=")
+    last = get(client, "/profile/coupons/?" + older.group(1).replace("&amp;", "&"))
+    assert 'aria-current="page">Used and expired' in last
+    assert last.count('class="coupon past"') == 1
