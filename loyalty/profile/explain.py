@@ -47,10 +47,15 @@ def _number(value: Decimal) -> str:
 
 def _earn(program: Program) -> str:
     one = money.format_money_localized(Decimal(1), program.currency)
-    return _("You earn %(rate)s points for every %(amount)s you spend, rounded down per order.") % {
-        "rate": _number(program.earn_rate),
-        "amount": one,
-    }
+    rate = program.earn_rate
+    # The plural follows the rate as read ("1 point", "1.5 points", "10 points").
+    count = int(rate) if rate == rate.to_integral_value() else 2
+    text = ngettext(
+        "You earn %(rate)s point for every %(amount)s you spend, rounded down per order.",
+        "You earn %(rate)s points for every %(amount)s you spend, rounded down per order.",
+        count,
+    )
+    return text % {"rate": _number(rate), "amount": one}
 
 
 def _counts(program: Program) -> list[str]:

@@ -96,6 +96,20 @@ def test_how_it_works_tells_the_programs_own_rules(signed_in):
     assert "Your order points × 1.1" in ladder
 
 
+@pytest.mark.parametrize(
+    ("rate", "locale", "said"),
+    [
+        ("1", "en", "You earn 1 point for every"),
+        ("1.5", "en", "You earn 1.5 points for every"),
+        ("1", "es", "Ganas 1 punto por cada"),
+        ("2", "es", "Ganas 2 puntos por cada"),
+    ],
+)
+def test_the_earn_rate_takes_the_plural_of_its_number(signed_in, rate, locale, said):
+    member = MemberFactory(program=ProgramFactory(earn_rate=Decimal(rate)), locale=locale)
+    assert said in page_of(signed_in, member)
+
+
 def test_how_it_works_follows_other_settings(signed_in):
     program = ProgramFactory(
         points_validity_days=None,
