@@ -7,6 +7,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 
 from loyalty import money
+from rewards.lines import LineTerms
 
 
 class Terms(Protocol):
@@ -22,17 +23,8 @@ class Terms(Protocol):
     def min_order_amount(self) -> Decimal: ...
 
 
-class FullTerms(Terms, Protocol):
+class FullTerms(Terms, LineTerms, Protocol):
     """Terms with what they apply to (``rewards.models.RewardTerms``)."""
-
-    @property
-    def product_sku(self) -> str: ...
-    @property
-    def product_category(self) -> str: ...
-    @property
-    def product_quantity(self) -> int: ...
-    @property
-    def scope(self) -> dict[str, Any]: ...
 
 
 def discount_for(terms: Terms, *, order_amount: Decimal, currency: str) -> Decimal:

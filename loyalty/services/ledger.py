@@ -18,8 +18,6 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from loyalty.models import (
-    TIER_COUNTING_GRANT_FLAG,
-    TIER_COUNTING_KINDS,
     LedgerEntry,
     Member,
     Order,
@@ -262,7 +260,6 @@ def _tier_day_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
     the counting entries of that day (``loyalty.rules.tiers``), both ways."""
     member_table, order_table = Member._meta.db_table, Order._meta.db_table
     entry_table, day_table = LedgerEntry._meta.db_table, TierDay._meta.db_table
-    kinds = ", ".join(f"'{kind}'" for kind in TIER_COUNTING_KINDS)
     cursor.execute(
         f"""
         SELECT m.id, m.external_id, COALESCE(d.day, s.day), COALESCE(d.points, 0),
@@ -272,8 +269,7 @@ def _tier_day_mismatches(cursor: CursorWrapper) -> list[LedgerMismatch]:
             SELECT e.member_id, (COALESCE(o.placed_at, e.created_at) AT TIME ZONE 'UTC')::date
                    AS day, SUM(e.points) AS total
             FROM {entry_table} e LEFT JOIN {order_table} o ON o.id = e.order_id
-            WHERE e.kind IN ({kinds}) OR (e.kind = 'grant'
-                  AND (e.details -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb)
+            WHERE {accounts.counting_sql("e")}
             GROUP BY 1, 2
         ) s ON s.member_id = d.member_id AND s.day = d.day
         JOIN {member_table} m ON m.id = COALESCE(d.member_id, s.member_id)

@@ -193,6 +193,20 @@ def _window_rows() -> str:
     )
 
 
+def counting_sql(entry: str) -> str:
+    """Whether the ledger entry ``entry`` (an SQL alias) counts toward tiers, in SQL:
+    ``loyalty.rules.tiers.counts`` (its kinds and flag are constants of the code)."""
+
+    def col(name: str) -> str:
+        return f"{entry}.{sql.column(LedgerEntry, name)}"
+
+    kinds = ", ".join(f"'{kind}'" for kind in TIER_COUNTING_KINDS)
+    return (
+        f"({col('kind')} IN ({kinds}) OR ({col('kind')} = 'grant' AND "
+        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb))"
+    )
+
+
 def _counting_rows(member: str, start: str, end: str) -> str:
     """The counting entries of ``member`` (an SQL expression: ``m.member``, ``ANY(%s)``) that
     count from ``start`` up to ``end``, as rows ``(member, at, points)``: a subquery for
@@ -208,11 +222,7 @@ def _counting_rows(member: str, start: str, end: str) -> str:
     def col(name: str) -> str:
         return f"e.{sql.column(LedgerEntry, name)}"
 
-    kinds = ", ".join(f"'{kind}'" for kind in TIER_COUNTING_KINDS)  # constants of the code
-    counting = (
-        f"({col('kind')} IN ({kinds}) OR ({col('kind')} = 'grant' AND "
-        f"({col('details')} -> '{TIER_COUNTING_GRANT_FLAG}') = 'true'::jsonb))"
-    )
+    counting = counting_sql("e")
     placed = f"o.{sql.column(Order, 'placed_at')}"
     return (
         f"(SELECT {col('member')} AS member, {placed} AS at, {col('points')} AS points "  # noqa: S608 - names from the models
